@@ -1,0 +1,15 @@
+# Warnings and sanitizers for spool's own targets only; never exported to consumers.
+function(spool_target_options target)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+                                             -Wimplicit-fallthrough)
+    if(SPOOL_WERROR)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  endif()
+  if(SPOOL_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${SPOOL_SANITIZE} -fno-omit-frame-pointer
+                                             -fno-sanitize-recover=all)
+    target_link_options(${target} PRIVATE -fsanitize=${SPOOL_SANITIZE})
+  endif()
+endfunction()

@@ -1,0 +1,89 @@
+#pragma once
+// spool's error vocabulary. Every failure is a boost::system::error_code (implicitly convertible to
+// std::error_code) whose category the queue layer acts on: permanent errors dead-letter at once,
+// resource and transient errors retry, cancellation releases the job without counting an attempt.
+#include <boost/system/error_code.hpp>
+
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+
+namespace spool {
+
+using error_code = boost::system::error_code;
+
+/// spool's own error codes. The comment names each one's category.
+enum class errc {
+  // input: the file itself is at fault; retrying cannot help.
+  input_unreadable = 1,   ///< the input cannot be opened or read
+  input_not_media,        ///< no known container format
+  input_truncated,        ///< ends early or is cut inside a packet
+  input_undecodable,      ///< streams exist but no frame decodes
+  input_no_streams,       ///< neither video nor audio
+  invalid_spec,           ///< the job spec or plan is malformed or inconsistent
+  // policy: the input or request is refused by configuration.
+  protocol_not_allowed,   ///< URI scheme or host not on the allow-list
+  format_not_allowed,     ///< demuxer not on the allow-list (hls, concat, ...)
+  nested_open_refused,    ///< the demuxer tried to open another file or URL
+  too_many_pixels,
+  too_long,
+  too_many_streams,
+  deadline_exceeded,
+  audio_only_refused,     ///< audio-only input while the plan requires video
+  output_exists,          ///< the output directory exists and is not empty
+  // unsupported: valid input we cannot handle here.
+  codec_unsupported,      ///< no decoder for the input's codec
+  encoder_unavailable,    ///< the plan names an encoder this FFmpeg lacks
+  feature_unsupported,
+  // resource: the machine, not the job, failed; retry later.
+  no_space,
+  io_error,
+  out_of_memory,
+  // transient: try again soon.
+  network,
+  throttled,
+  lease_lost,
+  // cancelled
+  cancelled,
+  // internal: a bug; retried a bounded number of times.
+  internal,
+};
+
+/// The taxonomy the worker acts on.
+enum class category_kind { none, input, policy, unsupported, resource, transient, cancelled, internal };
+
+/// Error conditions, one per category: `if (ec == spool::condition::input) ...`.
+enum class condition { input = 1, policy, unsupported, resource, transient, cancelled, internal, permanent, retryable };
+
+const boost::system::error_category& spool_category() noexcept;
+const boost::system::error_category& spool_condition_category() noexcept;
+
+inline error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), spool_category()}; }
+inline boost::system::error_condition make_error_condition(condition c) noexcept {
+  return {static_cast<int>(c), spool_condition_category()};
+}
+
+/// Classifies any error code, spool's or foreign (system, Asio, generic errno values).
+category_kind kind_of(const error_code& ec) noexcept;
+/// input, policy or unsupported: dead-letter at once.
+inline bool is_permanent(const error_code& ec) noexcept {
+  auto k = kind_of(ec);
+  return k == category_kind::input || k == category_kind::policy || k == category_kind::unsupported;
+}
+/// resource, transient or internal: retry with backoff (internal a bounded number of times).
+inline bool is_retryable(const error_code& ec) noexcept {
+  auto k = kind_of(ec);
+  return k == category_kind::resource || k == category_kind::transient || k == category_kind::internal;
+}
+/// "input", "policy", ... as used in JSON error objects.
+std::string_view to_string(category_kind k) noexcept;
+/// A stable snake_case name for the code ("format_not_allowed", "ENOSPC" style names for errno).
+std::string code_name(const error_code& ec);
+/// Maps an FFmpeg AVERROR value into spool's taxonomy; `fallback` is used for AVERROR values that
+/// say nothing about the cause (AVERROR_UNKNOWN, AVERROR_EXTERNAL, ...).
+error_code from_averror(int averror, errc fallback = errc::internal) noexcept;
+
+}  // namespace spool
+
+template <> struct boost::system::is_error_code_enum<spool::errc> : std::true_type {};
+template <> struct boost::system::is_error_condition_enum<spool::condition> : std::true_type {};

@@ -1,0 +1,81 @@
+#pragma once
+// What a transcode produces: the ladder, encoder settings, packaging and thumbnails.
+// A plan comes from a named preset, optionally overridden by a versioned JSON job spec
+// (docs/job-spec.md).
+#include <spool/error.hpp>
+
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace spool::media {
+
+/// One video rendition of the ladder. Rungs taller than the source are dropped (never upscale).
+struct rung {
+  std::string name;              ///< directory name and label, e.g. "720p"
+  int height = 0;                ///< output height; width follows the display aspect ratio
+  int crf = 23;                  ///< constant rate factor (libx264/libx265) or CRF-like quality (svt-av1)
+  std::int64_t maxrate_kbps = 0; ///< VBV cap; 0 = uncapped
+  std::int64_t bufsize_kbps = 0; ///< VBV buffer; 0 = 2 × maxrate
+};
+
+struct video_settings {
+  std::string codec = "libx264";  ///< libx264, libx265 or libsvtav1 where the linked FFmpeg has it
+  std::string preset = "veryfast";
+  std::string profile = "high";   ///< H.264 profile; ignored by other codecs
+  double max_fps = 30;            ///< sources above this are halved (50→25, 60→30) or capped
+  std::vector<rung> rungs;
+};
+
+struct audio_settings {
+  bool enabled = true;
+  int bitrate_kbps = 128;  ///< AAC-LC
+  int sample_rate = 48000;
+  int channels = 2;
+};
+
+struct packaging_settings {
+  double segment_s = 6;     ///< target segment duration; a multiple of gop_s
+  double gop_s = 2;         ///< keyframe grid, identical in every rung
+  bool hls = true;          ///< master.m3u8 + per-rendition playlists
+  bool dash = true;         ///< manifest.mpd
+  std::string progressive;  ///< name of a rung to also write as a single faststart MP4; empty = none
+};
+
+struct thumbnail_settings {
+  bool poster = true;       ///< poster.jpg
+  bool storyboard = true;   ///< storyboard.jpg sprite sheet + storyboard.vtt
+  double interval_s = 10;   ///< seconds between storyboard tiles (grown for long inputs, ≤ 400 tiles)
+  int tile_width = 160;
+  int columns = 10;
+};
+
+/// A complete transcode plan.
+struct plan {
+  video_settings video;
+  audio_settings audio;
+  packaging_settings packaging;
+  thumbnail_settings thumbnails;
+};
+
+/// The built-in presets: "hls-ladder" (default, 1080p/720p/480p/360p H.264 + AAC).
+std::vector<std::string> preset_names();
+/// The plan of a built-in preset; errc::invalid_spec for an unknown name.
+error_code make_preset(std::string_view name, plan& out);
+
+/// Applies a JSON job spec (docs/job-spec.md, "version": 1) to `out`: a "preset" key starts from that
+/// preset, every other key overrides. Unknown keys, wrong types and inconsistent values are
+/// errc::invalid_spec with a message in `detail`.
+error_code apply_spec(const boost::json::value& spec, plan& out, std::string* detail = nullptr);
+/// Parses and applies a JSON text.
+error_code apply_spec(std::string_view json_text, plan& out, std::string* detail = nullptr);
+/// Checks a plan for consistency (rung names unique and path-safe, segment a multiple of the GOP, ...).
+error_code validate(const plan& p, std::string* detail = nullptr);
+/// The plan as a JSON job spec that apply_spec() reads back to an equal plan.
+boost::json::value to_json(const plan& p);
+
+}  // namespace spool::media

@@ -1,0 +1,95 @@
+#pragma once
+// One input into one adaptive-bitrate package (CMAF segments referenced by HLS and DASH),
+// synchronously. See transcoder.hpp for the asynchronous, cancellable form.
+#include <spool/error.hpp>
+#include <spool/media/plan.hpp>
+#include <spool/media/policy.hpp>
+#include <spool/media/probe.hpp>
+
+#include <boost/json/value.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace spool::media {
+
+/// Progress of one rendition (video rung or the audio group).
+struct rendition_progress {
+  std::string name;
+  double fraction = 0;      ///< 0..1 of the input's duration
+  double out_time_s = 0;    ///< output timestamp reached
+  double fps = 0;           ///< output frames per second of wall time
+  double speed = 0;         ///< output seconds per wall second (1.0 = real time)
+};
+
+struct progress {
+  double fraction = 0;      ///< overall: the slowest rendition
+  double out_time_s = 0;
+  double speed = 0;
+  double eta_s = -1;        ///< -1 until known
+  double elapsed_s = 0;
+  std::vector<rendition_progress> renditions;
+};
+
+using progress_callback = std::function<void(const progress&)>;
+
+struct transcode_options {
+  plan plan;
+  input_policy policy;
+  /// Called from a media thread, at most once per progress_interval, and once at 100%.
+  progress_callback on_progress;
+  std::chrono::milliseconds progress_interval{500};
+  /// Added to the nice value of the encode threads (Linux: per thread); 0 keeps the caller's.
+  int encode_nice = 10;
+  /// Threads each encoder may use; 0 = chosen from the core count and the rung's share of pixels.
+  int encoder_threads = 0;
+  /// Replace a non-empty output directory (atomically, after the new package is complete).
+  bool overwrite = false;
+  /// Frames buffered per rendition between the decoder and each encoder.
+  int queue_frames = 8;
+};
+
+struct rendition_result {
+  std::string name;
+  std::string kind;   ///< "video" or "audio"
+  std::string codecs; ///< RFC 6381 codecs string, e.g. "avc1.640028"
+  int width = 0, height = 0;
+  double fps = 0;
+  std::int64_t frames = 0;
+  int segments = 0;
+  double duration_s = 0;
+  std::int64_t bytes = 0;
+  std::int64_t avg_bitrate = 0;   ///< bits per second over the whole rendition
+  std::int64_t peak_bitrate = 0;  ///< highest single segment's bits per second
+};
+
+struct transcode_result {
+  probe_result input;
+  std::filesystem::path output;
+  double duration_s = 0;
+  std::vector<rendition_result> renditions;  ///< video rungs in ladder order, then audio
+  std::vector<std::string> files;            ///< top-level files written (master.m3u8, ...)
+  double elapsed_s = 0, probe_s = 0, encode_s = 0, publish_s = 0;
+  /// On failure: what went wrong, in words.
+  std::string error_detail;
+};
+
+boost::json::value to_json(const transcode_result& r);
+
+/// Cooperative cancellation: set to true from any thread; the transcode stops within about a frame.
+using cancel_flag = std::atomic<bool>;
+
+/// Transcodes `input` into the directory `output` (created; must not exist or be empty unless
+/// options.overwrite). Everything is written under a temporary sibling directory and published by
+/// one rename, so on any failure or cancellation nothing is left behind. Blocks the calling thread;
+/// the media work runs on threads this call owns.
+error_code transcode(const std::string& input, const std::filesystem::path& output,
+                     const transcode_options& options, transcode_result& result,
+                     const cancel_flag* cancel = nullptr);
+
+}  // namespace spool::media

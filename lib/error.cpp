@@ -1,0 +1,199 @@
+#include <spool/error.hpp>
+
+#include <boost/asio/error.hpp>
+#include <cerrno>
+#include <string>
+
+extern "C" {
+#include <libavutil/error.h>
+}
+
+namespace spool {
+namespace {
+
+struct entry {
+  errc code;
+  const char* name;
+  const char* message;
+  category_kind kind;
+};
+
+constexpr entry entries[] = {
+    {errc::input_unreadable, "input_unreadable", "the input cannot be opened or read", category_kind::input},
+    {errc::input_not_media, "input_not_media", "the input is not a recognised media file", category_kind::input},
+    {errc::input_truncated, "input_truncated", "the input is truncated", category_kind::input},
+    {errc::input_undecodable, "input_undecodable", "the input's streams cannot be decoded", category_kind::input},
+    {errc::input_no_streams, "input_no_streams", "the input has neither video nor audio", category_kind::input},
+    {errc::invalid_spec, "invalid_spec", "the job spec is invalid", category_kind::input},
+    {errc::protocol_not_allowed, "protocol_not_allowed", "the input's protocol or host is not allowed",
+     category_kind::policy},
+    {errc::format_not_allowed, "format_not_allowed", "the input's container format is not allowed",
+     category_kind::policy},
+    {errc::nested_open_refused, "nested_open_refused", "the input tried to open another file or URL",
+     category_kind::policy},
+    {errc::too_many_pixels, "too_many_pixels", "the input's frames exceed the pixel limit", category_kind::policy},
+    {errc::too_long, "too_long", "the input exceeds the duration limit", category_kind::policy},
+    {errc::too_many_streams, "too_many_streams", "the input has too many streams", category_kind::policy},
+    {errc::deadline_exceeded, "deadline_exceeded", "the job exceeded its deadline", category_kind::policy},
+    {errc::audio_only_refused, "audio_only_refused", "the input has no video stream", category_kind::policy},
+    {errc::output_exists, "output_exists", "the output directory exists and is not empty", category_kind::policy},
+    {errc::codec_unsupported, "codec_unsupported", "the input's codec is not supported", category_kind::unsupported},
+    {errc::encoder_unavailable, "encoder_unavailable", "the requested encoder is not available",
+     category_kind::unsupported},
+    {errc::feature_unsupported, "feature_unsupported", "the requested feature is not supported",
+     category_kind::unsupported},
+    {errc::no_space, "no_space", "no space left on the output device", category_kind::resource},
+    {errc::io_error, "io_error", "an I/O error occurred", category_kind::resource},
+    {errc::out_of_memory, "out_of_memory", "out of memory", category_kind::resource},
+    {errc::network, "network", "a network error occurred", category_kind::transient},
+    {errc::throttled, "throttled", "the service throttled the request", category_kind::transient},
+    {errc::lease_lost, "lease_lost", "the job's lease was lost", category_kind::transient},
+    {errc::cancelled, "cancelled", "the operation was cancelled", category_kind::cancelled},
+    {errc::internal, "internal", "internal error", category_kind::internal},
+};
+
+const entry* find(int v) noexcept {
+  for (const auto& e : entries)
+    if (static_cast<int>(e.code) == v) return &e;
+  return nullptr;
+}
+
+class spool_category_impl final : public boost::system::error_category {
+ public:
+  // A fixed id keeps the category unique across shared-library boundaries.
+  constexpr spool_category_impl() noexcept : error_category(0x73706f6f6c000001ULL) {}
+  const char* name() const noexcept override { return "spool"; }
+  std::string message(int v) const override {
+    const entry* e = find(v);
+    return e ? e->message : "unknown spool error";
+  }
+  boost::system::error_condition default_error_condition(int v) const noexcept override {
+    const entry* e = find(v);
+    if (!e) return {v, *this};
+    return {static_cast<int>(e->kind), spool_condition_category()};
+  }
+};
+
+class condition_category_impl final : public boost::system::error_category {
+ public:
+  constexpr condition_category_impl() noexcept : error_category(0x73706f6f6c000002ULL) {}
+  const char* name() const noexcept override { return "spool.condition"; }
+  std::string message(int v) const override {
+    switch (static_cast<condition>(v)) {
+      case condition::permanent: return "permanent failure";
+      case condition::retryable: return "retryable failure";
+      default: return std::string(to_string(static_cast<category_kind>(v)));
+    }
+  }
+  bool equivalent(const error_code& code, int cond) const noexcept override {
+    auto k = kind_of(code);
+    switch (static_cast<condition>(cond)) {
+      case condition::permanent: return is_permanent(code);
+      case condition::retryable: return is_retryable(code);
+      default: return k != category_kind::none && static_cast<int>(k) == cond;
+    }
+  }
+};
+
+category_kind kind_of_errno(int e) noexcept {
+  switch (e) {
+    case 0: return category_kind::none;
+    case ENOSPC: case EDQUOT: case EFBIG: case EIO: case EROFS: case ENOMEM: case EMFILE: case ENFILE:
+    case EACCES: case EPERM:
+      return category_kind::resource;
+    case ECANCELED: return category_kind::cancelled;
+    case ETIMEDOUT: case ECONNRESET: case ECONNREFUSED: case ECONNABORTED: case EHOSTUNREACH:
+    case ENETUNREACH: case EAGAIN: case EPIPE: case EINTR:
+      return category_kind::transient;
+    case ENOENT: case EISDIR: case ENOTDIR: return category_kind::input;
+    default: return category_kind::internal;
+  }
+}
+
+}  // namespace
+
+const boost::system::error_category& spool_category() noexcept {
+  static constexpr spool_category_impl cat;
+  return cat;
+}
+const boost::system::error_category& spool_condition_category() noexcept {
+  static constexpr condition_category_impl cat;
+  return cat;
+}
+
+category_kind kind_of(const error_code& ec) noexcept {
+  if (!ec) return category_kind::none;
+  if (ec.category() == spool_category()) {
+    const entry* e = find(ec.value());
+    return e ? e->kind : category_kind::internal;
+  }
+  if (ec == boost::asio::error::operation_aborted) return category_kind::cancelled;
+  if (ec.category() == boost::system::system_category() || ec.category() == boost::system::generic_category())
+    return kind_of_errno(ec.value());
+  return category_kind::internal;
+}
+
+std::string_view to_string(category_kind k) noexcept {
+  switch (k) {
+    case category_kind::none: return "none";
+    case category_kind::input: return "input";
+    case category_kind::policy: return "policy";
+    case category_kind::unsupported: return "unsupported";
+    case category_kind::resource: return "resource";
+    case category_kind::transient: return "transient";
+    case category_kind::cancelled: return "cancelled";
+    case category_kind::internal: return "internal";
+  }
+  return "internal";
+}
+
+std::string code_name(const error_code& ec) {
+  if (!ec) return "ok";
+  if (ec.category() == spool_category()) {
+    const entry* e = find(ec.value());
+    return e ? e->name : "unknown";
+  }
+  switch (ec.value()) {
+    case ENOSPC: return "no_space";
+    case EDQUOT: return "quota_exceeded";
+    case EFBIG: return "file_too_large";
+    case EIO: return "io_error";
+    case EACCES: case EPERM: return "permission_denied";
+    case ENOENT: return "not_found";
+    case ENOMEM: return "out_of_memory";
+    default: break;
+  }
+  return std::string(ec.category().name()) + "_" + std::to_string(ec.value());
+}
+
+error_code from_averror(int averror, errc fallback) noexcept {
+  if (averror >= 0) return {};
+  switch (averror) {
+    case AVERROR_EXIT: return errc::cancelled;
+    case AVERROR_EOF: return errc::input_truncated;
+    case AVERROR_INVALIDDATA: return errc::input_undecodable;
+    case AVERROR_DECODER_NOT_FOUND: return errc::codec_unsupported;
+    case AVERROR_DEMUXER_NOT_FOUND: return errc::input_not_media;
+    case AVERROR_ENCODER_NOT_FOUND: return errc::encoder_unavailable;
+    case AVERROR_PATCHWELCOME: return errc::feature_unsupported;
+    case AVERROR_PROTOCOL_NOT_FOUND: return errc::protocol_not_allowed;
+    case AVERROR_STREAM_NOT_FOUND: return errc::input_no_streams;
+    case AVERROR_HTTP_TOO_MANY_REQUESTS: return errc::throttled;
+    case AVERROR_HTTP_BAD_REQUEST: case AVERROR_HTTP_UNAUTHORIZED: case AVERROR_HTTP_FORBIDDEN:
+    case AVERROR_HTTP_NOT_FOUND: return errc::input_unreadable;
+    case AVERROR_HTTP_SERVER_ERROR: case AVERROR_HTTP_OTHER_4XX: return errc::network;
+    case AVERROR_BUG: case AVERROR_BUG2: case AVERROR_BUFFER_TOO_SMALL: return errc::internal;
+    default: break;
+  }
+  if (averror == AVERROR(ENOSPC) || averror == AVERROR(EDQUOT) || averror == AVERROR(EFBIG)) return errc::no_space;
+  if (averror == AVERROR(ENOMEM)) return errc::out_of_memory;
+  if (averror == AVERROR(EIO)) return errc::io_error;
+  if (averror == AVERROR(ETIMEDOUT) || averror == AVERROR(ECONNRESET) || averror == AVERROR(ECONNREFUSED) ||
+      averror == AVERROR(EHOSTUNREACH) || averror == AVERROR(ENETUNREACH))
+    return errc::network;
+  if (averror == AVERROR(ENOENT) || averror == AVERROR(EISDIR)) return errc::input_unreadable;
+  if (averror == AVERROR(EINVAL)) return fallback;
+  return fallback;
+}
+
+}  // namespace spool
