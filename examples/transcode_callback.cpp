@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
 
   int status = 1;
   transcoder.async_transcode(argv[1], argv[2], std::move(options),
-                             [&status](spool::error_code ec, spool::media::transcode_result result) {
+                             [&status](spool::error_code ec, const spool::media::transcode_result& result) {
                                if (ec) {
                                  status = report_failure(ec, result);
                                  return;

@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
 
   asio::io_context io;
   int status = 1;
-  asio::co_spawn(io, run(argv[1], argv[2], timeout), [&status](std::exception_ptr e, int s) {
+  asio::co_spawn(io, run(argv[1], argv[2], timeout), [&status](const std::exception_ptr& e, int s) {
     if (e) std::rethrow_exception(e);  // a bug in this program, not a transcode failure
     status = s;
   });
