@@ -1,7 +1,7 @@
 # Warnings and sanitizers for spool's own targets only; never exported to consumers.
 function(spool_target_options target)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
-    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
                                              -Wimplicit-fallthrough)
     if(SPOOL_WERROR)
       target_compile_options(${target} PRIVATE -Werror)

@@ -178,7 +178,6 @@ error_code from_averror(int averror, errc fallback) noexcept {
     case AVERROR_PATCHWELCOME: return errc::feature_unsupported;
     case AVERROR_PROTOCOL_NOT_FOUND: return errc::protocol_not_allowed;
     case AVERROR_STREAM_NOT_FOUND: return errc::input_no_streams;
-    case AVERROR_HTTP_TOO_MANY_REQUESTS: return errc::throttled;
     case AVERROR_HTTP_BAD_REQUEST: case AVERROR_HTTP_UNAUTHORIZED: case AVERROR_HTTP_FORBIDDEN:
     case AVERROR_HTTP_NOT_FOUND: return errc::input_unreadable;
     case AVERROR_HTTP_SERVER_ERROR: case AVERROR_HTTP_OTHER_4XX: return errc::network;

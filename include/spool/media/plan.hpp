@@ -28,7 +28,13 @@ struct video_settings {
   std::string preset = "veryfast";
   std::string profile = "high";   ///< H.264 profile; ignored by other codecs
   double max_fps = 30;            ///< sources above this are halved (50→25, 60→30) or capped
-  std::vector<rung> rungs;
+  /// Default: the "hls-ladder" preset's rungs.
+  std::vector<rung> rungs = {
+      {"1080p", 1080, 23, 5000, 10000},
+      {"720p", 720, 23, 3000, 6000},
+      {"480p", 480, 23, 1500, 3000},
+      {"360p", 360, 23, 800, 1600},
+  };
 };
 
 struct audio_settings {
@@ -54,7 +60,7 @@ struct thumbnail_settings {
   int columns = 10;
 };
 
-/// A complete transcode plan.
+/// A complete transcode plan. Default-constructed, it is the "hls-ladder" preset.
 struct plan {
   video_settings video;
   audio_settings audio;

@@ -39,7 +39,7 @@ struct progress {
 using progress_callback = std::function<void(const progress&)>;
 
 struct transcode_options {
-  plan plan;
+  ::spool::media::plan plan;  ///< what to produce (default: the "hls-ladder" preset)
   input_policy policy;
   /// Called from a media thread, at most once per progress_interval, and once at 100%.
   progress_callback on_progress;

@@ -1,0 +1,59 @@
+#pragma once
+// Internal: opening an input under the input policy.
+#include "media/av.hpp"
+
+#include <spool/media/policy.hpp>
+#include <spool/media/probe.hpp>
+#include <spool/media/transcode.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace spool::media {
+
+/// State the interrupt callback and the nested-open guard read; outlives the format context.
+struct input_guard {
+  const cancel_flag* cancel = nullptr;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  bool deadline_hit = false;
+  bool cancelled = false;
+  std::string refused_url;  ///< set when a demuxer tried to open another resource
+
+  /// Throws a failure when the run was cancelled or is past its deadline.
+  void check() {
+    if (cancel && cancel->load(std::memory_order_relaxed)) av::fail(errc::cancelled, "cancelled");
+    if (std::chrono::steady_clock::now() > deadline) av::fail(errc::deadline_exceeded, "the job's deadline passed");
+  }
+};
+
+class opened_input {
+ public:
+  opened_input();
+  opened_input(const opened_input&) = delete;
+  opened_input& operator=(const opened_input&) = delete;
+  ~opened_input();
+
+  AVFormatContext* get() const noexcept { return fmt_.get(); }
+  AVFormatContext* operator->() const noexcept { return fmt_.get(); }
+
+  /// Opens `input` (path, file:// or https://) under `policy`, finds its streams and checks the
+  /// policy's limits. Throws av::failure.
+  void open(const std::string& input, const input_policy& policy, input_guard& guard);
+  /// Turns an AVERROR from reading into a typed failure, taking the guard's state into account.
+  [[noreturn]] void fail_read(int averror, const char* what) const;
+
+ private:
+  struct io_state;
+  av::input_ptr fmt_;
+  std::unique_ptr<io_state> io_;
+  input_guard* guard_ = nullptr;
+};
+
+/// Fills `out` from an opened input.
+void describe(AVFormatContext* ctx, probe_result& out);
+
+/// Clockwise rotation (0, 90, 180, 270) a player applies to the stream, from its display matrix.
+int stream_rotation(const AVStream* st);
+
+}  // namespace spool::media

@@ -1,0 +1,131 @@
+#include "media/manifest.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace spool::media {
+namespace {
+
+std::string frame_rate_str(AVRational r) { return fmt::format("{:.3f}", av::q2d(r)); }
+
+std::string iso_duration(double s) { return fmt::format("PT{:.3f}S", s); }
+
+}  // namespace
+
+std::string hls_media_playlist(const track_info& t) {
+  double longest = 0;
+  for (const auto& s : t.segments) longest = std::max(longest, static_cast<double>(s.duration) / t.timescale);
+  std::string out = "#EXTM3U\n#EXT-X-VERSION:7\n";
+  out += fmt::format("#EXT-X-TARGETDURATION:{}\n", static_cast<int>(std::ceil(longest - 1e-9)));
+  out += "#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n";
+  out += "#EXT-X-MAP:URI=\"init.mp4\"\n";
+  for (std::size_t i = 0; i < t.segments.size(); ++i)
+    out += fmt::format("#EXTINF:{:.6f},\nseg_{:05d}.m4s\n", static_cast<double>(t.segments[i].duration) / t.timescale, i + 1);
+  out += "#EXT-X-ENDLIST\n";
+  return out;
+}
+
+std::string hls_master_playlist(const std::vector<track_info>& video, const track_info* audio) {
+  std::string out = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n";
+  if (video.empty()) {
+    if (audio)
+      out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n{}/index.m3u8\n",
+                         audio->peak_bitrate(), audio->avg_bitrate(), audio->codecs, audio->name);
+    return out;
+  }
+  if (audio)
+    out += fmt::format(
+        "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"default\",LANGUAGE=\"und\",DEFAULT=YES,AUTOSELECT=YES,"
+        "CHANNELS=\"{}\",URI=\"{}/index.m3u8\"\n",
+        audio->channels, audio->name);
+  // Highest first: players start with the first variant listed unless told otherwise.
+  for (const auto& v : video) {
+    std::int64_t peak = v.peak_bitrate() + (audio ? audio->peak_bitrate() : 0);
+    std::int64_t avg = v.avg_bitrate() + (audio ? audio->avg_bitrate() : 0);
+    std::string codecs = audio ? v.codecs + "," + audio->codecs : v.codecs;
+    out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{},FRAME-RATE={}",
+                       peak, avg, codecs, v.width, v.height, frame_rate_str(v.frame_rate));
+    if (audio) out += ",AUDIO=\"audio\"";
+    out += fmt::format("\n{}/index.m3u8\n", v.name);
+  }
+  return out;
+}
+
+namespace {
+
+std::string segment_timeline(const track_info& t) {
+  std::string out = "          <SegmentTimeline>\n";
+  std::size_t i = 0;
+  while (i < t.segments.size()) {
+    // Runs of equal, contiguous segments collapse into one S element with a repeat count.
+    std::size_t j = i + 1;
+    while (j < t.segments.size() && t.segments[j].duration == t.segments[i].duration &&
+           t.segments[j].start == t.segments[j - 1].start + t.segments[j - 1].duration)
+      ++j;
+    out += fmt::format("            <S t=\"{}\" d=\"{}\"", t.segments[i].start, t.segments[i].duration);
+    if (j - i > 1) out += fmt::format(" r=\"{}\"", j - i - 1);
+    out += "/>\n";
+    i = j;
+  }
+  out += "          </SegmentTimeline>\n";
+  return out;
+}
+
+std::string segment_template(const track_info& t) {
+  return fmt::format(
+             "        <SegmentTemplate timescale=\"{}\" initialization=\"{}/init.mp4\" media=\"{}/seg_$Number%05d$.m4s\" "
+             "startNumber=\"1\">\n",
+             t.timescale, t.name, t.name) +
+         segment_timeline(t) + "        </SegmentTemplate>\n";
+}
+
+}  // namespace
+
+std::string dash_manifest(const std::vector<track_info>& video, const track_info* audio, double duration_s) {
+  std::string out = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
+  out += fmt::format(
+      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" "
+      "type=\"static\" mediaPresentationDuration=\"{}\" minBufferTime=\"PT4S\">\n",
+      iso_duration(duration_s));
+  out += "  <Period id=\"0\" start=\"PT0S\">\n";
+  int set_id = 0;
+  if (!video.empty()) {
+    int max_w = 0, max_h = 0;
+    for (const auto& v : video) {
+      max_w = std::max(max_w, v.width);
+      max_h = std::max(max_h, v.height);
+    }
+    out += fmt::format(
+        "    <AdaptationSet id=\"{}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" "
+        "startWithSAP=\"1\" maxWidth=\"{}\" maxHeight=\"{}\" frameRate=\"{}/{}\">\n",
+        set_id++, max_w, max_h, video.front().frame_rate.num, video.front().frame_rate.den);
+    for (const auto& v : video) {
+      out += fmt::format(
+          "      <Representation id=\"{}\" bandwidth=\"{}\" codecs=\"{}\" width=\"{}\" height=\"{}\" sar=\"1:1\">\n",
+          v.name, v.peak_bitrate(), v.codecs, v.width, v.height);
+      out += segment_template(v);
+      out += "      </Representation>\n";
+    }
+    out += "    </AdaptationSet>\n";
+  }
+  if (audio) {
+    out += fmt::format(
+        "    <AdaptationSet id=\"{}\" contentType=\"audio\" mimeType=\"audio/mp4\" lang=\"und\" "
+        "segmentAlignment=\"true\" startWithSAP=\"1\">\n",
+        set_id);
+    out += fmt::format("      <Representation id=\"{}\" bandwidth=\"{}\" codecs=\"{}\" audioSamplingRate=\"{}\">\n",
+                       audio->name, audio->peak_bitrate(), audio->codecs, audio->sample_rate);
+    out += fmt::format(
+        "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" "
+        "value=\"{}\"/>\n",
+        audio->channels);
+    out += segment_template(*audio);
+    out += "      </Representation>\n    </AdaptationSet>\n";
+  }
+  out += "  </Period>\n</MPD>\n";
+  return out;
+}
+
+}  // namespace spool::media

@@ -1,0 +1,131 @@
+#include "media/output_dir.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace spool::media {
+
+void fail_errno(int e, const std::string& what) {
+  errc code = errc::io_error;
+  if (e == ENOSPC || e == EDQUOT || e == EFBIG) code = errc::no_space;
+  else if (e == ENOMEM) code = errc::out_of_memory;
+  av::fail(code, what + ": " + std::strerror(e));
+}
+
+void sync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail_errno(errno, "cannot open " + dir.string());
+  int r = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (r != 0 && e != EINVAL) fail_errno(e, "cannot sync " + dir.string());
+}
+
+namespace {
+
+void sync_tree(const fs::path& dir) {
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.is_directory()) sync_tree(entry.path());
+  sync_dir(dir);
+}
+
+bool empty_dir(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_directory(p, ec) && fs::is_empty(p, ec);
+}
+
+}  // namespace
+
+staging_dir::staging_dir(fs::path output, bool overwrite) : output_(std::move(output)), overwrite_(overwrite) {
+  if (output_.empty()) av::fail(errc::invalid_spec, "no output directory given");
+  if (!output_.has_filename()) output_ = output_.parent_path();  // "out/" names "out"
+  std::error_code ec;
+  auto st = fs::symlink_status(output_, ec);
+  if (!ec && fs::exists(st)) {
+    if (!fs::is_directory(st)) av::fail(errc::output_exists, output_.string() + " exists and is not a directory");
+    if (!overwrite_ && !empty_dir(output_))
+      av::fail(errc::output_exists, output_.string() + " exists and is not empty");
+  }
+  fs::path parent = output_.has_parent_path() ? output_.parent_path() : fs::path(".");
+  fs::create_directories(parent, ec);
+  if (ec) fail_errno(ec.value(), "cannot create " + parent.string());
+  std::string tmpl = (parent / ("." + output_.filename().string() + ".spool-tmp-XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data())) fail_errno(errno, "cannot create a staging directory in " + parent.string());
+  tmp_ = tmpl;
+}
+
+staging_dir::~staging_dir() {
+  if (published_ || tmp_.empty()) return;
+  std::error_code ec;
+  fs::remove_all(tmp_, ec);
+}
+
+void staging_dir::publish() {
+  sync_tree(tmp_);
+  std::error_code ec;
+  bool exists = fs::exists(fs::symlink_status(output_, ec));
+  if (!exists || empty_dir(output_)) {
+    if (::rename(tmp_.c_str(), output_.c_str()) != 0) fail_errno(errno, "cannot publish " + output_.string());
+  } else {
+    if (!overwrite_) av::fail(errc::output_exists, output_.string() + " appeared while transcoding");
+    // Swap old and new in one step so readers see one complete package or the other.
+    if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, output_.c_str(), RENAME_EXCHANGE) != 0)
+      fail_errno(errno, "cannot replace " + output_.string());
+    published_ = true;
+    fs::remove_all(tmp_, ec);  // now the old package
+  }
+  published_ = true;
+  sync_dir(output_.has_parent_path() ? output_.parent_path() : fs::path("."));
+}
+
+out_file::~out_file() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void out_file::open(const fs::path& p) {
+  path_ = p;
+  size_ = 0;
+  fd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail_errno(errno, "cannot create " + p.string());
+}
+
+void out_file::write(const void* data, std::size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd_, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail_errno(errno, "cannot write " + path_.string());
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+    size_ += w;
+  }
+}
+
+std::int64_t out_file::close() {
+  if (fd_ < 0) return size_;
+  int fd = fd_;
+  fd_ = -1;
+  if (::fsync(fd) != 0) {
+    int e = errno;
+    ::close(fd);
+    fail_errno(e, "cannot sync " + path_.string());
+  }
+  if (::close(fd) != 0) fail_errno(errno, "cannot close " + path_.string());
+  return size_;
+}
+
+void write_file(const fs::path& p, std::string_view content) {
+  out_file f(p);
+  f.write(content);
+  f.close();
+}
+
+}  // namespace spool::media

@@ -1,0 +1,64 @@
+#pragma once
+// Internal: the staging directory a package is written into and published from, and files whose
+// every write error becomes a typed failure (a full disk is errc::no_space, never a silent success).
+#include "media/av.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace spool::media {
+
+class staging_dir {
+ public:
+  /// Checks `output` and creates a temporary sibling `.<name>.spool-tmp-XXXXXX`. Throws av::failure.
+  staging_dir(std::filesystem::path output, bool overwrite);
+  staging_dir(const staging_dir&) = delete;
+  staging_dir& operator=(const staging_dir&) = delete;
+  /// Removes the temporary directory unless published.
+  ~staging_dir();
+
+  const std::filesystem::path& path() const noexcept { return tmp_; }
+  /// Makes the package visible at `output` in one step (rename, or an atomic exchange when
+  /// replacing an existing package), after syncing it to disk.
+  void publish();
+
+ private:
+  std::filesystem::path output_;
+  std::filesystem::path tmp_;
+  bool overwrite_ = false;
+  bool published_ = false;
+};
+
+/// A file written with write(2); fsync'd on close. Errors throw av::failure (no_space, io_error).
+class out_file {
+ public:
+  out_file() = default;
+  explicit out_file(const std::filesystem::path& p) { open(p); }
+  out_file(const out_file&) = delete;
+  out_file& operator=(const out_file&) = delete;
+  ~out_file();
+
+  void open(const std::filesystem::path& p);
+  void write(const void* data, std::size_t n);
+  void write(std::string_view s) { write(s.data(), s.size()); }
+  /// Syncs and closes; returns the bytes written.
+  std::int64_t close();
+  bool is_open() const noexcept { return fd_ >= 0; }
+  std::int64_t size() const noexcept { return size_; }
+
+ private:
+  int fd_ = -1;
+  std::int64_t size_ = 0;
+  std::filesystem::path path_;
+};
+
+/// Writes a whole file (small manifests, JSON).
+void write_file(const std::filesystem::path& p, std::string_view content);
+/// Maps errno into spool's taxonomy and throws.
+[[noreturn]] void fail_errno(int e, const std::string& what);
+/// fsyncs a directory so the names in it are durable.
+void sync_dir(const std::filesystem::path& dir);
+
+}  // namespace spool::media

@@ -1,0 +1,28 @@
+#pragma once
+// Internal: the decode-once, fan-out engine.
+#include "media/input.hpp"
+#include "media/segmenter.hpp"
+
+#include <spool/media/transcode.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace spool::media {
+
+struct pipeline_output {
+  std::vector<track_info> video;  ///< ladder order
+  std::optional<track_info> audio;
+  std::vector<std::string> files; ///< thumbnails written
+  double duration_s = 0;
+};
+
+/// Decodes `in` once and encodes every rung and the audio group into `dir`. Throws av::failure.
+void run_pipeline(opened_input& in, const probe_result& probe, const transcode_options& options,
+                  const std::filesystem::path& dir, input_guard& guard, pipeline_output& out,
+                  std::chrono::steady_clock::time_point started);
+
+}  // namespace spool::media
