@@ -1,0 +1,73 @@
+#include <spool/error.hpp>
+
+#include <boost/asio/error.hpp>
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <system_error>
+
+extern "C" {
+#include <libavutil/error.h>
+}
+
+using spool::category_kind;
+using spool::errc;
+
+TEST_CASE("Error::Categories: every spool code maps to its documented category", "[error]") {
+  CHECK(spool::kind_of(errc::input_not_media) == category_kind::input);
+  CHECK(spool::kind_of(errc::invalid_spec) == category_kind::input);
+  CHECK(spool::kind_of(errc::format_not_allowed) == category_kind::policy);
+  CHECK(spool::kind_of(errc::too_many_pixels) == category_kind::policy);
+  CHECK(spool::kind_of(errc::encoder_unavailable) == category_kind::unsupported);
+  CHECK(spool::kind_of(errc::no_space) == category_kind::resource);
+  CHECK(spool::kind_of(errc::lease_lost) == category_kind::transient);
+  CHECK(spool::kind_of(errc::cancelled) == category_kind::cancelled);
+  CHECK(spool::kind_of(errc::internal) == category_kind::internal);
+  CHECK(spool::kind_of(spool::error_code{}) == category_kind::none);
+}
+
+TEST_CASE("Error::Conditions: codes compare equal to their category's condition", "[error]") {
+  spool::error_code ec = errc::format_not_allowed;
+  CHECK(ec == spool::condition::policy);
+  CHECK(ec == spool::condition::permanent);
+  CHECK_FALSE(ec == spool::condition::retryable);
+  CHECK_FALSE(ec == spool::condition::input);
+  spool::error_code full = errc::no_space;
+  CHECK(full == spool::condition::resource);
+  CHECK(full == spool::condition::retryable);
+  CHECK(spool::is_retryable(full));
+  CHECK_FALSE(spool::is_permanent(full));
+}
+
+TEST_CASE("Error::Foreign: system and Asio codes are classified too", "[error]") {
+  spool::error_code enospc(ENOSPC, boost::system::generic_category());
+  CHECK(spool::kind_of(enospc) == category_kind::resource);
+  CHECK(spool::code_name(enospc) == "no_space");
+  CHECK(spool::kind_of(boost::asio::error::operation_aborted) == category_kind::cancelled);
+  spool::error_code reset(ECONNRESET, boost::system::system_category());
+  CHECK(spool::kind_of(reset) == category_kind::transient);
+}
+
+TEST_CASE("Error::StdInterop: a spool code converts to std::error_code", "[error]") {
+  spool::error_code ec = errc::too_long;
+  std::error_code s = ec;
+  CHECK(s);
+  CHECK(s.message() == ec.message());
+}
+
+TEST_CASE("Error::FromAverror: FFmpeg errors land in the right category", "[error]") {
+  CHECK(spool::from_averror(AVERROR_INVALIDDATA) == errc::input_undecodable);
+  CHECK(spool::from_averror(AVERROR_DECODER_NOT_FOUND) == errc::codec_unsupported);
+  CHECK(spool::from_averror(AVERROR(ENOSPC)) == errc::no_space);
+  CHECK(spool::from_averror(AVERROR(ENOMEM)) == errc::out_of_memory);
+  CHECK(spool::from_averror(AVERROR_EXIT) == errc::cancelled);
+  CHECK(spool::from_averror(AVERROR_UNKNOWN, errc::io_error) == errc::io_error);
+  CHECK_FALSE(spool::from_averror(0));
+}
+
+TEST_CASE("Error::Names: code names are stable snake_case", "[error]") {
+  CHECK(spool::code_name(errc::format_not_allowed) == "format_not_allowed");
+  CHECK(spool::code_name(errc::no_space) == "no_space");
+  CHECK(spool::to_string(category_kind::unsupported) == "unsupported");
+  CHECK(spool::code_name(spool::error_code{}) == "ok");
+}

@@ -1,0 +1,85 @@
+#include <spool/media/plan.hpp>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+using spool::errc;
+namespace media = spool::media;
+
+TEST_CASE("Plan::Preset: hls-ladder is the documented default", "[plan]") {
+  media::plan p;
+  REQUIRE_FALSE(media::make_preset("hls-ladder", p));
+  REQUIRE(p.video.rungs.size() == 4);
+  CHECK(p.video.rungs[0].name == "1080p");
+  CHECK(p.video.rungs[0].maxrate_kbps == 5000);
+  CHECK(p.video.rungs[0].bufsize_kbps == 10000);
+  CHECK(p.video.rungs[3].height == 360);
+  CHECK(p.video.rungs[3].maxrate_kbps == 800);
+  CHECK(p.video.codec == "libx264");
+  CHECK(p.video.preset == "veryfast");
+  CHECK(p.audio.bitrate_kbps == 128);
+  CHECK(p.audio.sample_rate == 48000);
+  CHECK(p.packaging.segment_s == 6);
+  CHECK(p.packaging.gop_s == 2);
+  CHECK_FALSE(media::validate(p));
+  media::plan unknown;
+  CHECK(media::make_preset("nope", unknown) == errc::invalid_spec);
+}
+
+TEST_CASE("Plan::Spec: overrides apply on top of the preset", "[plan]") {
+  media::plan p;
+  std::string detail;
+  auto ec = media::apply_spec(R"({"version":1,"preset":"hls-ladder",
+      "video":{"rungs":[{"name":"small","height":240,"crf":28,"maxrate_kbps":400}]},
+      "packaging":{"segment_s":4,"dash":false},"audio":{"bitrate_kbps":96}})",
+                              p, &detail);
+  REQUIRE_FALSE(ec);
+  REQUIRE(p.video.rungs.size() == 1);
+  CHECK(p.video.rungs[0].name == "small");
+  CHECK(p.video.rungs[0].crf == 28);
+  CHECK(p.packaging.segment_s == 4);
+  CHECK_FALSE(p.packaging.dash);
+  CHECK(p.audio.bitrate_kbps == 96);
+}
+
+TEST_CASE("Plan::Spec: bad specs are typed errors with a reason, and change nothing", "[plan]") {
+  struct bad_case {
+    const char* json;
+    const char* words;
+  };
+  const bad_case cases[] = {
+      {R"({"version":2})", "version"},
+      {R"({"vidio":{}})", "vidio"},
+      {R"({"video":{"rungs":[{"height":"tall"}]}})", "height"},
+      {R"({"video":{"rungs":[{"height":721}]}})", "even"},
+      {R"({"video":{"rungs":[{"name":"../x","height":720}]}})", "name"},
+      {R"({"video":{"rungs":[{"name":"a","height":720},{"name":"a","height":360}]}})", "twice"},
+      {R"({"packaging":{"segment_s":5,"gop_s":2}})", "multiple"},
+      {R"({"packaging":{"hls":false,"dash":false}})", "nothing"},
+      {R"({"video":{"codec":"mpeg2video"}})", "codec"},
+      {R"({"preset":"unknown"})", "preset"},
+      {R"(not json)", "JSON"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.json);
+    media::plan p;
+    media::plan before = p;
+    std::string detail;
+    CHECK(media::apply_spec(c.json, p, &detail) == errc::invalid_spec);
+    CHECK(detail.find(c.words) != std::string::npos);
+    CHECK(p.video.rungs.size() == before.video.rungs.size());
+    CHECK(p.packaging.segment_s == before.packaging.segment_s);
+  }
+}
+
+TEST_CASE("Plan::RoundTrip: to_json reads back to the same plan", "[plan]") {
+  media::plan p;
+  REQUIRE_FALSE(media::apply_spec(R"({"video":{"codec":"libx265","rungs":[{"name":"hd","height":720,"crf":26}]},
+                                      "packaging":{"progressive":"hd"}})",
+                                  p));
+  media::plan q;
+  REQUIRE_FALSE(media::apply_spec(media::to_json(p), q));
+  CHECK(boost::json::serialize(media::to_json(q)) == boost::json::serialize(media::to_json(p)));
+  CHECK(q.video.codec == "libx265");
+  CHECK(q.packaging.progressive == "hd");
+}
