@@ -63,7 +63,7 @@ struct failure {
 [[noreturn]] inline void fail_av(int averror, std::string what, errc fallback = errc::internal) {
   fail(from_averror(averror, fallback), what + ": " + err2str(averror));
 }
-inline int check(int r, const char* what, errc fallback = errc::internal) {
+inline int check(int r, const std::string& what, errc fallback = errc::internal) {
   if (r < 0) fail_av(r, what, fallback);
   return r;
 }

@@ -1,6 +1,7 @@
 #include "media/output_dir.hpp"
 #include "media/manifest.hpp"
 #include "media/pipeline.hpp"
+#include "media/progressive.hpp"
 
 #include <spool/media/transcode.hpp>
 #include <spool/version.hpp>
@@ -98,6 +99,13 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
     if (options.plan.packaging.dash) {
       write_file(staging.path() / "manifest.mpd", dash_manifest(out.video, audio, out.duration_s));
       result.files.emplace_back("manifest.mpd");
+    }
+    if (!options.plan.packaging.progressive.empty()) {
+      for (const auto& v : out.video)
+        if (v.name == options.plan.packaging.progressive) {
+          write_progressive(staging.path(), v, audio, staging.path() / (v.name + ".mp4"));
+          result.files.push_back(v.name + ".mp4");
+        }
     }
     for (auto& f : out.files) result.files.push_back(f);
     for (const auto& v : out.video) result.renditions.push_back(to_result(v));
