@@ -94,6 +94,7 @@ struct options {
   std::string out = "bench-out";
   std::string json_path, markdown_path;
   std::string source;  // use this file instead of generating the lecture clip
+  std::vector<std::string> spool_args;  // appended to `spool transcode SRC OUTDIR`
   double timeout_s = 0;
   bool ssim = true;
   bool enabled[method_count] = {true, true, true};
@@ -102,7 +103,7 @@ struct options {
 constexpr const char* usage =
     "usage: spool-bench-ladder --spool PATH [--duration 120] [--runs 3] [--out bench-out]\n"
     "                          [--ffmpeg /usr/bin/ffmpeg] [--json FILE] [--markdown FILE]\n"
-    "                          [--timeout SECONDS] [--source FILE] [--no-ssim]\n"
+    "                          [--timeout SECONDS] [--source FILE] [--no-ssim] [--spool-args \"ARGS\"]\n"
     "                          [--methods spool,ffmpeg_single,ffmpeg_per_rung]\n";
 
 struct run_record {
@@ -338,6 +339,12 @@ std::string parse_options(int argc, char** argv, options& o) {
     else if (a == "--runs") ok = num(o.runs) && o.runs >= 1 && o.runs <= 50;
     else if (a == "--timeout") ok = num(o.timeout_s) && o.timeout_s > 0;
     else if (a == "--no-ssim") o.ssim = false;
+    else if (a == "--spool-args") {
+      std::string list;
+      ok = str(list);
+      std::istringstream in(list);
+      for (std::string item; in >> item;) o.spool_args.push_back(item);
+    }
     else if (a == "--methods") {
       std::string list;
       ok = str(list);
@@ -449,7 +456,11 @@ class bench {
     switch (m) {
       case spool_m:
         // spool creates the directory itself and requires that it does not exist.
-        children.push_back({{o_.spool, "transcode", source_, dir.string()}, log(".stdout.json"), log(".stderr.txt")});
+        {
+          std::vector<std::string> argv{o_.spool, "transcode", source_, dir.string()};
+          append(argv, o_.spool_args);
+          children.push_back({std::move(argv), log(".stdout.json"), log(".stderr.txt")});
+        }
         break;
       case single_m:
         for (const auto& rung : ladder) fs::create_directories(dir / rung.name, ec);
@@ -609,6 +620,9 @@ class bench {
                         return s;
                       }(),
                       x264_preset, crf, gop_frames, segment_s);
+    if (any(spool_m))
+      md += fmt::format("- A runs `spool transcode SRC OUTDIR{}` (its default preset); the exact commands are in the JSON\n",
+                        o_.spool_args.empty() ? "" : " " + join_command(o_.spool_args));
     md += fmt::format("- {} run(s), interleaved A,B,C per run; figures are medians over the successful runs; "
                       "SSIM is untimed, from the last run's output\n\n",
                       o_.runs);
