@@ -79,6 +79,9 @@ error_code make_preset(std::string_view name, plan& out);
 error_code apply_spec(const boost::json::value& spec, plan& out, std::string* detail = nullptr);
 /// Parses and applies a JSON text.
 error_code apply_spec(std::string_view json_text, plan& out, std::string* detail = nullptr);
+inline error_code apply_spec(const char* json_text, plan& out, std::string* detail = nullptr) {
+  return apply_spec(std::string_view(json_text), out, detail);
+}
 /// Checks a plan for consistency (rung names unique and path-safe, segment a multiple of the GOP, ...).
 error_code validate(const plan& p, std::string* detail = nullptr);
 /// The plan as a JSON job spec that apply_spec() reads back to an equal plan.
