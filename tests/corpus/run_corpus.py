@@ -783,7 +783,7 @@ def judge(item: Item, spool: str, workroot: Path, idx: int, tf: float, keep: boo
     tmpdir.mkdir()
     out = parent / "out"
     env = dict(os.environ, TMPDIR=str(tmpdir))
-    v.reproduce = f"{spool} transcode '{item.path}' /tmp/spool-repro-out"
+    v.reproduce = f"rm -rf /tmp/spool-repro && {spool} transcode '{item.path}' /tmp/spool-repro"
 
     # Probe.
     probe = run_spool([spool, "probe", str(item.path)], 60 * tf, env)
@@ -980,7 +980,10 @@ def main(argv: list[str] | None = None) -> int:
             key = f"{v.error.get('category')}/{v.error.get('code')}"
             refused[key] = refused.get(key, 0) + 1
     log("")
-    log(f"corpus: packages: {', '.join(f'{p.name} {p.version}' for p in have)}")
+    names = [f"{p.name} {p.version}" for p in have]
+    log("corpus: packages:")
+    for i in range(0, len(names), 4):
+        log("  " + ", ".join(names[i:i + 4]))
     missing = [p.name for p in packages if not p.root]
     if missing:
         log(f"corpus: packages unavailable: {', '.join(missing)}")
