@@ -1,0 +1,85 @@
+#include "fixtures.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+#include <system_error>
+
+#include <unistd.h>
+
+namespace spool::test {
+namespace fs = std::filesystem;
+
+scratch_dir::scratch_dir(const std::string& tag) {
+  std::string templ = (fs::temp_directory_path() / ("spool-test-" + tag + "-XXXXXX")).string();
+  if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed for " + templ);
+  path_ = templ;
+}
+
+scratch_dir::~scratch_dir() {
+  if (std::getenv("SPOOL_TEST_KEEP")) return;
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+std::vector<std::string> temp_leftovers(const fs::path& parent) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    auto name = e.path().filename().string();
+    if (name.find(".spool-tmp-") != std::string::npos) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string describe(const spool::error_code& ec) {
+  if (!ec) return "success";
+  return spool::code_name(ec) + " (" + std::string(spool::to_string(spool::kind_of(ec))) + "): " + ec.message();
+}
+
+spool::media::plan default_plan() {
+  spool::media::plan p;
+  auto ec = spool::media::make_preset("hls-ladder", p);
+  if (ec) throw std::runtime_error("make_preset(hls-ladder): " + ec.message());
+  return p;
+}
+
+spool::media::plan small_plan(std::vector<int> heights) {
+  spool::media::plan p = default_plan();
+  p.video.rungs.clear();
+  for (int h : heights) {
+    spool::media::rung r;
+    r.name = std::to_string(h) + "p";
+    r.height = h;
+    r.crf = 28;
+    p.video.rungs.push_back(r);
+  }
+  p.video.preset = "ultrafast";
+  return p;
+}
+
+spool::media::transcode_options options_for(const spool::media::plan& p) {
+  spool::media::transcode_options o;
+  o.plan = p;
+  return o;
+}
+
+std::vector<std::string> list_dir(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool contains_file(const fs::path& dir, const std::string& suffix) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    auto name = it->path().filename().string();
+    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace spool::test

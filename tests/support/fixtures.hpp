@@ -1,0 +1,50 @@
+#pragma once
+// Shared helpers for the media tests: scratch directories, leftover checks, error descriptions and
+// plans small enough for a 2-core machine.
+#include <spool/error.hpp>
+#include <spool/media/plan.hpp>
+#include <spool/media/transcode.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace spool::test {
+
+/// A fresh directory under the system temp dir, removed (recursively) on destruction unless
+/// SPOOL_TEST_KEEP is set in the environment.
+class scratch_dir {
+ public:
+  explicit scratch_dir(const std::string& tag = "media");
+  ~scratch_dir();
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Entries of `parent` whose name contains ".spool-tmp-".
+std::vector<std::string> temp_leftovers(const std::filesystem::path& parent);
+
+/// "errc name (category): message" for assertion output.
+std::string describe(const spool::error_code& ec);
+
+/// The default preset (hls-ladder) as a plan.
+spool::media::plan default_plan();
+
+/// A small ladder for inputs of `source_height` or more: rungs named "<h>p" at the given heights.
+spool::media::plan small_plan(std::vector<int> heights = {240, 180});
+
+/// Options with `p` and the default policy; progress is not requested.
+spool::media::transcode_options options_for(const spool::media::plan& p);
+
+/// Names of the files directly inside `dir` (sorted).
+std::vector<std::string> list_dir(const std::filesystem::path& dir);
+
+/// Whether `dir` contains any regular file whose name ends with `suffix`, recursively.
+bool contains_file(const std::filesystem::path& dir, const std::string& suffix);
+
+}  // namespace spool::test
