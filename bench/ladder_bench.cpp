@@ -28,6 +28,7 @@ extern "C" {
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -655,8 +656,8 @@ class bench {
       if (delta) ssim_all_ok = ssim_all_ok && std::abs(*delta) <= target_ssim_delta;
       else ssim_known = false;
       md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", rung.name, fmt_opt(ba, "{:.0f}"),
-                        fmt_opt(bb, "{:.0f}"), fmt_opt(bc, "{:.0f}"), fmt_opt(ratio, "{:.3f}"), fmt_opt(sa, "{:.4f}"),
-                        fmt_opt(sb, "{:.4f}"), fmt_opt(sc, "{:.4f}"), fmt_opt(delta, "{:+.4f}"));
+                        fmt_opt(bb, "{:.0f}"), fmt_opt(bc, "{:.0f}"), fmt_opt(ratio, "{:.3f}"), fmt_opt(sa, "{:.5f}"),
+                        fmt_opt(sb, "{:.5f}"), fmt_opt(sc, "{:.5f}"), fmt_opt(delta, "{:+.5f}"));
     }
 
     const auto wall_ab = paired_ratio(spool_m, single_m, wall);
@@ -690,21 +691,22 @@ class bench {
     }
     md += "\n";
     bool failures = false;
+    std::string notes;
     for (int m = 0; m < method_count; ++m)
       for (const auto& r : state_[m].runs)
         if (!r.ok) {
-          if (!failures) md += "\nFailures:\n";
           failures = true;
-          md += fmt::format("- {} run {}: {}\n", methods[m].label, r.run, r.error);
+          notes += fmt::format("- {} run {} failed: {}\n", methods[m].label, r.run, r.error);
         }
     for (int m = 0; m < method_count; ++m)
       for (const auto& [rung, s] : state_[m].ssim) {
         if (!s.error.empty())
-          md += fmt::format("- SSIM {} {}: {}\n", methods[m].key, rung, s.error);
+          notes += fmt::format("- SSIM {} {}: {}\n", methods[m].key, rung, s.error);
         else if (s.frames != s.rendition_frames || s.frames != source_frames_)
-          md += fmt::format("- SSIM {} {}: frame counts differ (source {}, rendition {}, compared {})\n", methods[m].key,
-                            rung, source_frames_, s.rendition_frames, s.frames);
+          notes += fmt::format("- SSIM {} {}: frame counts differ (source {}, rendition {}, compared {})\n",
+                               methods[m].key, rung, source_frames_, s.rendition_frames, s.frames);
       }
+    if (!notes.empty()) md += "\nNotes:\n" + notes;
 
     // --- JSON ---
     json::object doc;
