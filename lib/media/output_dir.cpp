@@ -58,6 +58,8 @@ staging_dir::staging_dir(fs::path output, bool overwrite) : output_(std::move(ou
   std::string tmpl = (parent / ("." + output_.filename().string() + ".spool-tmp-XXXXXX")).string();
   if (!::mkdtemp(tmpl.data())) fail_errno(errno, "cannot create a staging directory in " + parent.string());
   tmp_ = tmpl;
+  // mkdtemp makes it private; the published package is served to players, so it gets a normal mode.
+  if (::chmod(tmp_.c_str(), 0755) != 0) fail_errno(errno, "cannot set the mode of " + tmp_.string());
 }
 
 staging_dir::~staging_dir() {

@@ -225,7 +225,7 @@ class rung_worker {
       }
       if (run_.abort) return;
       if (graph_) {
-        av::check(av_buffersrc_add_frame(src_ctx_, nullptr), "cannot flush the filters");
+        close_graph();
         drain_filter();
       }
       if (enc_) {
@@ -243,7 +243,7 @@ class rung_worker {
 
   void build_graph(const AVFrame* f) {
     if (graph_) {  // the decoder changed size or format mid-stream: drain, then rebuild
-      av::check(av_buffersrc_add_frame(src_ctx_, nullptr), "cannot flush the filters");
+      close_graph();
       drain_filter();
     }
     graph_.reset(avfilter_graph_alloc());
@@ -285,7 +285,14 @@ class rung_worker {
     in_fmt_ = f->format;
   }
 
+  // Ends the stream at the end of the last frame shown, so the fps stage keeps (and repeats) the
+  // last frame for as long as the source showed it instead of dropping it.
+  void close_graph() {
+    av::check(av_buffersrc_close(src_ctx_, end_pts_, AV_BUFFERSRC_FLAG_PUSH), "cannot flush the filters");
+  }
+
   void filter(AVFrame* f) {
+    end_pts_ = std::max(end_pts_, f->pts + std::max<std::int64_t>(f->pkt_duration, 1));
     if (!graph_ || f->width != in_w_ || f->height != in_h_ || f->format != in_fmt_) build_graph(f);
     av::check(av_buffersrc_add_frame_flags(src_ctx_, f, AV_BUFFERSRC_FLAG_KEEP_REF), "cannot filter a frame");
     drain_filter();
@@ -393,6 +400,7 @@ class rung_worker {
   AVFilterContext* src_ctx_ = nullptr;
   AVFilterContext* sink_ctx_ = nullptr;
   int in_w_ = 0, in_h_ = 0, in_fmt_ = -1;
+  std::int64_t end_pts_ = 0;
   av::codec_ptr enc_;
   av::packet_ptr pkt_;
   std::unique_ptr<cmaf_writer> writer_;
@@ -451,12 +459,12 @@ class audio_branch {
   void decode(const AVPacket* pkt) {
     int r = avcodec_send_packet(dec_.get(), pkt);
     // A corrupt audio packet is skipped: a glitch, not a failed lecture.
-    if (r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_EOF && r != AVERROR_INVALIDDATA) av::check(r, "cannot decode audio");
+    if (r == AVERROR(ENOMEM)) av::check(r, "cannot decode audio");
     for (;;) {
       r = avcodec_receive_frame(dec_.get(), frame_.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) break;
-      if (r == AVERROR_INVALIDDATA) continue;
-      av::check(r, "cannot decode audio", errc::input_undecodable);
+      if (r == AVERROR(ENOMEM)) av::check(r, "cannot decode audio");
+      if (r < 0) continue;
       resample(frame_.get());
       av_frame_unref(frame_.get());
     }
@@ -699,7 +707,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   std::atomic<double> read_time{0};
   run.add_waker(&done.cv);
   done.running = 1 + static_cast<int>(workers.size());
-  std::thread decoder([&] {
+  auto decode_all = [&] {
     try {
       lower_priority(opt.encode_nice);
       if (vdec) {
@@ -723,6 +731,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
         if (last_pts != AV_NOPTS_VALUE && ts <= last_pts) ts = last_pts + 1;
         last_pts = ts;
         f->pts = ts - src.origin;
+        if (f->pkt_duration <= 0) f->pkt_duration = frame_step;
         double t = static_cast<double>(f->pts) * av::q2d(src.time_base);
         if (t > opt.policy.max_duration_s)
           av::fail(errc::too_long, "the input runs past the duration limit");
@@ -738,17 +747,19 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       auto decode_video = [&](const AVPacket* pk) {
         int r = avcodec_send_packet(vdec.get(), pk);
         if (r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_EOF) {
-          if (r != AVERROR_INVALIDDATA) av::check(r, "cannot decode video", errc::input_undecodable);
+          // A damaged packet costs a frame, not the lecture; running out of memory is different.
+          if (r == AVERROR(ENOMEM)) av::check(r, "cannot decode video");
           ++errors;
         }
         for (;;) {
           r = avcodec_receive_frame(vdec.get(), frame.get());
           if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) break;
-          if (r == AVERROR_INVALIDDATA) {
+          if (r == AVERROR(ENOMEM)) av::check(r, "cannot decode video");
+          if (r < 0) {
             ++errors;
+            if (errors > 1000 && decoded == 0) av::fail(errc::input_undecodable, "no video frame could be decoded");
             continue;
           }
-          av::check(r, "cannot decode video", errc::input_undecodable);
           fan_out(frame.get());
           av_frame_unref(frame.get());
           if (run.abort) return;
@@ -781,6 +792,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     } catch (const std::exception& e) {
       run.set_error(errc::internal, e.what());
     }
+  };
+  std::thread decoder([&] {
+    decode_all();
+    // Whatever happened, the encoders are told the stream ended and the watcher that we did.
     for (auto& w : workers) w->queue().close();
     done.done();
   });

@@ -39,22 +39,9 @@ std::int64_t track_info::peak_bitrate() const {
 
 int cmaf_writer::write_cb(void* opaque, std::uint8_t* buf, int size) {
   auto* self = static_cast<cmaf_writer*>(opaque);
-  if (self->capturing_) {
-    self->first_.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(size));
-    return size;
-  }
-  try {
-    self->file_.write(buf, static_cast<std::size_t>(size));
-  } catch (const av::failure& f) {
-    self->io_errno_ = f.ec == errc::no_space ? ENOSPC : EIO;
-    return AVERROR(self->io_errno_);
-  }
+  // A segment is held in memory until it is complete: its boxes are patched before it is written.
+  self->buf_.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(size));
   return size;
-}
-
-void cmaf_writer::flush_io() {
-  avio_flush(pb_);
-  if (io_errno_) fail_errno(io_errno_, "cannot write " + dir_.string());
 }
 
 cmaf_writer::cmaf_writer(fs::path dir, const AVCodecContext* enc, double segment_s, track_info& info)
@@ -87,38 +74,75 @@ cmaf_writer::cmaf_writer(fs::path dir, const AVCodecContext* enc, double segment
   AVDictionary* opts = nullptr;
   // One fragment per segment, cut when we say. The moov waits for the first fragment so it can
   // carry the edit list for encoder delay (B-frames, AAC priming); split_first() then separates it.
-  av_dict_set(&opts, "movflags", "frag_custom+delay_moov+default_base_moof+cmaf+skip_trailer", 0);
-  capturing_ = true;
+  av_dict_set(&opts, "movflags", "frag_custom+delay_moov+default_base_moof+cmaf+skip_trailer+negative_cts_offsets", 0);
   int r = avformat_write_header(ctx_, &opts);
   av_dict_free(&opts);
   av::check(r, "cannot start the track");
 }
 
-// The first flush holds ftyp + moov + the first fragment: the boxes before the first moof/styp
-// become init.mp4, the rest the first segment.
-void cmaf_writer::split_first(std::int64_t end) {
-  std::size_t off = 0;
-  while (off + 8 <= first_.size()) {
-    auto* b = reinterpret_cast<const std::uint8_t*>(first_.data() + off);
-    std::uint64_t size = (std::uint64_t(b[0]) << 24) | (std::uint64_t(b[1]) << 16) | (std::uint64_t(b[2]) << 8) | b[3];
-    std::string_view type(first_.data() + off + 4, 4);
-    if (type == "moof" || type == "styp" || type == "sidx") break;
-    if (size == 1 && off + 16 <= first_.size()) {
-      size = 0;
-      for (int i = 8; i < 16; ++i) size = (size << 8) | b[i];
-    }
-    if (size < 8 || off + size > first_.size()) av::fail(errc::internal, "the muxer wrote a malformed init segment");
+namespace {
+
+std::uint32_t rd32(const char* p) {
+  auto* b = reinterpret_cast<const std::uint8_t*>(p);
+  return (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16) | (std::uint32_t(b[2]) << 8) | b[3];
+}
+void wr32(char* p, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (24 - 8 * i)) & 0xff);
+}
+
+// Calls f(type, offset, size) for each box directly inside [off, end).
+template <class F>
+void for_each_box(std::string& b, std::size_t off, std::size_t end, F&& f) {
+  while (off + 8 <= end) {
+    std::uint64_t size = rd32(b.data() + off);
+    if (size == 1 && off + 16 <= end) size = (std::uint64_t(rd32(b.data() + off + 8)) << 32) | rd32(b.data() + off + 12);
+    if (size < 8 || off + size > end) av::fail(errc::internal, "the muxer wrote a malformed box");
+    f(std::string_view(b.data() + off + 4, 4), off, static_cast<std::size_t>(size));
     off += size;
   }
-  file_.open(dir_ / "init.mp4");
-  file_.write(first_.data(), off);
-  info_.init_bytes = file_.close();
-  file_.open(dir_ / "seg_00001.m4s");
-  file_.write(first_.data() + off, first_.size() - off);
-  std::int64_t bytes = file_.close();
-  info_.segments.push_back({seg_start_, end - seg_start_, bytes});
-  first_.clear();
-  first_.shrink_to_fit();
+}
+
+}  // namespace
+
+// movenc starts every track's decode time at zero; with negative_cts_offsets it already removes the
+// encoder's reorder delay from the composition offsets (trun version 1). Each fragment's tfdt is moved
+// so that presentation time (tfdt + offset, ISO/IEC 14496-12) is the encoder's own pts: a track that
+// starts later than zero keeps its place against the others.
+void cmaf_writer::patch_fragments(std::string& b) {
+  for_each_box(b, 0, b.size(), [&](std::string_view type, std::size_t off, std::size_t size) {
+    if (type != "moof") return;
+    for_each_box(b, off + 8, off + size, [&](std::string_view t2, std::size_t o2, std::size_t s2) {
+      if (t2 != "traf") return;
+      for_each_box(b, o2 + 8, o2 + s2, [&](std::string_view t3, std::size_t o3, std::size_t) {
+        char* p = b.data() + o3 + 8;
+        if (t3 == "tfdt") {
+          bool v1 = p[0] == 1;
+          std::int64_t written = v1 ? static_cast<std::int64_t>((std::uint64_t(rd32(p + 4)) << 32) | rd32(p + 8))
+                                    : static_cast<std::int64_t>(rd32(p + 4));
+          if (tfdt_shift_ == AV_NOPTS_VALUE) tfdt_shift_ = first_dts_ + delay_ + pres_offset_ - written;
+          std::int64_t real = std::max<std::int64_t>(0, written + tfdt_shift_);
+          if (v1) {
+            wr32(p + 4, static_cast<std::uint32_t>(static_cast<std::uint64_t>(real) >> 32));
+            wr32(p + 8, static_cast<std::uint32_t>(real));
+          } else {
+            wr32(p + 4, static_cast<std::uint32_t>(real));
+          }
+        }
+      });
+    });
+  });
+}
+
+// The first flush holds ftyp + moov + the first fragment: the boxes before the first moof/styp
+// become init.mp4, the rest the first segment.
+std::size_t cmaf_writer::init_size() {
+  std::size_t off = 0, init = std::string::npos;
+  for_each_box(buf_, 0, buf_.size(), [&](std::string_view type, std::size_t o, std::size_t) {
+    if (init == std::string::npos && (type == "moof" || type == "styp" || type == "sidx")) init = o;
+    off = o;
+  });
+  if (init == std::string::npos) av::fail(errc::internal, "the muxer wrote no fragment");
+  return init;
 }
 
 cmaf_writer::~cmaf_writer() {
@@ -129,25 +153,28 @@ cmaf_writer::~cmaf_writer() {
   }
 }
 
-void cmaf_writer::open_segment() {
-  if (!capturing_) file_.open(dir_ / fmt::format("seg_{:05d}.m4s", info_.segments.size() + 1));
-  in_segment_ = true;
-}
+void cmaf_writer::open_segment() { in_segment_ = true; }
 
 void cmaf_writer::close_segment(std::int64_t end) {
   av::check(av_write_frame(ctx_, nullptr), "cannot write a segment", errc::io_error);
-  flush_io();
-  if (capturing_) {
+  avio_flush(pb_);
+  std::size_t seg_from = 0;
+  if (info_.segments.empty()) {
     // The first flush of a delayed moov writes only ftyp + moov; the second the fragment itself.
     av::check(av_write_frame(ctx_, nullptr), "cannot write a segment", errc::io_error);
-    flush_io();
-    capturing_ = false;
-    split_first(end);
-    in_segment_ = false;
-    return;
+    avio_flush(pb_);
+    seg_from = init_size();
+    file_.open(dir_ / "init.mp4");
+    file_.write(buf_.data(), seg_from);
+    info_.init_bytes = file_.close();
   }
+  std::string seg = buf_.substr(seg_from);
+  buf_.clear();
+  patch_fragments(seg);
+  file_.open(dir_ / fmt::format("seg_{:05d}.m4s", info_.segments.size() + 1));
+  file_.write(seg);
   std::int64_t bytes = file_.close();
-  info_.segments.push_back({seg_start_, end - seg_start_, bytes});
+  info_.segments.push_back({seg_start_ + pres_offset_, end - seg_start_, bytes});
   in_segment_ = false;
 }
 
@@ -160,6 +187,10 @@ void cmaf_writer::write(AVPacket* pkt) {
   if (seg_start_ == AV_NOPTS_VALUE) {
     seg_start_ = pts;
     next_cut_ = (pts / seg_len_ + 1) * seg_len_;
+    first_dts_ = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pts;
+    delay_ = pts - first_dts_;
+    // A track cannot start before zero: AAC's priming packet (pts -1024) moves the track later.
+    pres_offset_ = pts < 0 ? -pts : 0;
   }
   // Half a frame of slack so a keyframe at 5.99999 s still opens the segment at 6 s.
   std::int64_t slack = video && info_.frame_rate.num > 0
@@ -179,7 +210,6 @@ void cmaf_writer::write(AVPacket* pkt) {
   seg_start_ = std::min(seg_start_, pts);
   if (video) ++info_.frames;
   int r = av_write_frame(ctx_, pkt);
-  if (io_errno_) fail_errno(io_errno_, "cannot write " + dir_.string());
   av::check(r, "cannot write a packet", errc::io_error);
 }
 
@@ -188,7 +218,6 @@ void cmaf_writer::finish() {
   finished_ = true;
   if (in_segment_) close_segment(max_end_);
   av::check(av_write_trailer(ctx_), "cannot finish the track", errc::io_error);
-  if (io_errno_) fail_errno(io_errno_, "cannot write " + dir_.string());
 }
 
 namespace {

@@ -52,8 +52,8 @@ class cmaf_writer {
   static int write_cb(void* opaque, std::uint8_t* buf, int size);
   void open_segment();
   void close_segment(std::int64_t end_pts);
-  void flush_io();
-  void split_first(std::int64_t end);
+  void patch_fragments(std::string& segment);
+  std::size_t init_size();
 
   std::filesystem::path dir_;
   track_info& info_;
@@ -61,15 +61,17 @@ class cmaf_writer {
   AVFormatContext* ctx_ = nullptr;
   AVIOContext* pb_ = nullptr;
   out_file file_;
-  int io_errno_ = 0;
   std::int64_t seg_len_ = 0;         ///< segment length in the track timescale
   std::int64_t next_cut_ = 0;        ///< next grid line, in the track timescale
   std::int64_t seg_start_ = AV_NOPTS_VALUE;
   std::int64_t max_end_ = AV_NOPTS_VALUE;
   bool in_segment_ = false;
   bool finished_ = false;
-  bool capturing_ = false;  ///< the first flush goes to memory, to be split into init + segment 1
-  std::string first_;
+  std::string buf_;                  ///< the segment being written (the first also holds init)
+  std::int64_t first_dts_ = 0;       ///< the track's first decode timestamp
+  std::int64_t delay_ = 0;           ///< encoder reorder delay: first pts - first dts
+  std::int64_t tfdt_shift_ = AV_NOPTS_VALUE;
+  std::int64_t pres_offset_ = 0;     ///< added to every timestamp so the track starts at or after 0
 };
 
 /// RFC 6381 codecs string of an open encoder ("avc1.640028", "hvc1.1.6.L120.90", "mp4a.40.2", ...).

@@ -41,7 +41,8 @@ using progress_callback = std::function<void(const progress&)>;
 struct transcode_options {
   ::spool::media::plan plan;  ///< what to produce (default: the "hls-ladder" preset)
   input_policy policy;
-  /// Called from a media thread, at most once per progress_interval, and once at 100%.
+  /// Called at most once per progress_interval, and once at 100%, from the thread running
+  /// transcode() (for async_transcode, a media thread; never the host's io_context).
   progress_callback on_progress;
   std::chrono::milliseconds progress_interval{500};
   /// Added to the nice value of the encode threads (Linux: per thread); 0 keeps the caller's.
