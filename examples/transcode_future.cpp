@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
   }
   std::printf("published %s (%.1fs of media in %.1fs)\n", result.output.c_str(), result.duration_s, result.elapsed_s);
   for (const auto& rend : result.renditions)
-    std::printf("  %-6s %-5s %4dx%-4d %7lld kbit/s  %d segments\n", rend.name.c_str(), rend.kind.c_str(), rend.width,
-                rend.height, static_cast<long long>(rend.avg_bitrate / 1000), rend.segments);
+    std::printf("  %-6s %-12s %6lld kbit/s  %d segments\n", rend.name.c_str(), rend.codecs.c_str(),
+                static_cast<long long>(rend.avg_bitrate / 1000), rend.segments);
   return 0;
 }

@@ -25,8 +25,8 @@ void print_progress(const spool::media::progress& p) {
 void print_result(const spool::media::transcode_result& r) {
   std::printf("\npublished %s (%.1fs of media in %.1fs)\n", r.output.c_str(), r.duration_s, r.elapsed_s);
   for (const auto& rend : r.renditions)
-    std::printf("  %-6s %-5s %4dx%-4d %7lld kbit/s  %d segments\n", rend.name.c_str(), rend.kind.c_str(), rend.width,
-                rend.height, static_cast<long long>(rend.avg_bitrate / 1000), rend.segments);
+    std::printf("  %-6s %-12s %6lld kbit/s  %d segments\n", rend.name.c_str(), rend.codecs.c_str(),
+                static_cast<long long>(rend.avg_bitrate / 1000), rend.segments);
 }
 
 }  // namespace
