@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "preset: %s\n", ec.message().c_str());
     return 1;
   }
-  options.on_progress = print_progress;  // called on a media thread
+  options.on_progress = print_progress;  // called on this thread, between waits
 
   spool::media::transcode_result result;
   spool::error_code ec = spool::media::transcode(argv[1], argv[2], options, result, &cancel);
