@@ -4,6 +4,7 @@
 // resource and transient errors retry, cancellation releases the job without counting an attempt.
 #include <boost/system/error_code.hpp>
 
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <type_traits>

@@ -100,12 +100,13 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
       write_file(staging.path() / "manifest.mpd", dash_manifest(out.video, audio, out.duration_s));
       result.files.emplace_back("manifest.mpd");
     }
-    if (!options.plan.packaging.progressive.empty()) {
+    if (!options.plan.packaging.progressive.empty() && !out.video.empty()) {
+      // The named rung, or the best one produced when a small source dropped it.
+      const track_info* pick = &out.video.front();
       for (const auto& v : out.video)
-        if (v.name == options.plan.packaging.progressive) {
-          write_progressive(staging.path(), v, audio, staging.path() / (v.name + ".mp4"));
-          result.files.push_back(v.name + ".mp4");
-        }
+        if (v.name == options.plan.packaging.progressive) pick = &v;
+      write_progressive(staging.path(), *pick, audio, staging.path() / (pick->name + ".mp4"));
+      result.files.push_back(pick->name + ".mp4");
     }
     for (auto& f : out.files) result.files.push_back(f);
     for (const auto& v : out.video) result.renditions.push_back(to_result(v));
