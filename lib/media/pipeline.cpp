@@ -504,9 +504,10 @@ class audio_branch {
       std::int64_t at = av_rescale_q(ts - origin_, st_->time_base, AVRational{1, settings_.sample_rate});
       if (!started_) {
         started_ = true;
-        // Audio that starts after the video is placed where it belongs; before zero is trimmed.
+        // Audio that starts after the picture is placed where it belongs; before it, trimmed.
         next_pts_ = std::max<std::int64_t>(0, at);
         written_ = next_pts_;
+        to_drop_ = at < 0 ? -at : 0;
       } else {
         std::int64_t expected = written_ + av_audio_fifo_size(fifo_.get()) +
                                 swr_get_delay(swr_.get(), settings_.sample_rate);
@@ -549,6 +550,11 @@ class audio_branch {
     av::check(got, "cannot resample audio");
     if (got > 0)
       av::check(av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(out->extended_data), got), "cannot buffer audio");
+    if (to_drop_ > 0) {
+      int drop = static_cast<int>(std::min<std::int64_t>(to_drop_, av_audio_fifo_size(fifo_.get())));
+      av_audio_fifo_drain(fifo_.get(), drop);
+      to_drop_ -= drop;
+    }
     encode_fifo(false);
   }
 
@@ -597,6 +603,7 @@ class audio_branch {
   AVChannelLayout in_layout_{};
   bool started_ = false;
   std::int64_t next_pts_ = 0, written_ = 0;
+  std::int64_t to_drop_ = 0;  ///< samples before the first picture, still to trim
 };
 
 struct rung_plan {
@@ -658,7 +665,11 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   for (unsigned i = 0; i < ctx->nb_streams; ++i)
     if (static_cast<int>(i) != vi && static_cast<int>(i) != ai) ctx->streams[i]->discard = AVDISCARD_ALL;
 
+  // Time zero is the first picture (an AAC track's priming often starts a few ms earlier, and must
+  // not push the picture onto a later frame slot); without video, the container's start.
   std::int64_t origin_us = ctx->start_time != AV_NOPTS_VALUE ? ctx->start_time : 0;
+  if (vi >= 0 && ctx->streams[vi]->start_time != AV_NOPTS_VALUE)
+    origin_us = av_rescale_q(ctx->streams[vi]->start_time, ctx->streams[vi]->time_base, AV_TIME_BASE_Q);
   double duration_s = probe.duration_s;
   run_state run;
   completion done;
@@ -868,9 +879,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     if (!audio->track().segments.empty()) out.audio = std::move(audio->track());
     else if (workers.empty()) av::fail(errc::input_undecodable, "no audio could be decoded");
   }
+  // The package lasts as long as its picture; audio alone only without video.
   double d = 0;
   for (const auto& v : out.video) d = std::max(d, v.duration_s());
-  if (out.audio) d = std::max(d, out.audio->duration_s());
+  if (out.video.empty() && out.audio) d = out.audio->duration_s();
   out.duration_s = d;
   if (thumbs) out.files = thumbs->write(dir, d);
   report(true);

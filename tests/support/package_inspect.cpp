@@ -15,6 +15,7 @@ extern "C" {
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -512,7 +513,7 @@ struct packet_info {
 /// Decodes the first stream of an opened input. `segment_ends` (the end offset of the init segment,
 /// then of each media segment) attributes packets to segments; empty for plain files.
 decoded_track decode_opened(AVFormatContext* fmt, const std::vector<std::int64_t>& segment_ends,
-                            const std::string& what) {
+                            const std::string& what, std::int64_t dts_shift = 0) {
   int ret = avformat_find_stream_info(fmt, nullptr);
   if (ret < 0) throw std::runtime_error(what + ": find_stream_info: " + av_error_text(ret));
   if (fmt->nb_streams < 1) throw std::runtime_error(what + ": no streams");
@@ -615,7 +616,7 @@ decoded_track decode_opened(AVFormatContext* fmt, const std::vector<std::int64_t
   std::sort(raw_frames.begin(), raw_frames.end());
   for (auto [pts, dur] : raw_frames) {
     decoded_frame f;
-    f.pts = pts == AV_NOPTS_VALUE ? 0 : static_cast<double>(pts) * tb;
+    f.pts = pts == AV_NOPTS_VALUE ? 0 : static_cast<double>(pts - dts_shift) * tb;
     f.duration = dur;
     auto it = packets.find(pts);
     if (it != packets.end()) {
@@ -627,9 +628,45 @@ decoded_track decode_opened(AVFormatContext* fmt, const std::vector<std::int64_t
   }
   for (std::size_t i = 0; i < nseg; ++i) {
     t.segments[i].bytes = segment_ends[i + 1] - segment_ends[i];
-    t.segments[i].first_pts = seg_min_pts[i] == INT64_MAX ? -1 : static_cast<double>(seg_min_pts[i]) * tb;
+    t.segments[i].first_pts = seg_min_pts[i] == INT64_MAX ? -1 : static_cast<double>(seg_min_pts[i] - dts_shift) * tb;
   }
   return t;
+}
+
+std::uint32_t be32(const std::string& b, std::size_t at) {
+  auto u = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + i])); };
+  return (u(0) << 24) | (u(1) << 16) | (u(2) << 8) | u(3);
+}
+
+// The largest negative composition offset in version-1 trun boxes, in track ticks. ISO/IEC
+// 14496-12 defines presentation time as decode time + the (signed) offset; FFmpeg 5.1's mov
+// demuxer instead adds this amount to every pts to keep pts >= dts. Subtracting it again gives the
+// presentation times the file states (and that browsers' MSE, hls.js and Safari use).
+std::int64_t negative_cts_shift(const std::string& b) {
+  std::int64_t shift = 0;
+  std::function<void(std::size_t, std::size_t)> walk = [&](std::size_t off, std::size_t end) {
+    while (off + 8 <= end) {
+      std::size_t size = be32(b, off);
+      if (size < 8 || off + size > end) return;
+      std::string type = b.substr(off + 4, 4);
+      if (type == "moof" || type == "traf") walk(off + 8, off + size);
+      if (type == "trun" && static_cast<unsigned char>(b[off + 8]) == 1) {
+        std::uint32_t flags = be32(b, off + 8) & 0xffffff;
+        std::uint32_t count = be32(b, off + 12);
+        if (flags & 0x800) {
+          std::size_t q = off + 16 + ((flags & 0x1) ? 4 : 0) + ((flags & 0x4) ? 4 : 0);
+          std::size_t per = 4 * (((flags & 0x100) ? 1 : 0) + ((flags & 0x200) ? 1 : 0) + ((flags & 0x400) ? 1 : 0) + 1);
+          for (std::uint32_t i = 0; i < count && q + per * (i + 1) <= off + size; ++i) {
+            auto cts = static_cast<std::int32_t>(be32(b, q + per * i + per - 4));
+            shift = std::max<std::int64_t>(shift, -static_cast<std::int64_t>(cts));
+          }
+        }
+      }
+      off += size;
+    }
+  };
+  walk(0, b.size());
+  return shift;
 }
 
 }  // namespace
@@ -670,7 +707,7 @@ decoded_track decode_fragments(const fs::path& init, const std::vector<fs::path>
   int ret = avformat_open_input(&raw, nullptr, mov, nullptr);
   if (ret < 0) throw std::runtime_error(init.string() + " + segments: open: " + av_error_text(ret));
   std::unique_ptr<AVFormatContext, format_closer> fmt(raw);
-  return decode_opened(fmt.get(), seg_ends, init.parent_path().string());
+  return decode_opened(fmt.get(), seg_ends, init.parent_path().string(), negative_cts_shift(reader->data));
 }
 
 decoded_track decode_rendition(const fs::path& dir) {
