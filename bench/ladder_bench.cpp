@@ -116,6 +116,7 @@ struct run_record {
   double rss_sum_mb = 0;  // summed over concurrent processes
   std::map<std::string, std::int64_t> rung_bytes;
   std::vector<std::string> logs;
+  double load_before = 0;  // 1-minute load average when the run started
   json::value reported;  // what the tool said about itself (spool's result JSON), if anything
 
   double cpu_s() const { return user_s + sys_s; }
@@ -485,6 +486,7 @@ class bench {
 
     double wall = 0;
     bool interrupted = false;
+    const double load = std::strtod(loadavg().c_str(), nullptr);
     const auto results = run_children(children, o_.timeout_s, wall, interrupted);
     if (interrupted) return false;
 
@@ -492,6 +494,7 @@ class bench {
     rec.run = r;
     rec.ok = true;
     rec.wall_s = wall;
+    rec.load_before = load;
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto& res = results[i];
       rec.user_s += res.user_s;
@@ -682,11 +685,12 @@ class bench {
     md += fmt::format("| ΔSSIM A−B, every rung | see above | ± {:.3f} | {} |\n", target_ssim_delta,
                       ssim_known ? (ssim_all_ok ? "met" : "**missed**") : "n/a");
 
-    md += "\nPer-run wall seconds:";
+    md += "\nPer-run wall seconds (1-minute load average at the start):";
     for (int m = 0; m < method_count; ++m) {
       if (!any(m)) continue;
       md += fmt::format(" {}:", std::string(methods[m].label).substr(0, 1));
-      for (const auto& r : state_[m].runs) md += r.ok ? fmt::format(" {:.2f}", r.wall_s) : std::string(" failed");
+      for (const auto& r : state_[m].runs)
+        md += r.ok ? fmt::format(" {:.2f} ({:.1f})", r.wall_s, r.load_before) : std::string(" failed");
       md += ";";
     }
     md += "\n";
@@ -754,6 +758,7 @@ class bench {
         json::object rj{{"run", r.run},         {"ok", r.ok},           {"wall_s", r.wall_s},
                         {"cpu_s", r.cpu_s()},   {"user_s", r.user_s},   {"sys_s", r.sys_s},
                         {"cpu_util", r.util()}, {"peak_rss_mb", r.rss_max_mb}, {"peak_rss_sum_mb", r.rss_sum_mb},
+                        {"load_before", r.load_before},
                         {"rung_bytes", rb}};
         if (!r.ok) rj["error"] = r.error;
         if (!r.reported.is_null()) rj["reported"] = r.reported;
