@@ -33,6 +33,7 @@ constexpr const char* usage_text = R"(usage:
   spool probe IN
   spool transcode IN OUTDIR [--preset NAME] [--spec FILE] [--overwrite] [--quiet]
                   [--allow-https-host HOST]... [--max-duration S] [--deadline S] [--nice N]
+                  [--encoder-threads N] [--queue-frames N]
   spool presets
   spool version
 
@@ -82,6 +83,7 @@ struct parsed_args {
   std::vector<std::string> https_hosts;
   double max_duration = -1, deadline = -1;
   int nice = -1;
+  int encoder_threads = -1, queue_frames = -1;
 };
 
 bool parse(int argc, char** argv, int first, parsed_args& a, std::string& why) {
@@ -128,6 +130,9 @@ bool parse(int argc, char** argv, int first, parsed_args& a, std::string& why) {
     } else if (arg == "--nice") {
       if (!number(d)) return false;
       a.nice = static_cast<int>(d);
+    } else if (arg == "--encoder-threads" || arg == "--queue-frames") {
+      if (!number(d)) return false;
+      (arg == "--encoder-threads" ? a.encoder_threads : a.queue_frames) = static_cast<int>(d);
     } else if (arg.size() > 1 && arg[0] == '-' && arg != "-") {
       why = "unknown option " + arg;
       return false;
@@ -166,6 +171,8 @@ int cmd_transcode(const parsed_args& a) {
   opt.policy = make_policy(a);
   opt.overwrite = a.overwrite;
   if (a.nice >= 0) opt.encode_nice = a.nice;
+  if (a.encoder_threads >= 0) opt.encoder_threads = a.encoder_threads;
+  if (a.queue_frames > 0) opt.queue_frames = a.queue_frames;
   if (!a.preset.empty()) {
     if (media::make_preset(a.preset, opt.plan))
       return report_error(spool::errc::invalid_spec, "unknown preset '" + a.preset + "'");

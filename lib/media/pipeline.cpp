@@ -689,7 +689,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     if (!vdec) throw std::bad_alloc();
     av::check(avcodec_parameters_to_context(vdec.get(), st->codecpar), "cannot set up the video decoder");
     vdec->pkt_timebase = st->time_base;
-    vdec->thread_count = 0;
+    vdec->thread_count = 1;
     vdec->max_pixels = opt.policy.max_pixels;
     const stream_info& si = probe.streams[static_cast<std::size_t>(vi)];
     src.time_base = st->time_base;

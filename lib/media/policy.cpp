@@ -231,7 +231,11 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
   if (static_cast<int>(ctx->nb_streams) > policy.max_streams)
     av::fail(errc::too_many_streams, "the input has more than " + std::to_string(policy.max_streams) + " streams");
 
-  r = avformat_find_stream_info(ctx, nullptr);
+  // Probing decodes a few frames; one thread each keeps its memory small (it is not reused later).
+  std::vector<AVDictionary*> stream_opts(ctx->nb_streams, nullptr);
+  for (auto& d : stream_opts) av_dict_set(&d, "threads", "1", 0);
+  r = avformat_find_stream_info(ctx, stream_opts.data());
+  for (auto& d : stream_opts) av_dict_free(&d);
   if (r < 0) fail_read(r, "cannot read the input's streams");
   if (!guard.refused_url.empty())
     av::fail(errc::nested_open_refused,

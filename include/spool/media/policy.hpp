@@ -17,8 +17,8 @@ struct input_policy {
   std::int64_t max_pixels = 4096LL * 2304;   ///< per frame, after rotation-independent width × height
   double max_duration_s = 6 * 3600;          ///< longest input accepted
   int max_streams = 32;
-  std::int64_t probe_size = 32 << 20;        ///< bytes read to find streams
-  std::int64_t analyze_duration_us = 30'000'000;
+  std::int64_t probe_size = 8 << 20;         ///< bytes read to find streams
+  std::int64_t analyze_duration_us = 5000000;
   /// Whole-job limit; 0 = none. Exceeding it is errc::deadline_exceeded.
   std::chrono::seconds deadline{0};
   /// Audio-only inputs: true gives an audio-only package, false errc::audio_only_refused.

@@ -52,7 +52,7 @@ struct transcode_options {
   /// Replace a non-empty output directory (atomically, after the new package is complete).
   bool overwrite = false;
   /// Frames buffered per rendition between the decoder and each encoder.
-  int queue_frames = 8;
+  int queue_frames = 4;
 };
 
 struct rendition_result {
