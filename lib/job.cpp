@@ -1,0 +1,132 @@
+#include <spool/job.hpp>
+
+#include <boost/json.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <array>
+
+namespace spool {
+namespace {
+
+constexpr std::array<std::pair<job_state, std::string_view>, 5> state_names{{
+    {job_state::queued, "queued"},
+    {job_state::running, "running"},
+    {job_state::succeeded, "succeeded"},
+    {job_state::failed, "failed"},
+    {job_state::dead, "dead"},
+}};
+
+std::string iso8601(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", tm, static_cast<int>(ms % 1000));
+}
+
+}  // namespace
+
+std::string_view to_string(job_state s) noexcept {
+  for (const auto& [state, name] : state_names)
+    if (state == s) return name;
+  return "queued";
+}
+
+bool parse_job_state(std::string_view s, job_state& out) noexcept {
+  for (const auto& [state, name] : state_names)
+    if (name == s) {
+      out = state;
+      return true;
+    }
+  return false;
+}
+
+boost::json::value to_json(const job_spec& j) {
+  boost::json::object o{{"version", 1}, {"job_id", j.job_id}, {"input", j.input}, {"output", j.output},
+                        {"preset", j.preset}};
+  if (!j.idempotency_key.empty()) o["idempotency_key"] = j.idempotency_key;
+  if (j.plan) o["plan"] = *j.plan;
+  if (!j.metadata.is_null()) o["metadata"] = j.metadata;
+  return o;
+}
+
+error_code parse_job_spec(std::string_view json_text, job_spec& out, std::string* detail) {
+  auto no = [&](std::string why) {
+    if (detail) *detail = std::move(why);
+    return make_error_code(errc::invalid_spec);
+  };
+  boost::system::error_code jec;
+  auto v = boost::json::parse(json_text, jec);
+  if (jec) return no("the job is not valid JSON: " + jec.message());
+  if (!v.is_object()) return no("the job must be a JSON object");
+  const auto& o = v.get_object();
+  job_spec j;
+  for (const auto& kv : o) {
+    std::string_view k = kv.key();
+    const auto& x = kv.value();
+    auto str = [&](std::string& dst) {
+      if (!x.is_string()) return false;
+      dst = std::string(x.get_string());
+      return true;
+    };
+    if (k == "version") {
+      if (!x.is_int64() || x.get_int64() != 1) return no("unsupported job version (this library reads version 1)");
+    } else if (k == "job_id") {
+      if (!str(j.job_id)) return no("'job_id' must be a string");
+    } else if (k == "idempotency_key") {
+      if (!str(j.idempotency_key)) return no("'idempotency_key' must be a string");
+    } else if (k == "input") {
+      if (!str(j.input)) return no("'input' must be a string");
+    } else if (k == "output") {
+      if (!str(j.output)) return no("'output' must be a string");
+    } else if (k == "preset") {
+      if (!str(j.preset)) return no("'preset' must be a string");
+    } else if (k == "plan") {
+      if (!x.is_object()) return no("'plan' must be an object");
+      j.plan = x;
+    } else if (k == "metadata") {
+      j.metadata = x;
+    } else {
+      return no("unknown key '" + std::string(k) + "' in the job");
+    }
+  }
+  if (j.input.empty()) return no("the job needs an 'input'");
+  if (j.output.empty()) return no("the job needs an 'output'");
+  media::plan p;
+  if (auto ec = make_plan(j, p, detail)) return ec;
+  out = std::move(j);
+  return {};
+}
+
+error_code make_plan(const job_spec& j, media::plan& out, std::string* detail) {
+  media::plan p;
+  if (media::make_preset(j.preset, p)) {
+    if (detail) *detail = "unknown preset '" + j.preset + "'";
+    return errc::invalid_spec;
+  }
+  if (j.plan)
+    if (auto ec = media::apply_spec(*j.plan, p, detail)) return ec;
+  out = std::move(p);
+  return {};
+}
+
+boost::json::value error_json(const error_code& ec, std::string_view message) {
+  return boost::json::object{{"code", code_name(ec)},
+                             {"category", std::string(to_string(kind_of(ec)))},
+                             {"message", message.empty() ? ec.message() : std::string(message)}};
+}
+
+boost::json::value to_json(const job_status& s) {
+  boost::json::object o{{"job_id", s.job_id},
+                        {"state", std::string(to_string(s.state))},
+                        {"attempt", s.attempt},
+                        {"progress", s.progress},
+                        {"eta_s", s.eta_s},
+                        {"updated_at", iso8601(s.updated_at)}};
+  o["error"] = s.error ? error_json(s.error, s.error_message) : boost::json::value(nullptr);
+  if (!s.metadata.is_null()) o["metadata"] = s.metadata;
+  return o;
+}
+
+}  // namespace spool
