@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <sys/random.h>
+#include <system_error>
 
 namespace spool::queue::detail {
 
@@ -17,7 +18,7 @@ inline std::string random_id() {
   while (got < sizeof bytes) {
     ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw boost::system::system_error(errno, boost::system::generic_category(), "getrandom");
+    if (n <= 0) throw std::system_error(errno, std::generic_category(), "getrandom");
     got += static_cast<std::size_t>(n);
   }
   static const char* hex = "0123456789abcdef";
