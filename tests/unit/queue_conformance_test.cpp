@@ -1,0 +1,242 @@
+// The conformance suite (spool/queue/conformance.hpp) on the built-in backends, plus what the suite
+// cannot check on its own: URI opening and the file backend's durability across reopen and SIGKILL.
+#include <spool/queue/conformance.hpp>
+#include <spool/queue/registry.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace conf = spool::queue::conformance;
+namespace fs = std::filesystem;
+using spool::errc;
+using spool::queue::queue_adapter;
+
+namespace {
+
+std::atomic<int> counter{0};
+
+std::string unique(const std::string& prefix) {
+  return prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+/// A fresh directory under the temp dir, removed when the object goes.
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::string tmpl = (fs::temp_directory_path() / "spool-queue-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+};
+
+void check_case(const conf::test_case& c, queue_adapter& q) {
+  auto failures = conf::run_case(c, q);
+  INFO(c.name << ": " << c.summary << "\n" << conf::to_string(failures));
+  CHECK(failures.empty());
+}
+
+}  // namespace
+
+TEST_CASE("Queue::Memory::Conformance: mem:// passes every case of the suite", "[queue][conformance]") {
+  for (const auto& c : conf::cases()) {
+    DYNAMIC_SECTION(c.name) {
+      auto q = spool::queue::make_memory_queue(unique("conformance-" + c.name));
+      REQUIRE(q);
+      check_case(c, *q);
+    }
+  }
+}
+
+TEST_CASE("Queue::File::Conformance: file:// passes every case of the suite", "[queue][conformance]") {
+  for (const auto& c : conf::cases()) {
+    DYNAMIC_SECTION(c.name) {
+      temp_dir dir;
+      std::shared_ptr<queue_adapter> q;
+      std::string detail;
+      REQUIRE_FALSE(spool::queue::make_file_queue((dir.path / (c.name + ".db")).string(), q, &detail));
+      REQUIRE(q);
+      check_case(c, *q);
+      q.reset();  // close before the directory goes
+    }
+  }
+}
+
+TEST_CASE("Queue::Memory::RunAll: run_all gives each case a fresh queue", "[queue][conformance]") {
+  int made = 0;
+  auto failures = conf::run_all([&] {
+    ++made;
+    return spool::queue::make_memory_queue(unique("run-all"));
+  });
+  INFO(conf::to_string(failures));
+  CHECK(failures.empty());
+  CHECK(made == static_cast<int>(conf::cases().size()));
+}
+
+TEST_CASE("Queue::Open: mem:// of one name is one shared queue", "[queue]") {
+  std::string uri = "mem://" + unique("shared");
+  std::shared_ptr<queue_adapter> a, b;
+  std::string detail;
+  REQUIRE_FALSE(spool::queue::open(uri, a, &detail));
+  REQUIRE_FALSE(spool::queue::open(uri, b, &detail));
+  REQUIRE(a);
+  REQUIRE(b);
+  spool::queue::send_result s;
+  REQUIRE_FALSE(a->send({"via a", {}, std::chrono::milliseconds{0}}, s));
+  std::vector<spool::queue::delivery> got;
+  spool::queue::receive_options o;
+  REQUIRE_FALSE(b->receive(o, got));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].message_id == s.message_id);
+  CHECK(got[0].body == "via a");
+  CHECK_FALSE(a->ack(got[0]));  // the lease taken through b is the one queue's lease
+
+  // A different name is a different queue.
+  std::shared_ptr<queue_adapter> other;
+  REQUIRE_FALSE(spool::queue::open("mem://" + unique("other"), other, &detail));
+  REQUIRE_FALSE(a->send({"only in a", {}, std::chrono::milliseconds{0}}, s));
+  got.clear();
+  REQUIRE_FALSE(other->receive(o, got));
+  CHECK(got.empty());
+}
+
+TEST_CASE("Queue::Open: file:// with an absolute path opens the SQLite backend", "[queue]") {
+  temp_dir dir;
+  auto path = (dir.path / "q.db").string();
+  std::shared_ptr<queue_adapter> q;
+  std::string detail;
+  REQUIRE_FALSE(spool::queue::open("file://" + path, q, &detail));
+  REQUIRE(q);
+  CHECK(q->caps().durable);
+  spool::queue::send_result s;
+  REQUIRE_FALSE(q->send({"on disk", {}, std::chrono::milliseconds{0}}, s));
+  CHECK(fs::exists(path));
+  std::vector<spool::queue::delivery> got;
+  REQUIRE_FALSE(q->receive({}, got));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].body == "on disk");
+  CHECK_FALSE(q->ack(got[0]));
+}
+
+TEST_CASE("Queue::Open: unknown schemes and relative file paths are invalid_spec", "[queue]") {
+  std::shared_ptr<queue_adapter> q;
+  std::string detail;
+  CHECK(spool::queue::open("nope://x", q, &detail) == errc::invalid_spec);
+  CHECK_FALSE(q);
+  CHECK(spool::queue::open("file://relative/q.db", q, &detail) == errc::invalid_spec);
+  CHECK_FALSE(q);
+  CHECK(spool::queue::open("no scheme at all", q, &detail) == errc::invalid_spec);
+  CHECK_FALSE(q);
+}
+
+TEST_CASE("Queue::File::Reopen: messages outlive the queue object", "[queue]") {
+  temp_dir dir;
+  auto path = (dir.path / "q.db").string();
+  std::string detail;
+  std::vector<std::string> ids;
+  std::string dead_id;
+  {
+    std::shared_ptr<queue_adapter> q;
+    REQUIRE_FALSE(spool::queue::make_file_queue(path, q, &detail));
+    for (int i = 0; i < 3; ++i) {
+      spool::queue::send_result s;
+      REQUIRE_FALSE(q->send({"kept " + std::to_string(i), {}, std::chrono::milliseconds{0}}, s));
+      ids.push_back(s.message_id);
+    }
+    // One dead-lettered, to check the dead-letter store is durable too.
+    spool::queue::send_result s;
+    REQUIRE_FALSE(q->send({"dead", {}, std::chrono::milliseconds{0}}, s));
+    dead_id = s.message_id;
+    std::vector<spool::queue::delivery> got;
+    spool::queue::receive_options o;
+    o.max_messages = 10;
+    REQUIRE_FALSE(q->receive(o, got));
+    REQUIRE(got.size() == 4);
+    for (const auto& d : got) {
+      if (d.message_id == dead_id)
+        REQUIRE_FALSE(q->dead_letter(d, "test", ""));
+      else
+        REQUIRE_FALSE(q->nack(d, std::chrono::milliseconds{0}));
+    }
+  }
+  std::shared_ptr<queue_adapter> q;
+  REQUIRE_FALSE(spool::queue::make_file_queue(path, q, &detail));
+  spool::queue::queue_stats st;
+  REQUIRE_FALSE(q->stats(st));
+  CHECK(st.visible == 3);
+  CHECK(st.dead == 1);
+  std::vector<spool::queue::delivery> got;
+  spool::queue::receive_options o;
+  o.max_messages = 10;
+  REQUIRE_FALSE(q->receive(o, got));
+  REQUIRE(got.size() == 3);
+  for (const auto& d : got) {
+    CHECK(std::find(ids.begin(), ids.end(), d.message_id) != ids.end());
+    CHECK(d.receive_count == 2);  // the count survives the reopen
+    CHECK_FALSE(q->ack(d));
+  }
+  std::vector<spool::queue::dead_letter_record> dead;
+  REQUIRE_FALSE(q->list_dead(dead));
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].message_id == dead_id);
+  CHECK(dead[0].body == "dead");
+}
+
+TEST_CASE("Queue::File::Crash: a send that returned survives SIGKILL of the sender", "[queue]") {
+  // Fork first, before this process has any threads of its own.
+  temp_dir dir;
+  auto path = (dir.path / "q.db").string();
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    std::shared_ptr<queue_adapter> q;
+    std::string detail;
+    char status = 'x';
+    spool::queue::send_result s;
+    if (!spool::queue::make_file_queue(path, q, &detail) &&
+        !q->send({"survivor", {}, std::chrono::milliseconds{0}}, s))
+      status = 'k';
+    // Tell the parent the send returned, then wait to be killed with the queue still open.
+    if (::write(ready[1], &status, 1) != 1) ::_exit(3);
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  char status = 0;
+  auto n = ::read(ready[0], &status, 1);
+  ::close(ready[0]);
+  ::kill(child, SIGKILL);
+  int wstatus = 0;
+  ::waitpid(child, &wstatus, 0);
+  REQUIRE(n == 1);
+  REQUIRE(status == 'k');
+  CHECK(WIFSIGNALED(wstatus));
+
+  std::shared_ptr<queue_adapter> q;
+  std::string detail;
+  REQUIRE_FALSE(spool::queue::make_file_queue(path, q, &detail));
+  std::vector<spool::queue::delivery> got;
+  REQUIRE_FALSE(q->receive({}, got));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].body == "survivor");
+  CHECK(got[0].receive_count == 1);
+  CHECK_FALSE(q->ack(got[0]));
+}
