@@ -14,8 +14,11 @@
 //  - A non-empty dedup_key makes send idempotent: sending the same key again returns the first
 //    message's id with duplicate = true, for as long as the backend remembers the key (mem:// and
 //    file:// remember it for as long as the message or its dead-letter record exists).
-//  - All methods are thread-safe and may block; receive blocks at most options.wait, and returns
+//  - receive returns min(max_messages, visible messages) deliveries when any are visible (it does
+//    not stop at one), appended to `out`; it blocks at most options.wait for the first, and returns
 //    early (with no messages and no error) when *cancel becomes true.
+//  - Timestamps are kept to the millisecond.
+//  - All methods are thread-safe and may block.
 #include <spool/error.hpp>
 
 #include <atomic>
