@@ -1,4 +1,7 @@
-// The spool command-line tool: probe and transcode, with stable exit codes and a JSON error line.
+// The spool command-line tool: probe and transcode, submit jobs to a queue and inspect it, with stable
+// exit codes and a JSON error line.
+#include <spool/job.hpp>
+#include <spool/queue/registry.hpp>
 #include <spool/spool.hpp>
 
 #include <boost/json.hpp>
@@ -8,7 +11,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -34,8 +40,22 @@ constexpr const char* usage_text = R"(usage:
   spool transcode IN OUTDIR [--preset NAME] [--spec FILE] [--overwrite] [--quiet]
                   [--allow-https-host HOST]... [--max-duration S] [--deadline S] [--nice N]
                   [--encoder-threads N] [--queue-frames N]
+  spool submit --queue URI --input IN --output OUTDIR [--preset NAME | --spec FILE]
+               [--idempotency-key KEY] [--metadata JSON]
+  spool queue stats --queue URI
+  spool dlq list --queue URI
+  spool dlq redrive --queue URI [--id JOB_ID]
   spool presets
   spool version
+
+Queues: mem://NAME (this process only) or file:///ABSOLUTE/PATH.db (durable, shared between processes).
+submit prints the job id, which is the queue's message id; submitting again with the same
+--idempotency-key queues nothing and prints the first job's id. Local input and output paths are
+made absolute; the preset or spec is checked before anything is queued.
+queue stats prints {"visible","in_flight","delayed","dead","oldest_age_s"}.
+dlq list prints one JSON object per dead job and line:
+  {"job_id","attempts","reason","error","sent_at","dead_at","job"}.
+dlq redrive makes dead jobs (all, or the one named by --id) visible again and prints {"moved":N}.
 
 exit codes: 0 ok, 2 usage, 3 input refused (input, policy, unsupported),
             4 resource, transient or internal failure, 130 interrupted.
@@ -211,6 +231,182 @@ int cmd_transcode(const parsed_args& a) {
   return ok;
 }
 
+// ---- queue commands ----
+
+struct queue_args {
+  std::string queue, input, output, preset, spec_file, idempotency_key, metadata, id;
+  bool has_metadata = false;
+};
+
+/// Parses `--name value` options for a queue command; only the names in `allowed` are accepted.
+bool parse_queue_args(int argc, char** argv, int first, const std::vector<std::string>& allowed, queue_args& a,
+                      std::string& why) {
+  std::map<std::string, std::string*> slots{{"--queue", &a.queue},
+                                            {"--input", &a.input},
+                                            {"--output", &a.output},
+                                            {"--preset", &a.preset},
+                                            {"--spec", &a.spec_file},
+                                            {"--idempotency-key", &a.idempotency_key},
+                                            {"--metadata", &a.metadata},
+                                            {"--id", &a.id}};
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    bool known = false;
+    for (const auto& n : allowed) known = known || n == arg;
+    if (!known) {
+      why = (arg.size() > 1 && arg[0] == '-') ? "unknown option " + arg : "unexpected argument '" + arg + "'";
+      return false;
+    }
+    if (i + 1 >= argc) {
+      why = arg + " needs a value";
+      return false;
+    }
+    *slots.at(arg) = argv[++i];
+    if (arg == "--metadata") a.has_metadata = true;
+  }
+  if (a.queue.empty()) {
+    why = "--queue URI is required";
+    return false;
+  }
+  return true;
+}
+
+/// A local path made absolute; a URI (scheme://...) is kept as given.
+std::string absolute_if_local(const std::string& p) {
+  if (p.find("://") != std::string::npos) return p;
+  return std::filesystem::absolute(std::filesystem::path(p)).lexically_normal().string();
+}
+
+std::string iso8601_ms(spool::queue::clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  auto secs = static_cast<std::time_t>(ms / 1000);
+  long long frac = ms % 1000;
+  if (frac < 0) {
+    frac += 1000;
+    --secs;
+  }
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}Z", buf, frac);
+}
+
+/// Parsed JSON, or null when the text is empty or not JSON.
+boost::json::value json_or_null(const std::string& text) {
+  if (text.empty()) return nullptr;
+  boost::system::error_code jec;
+  auto v = boost::json::parse(text, jec);
+  if (jec) return nullptr;
+  return v;
+}
+
+int open_queue(const std::string& uri, std::shared_ptr<spool::queue::queue_adapter>& q) {
+  std::string detail;
+  if (auto ec = spool::queue::open(uri, q, &detail)) return report_error(ec, detail);
+  return ok;
+}
+
+int cmd_submit(int argc, char** argv) {
+  queue_args a;
+  std::string why;
+  if (!parse_queue_args(argc, argv, 2,
+                        {"--queue", "--input", "--output", "--preset", "--spec", "--idempotency-key", "--metadata"},
+                        a, why))
+    return usage(why);
+  if (a.input.empty()) return usage("submit needs --input");
+  if (a.output.empty()) return usage("submit needs --output");
+
+  spool::job_spec job;
+  job.input = absolute_if_local(a.input);
+  job.output = absolute_if_local(a.output);
+  job.idempotency_key = a.idempotency_key;
+  if (!a.preset.empty()) job.preset = a.preset;
+  if (!a.spec_file.empty()) {
+    std::ifstream f(a.spec_file);
+    if (!f) return report_error(spool::errc::invalid_spec, "cannot read the spec file " + a.spec_file);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    boost::system::error_code jec;
+    auto v = boost::json::parse(ss.str(), jec);
+    if (jec) return report_error(spool::errc::invalid_spec, "the spec file is not valid JSON: " + jec.message());
+    if (!v.is_object()) return report_error(spool::errc::invalid_spec, "the spec file must hold a JSON object");
+    job.plan = std::move(v);
+  }
+  if (a.has_metadata) {
+    boost::system::error_code jec;
+    job.metadata = boost::json::parse(a.metadata, jec);
+    if (jec) return report_error(spool::errc::invalid_spec, "--metadata is not valid JSON: " + jec.message());
+  }
+  // Refuse a bad preset or spec here, before anything is queued.
+  spool::media::plan plan;
+  std::string detail;
+  if (auto ec = spool::make_plan(job, plan, &detail)) return report_error(ec, detail);
+
+  std::shared_ptr<spool::queue::queue_adapter> q;
+  if (int rc = open_queue(a.queue, q)) return rc;
+  spool::queue::outgoing_message m;
+  // The job id is the message id, known only once sent, so the body's job_id stays empty.
+  m.body = boost::json::serialize(spool::to_json(job));
+  m.dedup_key = job.idempotency_key;
+  spool::queue::send_result sent;
+  if (auto ec = q->send(m, sent)) return report_error(ec, "");
+  fmt::print("{}\n", sent.message_id);
+  return ok;
+}
+
+int cmd_queue(int argc, char** argv) {
+  if (argc < 3) return usage("queue needs a subcommand (stats)");
+  std::string sub = argv[2];
+  if (sub != "stats") return usage("unknown queue subcommand '" + sub + "'");
+  queue_args a;
+  std::string why;
+  if (!parse_queue_args(argc, argv, 3, {"--queue"}, a, why)) return usage(why);
+  std::shared_ptr<spool::queue::queue_adapter> q;
+  if (int rc = open_queue(a.queue, q)) return rc;
+  spool::queue::queue_stats st;
+  if (auto ec = q->stats(st)) return report_error(ec, "");
+  boost::json::object o{{"visible", st.visible},
+                        {"in_flight", st.in_flight},
+                        {"delayed", st.delayed},
+                        {"dead", st.dead},
+                        {"oldest_age_s", st.oldest_age_s}};
+  fmt::print("{}\n", boost::json::serialize(o));
+  return ok;
+}
+
+int cmd_dlq(int argc, char** argv) {
+  if (argc < 3) return usage("dlq needs a subcommand (list or redrive)");
+  std::string sub = argv[2];
+  if (sub != "list" && sub != "redrive") return usage("unknown dlq subcommand '" + sub + "'");
+  queue_args a;
+  std::string why;
+  std::vector<std::string> allowed{"--queue"};
+  if (sub == "redrive") allowed.emplace_back("--id");
+  if (!parse_queue_args(argc, argv, 3, allowed, a, why)) return usage(why);
+  std::shared_ptr<spool::queue::queue_adapter> q;
+  if (int rc = open_queue(a.queue, q)) return rc;
+  if (sub == "redrive") {
+    std::size_t moved = 0;
+    if (auto ec = q->redrive(a.id, moved)) return report_error(ec, "");
+    fmt::print("{}\n", boost::json::serialize(boost::json::object{{"moved", moved}}));
+    return ok;
+  }
+  std::vector<spool::queue::dead_letter_record> dead;
+  if (auto ec = q->list_dead(dead)) return report_error(ec, "");
+  for (const auto& d : dead) {
+    boost::json::object o{{"job_id", d.message_id},
+                          {"attempts", d.receive_count},
+                          {"reason", d.reason},
+                          {"error", json_or_null(d.last_error_json)},
+                          {"sent_at", iso8601_ms(d.sent_at)},
+                          {"dead_at", iso8601_ms(d.dead_at)},
+                          {"job", json_or_null(d.body)}};
+    fmt::print("{}\n", boost::json::serialize(o));
+  }
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -233,6 +429,15 @@ int main(int argc, char** argv) {
     return ok;
   }
   install_signals();
+  if (cmd == "submit" || cmd == "queue" || cmd == "dlq") {
+    try {
+      if (cmd == "submit") return cmd_submit(argc, argv);
+      if (cmd == "queue") return cmd_queue(argc, argv);
+      return cmd_dlq(argc, argv);
+    } catch (const std::exception& e) {
+      return report_error(spool::errc::internal, e.what());
+    }
+  }
   // FFmpeg's own chatter is noise here: spool reports every failure itself.
   av_log_set_level(std::getenv("SPOOL_AV_LOG") ? AV_LOG_INFO : AV_LOG_ERROR);
   parsed_args a;
