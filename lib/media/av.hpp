@@ -2,6 +2,8 @@
 // Internal: ownership wrappers and small helpers over FFmpeg's C API.
 #include <spool/error.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -69,5 +71,8 @@ inline int check(int r, const std::string& what, errc fallback = errc::internal)
 }
 
 inline double q2d(AVRational r) { return r.den ? av_q2d(r) : 0.0; }
+
+/// The nearest even value, at least 2: 4:2:0 pictures need even sizes.
+inline int even(double v) { return std::max(2, static_cast<int>(std::lround(v / 2)) * 2); }
 
 }  // namespace spool::media::av

@@ -172,7 +172,7 @@ AVRational output_rate(AVRational src, double max_fps) {
   return av_d2q(max_fps, 1001000);
 }
 
-int even(double v) { return std::max(2, static_cast<int>(std::lround(v / 2)) * 2); }
+using av::even;
 
 struct video_source {
   AVRational time_base{1, 1};

@@ -183,9 +183,6 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
       throw std::bad_alloc();
     }
     pb = io_->pb;
-  } else {
-    // https: the AVIOContext from avio_open2 is ours to close; hand it to io_state's cleanup.
-    io_->pb = nullptr;
   }
 
   const AVInputFormat* ifmt = nullptr;

@@ -72,8 +72,8 @@ cmaf_writer::cmaf_writer(fs::path dir, const AVCodecContext* enc, double segment
   ctx_->flags |= AVFMT_FLAG_CUSTOM_IO;
 
   AVDictionary* opts = nullptr;
-  // One fragment per segment, cut when we say. The moov waits for the first fragment so it can
-  // carry the edit list for encoder delay (B-frames, AAC priming); split_first() then separates it.
+  // One fragment per segment, cut when we say. The moov waits for the first fragment (delay_moov),
+  // then init_size() splits that first flush into init.mp4 and segment 1.
   av_dict_set(&opts, "movflags", "frag_custom+delay_moov+default_base_moof+cmaf+skip_trailer+negative_cts_offsets", 0);
   int r = avformat_write_header(ctx_, &opts);
   av_dict_free(&opts);
@@ -136,10 +136,9 @@ void cmaf_writer::patch_fragments(std::string& b) {
 // The first flush holds ftyp + moov + the first fragment: the boxes before the first moof/styp
 // become init.mp4, the rest the first segment.
 std::size_t cmaf_writer::init_size() {
-  std::size_t off = 0, init = std::string::npos;
+  std::size_t init = std::string::npos;
   for_each_box(buf_, 0, buf_.size(), [&](std::string_view type, std::size_t o, std::size_t) {
     if (init == std::string::npos && (type == "moof" || type == "styp" || type == "sidx")) init = o;
-    off = o;
   });
   if (init == std::string::npos) av::fail(errc::internal, "the muxer wrote no fragment");
   return init;
@@ -168,11 +167,11 @@ void cmaf_writer::close_segment(std::int64_t end) {
     file_.write(buf_.data(), seg_from);
     info_.init_bytes = file_.close();
   }
-  std::string seg = buf_.substr(seg_from);
-  buf_.clear();
-  patch_fragments(seg);
+  buf_.erase(0, seg_from);  // in place: a segment can be megabytes, and the buffer is reused
+  patch_fragments(buf_);
   file_.open(dir_ / fmt::format("seg_{:05d}.m4s", info_.segments.size() + 1));
-  file_.write(seg);
+  file_.write(buf_);
+  buf_.clear();
   std::int64_t bytes = file_.close();
   info_.segments.push_back({seg_start_ + pres_offset_, end - seg_start_, bytes});
   in_segment_ = false;

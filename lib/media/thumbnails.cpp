@@ -15,7 +15,7 @@ extern "C" {
 namespace spool::media {
 namespace {
 
-int even(double v) { return std::max(2, static_cast<int>(std::lround(v / 2)) * 2); }
+using av::even;
 
 constexpr std::size_t max_tiles = 400;
 
