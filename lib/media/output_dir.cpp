@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,7 +42,62 @@ bool empty_dir(const fs::path& p) {
   return fs::is_directory(p, ec) && fs::is_empty(p, ec);
 }
 
+// A temporary becomes group/other-readable only once its creator holds the lock on it.
+constexpr mode_t ready_bits = S_IRGRP | S_IROTH;
+// Older than this, an entry with no lock and no ready bits was abandoned mid-creation.
+constexpr std::time_t abandoned_after_s = 60;
+
 }  // namespace
+
+bool holds_no_package(const fs::path& p) {
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(p, ec))) return false;
+  for (const auto& entry : fs::directory_iterator(p, ec)) {
+    auto name = entry.path().filename().string();
+    if (name != status_file_name && name.rfind("." + std::string(status_file_name) + ".tmp-", 0) != 0) return false;
+  }
+  return !ec;
+}
+
+locked_temp make_locked_temp(const fs::path& dir, const std::string& prefix, bool directory) {
+  std::string tmpl = (dir / (prefix + "XXXXXX")).string();
+  locked_temp t;
+  if (directory) {
+    if (!::mkdtemp(tmpl.data())) fail_errno(errno, "cannot create a temporary directory in " + dir.string());
+    t.fd = ::open(tmpl.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  } else {
+    t.fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  }
+  int e = errno;
+  t.path = tmpl;
+  if (t.fd < 0) {
+    if (directory) ::rmdir(tmpl.c_str());
+    fail_errno(e, "cannot create a temporary in " + dir.string());
+  }
+  // Lock, then mark ready: remove_stale() never takes a live, ready entry.
+  if (::flock(t.fd, LOCK_EX) != 0 || ::fchmod(t.fd, directory ? 0755 : 0644) != 0) {
+    e = errno;
+    ::close(t.fd);
+    std::error_code ignored;
+    fs::remove_all(t.path, ignored);
+    fail_errno(e, "cannot prepare " + t.path.string());
+  }
+  return t;
+}
+
+void remove_stale(const fs::path& dir, const std::string& prefix) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().filename().string().rfind(prefix, 0) != 0) continue;
+    int fd = ::open(entry.path().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st {};
+    bool stale = ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &st) == 0 &&
+                 ((st.st_mode & ready_bits) != 0 || std::time(nullptr) - st.st_ctime > abandoned_after_s);
+    if (stale) fs::remove_all(entry.path(), ec);
+    ::close(fd);
+  }
+}
 
 staging_dir::staging_dir(fs::path output, bool overwrite) : output_(std::move(output)), overwrite_(overwrite) {
   if (output_.empty()) av::fail(errc::invalid_spec, "no output directory given");
@@ -49,23 +106,26 @@ staging_dir::staging_dir(fs::path output, bool overwrite) : output_(std::move(ou
   auto st = fs::symlink_status(output_, ec);
   if (!ec && fs::exists(st)) {
     if (!fs::is_directory(st)) av::fail(errc::output_exists, output_.string() + " exists and is not a directory");
-    if (!overwrite_ && !empty_dir(output_))
+    if (!overwrite_ && !holds_no_package(output_))
       av::fail(errc::output_exists, output_.string() + " exists and is not empty");
   }
   fs::path parent = output_.has_parent_path() ? output_.parent_path() : fs::path(".");
   fs::create_directories(parent, ec);
   if (ec) fail_errno(ec.value(), "cannot create " + parent.string());
-  std::string tmpl = (parent / ("." + output_.filename().string() + ".spool-tmp-XXXXXX")).string();
-  if (!::mkdtemp(tmpl.data())) fail_errno(errno, "cannot create a staging directory in " + parent.string());
-  tmp_ = tmpl;
-  // mkdtemp makes it private; the published package is served to players, so it gets a normal mode.
-  if (::chmod(tmp_.c_str(), 0755) != 0) fail_errno(errno, "cannot set the mode of " + tmp_.string());
+  // A crashed run of the same output left its staging directory behind: nobody holds its lock.
+  std::string prefix = "." + output_.filename().string() + ".spool-tmp-";
+  remove_stale(parent, prefix);
+  auto t = make_locked_temp(parent, prefix, true);
+  tmp_ = std::move(t.path);
+  lock_fd_ = t.fd;
 }
 
 staging_dir::~staging_dir() {
-  if (published_ || tmp_.empty()) return;
-  std::error_code ec;
-  fs::remove_all(tmp_, ec);
+  if (!published_ && !tmp_.empty()) {
+    std::error_code ec;
+    fs::remove_all(tmp_, ec);
+  }
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 void staging_dir::publish() {
@@ -75,12 +135,14 @@ void staging_dir::publish() {
   if (!exists || empty_dir(output_)) {
     if (::rename(tmp_.c_str(), output_.c_str()) != 0) fail_errno(errno, "cannot publish " + output_.string());
   } else {
-    if (!overwrite_) av::fail(errc::output_exists, output_.string() + " appeared while transcoding");
-    // Swap old and new in one step so readers see one complete package or the other.
+    // Only a status file may stand in the way, unless replacing a package was asked for.
+    if (!overwrite_ && !holds_no_package(output_))
+      av::fail(errc::output_exists, output_.string() + " appeared while transcoding");
+    // Swap old and new in one step so readers see one complete directory or the other.
     if (::renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, output_.c_str(), RENAME_EXCHANGE) != 0)
       fail_errno(errno, "cannot replace " + output_.string());
     published_ = true;
-    fs::remove_all(tmp_, ec);  // now the old package
+    fs::remove_all(tmp_, ec);  // now the old directory
   }
   published_ = true;
   sync_dir(output_.has_parent_path() ? output_.parent_path() : fs::path("."));

@@ -29,6 +29,7 @@ class staging_dir {
   std::filesystem::path tmp_;
   bool overwrite_ = false;
   bool published_ = false;
+  int lock_fd_ = -1;  ///< holds a flock on tmp_ while this process owns it
 };
 
 /// A file written with write(2); fsync'd on close. Errors throw av::failure (no_space, io_error).
@@ -60,5 +61,22 @@ void write_file(const std::filesystem::path& p, std::string_view content);
 [[noreturn]] void fail_errno(int e, const std::string& what);
 /// fsyncs a directory so the names in it are durable.
 void sync_dir(const std::filesystem::path& dir);
+
+/// The job status file a worker keeps in an output directory. It is not package content: a
+/// directory holding only it counts as empty, and publishing replaces it with the package's own.
+inline constexpr std::string_view status_file_name = "status.json";
+
+/// Creates a temporary file or directory `dir/<prefix>XXXXXX` and returns it locked (flock) by
+/// this process; the lock dies with the process, which is how remove_stale() tells a crashed
+/// writer's leftovers from a live one's. The caller closes `fd` when done (dropping the lock).
+struct locked_temp {
+  std::filesystem::path path;
+  int fd = -1;
+};
+locked_temp make_locked_temp(const std::filesystem::path& dir, const std::string& prefix, bool directory);
+/// Removes every `dir/<prefix>*` whose owner is gone (its lock can be taken). Best effort.
+void remove_stale(const std::filesystem::path& dir, const std::string& prefix);
+/// True when `p` is a directory holding nothing but status files (or nothing at all).
+bool holds_no_package(const std::filesystem::path& p);
 
 }  // namespace spool::media
