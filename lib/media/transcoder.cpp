@@ -116,6 +116,7 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
     if (cancel && cancel->load()) av::fail(errc::cancelled, "cancelled");
     result.elapsed_s = seconds_since(started);
     write_file(staging.path() / "result.json", boost::json::serialize(to_json(result)) + "\n");
+    if (options.before_publish) options.before_publish(staging.path());
     staging.publish();
     result.publish_s = seconds_since(publish_start);
     result.elapsed_s = seconds_since(started);

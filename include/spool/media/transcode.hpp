@@ -53,6 +53,10 @@ struct transcode_options {
   bool overwrite = false;
   /// Frames buffered per rendition between the decoder and each encoder.
   int queue_frames = 4;
+  /// Called with the staging directory once the package is complete, just before it is published;
+  /// files it writes there are published with the package (the worker adds its final status.json).
+  /// An exception it throws fails the transcode with errc::internal and nothing is published.
+  std::function<void(const std::filesystem::path& staging)> before_publish;
 };
 
 struct rendition_result {
@@ -85,8 +89,8 @@ boost::json::value to_json(const transcode_result& r);
 /// Cooperative cancellation: set to true from any thread; the transcode stops within about a frame.
 using cancel_flag = std::atomic<bool>;
 
-/// Transcodes `input` into the directory `output` (created; must not exist or be empty unless
-/// options.overwrite). Everything is written under a temporary sibling directory and published by
+/// Transcodes `input` into the directory `output` (created; must not exist, or hold nothing but a
+/// status.json, unless options.overwrite). Everything is written under a temporary sibling directory and published by
 /// one rename, so on any failure or cancellation nothing is left behind. Blocks the calling thread;
 /// the media work runs on threads this call owns.
 error_code transcode(const std::string& input, const std::filesystem::path& output,
