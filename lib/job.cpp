@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cstdio>
+#include <ctime>
 
 namespace spool {
 namespace {
@@ -23,6 +25,29 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", tm, static_cast<int>(ms % 1000));
+}
+
+// The inverse of iso8601 (milliseconds, UTC); false when `s` is not in that form.
+bool parse_iso8601(std::string_view s, std::chrono::system_clock::time_point& out) {
+  std::tm tm{};
+  int ms = 0;
+  std::string text(s);
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &ms) != 7)
+    return false;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  out = std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(ms);
+  return true;
+}
+
+// spool's own code with this code_name(), or internal for a name from elsewhere.
+error_code code_from_name(std::string_view name) {
+  for (int v = static_cast<int>(errc::input_unreadable); v <= static_cast<int>(errc::internal); ++v) {
+    error_code ec = make_error_code(static_cast<errc>(v));
+    if (code_name(ec) == name) return ec;
+  }
+  return errc::internal;
 }
 
 }  // namespace
@@ -127,6 +152,41 @@ boost::json::value to_json(const job_status& s) {
   o["error"] = s.error ? error_json(s.error, s.error_message) : boost::json::value(nullptr);
   if (!s.metadata.is_null()) o["metadata"] = s.metadata;
   return o;
+}
+
+error_code parse_job_status(std::string_view json_text, job_status& out, std::string* detail) {
+  auto no = [&](std::string why) {
+    if (detail) *detail = std::move(why);
+    return make_error_code(errc::invalid_spec);
+  };
+  boost::system::error_code jec;
+  auto v = boost::json::parse(json_text, jec);
+  if (jec || !v.is_object()) return no("status is not a JSON object");
+  const auto& o = v.get_object();
+  job_status s;
+  const auto* id = o.if_contains("job_id");
+  const auto* state = o.if_contains("state");
+  if (!id || !id->is_string()) return no("status has no 'job_id'");
+  s.job_id = std::string(id->get_string());
+  if (!state || !state->is_string() || !parse_job_state(state->get_string(), s.state))
+    return no("status has no valid 'state'");
+  auto number = [&](const char* key, double& dst) {
+    if (const auto* x = o.if_contains(key); x && x->is_number()) dst = x->to_number<double>();
+  };
+  double attempt = 0;
+  number("attempt", attempt);
+  s.attempt = static_cast<int>(attempt);
+  number("progress", s.progress);
+  number("eta_s", s.eta_s);
+  if (const auto* t = o.if_contains("updated_at"); t && t->is_string()) parse_iso8601(t->get_string(), s.updated_at);
+  if (const auto* e = o.if_contains("error"); e && e->is_object()) {
+    const auto& eo = e->get_object();
+    if (const auto* c = eo.if_contains("code"); c && c->is_string()) s.error = code_from_name(c->get_string());
+    if (const auto* m = eo.if_contains("message"); m && m->is_string()) s.error_message = std::string(m->get_string());
+  }
+  if (const auto* m = o.if_contains("metadata")) s.metadata = *m;
+  out = std::move(s);
+  return {};
 }
 
 }  // namespace spool

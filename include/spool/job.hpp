@@ -52,6 +52,8 @@ error_code make_plan(const job_spec& j, media::plan& out, std::string* detail = 
 
 /// {"job_id","state","attempt","progress","eta_s","error":{code,category,message}|null,"updated_at","metadata"}
 boost::json::value to_json(const job_status& s);
+/// Reads what to_json(job_status) writes; errc::invalid_spec when it is not a status object.
+error_code parse_job_status(std::string_view json_text, job_status& out, std::string* detail = nullptr);
 /// {"code","category","message"} for an error.
 boost::json::value error_json(const error_code& ec, std::string_view message);
 
