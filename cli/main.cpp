@@ -15,7 +15,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <iostream>
+#include <pthread.h>
+#include <thread>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -42,7 +45,12 @@ constexpr const char* usage_text = R"(usage:
                   [--encoder-threads N] [--queue-frames N]
   spool submit --queue URI --input IN --output OUTDIR [--preset NAME | --spec FILE]
                [--idempotency-key KEY] [--metadata JSON]
-  spool queue stats --queue URI
+  spool worker --queue URI [--concurrency N] [--min-concurrency N] [--jobs-per-worker X]
+               [--lease S] [--grace S] [--poll S] [--max-attempts N] [--retry-base S]
+               [--exit-when-idle] [--progress] [--quiet] [--nice N] [--encoder-threads N]
+               [--allow-https-host HOST]... [--max-duration S] [--deadline S]
+  spool status OUTDIR
+  spool queue stats --queue URI [--jobs-per-worker X]
   spool dlq list --queue URI
   spool dlq redrive --queue URI [--id JOB_ID]
   spool presets
@@ -52,7 +60,14 @@ Queues: mem://NAME (this process only) or file:///ABSOLUTE/PATH.db (durable, sha
 submit prints the job id, which is the queue's message id; submitting again with the same
 --idempotency-key queues nothing and prints the first job's id. Local input and output paths are
 made absolute; the preset or spec is checked before anything is queued.
-queue stats prints {"visible","in_flight","delayed","dead","oldest_age_s"}.
+worker takes jobs from the queue until SIGTERM or SIGINT (then it drains: no new jobs, running
+ones get --grace seconds, default 30, then are released for another worker; a second signal
+releases them at once), or with --exit-when-idle until nothing is visible, delayed or in flight.
+It prints each job's status as a JSON line when its state changes (--progress: every update) and
+a final {"summary":{...}}. --min-concurrency below --concurrency lets it grow and shrink by depth.
+status prints OUTDIR/status.json: {"job_id","state","attempt","progress","eta_s","error","updated_at"}.
+queue stats prints {"visible","in_flight","delayed","dead","oldest_age_s","recommended_workers"};
+the last is ceil((visible + in_flight) / jobs-per-worker), default 1 job per worker.
 dlq list prints one JSON object per dead job and line:
   {"job_id","attempts","reason","error","sent_at","dead_at","job"}.
 dlq redrive makes dead jobs (all, or the one named by --id) visible again and prints {"moved":N}.
@@ -234,7 +249,7 @@ int cmd_transcode(const parsed_args& a) {
 // ---- queue commands ----
 
 struct queue_args {
-  std::string queue, input, output, preset, spec_file, idempotency_key, metadata, id;
+  std::string queue, input, output, preset, spec_file, idempotency_key, metadata, id, jobs_per_worker;
   bool has_metadata = false;
 };
 
@@ -248,7 +263,8 @@ bool parse_queue_args(int argc, char** argv, int first, const std::vector<std::s
                                             {"--spec", &a.spec_file},
                                             {"--idempotency-key", &a.idempotency_key},
                                             {"--metadata", &a.metadata},
-                                            {"--id", &a.id}};
+                                            {"--id", &a.id},
+                                            {"--jobs-per-worker", &a.jobs_per_worker}};
   for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
     bool known = false;
@@ -351,6 +367,16 @@ int cmd_submit(int argc, char** argv) {
   m.dedup_key = job.idempotency_key;
   spool::queue::send_result sent;
   if (auto ec = q->send(m, sent)) return report_error(ec, "");
+  // "queued" until a worker says more; never over a status a worker may already have written.
+  std::error_code fec;
+  if (!sent.duplicate && job.output.find("://") == std::string::npos &&
+      !std::filesystem::exists(std::filesystem::path(job.output) / "status.json", fec)) {
+    spool::job_status st;
+    st.job_id = sent.message_id;
+    st.metadata = job.metadata;
+    st.updated_at = std::chrono::system_clock::now();
+    spool::write_status(job.output, st);
+  }
   fmt::print("{}\n", sent.message_id);
   return ok;
 }
@@ -361,7 +387,13 @@ int cmd_queue(int argc, char** argv) {
   if (sub != "stats") return usage("unknown queue subcommand '" + sub + "'");
   queue_args a;
   std::string why;
-  if (!parse_queue_args(argc, argv, 3, {"--queue"}, a, why)) return usage(why);
+  if (!parse_queue_args(argc, argv, 3, {"--queue", "--jobs-per-worker"}, a, why)) return usage(why);
+  spool::queue::scaling_policy policy;
+  if (!a.jobs_per_worker.empty()) {
+    char* end = nullptr;
+    policy.jobs_per_worker = std::strtod(a.jobs_per_worker.c_str(), &end);
+    if (*end != '\0' || !(policy.jobs_per_worker > 0)) return usage("--jobs-per-worker needs a positive number");
+  }
   std::shared_ptr<spool::queue::queue_adapter> q;
   if (int rc = open_queue(a.queue, q)) return rc;
   spool::queue::queue_stats st;
@@ -370,7 +402,8 @@ int cmd_queue(int argc, char** argv) {
                         {"in_flight", st.in_flight},
                         {"delayed", st.delayed},
                         {"dead", st.dead},
-                        {"oldest_age_s", st.oldest_age_s}};
+                        {"oldest_age_s", st.oldest_age_s},
+                        {"recommended_workers", spool::queue::recommended_workers(st, policy)}};
   fmt::print("{}\n", boost::json::serialize(o));
   return ok;
 }
@@ -407,6 +440,163 @@ int cmd_dlq(int argc, char** argv) {
   return ok;
 }
 
+
+int cmd_status(int argc, char** argv) {
+  if (argc != 3) return usage("status takes one output directory");
+  spool::job_status st;
+  std::string detail;
+  if (auto ec = spool::read_status(argv[2], st, &detail)) return report_error(ec, detail);
+  fmt::print("{}\n", boost::json::serialize(spool::to_json(st)));
+  return ok;
+}
+
+struct worker_args {
+  std::string queue;
+  spool::worker_options options;
+  bool progress = false, quiet = false;
+};
+
+bool parse_worker_args(int argc, char** argv, worker_args& a, std::string& why) {
+  auto& o = a.options;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto number = [&](double& out, double min) {
+      if (i + 1 >= argc) {
+        why = arg + " needs a value";
+        return false;
+      }
+      char* end = nullptr;
+      out = std::strtod(argv[++i], &end);
+      if (*end != '\0' || !(out >= min)) {
+        why = fmt::format("{} needs a number of at least {}", arg, min);
+        return false;
+      }
+      return true;
+    };
+    auto ms = [](double s) { return std::chrono::milliseconds(static_cast<long long>(s * 1000)); };
+    double v = 0;
+    if (arg == "--queue") {
+      if (i + 1 >= argc) {
+        why = "--queue needs a value";
+        return false;
+      }
+      a.queue = argv[++i];
+    } else if (arg == "--concurrency" || arg == "--min-concurrency" || arg == "--max-attempts") {
+      if (!number(v, 1)) return false;
+      (arg == "--concurrency" ? o.concurrency : arg == "--min-concurrency" ? o.min_concurrency : o.retry.max_attempts) =
+          static_cast<int>(v);
+    } else if (arg == "--jobs-per-worker") {
+      if (!number(o.scaling.jobs_per_worker, 0.001)) return false;
+    } else if (arg == "--lease") {
+      if (!number(v, 1)) return false;
+      o.lease = ms(v);
+    } else if (arg == "--grace") {
+      if (!number(v, 0)) return false;
+      o.drain_grace = ms(v);
+    } else if (arg == "--poll") {
+      if (!number(v, 0)) return false;
+      o.poll_wait = ms(v);
+    } else if (arg == "--retry-base") {
+      if (!number(v, 0)) return false;
+      o.retry.base = ms(v);
+    } else if (arg == "--nice" || arg == "--encoder-threads") {
+      if (!number(v, 0)) return false;
+      (arg == "--nice" ? o.encode_nice : o.encoder_threads) = static_cast<int>(v);
+    } else if (arg == "--allow-https-host") {
+      if (i + 1 >= argc) {
+        why = arg + " needs a value";
+        return false;
+      }
+      o.policy.https_hosts.emplace_back(argv[++i]);
+    } else if (arg == "--max-duration") {
+      if (!number(o.policy.max_duration_s, 0)) return false;
+    } else if (arg == "--deadline") {
+      if (!number(v, 1)) return false;
+      o.policy.deadline = std::chrono::seconds(static_cast<long long>(v));
+    } else if (arg == "--exit-when-idle") {
+      o.exit_when_idle = true;
+    } else if (arg == "--progress") {
+      a.progress = true;
+    } else if (arg == "--quiet" || arg == "-q") {
+      a.quiet = true;
+    } else {
+      why = (arg.size() > 1 && arg[0] == '-') ? "unknown option " + arg : "unexpected argument '" + arg + "'";
+      return false;
+    }
+  }
+  if (a.queue.empty()) {
+    why = "--queue URI is required";
+    return false;
+  }
+  if (o.min_concurrency > o.concurrency) {
+    why = "--min-concurrency is above --concurrency";
+    return false;
+  }
+  return true;
+}
+
+int cmd_worker(int argc, char** argv) {
+  worker_args a;
+  std::string why;
+  if (!parse_worker_args(argc, argv, a, why)) return usage(why);
+
+  // Signals are taken by one thread with sigwait, so every other thread (jobs, encoders) runs with
+  // them blocked and the worker sees them as plain events.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  std::shared_ptr<spool::queue::queue_adapter> q;
+  if (int rc = open_queue(a.queue, q)) return rc;
+
+  auto out_mutex = std::make_shared<std::mutex>();
+  auto last_state = std::make_shared<std::map<std::string, spool::job_state>>();
+  if (!a.quiet)
+    a.options.on_status = [out_mutex, last_state, progress = a.progress](const spool::job_status& s) {
+      std::lock_guard lock(*out_mutex);
+      auto it = last_state->find(s.job_id);
+      bool changed = it == last_state->end() || it->second != s.state;
+      if (!changed && !progress) return;
+      (*last_state)[s.job_id] = s.state;
+      fmt::print("{}\n", boost::json::serialize(spool::to_json(s)));
+      std::fflush(stdout);
+    };
+
+  // Shared with the signal thread, which may outlive run().
+  auto worker = std::make_shared<spool::worker_runtime>(q, a.options);
+  std::thread signals([worker, set] {
+    int sig = 0;
+    for (int n = 0; sigwait(&set, &sig) == 0; ++n) {
+      if (n == 0) {
+        fmt::print(stderr, "spool worker: draining (signal {}); a second signal releases running jobs now\n", sig);
+        worker->drain();
+      } else {
+        worker->stop();
+      }
+    }
+  });
+  signals.detach();
+
+  spool::worker_summary sum;
+  auto ec = worker->run(sum);
+  {
+    std::lock_guard lock(*out_mutex);
+    fmt::print("{}\n", boost::json::serialize(boost::json::object{
+                           {"summary",
+                            {{"succeeded", sum.succeeded},
+                             {"already_complete", sum.already_complete},
+                             {"retried", sum.retried},
+                             {"dead", sum.dead},
+                             {"released", sum.released},
+                             {"lease_lost", sum.lease_lost}}}}));
+    std::fflush(stdout);
+  }
+  if (ec) return report_error(ec, "the queue cannot be used");
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -429,8 +619,11 @@ int main(int argc, char** argv) {
     return ok;
   }
   install_signals();
-  if (cmd == "submit" || cmd == "queue" || cmd == "dlq") {
+  if (cmd == "status") return cmd_status(argc, argv);
+  if (cmd == "submit" || cmd == "queue" || cmd == "dlq" || cmd == "worker") {
+    av_log_set_level(std::getenv("SPOOL_AV_LOG") ? AV_LOG_INFO : AV_LOG_ERROR);
     try {
+      if (cmd == "worker") return cmd_worker(argc, argv);
       if (cmd == "submit") return cmd_submit(argc, argv);
       if (cmd == "queue") return cmd_queue(argc, argv);
       return cmd_dlq(argc, argv);

@@ -17,8 +17,8 @@ import unittest
 CLI = None
 
 
-def run(*args):
-    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=60)
+def run(*args, cwd=None):
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
 def last_error(proc):
@@ -47,7 +47,7 @@ class QueueCli(unittest.TestCase):
         lines = p.stdout.splitlines()
         self.assertEqual(len(lines), 1, p.stdout)
         s = json.loads(lines[0])
-        self.assertEqual(set(s), {"visible", "in_flight", "delayed", "dead", "oldest_age_s"})
+        self.assertEqual(set(s), {"visible", "in_flight", "delayed", "dead", "oldest_age_s", "recommended_workers"})
         return s
 
     def assert_refused(self, p, code=3, category="input"):
@@ -76,9 +76,15 @@ class QueueCli(unittest.TestCase):
         with open(spec, "w") as f:
             json.dump({"video": {"rungs": [{"height": 360}]}}, f)
         p = run("submit", "--queue", self.queue, "--input", "in.mp4", "--output", "out", "--spec", spec,
-                "--metadata", '{"tenant":"a"}')
+                "--metadata", '{"tenant":"a"}', cwd=self.dir)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.stats()["visible"], 1)
+        # Paths are made absolute, and the job starts out "queued" with its metadata.
+        with open(os.path.join(self.dir, "out", "status.json")) as f:
+            status = json.load(f)
+        self.assertEqual(status["job_id"], p.stdout.strip())
+        self.assertEqual(status["state"], "queued")
+        self.assertEqual(status["metadata"], {"tenant": "a"})
 
     def test_same_idempotency_key_returns_the_first_id(self):
         first = self.submit("--idempotency-key", "k-1")
