@@ -1,0 +1,47 @@
+// spool-test-input: writes a synthetic input (libavfilter testsrc2 + sine) for tests that drive the
+// command line, which cannot link the test support library themselves.
+#include "lavfi_input.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
+
+extern "C" {
+#include <libavutil/log.h>
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: spool-test-input OUT [--seconds S] [--width W] [--height H] [--fps F] [--no-audio]\n");
+    return 2;
+  }
+  av_log_set_level(AV_LOG_ERROR);
+  spool::test::input_spec spec;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> double {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return std::atof(argv[++i]);
+    };
+    if (a == "--seconds") spec.duration_s = next();
+    else if (a == "--width") spec.width = static_cast<int>(next());
+    else if (a == "--height") spec.height = static_cast<int>(next());
+    else if (a == "--fps") spec.fps = static_cast<int>(next());
+    else if (a == "--no-audio") spec.audio = false;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  try {
+    spool::test::make_input(argv[1], spec);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "spool-test-input: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
