@@ -191,41 +191,41 @@ class file_queue final : public queue_adapter {
     c.dedup = true;
     c.durable = true;
     c.shared_between_processes = true;
+    c.atomic_send_batch = true;
     return c;
   }
 
   error_code send(const outgoing_message& m, send_result& out) override {
-    const capabilities c = caps();
-    if (m.body.size() > c.max_message_bytes || m.delay > c.max_delay) return errc::invalid_spec;
-    const std::int64_t delay = std::max<std::int64_t>(0, m.delay.count());
-    std::string id = random_id();
-    bool duplicate = false;
+    if (!acceptable(m)) return errc::invalid_spec;
+    send_result r{random_id(), false};
     std::lock_guard lock(mutex_);
-    auto ec = write_txn([&]() -> error_code {
-      if (!m.dedup_key.empty()) {
-        stmt q(
-            prepare("SELECT id FROM messages WHERE dedup_key = ?1 UNION ALL "
-                    "SELECT id FROM dead WHERE dedup_key = ?1 LIMIT 1"));
-        q.bind(1, m.dedup_key);
-        int rc = q.step();
-        if (rc == SQLITE_ROW) {
-          id = q.str(0);
-          duplicate = true;
+    if (auto ec = write_txn([&] { return insert_message(m, now_ms(), r); })) return ec;
+    const bool stored = !r.duplicate;
+    out = std::move(r);
+    if (stored) wake();
+    return {};
+  }
+
+  // The whole batch in one BEGIN IMMEDIATE transaction: one durable commit, and all of it or none
+  // of it. Keys sent earlier in the batch are found by the dedup lookup, which sees the
+  // transaction's own rows.
+  error_code send_batch(const std::vector<outgoing_message>& msgs, std::vector<send_result>& out) override {
+    if (msgs.empty()) return {};
+    for (const auto& m : msgs)
+      if (!acceptable(m)) return errc::invalid_spec;
+    std::vector<send_result> results(msgs.size());
+    for (auto& r : results) r.message_id = random_id();
+    std::lock_guard lock(mutex_);
+    if (auto ec = write_txn([&]() -> error_code {
+          const std::int64_t now = now_ms();
+          for (std::size_t i = 0; i < msgs.size(); ++i)
+            if (auto e = insert_message(msgs[i], now, results[i])) return e;
           return {};
-        }
-        if (rc != SQLITE_DONE) return from_sqlite(rc);
-      }
-      const std::int64_t now = now_ms();
-      stmt ins(
-          prepare("INSERT INTO messages (id, body, dedup_key, sent_at, visible_at, receive_count) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, 0)"));
-      ins.bind(1, id).bind_blob(2, m.body).bind_opt(3, m.dedup_key).bind(4, now).bind(5, now + delay);
-      return done(ins.step());
-    });
-    if (ec) return ec;
-    out.message_id = std::move(id);
-    out.duplicate = duplicate;
-    if (!duplicate) wake();
+        }))
+      return ec;
+    const bool stored = std::any_of(results.begin(), results.end(), [](const send_result& r) { return !r.duplicate; });
+    out.insert(out.end(), std::make_move_iterator(results.begin()), std::make_move_iterator(results.end()));
+    if (stored) wake();
     return {};
   }
 
@@ -437,6 +437,35 @@ class file_queue final : public queue_adapter {
         "CREATE INDEX dead_dead_at ON dead (dead_at, seq);"
         "PRAGMA user_version = 1;",
         detail);
+  }
+
+  bool acceptable(const outgoing_message& m) const {
+    const capabilities c = caps();
+    return m.body.size() <= c.max_message_bytes && m.delay <= c.max_delay;
+  }
+
+  // Inside a write transaction: stores `m` under r.message_id, or, when its dedup key is taken by a
+  // live or dead message, sets r to that message's id with duplicate = true.
+  error_code insert_message(const outgoing_message& m, std::int64_t now, send_result& r) {
+    if (!m.dedup_key.empty()) {
+      stmt q(
+          prepare("SELECT id FROM messages WHERE dedup_key = ?1 UNION ALL "
+                  "SELECT id FROM dead WHERE dedup_key = ?1 LIMIT 1"));
+      q.bind(1, m.dedup_key);
+      int rc = q.step();
+      if (rc == SQLITE_ROW) {
+        r.message_id = q.str(0);
+        r.duplicate = true;
+        return {};
+      }
+      if (rc != SQLITE_DONE) return from_sqlite(rc);
+    }
+    const std::int64_t delay = std::max<std::int64_t>(0, m.delay.count());
+    stmt ins(
+        prepare("INSERT INTO messages (id, body, dedup_key, sent_at, visible_at, receive_count) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, 0)"));
+    ins.bind(1, r.message_id).bind_blob(2, m.body).bind_opt(3, m.dedup_key).bind(4, now).bind(5, now + delay);
+    return done(ins.step());
   }
 
   // One receive attempt in its own write transaction. Sets next_visible when nothing was ready.

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 namespace spool::queue {
 namespace {
@@ -27,6 +28,7 @@ class memory_queue final : public queue_adapter {
     c.max_batch = 1000;
     c.durable = false;
     c.shared_between_processes = false;
+    c.atomic_send_batch = true;
     return c;
   }
 
@@ -51,6 +53,39 @@ class memory_queue final : public queue_adapter {
     out = {s.id, false};
     messages_.emplace(s.id, std::move(s));
     cv_.notify_all();
+    return {};
+  }
+
+  // All or nothing: every message is checked before the first is stored, under one lock.
+  error_code send_batch(const std::vector<outgoing_message>& msgs, std::vector<send_result>& out) override {
+    for (const auto& m : msgs)
+      if (m.body.size() > caps().max_message_bytes) return errc::invalid_spec;
+    std::vector<std::string> ids(msgs.size());
+    for (auto& id : ids) id = detail::random_id();  // may throw: before anything is stored
+    out.reserve(out.size() + msgs.size());
+    std::lock_guard lock(mutex_);
+    const auto now = clock::now();
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+      const outgoing_message& m = msgs[i];
+      if (!m.dedup_key.empty()) {
+        auto it = dedup_.find(m.dedup_key);  // also finds a key sent earlier in this batch
+        if (it != dedup_.end()) {
+          out.push_back({it->second, true});
+          continue;
+        }
+      }
+      stored s;
+      s.id = std::move(ids[i]);
+      s.body = m.body;
+      s.dedup_key = m.dedup_key;
+      s.sent_at = now;
+      s.visible_at = now + std::max(m.delay, milliseconds(0));
+      s.seq = next_seq_++;
+      if (!s.dedup_key.empty()) dedup_[s.dedup_key] = s.id;
+      out.push_back({s.id, false});
+      messages_.emplace(s.id, std::move(s));
+    }
+    if (!msgs.empty()) cv_.notify_all();
     return {};
   }
 

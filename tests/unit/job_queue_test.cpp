@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -97,6 +98,57 @@ TEST_CASE("Queue::JobQueue::InvalidJob: a job with a bad plan is refused before 
   jobs.async_submit(job, [&](spool::error_code ec, std::string) { got = ec; });
   io.run();
   CHECK(got == spool::errc::invalid_spec);
+  q::queue_stats s;
+  REQUIRE_FALSE(jobs.adapter().stats(s));
+  CHECK(s.visible == 0);
+}
+
+TEST_CASE("Queue::JobQueue::SubmitBatch: one id per job in order, keys deduplicated within the batch", "[job_queue]") {
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  q::job_queue jobs(io.get_executor(), fresh_memory_queue());
+  auto first = jobs.async_submit(lecture("upload-1"), asio::use_future).get();
+  auto ids = jobs.async_submit_batch({lecture("upload-1"), lecture("upload-2"), lecture(), lecture("upload-2")},
+                                     asio::use_future)
+                 .get();
+  REQUIRE(ids.size() == 4);
+  CHECK(ids[0] == first);
+  CHECK(ids[1] != first);
+  CHECK(ids[2] != first);
+  CHECK(ids[2] != ids[1]);
+  CHECK(ids[3] == ids[1]);
+  q::queue_stats s;
+  REQUIRE_FALSE(jobs.adapter().stats(s));
+  CHECK(s.visible == 3);
+  auto got = jobs.async_receive(q::receive_options{10, 0ms, 60s}, asio::use_future).get();
+  REQUIRE(got.size() == 3);
+  for (const auto& d : got) {
+    spool::job_spec body;
+    REQUIRE_FALSE(spool::parse_job_spec(d.body, body));
+    CHECK(body.input == "/srv/uploads/lecture.mp4");
+    CHECK(std::find(ids.begin(), ids.end(), d.message_id) != ids.end());
+  }
+  CHECK(jobs.async_submit_batch({}, asio::use_future).get().empty());
+  guard.reset();
+  runner.join();
+}
+
+TEST_CASE("Queue::JobQueue::SubmitBatchInvalid: one bad job fails the batch and nothing is queued", "[job_queue]") {
+  asio::io_context io;
+  q::job_queue jobs(io.get_executor(), fresh_memory_queue());
+  auto bad = lecture("upload-3");
+  bad.preset = "no-such-preset";
+  spool::error_code got;
+  std::size_t n = 99;
+  jobs.async_submit_batch({lecture("upload-1"), lecture(), bad},
+                          [&](spool::error_code ec, std::vector<std::string> ids) {
+                            got = ec;
+                            n = ids.size();
+                          });
+  io.run();
+  CHECK(got == spool::errc::invalid_spec);
+  CHECK(n == 0);
   q::queue_stats s;
   REQUIRE_FALSE(jobs.adapter().stats(s));
   CHECK(s.visible == 0);

@@ -14,6 +14,15 @@
 //  - A non-empty dedup_key makes send idempotent: sending the same key again returns the first
 //    message's id with duplicate = true, for as long as the backend remembers the key (mem:// and
 //    file:// remember it for as long as the message or its dead-letter record exists).
+//  - send_batch sends several messages as send would, appending one send_result per message, in
+//    order. Dedup keys are honoured inside the batch as well as across batches: a key repeated
+//    within one batch gives the first message's id with duplicate = true. An empty batch succeeds.
+//    Backends that override it and declare caps().atomic_send_batch (mem:// and file://) store all
+//    of the batch or none of it: file:// writes the whole batch in one transaction, one durable
+//    commit. The default implementation calls send for each message and stops at the first error.
+//    Either way, on an error exactly the messages whose results were appended are stored. A batch
+//    may be larger than caps().max_batch (which bounds receive); a backend that cannot take it at
+//    once may split it, and is then all-or-nothing per part only.
 //  - receive returns min(max_messages, visible messages) deliveries when any are visible (it does
 //    not stop at one), appended to `out`; it blocks at most options.wait for the first, and returns
 //    early (with no messages and no error) when *cancel becomes true.
@@ -26,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace spool::queue {
@@ -86,6 +96,7 @@ struct capabilities {
   bool dedup = true;             ///< dedup_key is honoured
   bool durable = false;          ///< survives the process (and a crash) once send returns
   bool shared_between_processes = false;
+  bool atomic_send_batch = false;  ///< send_batch stores the whole batch or none of it
 };
 
 class queue_adapter {
@@ -94,6 +105,16 @@ class queue_adapter {
 
   virtual capabilities caps() const noexcept = 0;
   virtual error_code send(const outgoing_message& m, send_result& out) = 0;
+  /// Sends `msgs` in order, appending one result per message to `out`. This default sends one at a
+  /// time (not atomic, one commit each); backends override it to store a batch at once.
+  virtual error_code send_batch(const std::vector<outgoing_message>& msgs, std::vector<send_result>& out) {
+    for (const auto& m : msgs) {
+      send_result r;
+      if (auto ec = send(m, r)) return ec;
+      out.push_back(std::move(r));
+    }
+    return {};
+  }
   /// Appends up to options.max_messages deliveries to `out`.
   virtual error_code receive(const receive_options& options, std::vector<delivery>& out,
                              const std::atomic<bool>* cancel = nullptr) = 0;

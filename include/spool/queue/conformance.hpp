@@ -2,9 +2,9 @@
 // The queue conformance suite: one set of checks every queue backend runs, built-in or an
 // integrator's own. Each case takes a fresh, empty queue, exercises one clause of the contract in
 // spool/queue/adapter.hpp and appends a `failure` for every check that does not hold. Cases skip what
-// the backend's caps() says it cannot do (fencing, dedup, delays). The suite is header-only and does
-// not depend on a test framework; it uses real time (leases of a few hundred milliseconds), so every
-// case takes well under two seconds.
+// the backend's caps() says it cannot do (fencing, dedup, delays, atomic batches). The suite is
+// header-only and does not depend on a test framework; it uses real time (leases of a few hundred
+// milliseconds), so every case takes well under two seconds.
 //
 // Use from any test framework, e.g. Catch2:
 //
@@ -205,6 +205,29 @@ inline bool send1(queue_adapter& q, checker& c, const outgoing_message& m, send_
   if (r.message_id.empty()) {
     c.fail("send returned an empty message_id", where);
     return false;
+  }
+  return true;
+}
+
+/// Sends a batch into a fresh `r`; false (and a failure) if that fails or does not give one result
+/// (with an id) per message.
+inline bool send_n(queue_adapter& q, checker& c, const std::vector<outgoing_message>& msgs, std::vector<send_result>& r,
+                   std::source_location where = std::source_location::current()) {
+  r.clear();
+  auto ec = q.send_batch(msgs, r);
+  if (ec) {
+    c.fail("send_batch of " + std::to_string(msgs.size()) + " failed: " + describe(ec), where);
+    return false;
+  }
+  if (r.size() != msgs.size()) {
+    c.fail("send_batch of " + std::to_string(msgs.size()) + " gave " + std::to_string(r.size()) + " results", where);
+    return false;
+  }
+  for (const auto& x : r) {
+    if (x.message_id.empty()) {
+      c.fail("send_batch returned an empty message_id", where);
+      return false;
+    }
   }
   return true;
 }
@@ -551,6 +574,113 @@ inline void dedup_key(queue_adapter& q, checker& c) {
   expect_empty(q, c, "after acking both");
 }
 
+inline void send_batch(queue_adapter& q, checker& c) {
+  std::vector<outgoing_message> first, second;
+  for (int i = 0; i < 5; ++i) first.push_back(msg("batch-a" + std::to_string(i)));
+  for (int i = 0; i < 3; ++i) second.push_back(msg("batch-b" + std::to_string(i)));
+
+  // send_batch appends: what is in `out` already stays.
+  std::vector<send_result> out(1);
+  out[0].message_id = "sentinel";
+  if (!c.ok(q.send_batch(first, out), "send_batch of 5")) return;
+  c(!out.empty() && out[0].message_id == "sentinel", "send_batch did not append: it changed what `out` held before");
+  if (!c(out.size() == 1 + first.size(), "send_batch of 5 appended " + std::to_string(out.size() - 1) + " results"))
+    return;
+  out.erase(out.begin());
+  std::vector<send_result> more;
+  if (!send_n(q, c, second, more)) return;
+  out.insert(out.end(), more.begin(), more.end());
+
+  std::map<std::string, std::string> sent;  // id -> body
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    c(!out[i].duplicate, "send_batch without dedup keys reported duplicate = true");
+    sent[out[i].message_id] = i < first.size() ? first[i].body : second[i - first.size()].body;
+  }
+  c(sent.size() == out.size(), "two batches returned " + std::to_string(sent.size()) + " distinct ids for " +
+                                   std::to_string(out.size()) + " messages");
+  expect_stats(q, c, "after two batches", static_cast<std::int64_t>(sent.size()), 0, 0, 0);
+
+  auto all = drain(q, c, 5000ms);
+  c(all.size() == sent.size(),
+    std::to_string(all.size()) + " of " + std::to_string(sent.size()) + " batched messages were receivable");
+  std::set<std::string> seen;
+  for (const auto& d : all) {
+    seen.insert(d.message_id);
+    auto it = sent.find(d.message_id);
+    if (c(it != sent.end(), "received unknown message id '" + d.message_id + "'"))
+      c(d.body == it->second, "batched message " + it->second + " arrived with body '" + d.body + "'");
+    c.ok(q.ack(d), "ack of a batched message");
+  }
+  c(seen.size() == all.size(), "a batched message was delivered twice");
+  expect_empty(q, c, "after acking every batched message");
+}
+
+inline void send_batch_empty(queue_adapter& q, checker& c) {
+  std::vector<send_result> out(1);
+  out[0].message_id = "sentinel";
+  c.ok(q.send_batch({}, out), "send_batch of an empty batch");
+  c(out.size() == 1 && out[0].message_id == "sentinel", "send_batch of an empty batch changed `out`");
+  expect_empty(q, c, "after an empty batch");
+}
+
+inline void send_batch_dedup(queue_adapter& q, checker& c) {
+  if (!q.caps().dedup) return;
+  send_result a;
+  if (!send1(q, c, msg("first", 0ms, "job-1"), a)) return;
+  // Against an earlier send, within the batch, and a plain message among them.
+  std::vector<send_result> r1;
+  if (!send_n(q, c, {msg("again", 0ms, "job-1"), msg("b", 0ms, "job-2"), msg("b again", 0ms, "job-2"), msg("plain")},
+              r1))
+    return;
+  c(r1[0].duplicate && r1[0].message_id == a.message_id,
+    "a batched message with the key of an earlier send was not reported as a duplicate of it");
+  c(!r1[1].duplicate, "the first message with a new key in a batch reported duplicate = true");
+  c(r1[2].duplicate && r1[2].message_id == r1[1].message_id,
+    "a key repeated within one batch was not reported as a duplicate of its first message");
+  c(!r1[3].duplicate, "a batched message without a key reported duplicate = true");
+  c(r1[3].message_id != a.message_id && r1[3].message_id != r1[1].message_id,
+    "a batched message without a key got another message's id");
+  // Across batches.
+  std::vector<send_result> r2;
+  if (!send_n(q, c, {msg("b thrice", 0ms, "job-2"), msg("c", 0ms, "job-3")}, r2)) return;
+  c(r2[0].duplicate && r2[0].message_id == r1[1].message_id,
+    "a key from an earlier batch was not reported as a duplicate of that batch's message");
+  c(!r2[1].duplicate, "a new key in a second batch reported duplicate = true");
+  expect_stats(q, c, "after one send and two batches with repeated keys", 4, 0, 0, 0);
+
+  const std::map<std::string, std::string> want = {
+      {a.message_id, "first"}, {r1[1].message_id, "b"}, {r1[3].message_id, "plain"}, {r2[1].message_id, "c"}};
+  auto all = drain(q, c, 5000ms);
+  c(all.size() == want.size(), std::to_string(all.size()) + " deliveries for 4 distinct messages");
+  for (const auto& d : all) {
+    auto it = want.find(d.message_id);
+    if (c(it != want.end(), "received unexpected message id '" + d.message_id + "'"))
+      c(d.body == it->second, "the message first sent as '" + it->second + "' arrived with body '" + d.body + "'");
+    c.ok(q.ack(d), "ack");
+  }
+  expect_empty(q, c, "after acking every message");
+}
+
+inline void send_batch_all_or_nothing(queue_adapter& q, checker& c) {
+  const capabilities caps = q.caps();
+  if (!caps.atomic_send_batch || caps.max_message_bytes >= (std::size_t{64} << 20)) return;
+  // The last message is too large, so the batch fails; the ones before it must not be stored.
+  std::vector<send_result> out;
+  auto ec = q.send_batch(
+      {msg("ok", 0ms, caps.dedup ? "job-7" : ""), msg("ok too"), msg(std::string(caps.max_message_bytes + 1, 'x'))},
+      out);
+  c(static_cast<bool>(ec), "send_batch with a message over max_message_bytes succeeded");
+  c(out.empty(), "a failed atomic send_batch appended " + std::to_string(out.size()) + " results");
+  expect_empty(q, c, "after a failed atomic send_batch");
+  if (!caps.dedup) return;
+  send_result s;
+  if (send1(q, c, msg("ok", 0ms, "job-7"), s))
+    c(!s.duplicate, "the dedup key of a message in a failed batch was remembered");
+  delivery d;
+  if (recv1(q, c, d, 5000ms)) c.ok(q.ack(d), "ack");
+  expect_empty(q, c, "at the end");
+}
+
 inline void dead_letter_and_redrive(queue_adapter& q, checker& c) {
   const std::string err = R"({"code":"input_not_media","category":"input","message":"no known container format"})";
   send_result s;
@@ -842,6 +972,14 @@ inline std::vector<test_case> cases() {
       make("batch_receive", "receive appends up to max_messages distinct deliveries", detail::batch_receive),
       make("dedup_key", "a repeated dedup_key returns the first id with duplicate = true and one delivery",
            detail::dedup_key),
+      make("send_batch", "send_batch appends one result per message: distinct ids, every message receivable",
+           detail::send_batch),
+      make("send_batch_empty", "send_batch of an empty batch succeeds and stores nothing", detail::send_batch_empty),
+      make("send_batch_dedup", "send_batch honours dedup keys against earlier sends, within a batch and across batches",
+           detail::send_batch_dedup),
+      make("send_batch_all_or_nothing",
+           "a send_batch that fails stores none of its messages (backends with atomic_send_batch)",
+           detail::send_batch_all_or_nothing),
       make("dead_letter_and_redrive", "dead_letter, list_dead, redrive by id and all, unknown id moves 0",
            detail::dead_letter_and_redrive),
       make("stats_lifecycle", "stats counters and oldest_age_s through a message's lifecycle",

@@ -75,6 +75,38 @@ class basic_job_queue {
     });
   }
 
+  /// Queues several jobs with one send_batch: on mem:// and file:// all of them or none, and on
+  /// file:// one durable commit for the lot. Every job's plan is checked first; one bad job fails
+  /// the whole batch before anything is queued. Idempotency keys work as in async_submit, also
+  /// between jobs of the same batch.
+  ///
+  /// @par Completion Signature
+  /// `void(spool::error_code, std::vector<std::string> job_ids)`, one id per job in order;
+  /// errc::invalid_spec if any job's plan is bad. After another error, `job_ids` names the jobs that
+  /// were queued all the same (a backend without atomic_send_batch may have queued a first part).
+  template <class Token = boost::asio::default_completion_token_t<executor_type>>
+  auto async_submit_batch(std::vector<job_spec> jobs,
+                          Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
+    return start<void(error_code, std::vector<std::string>)>(
+        std::forward<Token>(token), [a = adapter_, jobs = std::move(jobs)](const std::atomic<bool>&) {
+          std::vector<outgoing_message> msgs;
+          msgs.reserve(jobs.size());
+          for (const auto& job : jobs) {
+            media::plan plan;
+            if (auto ec = make_plan(job, plan)) return std::make_tuple(ec, std::vector<std::string>());
+            job_spec body = job;
+            body.job_id.clear();  // the queue names the job
+            msgs.push_back({boost::json::serialize(to_json(body)), job.idempotency_key, milliseconds(0)});
+          }
+          std::vector<send_result> results;
+          auto ec = a->send_batch(msgs, results);
+          std::vector<std::string> ids;
+          ids.reserve(results.size());
+          for (auto& r : results) ids.push_back(std::move(r.message_id));
+          return std::make_tuple(ec, std::move(ids));
+        });
+  }
+
   /// Leases up to options.max_messages jobs, waiting up to options.wait for the first.
   ///
   /// @par Completion Signature
