@@ -1,0 +1,517 @@
+// The worker end to end, in process: real transcodes of generated inputs through mem:// queues, and
+// adapters that fail on purpose. Assertions run on the test thread only; worker threads record.
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+
+#include <spool/queue/registry.hpp>
+#include <spool/worker/status.hpp>
+#include <spool/worker/worker.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace fs = std::filesystem;
+namespace q = spool::queue;
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using spool::job_state;
+
+namespace {
+
+std::shared_ptr<q::queue_adapter> fresh_memory_queue() {
+  static std::atomic<int> n{0};
+  return q::make_memory_queue("worker-test-" + std::to_string(n++));
+}
+
+// One 120p rung at ultrafast: a few hundred milliseconds per job.
+const char* small_plan_json = R"({"video":{"preset":"ultrafast","rungs":[{"name":"120p","height":120,"crf":30}]}})";
+
+// Everything the worker reported, in order.
+class recorder {
+ public:
+  void operator()(const spool::job_status& s) {
+    std::lock_guard lock(mutex_);
+    events_.push_back(s);
+    if (s.state == job_state::running) running_.insert(s.job_id);
+    else running_.erase(s.job_id);
+    max_running_ = std::max(max_running_, static_cast<int>(running_.size()));
+  }
+  std::vector<spool::job_status> events() const {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+  // States each job went through, without repeats (progress updates collapse into one "running").
+  std::map<std::string, std::vector<job_state>> states() const {
+    std::map<std::string, std::vector<job_state>> out;
+    for (const auto& e : events()) {
+      auto& v = out[e.job_id];
+      if (v.empty() || v.back() != e.state) v.push_back(e.state);
+    }
+    return out;
+  }
+  bool saw(job_state state) const {
+    for (const auto& e : events())
+      if (e.state == state) return true;
+    return false;
+  }
+  int max_running() const {
+    std::lock_guard lock(mutex_);
+    return max_running_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<spool::job_status> events_;
+  std::set<std::string> running_;
+  int max_running_ = 0;
+};
+
+struct fixture {
+  spool::test::scratch_dir dir{"worker"};
+  std::shared_ptr<q::queue_adapter> queue = fresh_memory_queue();
+  std::shared_ptr<recorder> events = std::make_shared<recorder>();
+
+  fs::path input(const std::string& name, double seconds = 2, int width = 320, int height = 240) {
+    spool::test::input_spec spec;
+    spec.duration_s = seconds;
+    spec.width = width;
+    spec.height = height;
+    auto p = dir / name;
+    spool::test::make_input(p, spec);
+    return p;
+  }
+
+  std::string submit(const fs::path& in, const fs::path& out, const char* plan = small_plan_json) {
+    spool::job_spec j;
+    j.input = in.string();
+    j.output = out.string();
+    j.plan = boost::json::parse(plan);
+    j.metadata = boost::json::object{{"course", "cs101"}};
+    q::send_result r;
+    REQUIRE_FALSE(queue->send({boost::json::serialize(spool::to_json(j)), "", 0ms}, r));
+    return r.message_id;
+  }
+
+  spool::worker_options options() {
+    spool::worker_options o;
+    o.lease = 2s;
+    o.poll_wait = 50ms;
+    o.exit_when_idle = true;
+    o.status_interval = 100ms;
+    o.retry.base = 50ms;
+    o.encode_nice = 0;
+    o.on_status = [e = events](const spool::job_status& s) { (*e)(s); };
+    return o;
+  }
+
+  q::queue_stats stats() {
+    q::queue_stats s;
+    REQUIRE_FALSE(queue->stats(s));
+    return s;
+  }
+
+  // Temporaries of any kind anywhere under the scratch directory.
+  std::vector<std::string> leftovers() {
+    std::vector<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir.path())) {
+      auto name = e.path().filename().string();
+      if (name.find(".spool-tmp-") != std::string::npos || name.find(".tmp-") != std::string::npos)
+        out.push_back(e.path().string());
+    }
+    return out;
+  }
+};
+
+spool::job_status status_of(const fs::path& out) {
+  spool::job_status s;
+  std::string detail;
+  auto ec = spool::read_status(out, s, &detail);
+  INFO(detail);
+  REQUIRE_FALSE(ec);
+  return s;
+}
+
+spool::worker_summary run_worker(std::shared_ptr<q::queue_adapter> queue, spool::worker_options o) {
+  spool::worker_runtime w(std::move(queue), std::move(o));
+  spool::worker_summary s;
+  REQUIRE_FALSE(w.run(s));
+  return s;
+}
+
+void require_package(const fs::path& out, const std::string& job_id, const std::string& rung = "120p") {
+  CHECK(fs::exists(out / "master.m3u8"));
+  CHECK(fs::exists(out / "manifest.mpd"));
+  CHECK(fs::exists(out / "result.json"));
+  CHECK(fs::exists(out / rung / "seg_00001.m4s"));
+  std::error_code ec;
+  CHECK(fs::file_size(out / rung / "init.mp4", ec) > 0);
+  CHECK_FALSE(ec);
+  auto s = status_of(out);
+  CHECK(s.job_id == job_id);
+  CHECK(s.state == job_state::succeeded);
+  CHECK(s.progress == 1);
+  CHECK_FALSE(s.error);
+}
+
+// Waits (bounded) until `pred` holds.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 120s) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+// Delegates to a real queue; failures are switched on per method.
+class faulty_queue : public q::queue_adapter {
+ public:
+  explicit faulty_queue(std::shared_ptr<q::queue_adapter> inner) : inner_(std::move(inner)) {}
+  std::atomic<int> failing_acks{0};     // this many acks fail with io_error
+  std::atomic<bool> refuse_extend{false};
+  std::atomic<int> extends{0}, refused{0};
+
+  q::capabilities caps() const noexcept override { return inner_->caps(); }
+  spool::error_code send(const q::outgoing_message& m, q::send_result& out) override { return inner_->send(m, out); }
+  spool::error_code receive(const q::receive_options& o, std::vector<q::delivery>& out,
+                            const std::atomic<bool>* cancel) override {
+    return inner_->receive(o, out, cancel);
+  }
+  spool::error_code ack(const q::delivery& d) override {
+    if (failing_acks > 0) {
+      --failing_acks;
+      return spool::errc::io_error;
+    }
+    return inner_->ack(d);
+  }
+  spool::error_code nack(const q::delivery& d, q::milliseconds delay) override { return inner_->nack(d, delay); }
+  spool::error_code extend(const q::delivery& d, q::milliseconds lease, q::clock::time_point& t) override {
+    ++extends;
+    if (refuse_extend) {
+      ++refused;
+      return spool::errc::lease_lost;
+    }
+    return inner_->extend(d, lease, t);
+  }
+  spool::error_code dead_letter(const q::delivery& d, const std::string& r, const std::string& e) override {
+    return inner_->dead_letter(d, r, e);
+  }
+  spool::error_code list_dead(std::vector<q::dead_letter_record>& out) override { return inner_->list_dead(out); }
+  spool::error_code redrive(const std::string& id, std::size_t& moved) override { return inner_->redrive(id, moved); }
+  spool::error_code stats(q::queue_stats& out) override { return inner_->stats(out); }
+
+ private:
+  std::shared_ptr<q::queue_adapter> inner_;
+};
+
+}  // namespace
+
+TEST_CASE("Worker::Lifecycle: every job is transcoded, published with status succeeded, and acknowledged",
+          "[worker]") {
+  fixture f;
+  auto in = f.input("in.mp4");
+  std::vector<std::pair<std::string, fs::path>> jobs;
+  for (int i = 0; i < 4; ++i) {
+    auto out = f.dir / ("out" + std::to_string(i));
+    jobs.emplace_back(f.submit(in, out), out);
+  }
+  auto o = f.options();
+  o.concurrency = 2;
+  auto summary = run_worker(f.queue, o);
+
+  CHECK(summary.succeeded == 4);
+  CHECK(summary.retried + summary.dead + summary.released + summary.lease_lost + summary.already_complete == 0);
+  auto st = f.stats();
+  CHECK(st.visible + st.in_flight + st.delayed + st.dead == 0);
+  auto states = f.events->states();
+  for (const auto& [id, out] : jobs) {
+    require_package(out, id);
+    CHECK(states[id] == std::vector<job_state>{job_state::running, job_state::succeeded});
+  }
+  // The host's metadata rides along in every event; the worker never ran more than its limit.
+  for (const auto& e : f.events->events()) CHECK(e.metadata.at("course") == "cs101");
+  CHECK(f.events->max_running() == 2);
+  CHECK(f.leftovers().empty());
+}
+
+TEST_CASE("Worker::Poison: an input error is dead-lettered on the first attempt, and a redrive then succeeds",
+          "[worker]") {
+  fixture f;
+  auto in = f.dir / "notes.mp4";
+  spool::test::write_text(in, "these are lecture notes, not a video\n");
+  auto out = f.dir / "out";
+  auto id = f.submit(in, out);
+
+  auto summary = run_worker(f.queue, f.options());
+  CHECK(summary.dead == 1);
+  CHECK(summary.succeeded + summary.retried == 0);
+  std::vector<q::dead_letter_record> dead;
+  REQUIRE_FALSE(f.queue->list_dead(dead));
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].message_id == id);
+  CHECK(dead[0].receive_count == 1);
+  auto err = boost::json::parse(dead[0].last_error_json);
+  CHECK(err.at("category") == "input");
+  // The mp4 demuxer, picked by the name, finds no moov box: the input cannot be decoded.
+  CHECK(err.at("code") == "input_undecodable");
+  auto s = status_of(out);
+  CHECK(s.state == job_state::dead);
+  CHECK(s.error == spool::errc::input_undecodable);
+  CHECK(s.attempt == 1);
+  // Nothing but the status is left where the package would have gone.
+  CHECK(spool::test::list_dir(out) == std::vector<std::string>{"status.json"});
+  CHECK(f.leftovers().empty());
+
+  // The professor uploads the real recording; the operator redrives the job.
+  fs::remove(in);
+  spool::test::input_spec spec;
+  spec.duration_s = 2;
+  spool::test::make_input(in, spec);
+  std::size_t moved = 0;
+  REQUIRE_FALSE(f.queue->redrive(id, moved));
+  CHECK(moved == 1);
+  summary = run_worker(f.queue, f.options());
+  CHECK(summary.succeeded == 1);
+  require_package(out, id);
+  CHECK(f.stats().dead == 0);
+}
+
+TEST_CASE("Worker::Invalid: a job whose body is not a job spec is dead-lettered with the reason", "[worker]") {
+  fixture f;
+  q::send_result r;
+  REQUIRE_FALSE(f.queue->send({R"({"version":1,"input":"/x.mp4"})", "", 0ms}, r));
+  auto summary = run_worker(f.queue, f.options());
+  CHECK(summary.dead == 1);
+  std::vector<q::dead_letter_record> dead;
+  REQUIRE_FALSE(f.queue->list_dead(dead));
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].reason.find("output") != std::string::npos);
+  CHECK(boost::json::parse(dead[0].last_error_json).at("code") == "invalid_spec");
+  REQUIRE(f.events->states()[r.message_id] == std::vector<job_state>{job_state::dead});
+}
+
+TEST_CASE("Worker::Retry: a resource failure is retried after a backoff and then succeeds", "[worker]") {
+  fixture f;
+  auto in = f.input("in.mp4");
+  // The output's parent is a file for now: creating the package fails with an I/O error.
+  auto parent = f.dir / "packages";
+  spool::test::write_text(parent, "in the way\n");
+  auto out = parent / "lecture";
+  auto id = f.submit(in, out);
+  auto o = f.options();
+  o.on_status = [e = f.events, parent](const spool::job_status& s) {
+    (*e)(s);
+    if (s.state == job_state::failed && fs::is_regular_file(parent)) {
+      fs::remove(parent);
+      fs::create_directory(parent);
+    }
+  };
+  auto summary = run_worker(f.queue, o);
+  CHECK(summary.retried >= 1);
+  CHECK(summary.succeeded == 1);
+  CHECK(summary.dead == 0);
+  auto s = status_of(out);
+  CHECK(s.state == job_state::succeeded);
+  CHECK(s.attempt >= 2);
+  bool failed_with_io = false;
+  for (const auto& e : f.events->events())
+    failed_with_io = failed_with_io || (e.state == job_state::failed && e.error == spool::errc::io_error);
+  CHECK(failed_with_io);
+  CHECK(f.leftovers().empty());
+}
+
+TEST_CASE("Worker::Heartbeat: a job longer than its lease keeps it and runs once, with two workers", "[worker]") {
+  fixture f;
+  // Seconds of encoding against a lease of well under one.
+  auto in = f.input("long.mp4", 12, 640, 360);
+  auto out = f.dir / "out";
+  auto id = f.submit(in, out, R"({"video":{"preset":"medium","rungs":[{"name":"120p","height":120},{"name":"360p","height":360}]}})");
+  auto o = f.options();
+  o.lease = 700ms;
+  auto started = std::chrono::steady_clock::now();
+  spool::worker_summary a, b;
+  std::thread second([&] { b = run_worker(f.queue, o); });
+  a = run_worker(f.queue, o);
+  second.join();
+  auto took = std::chrono::steady_clock::now() - started;
+
+  CHECK(took > 2 * o.lease);  // otherwise the test proves nothing
+  CHECK(a.succeeded + b.succeeded == 1);
+  CHECK(a.already_complete + b.already_complete == 0);
+  CHECK(a.lease_lost + b.lease_lost == 0);
+  auto s = status_of(out);
+  CHECK(s.state == job_state::succeeded);
+  CHECK(s.attempt == 1);
+  CHECK(f.events->states()[id] == std::vector<job_state>{job_state::running, job_state::succeeded});
+}
+
+TEST_CASE("Worker::LeaseLost: a refused extension cancels the transcode and leaves the job alone", "[worker]") {
+  fixture f;
+  auto faulty = std::make_shared<faulty_queue>(f.queue);
+  faulty->refuse_extend = true;
+  auto in = f.input("long.mp4", 12, 640, 360);
+  auto out = f.dir / "out";
+  f.submit(in, out, R"({"video":{"preset":"veryfast","rungs":[{"name":"360p","height":360}]}})");
+  auto o = f.options();
+  o.lease = 3s;
+  o.heartbeat = 200ms;
+  o.exit_when_idle = false;
+  spool::worker_runtime w(faulty, o);
+  spool::worker_summary summary;
+  spool::error_code ec;
+  std::thread t([&] { ec = w.run(summary); });
+  CHECK(eventually([&] { return faulty->refused > 0 && w.running() == 0; }, 60s));
+  w.stop();
+  t.join();
+  CHECK_FALSE(ec);
+  CHECK(summary.lease_lost == 1);
+  CHECK(summary.succeeded + summary.retried + summary.released + summary.dead == 0);
+  // Not acknowledged, not released: the newer delivery decides.
+  CHECK(f.stats().in_flight == 1);
+  CHECK_FALSE(fs::exists(out / "master.m3u8"));
+  CHECK(f.leftovers().empty());
+}
+
+TEST_CASE("Worker::AlreadyComplete: a redelivered job whose package is published is acknowledged, not encoded",
+          "[worker]") {
+  fixture f;
+  auto faulty = std::make_shared<faulty_queue>(f.queue);
+  faulty->failing_acks = 3;  // every try of the first acknowledgement fails
+  auto in = f.input("in.mp4");
+  auto out = f.dir / "out";
+  auto id = f.submit(in, out);
+  auto o = f.options();
+  o.lease = 1s;
+  auto summary = run_worker(faulty, o);
+  CHECK(summary.succeeded == 1);
+  CHECK(summary.already_complete == 1);
+  auto st = f.stats();
+  CHECK(st.visible + st.in_flight + st.delayed + st.dead == 0);
+  require_package(out, id);
+  // Encoded once: the second delivery only announced the finished state.
+  CHECK(f.events->states()[id] == std::vector<job_state>{job_state::running, job_state::succeeded});
+}
+
+TEST_CASE("Worker::Drain: running jobs finish within the grace period", "[worker]") {
+  fixture f;
+  auto in = f.input("long.mp4", 6, 640, 360);
+  auto out = f.dir / "out";
+  auto id = f.submit(in, out, R"({"video":{"preset":"veryfast","rungs":[{"name":"360p","height":360}]}})");
+  auto o = f.options();
+  o.exit_when_idle = false;
+  o.drain_grace = 300s;
+  spool::worker_runtime w(f.queue, o);
+  spool::worker_summary summary;
+  spool::error_code ec = spool::errc::internal;
+  std::thread t([&] { ec = w.run(summary); });
+  CHECK(eventually([&] { return f.events->saw(job_state::running); }));
+  w.drain();
+  t.join();
+  CHECK_FALSE(ec);
+  CHECK(summary.succeeded == 1);
+  CHECK(summary.released == 0);
+  require_package(out, id, "360p");
+}
+
+TEST_CASE("Worker::Stop: running jobs are cancelled and released at once for another worker", "[worker]") {
+  fixture f;
+  auto in = f.input("long.mp4", 12, 640, 360);
+  auto out = f.dir / "out";
+  auto id = f.submit(in, out, R"({"video":{"preset":"veryfast","rungs":[{"name":"360p","height":360}]}})");
+  auto o = f.options();
+  o.exit_when_idle = false;
+  o.lease = 600s;  // a release must not wait for this
+  o.drain_grace = 0ms;
+  {
+    spool::worker_runtime w(f.queue, o);
+    spool::worker_summary summary;
+    spool::error_code ec = spool::errc::internal;
+    std::thread t([&] { ec = w.run(summary); });
+    CHECK(eventually([&] { return f.events->saw(job_state::running); }));
+    auto asked = std::chrono::steady_clock::now();
+    w.drain();  // with no grace: cancel now
+    t.join();
+    CHECK(std::chrono::steady_clock::now() - asked < 30s);
+    CHECK_FALSE(ec);
+    CHECK(summary.released == 1);
+    CHECK(summary.succeeded == 0);
+  }
+  auto st = f.stats();
+  CHECK(st.visible == 1);
+  CHECK(st.in_flight == 0);
+  CHECK(status_of(out).state == job_state::queued);
+  CHECK(spool::test::list_dir(out) == std::vector<std::string>{"status.json"});
+  CHECK(f.leftovers().empty());
+
+  auto summary = run_worker(f.queue, f.options());
+  CHECK(summary.succeeded == 1);
+  auto s = status_of(out);
+  CHECK(s.state == job_state::succeeded);
+  CHECK(s.attempt == 2);
+}
+
+TEST_CASE("Worker::Async: basic_worker::async_run with use_future, and cancellation drains", "[worker]") {
+  fixture f;
+  auto in = f.input("in.mp4");
+  auto out = f.dir / "out";
+  auto id = f.submit(in, out);
+  asio::io_context io;
+  {
+    spool::worker w(io.get_executor(), f.queue, f.options());
+    auto done = w.async_run(asio::use_future);
+    std::thread runner([&] { io.run(); });
+    auto summary = done.get();
+    runner.join();
+    CHECK(summary.succeeded == 1);
+    require_package(out, id);
+  }
+
+  // An idle worker that would wait forever stops when its operation is cancelled.
+  io.restart();
+  auto o = f.options();
+  o.exit_when_idle = false;
+  spool::worker w(io.get_executor(), f.queue, o);
+  asio::cancellation_signal cancel;
+  asio::steady_timer timer(io, 200ms);
+  timer.async_wait([&](auto) { cancel.emit(asio::cancellation_type::total); });
+  bool completed = false;
+  spool::error_code result = spool::errc::internal;
+  w.async_run(asio::bind_cancellation_slot(cancel.slot(), [&](spool::error_code ec, spool::worker_summary) {
+    completed = true;
+    result = ec;
+  }));
+  io.run_for(30s);
+  CHECK(completed);
+  CHECK_FALSE(result);
+}
+
+TEST_CASE("Worker::File: jobs through a durable file:// queue", "[worker]") {
+  fixture f;
+  std::string detail;
+  REQUIRE_FALSE(q::make_file_queue((f.dir / "jobs.db").string(), f.queue, &detail));
+  auto in = f.input("in.mp4");
+  auto id1 = f.submit(in, f.dir / "a");
+  auto id2 = f.submit(in, f.dir / "b");
+  auto o = f.options();
+  o.concurrency = 2;
+  auto summary = run_worker(f.queue, o);
+  CHECK(summary.succeeded == 2);
+  require_package(f.dir / "a", id1);
+  require_package(f.dir / "b", id2);
+  auto st = f.stats();
+  CHECK(st.visible + st.in_flight + st.delayed + st.dead == 0);
+}
