@@ -1,0 +1,107 @@
+#include <spool/worker/status.hpp>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using spool::job_state;
+
+namespace {
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::string t = (fs::temp_directory_path() / "spool-status-XXXXXX").string();
+    REQUIRE(mkdtemp(t.data()));
+    path = t;
+  }
+  ~temp_dir() { fs::remove_all(path); }
+};
+
+spool::job_status sample() {
+  spool::job_status s;
+  s.job_id = "0123456789abcdef0123456789abcdef";
+  s.state = job_state::failed;
+  s.attempt = 3;
+  s.progress = 0.25;
+  s.eta_s = 42.5;
+  s.error = spool::errc::no_space;
+  s.error_message = "disk full";
+  s.updated_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1'790'000'000'123));
+  s.metadata = boost::json::object{{"course", "cs101"}};
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("Job::Status: the JSON of a status reads back the same", "[status]") {
+  auto s = sample();
+  auto text = boost::json::serialize(spool::to_json(s));
+  spool::job_status back;
+  REQUIRE_FALSE(spool::parse_job_status(text, back));
+  CHECK(back.job_id == s.job_id);
+  CHECK(back.state == s.state);
+  CHECK(back.attempt == 3);
+  CHECK(back.progress == 0.25);
+  CHECK(back.eta_s == 42.5);
+  CHECK(back.error == spool::errc::no_space);
+  CHECK(back.error_message == "disk full");
+  CHECK(back.updated_at == s.updated_at);
+  CHECK(back.metadata == s.metadata);
+  auto o = boost::json::parse(text).as_object();
+  CHECK(o.at("updated_at") == "2026-09-21T14:13:20.123Z");
+  CHECK(o.at("error").at("category") == "resource");
+}
+
+TEST_CASE("Job::Status: what is not a status is refused", "[status]") {
+  spool::job_status out;
+  std::string detail;
+  for (const char* bad : {"", "[]", "{}", R"({"job_id":"x"})", R"({"job_id":"x","state":"exploded"})",
+                          R"({"job_id":7,"state":"queued"})"}) {
+    INFO(bad);
+    CHECK(spool::parse_job_status(bad, out, &detail) == spool::errc::invalid_spec);
+  }
+}
+
+TEST_CASE("Job::Status: write_status replaces status.json whole and leaves no temporary", "[status]") {
+  temp_dir d;
+  auto out = d.path / "lecture";  // created on the first write
+  auto s = sample();
+  REQUIRE_FALSE(spool::write_status(out, s));
+  s.state = job_state::succeeded;
+  s.error = {};
+  REQUIRE_FALSE(spool::write_status(out, s));
+  spool::job_status back;
+  REQUIRE_FALSE(spool::read_status(out, back));
+  CHECK(back.state == job_state::succeeded);
+  CHECK_FALSE(back.error);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(out)) names.push_back(e.path().filename().string());
+  CHECK(names == std::vector<std::string>{"status.json"});
+  CHECK((fs::status(out / "status.json").permissions() & fs::perms::others_read) != fs::perms::none);
+}
+
+TEST_CASE("Job::Status: a crashed writer's temporary is removed by the next write", "[status]") {
+  temp_dir d;
+  // What a writer killed between creating and renaming its temporary leaves: no lock holds it.
+  std::ofstream(d.path / ".status.json.tmp-AbC123") << "{\"job_id\":";
+  fs::permissions(d.path / ".status.json.tmp-AbC123", fs::perms::owner_read | fs::perms::owner_write |
+                                                          fs::perms::group_read | fs::perms::others_read);
+  REQUIRE_FALSE(spool::write_status(d.path, sample()));
+  CHECK_FALSE(fs::exists(d.path / ".status.json.tmp-AbC123"));
+  CHECK(fs::exists(d.path / "status.json"));
+}
+
+TEST_CASE("Job::Status: reading where there is none is a typed error", "[status]") {
+  temp_dir d;
+  spool::job_status out;
+  std::string detail;
+  CHECK(spool::read_status(d.path / "missing", out, &detail) == spool::errc::input_unreadable);
+  CHECK_FALSE(detail.empty());
+  std::ofstream(d.path / "status.json") << "not json";
+  CHECK(spool::read_status(d.path, out, &detail) == spool::errc::invalid_spec);
+}
