@@ -26,7 +26,42 @@
 namespace spool::queue {
 namespace {
 
-constexpr int schema_version = 1;
+// Schema 2 (was 1): messages.seq is a plain rowid, since AUTOINCREMENT rewrote a page of
+// sqlite_sequence in every send, and the dedup index holds only the messages that have a key. A
+// keyless send now writes three b-tree pages (table, id index, visible index) instead of five, and
+// each is a WAL frame the commit has to make durable.
+constexpr int schema_version = 2;
+
+// seq orders messages sent in the same millisecond. A new rowid is always above every live one, which
+// is all the order needs.
+constexpr const char* messages_schema =
+    "CREATE TABLE messages ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  body BLOB NOT NULL,"
+    "  dedup_key TEXT,"
+    "  sent_at INTEGER NOT NULL,"
+    "  visible_at INTEGER NOT NULL,"
+    "  receipt TEXT,"
+    "  lease_expires_at INTEGER,"
+    "  receive_count INTEGER NOT NULL DEFAULT 0,"
+    "  first_received_at INTEGER);"
+    "CREATE INDEX messages_visible ON messages (visible_at, seq);"
+    "CREATE UNIQUE INDEX messages_dedup ON messages (dedup_key) WHERE dedup_key IS NOT NULL;";
+// Unchanged since schema 1. seq orders records dead-lettered together.
+constexpr const char* dead_schema =
+    "CREATE TABLE dead ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  body BLOB NOT NULL,"
+    "  dedup_key TEXT UNIQUE,"
+    "  reason TEXT NOT NULL,"
+    "  last_error_json TEXT NOT NULL,"
+    "  receive_count INTEGER NOT NULL,"
+    "  sent_at INTEGER NOT NULL,"
+    "  dead_at INTEGER NOT NULL);"
+    "CREATE INDEX dead_dead_at ON dead (dead_at, seq);";
+
 constexpr int busy_timeout_ms = 10'000;
 
 std::int64_t to_ms(clock::time_point t) {
@@ -405,38 +440,24 @@ class file_queue final : public queue_adapter {
       detail = path + " was written by a newer spool (queue schema " + text + ")";
       return errc::invalid_spec;
     }
+    if (version == 1) {
+      // The same columns: rebuild the table, keeping every message (seq included); dead is as it was.
+      const std::string upgrade = std::string(
+                                      "ALTER TABLE messages RENAME TO messages_v1;"
+                                      "DROP INDEX messages_visible;") +
+                                  messages_schema +
+                                  "INSERT INTO messages SELECT * FROM messages_v1;"
+                                  "DROP TABLE messages_v1;"
+                                  "PRAGMA user_version = 2;";
+      return exec(upgrade.c_str(), detail);
+    }
     if (auto ec = query_text("SELECT COUNT(*) FROM sqlite_master", text, detail)) return ec;
     if (text != "0") {
       detail = path + " is an SQLite database but not a spool queue";
       return errc::invalid_spec;
     }
-    // seq orders messages sent in the same millisecond, and dead records dead-lettered together.
-    return exec(
-        "CREATE TABLE messages ("
-        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-        "  id TEXT NOT NULL UNIQUE,"
-        "  body BLOB NOT NULL,"
-        "  dedup_key TEXT UNIQUE,"
-        "  sent_at INTEGER NOT NULL,"
-        "  visible_at INTEGER NOT NULL,"
-        "  receipt TEXT,"
-        "  lease_expires_at INTEGER,"
-        "  receive_count INTEGER NOT NULL DEFAULT 0,"
-        "  first_received_at INTEGER);"
-        "CREATE INDEX messages_visible ON messages (visible_at, seq);"
-        "CREATE TABLE dead ("
-        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-        "  id TEXT NOT NULL UNIQUE,"
-        "  body BLOB NOT NULL,"
-        "  dedup_key TEXT UNIQUE,"
-        "  reason TEXT NOT NULL,"
-        "  last_error_json TEXT NOT NULL,"
-        "  receive_count INTEGER NOT NULL,"
-        "  sent_at INTEGER NOT NULL,"
-        "  dead_at INTEGER NOT NULL);"
-        "CREATE INDEX dead_dead_at ON dead (dead_at, seq);"
-        "PRAGMA user_version = 1;",
-        detail);
+    const std::string create = std::string(messages_schema) + dead_schema + "PRAGMA user_version = 2;";
+    return exec(create.c_str(), detail);
   }
 
   bool acceptable(const outgoing_message& m) const {
@@ -527,10 +548,15 @@ class file_queue final : public queue_adapter {
   // Runs body inside BEGIN IMMEDIATE ... COMMIT; rolls back on any error. Caller holds mutex_.
   template <class F>
   error_code write_txn(F&& body) {
-    std::string ignored;
-    if (auto ec = exec("BEGIN IMMEDIATE", ignored)) return ec;
+    {
+      stmt begin(prepare("BEGIN IMMEDIATE"));  // cached: parsing it took a few microseconds per write
+      if (auto ec = done(begin.step())) return ec;
+    }
     error_code ec = body();
-    if (!ec) ec = exec("COMMIT", ignored);
+    if (!ec) {
+      stmt commit(prepare("COMMIT"));
+      ec = done(commit.step());
+    }
     if (ec) rollback();
     return ec;
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -196,6 +197,103 @@ TEST_CASE("Queue::File::Reopen: messages outlive the queue object", "[queue]") {
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].message_id == dead_id);
   CHECK(dead[0].body == "dead");
+}
+
+TEST_CASE("Queue::File::Upgrade: a schema-1 file is upgraded in place, keeping messages, leases, dead letters and keys",
+          "[queue]") {
+  temp_dir dir;
+  auto path = (dir.path / "v1.db").string();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(spool::queue::clock::now().time_since_epoch()).count();
+  {
+    // What schema 1 created, with one visible message, one leased and one dead.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    const std::string sql =
+        "PRAGMA journal_mode=WAL;"
+        "CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body BLOB NOT NULL,"
+        "  dedup_key TEXT UNIQUE, sent_at INTEGER NOT NULL, visible_at INTEGER NOT NULL, receipt TEXT,"
+        "  lease_expires_at INTEGER, receive_count INTEGER NOT NULL DEFAULT 0, first_received_at INTEGER);"
+        "CREATE INDEX messages_visible ON messages (visible_at, seq);"
+        "CREATE TABLE dead (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body BLOB NOT NULL,"
+        "  dedup_key TEXT UNIQUE, reason TEXT NOT NULL, last_error_json TEXT NOT NULL, receive_count INTEGER NOT NULL,"
+        "  sent_at INTEGER NOT NULL, dead_at INTEGER NOT NULL);"
+        "CREATE INDEX dead_dead_at ON dead (dead_at, seq);"
+        "PRAGMA user_version = 1;"
+        "CREATE TEMP TABLE t AS SELECT " +
+        std::to_string(now) +
+        " AS now;"
+        "INSERT INTO messages (id, body, dedup_key, sent_at, visible_at) SELECT 'm-visible', 'kept', 'job-1', now, now "
+        "  FROM t;"
+        "INSERT INTO messages (id, body, sent_at, visible_at, receipt, lease_expires_at, receive_count, "
+        "  first_received_at) SELECT 'm-leased', 'busy', now, now + 600000, 'r-leased', now + 600000, 1, now FROM t;"
+        "INSERT INTO dead (id, body, dedup_key, reason, last_error_json, receive_count, sent_at, dead_at) "
+        "  SELECT 'm-dead', 'doomed', 'job-9', 'test', '', 5, now, now FROM t;";
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    INFO((err ? err : ""));
+    sqlite3_free(err);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+  }
+
+  std::shared_ptr<queue_adapter> q;
+  std::string detail;
+  REQUIRE_FALSE(spool::queue::make_file_queue(path, q, &detail));
+  spool::queue::queue_stats st;
+  REQUIRE_FALSE(q->stats(st));
+  CHECK(st.visible == 1);
+  CHECK(st.in_flight == 1);
+  CHECK(st.dead == 1);
+
+  // Dedup keys of live and dead messages are still known.
+  spool::queue::send_result s;
+  REQUIRE_FALSE(q->send({"again", "job-1", std::chrono::milliseconds{0}}, s));
+  CHECK(s.duplicate);
+  CHECK(s.message_id == "m-visible");
+  REQUIRE_FALSE(q->send({"again", "job-9", std::chrono::milliseconds{0}}, s));
+  CHECK(s.duplicate);
+  CHECK(s.message_id == "m-dead");
+
+  // The lease taken before the upgrade is still current: its receipt acks.
+  spool::queue::delivery leased;
+  leased.message_id = "m-leased";
+  leased.receipt = "r-leased";
+  CHECK_FALSE(q->ack(leased));
+
+  // Messages sent after the upgrade come after the old ones.
+  REQUIRE_FALSE(q->send({"new", "job-2", std::chrono::milliseconds{0}}, s));
+  CHECK_FALSE(s.duplicate);
+  std::vector<spool::queue::delivery> got;
+  spool::queue::receive_options o;
+  o.max_messages = 10;
+  REQUIRE_FALSE(q->receive(o, got));
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].message_id == "m-visible");
+  CHECK(got[0].body == "kept");
+  CHECK(got[0].receive_count == 1);
+  CHECK(got[1].message_id == s.message_id);
+  for (const auto& d : got) CHECK_FALSE(q->ack(d));
+  std::vector<spool::queue::dead_letter_record> dead;
+  REQUIRE_FALSE(q->list_dead(dead));
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].body == "doomed");
+  q.reset();
+
+  // Opening it again finds schema 2 and changes nothing.
+  REQUIRE_FALSE(spool::queue::make_file_queue(path, q, &detail));
+  REQUIRE_FALSE(q->stats(st));
+  CHECK(st.visible + st.in_flight + st.delayed == 0);
+  CHECK(st.dead == 1);
+  q.reset();
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* version = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(version) == SQLITE_ROW);
+  CHECK(sqlite3_column_int(version, 0) == 2);
+  sqlite3_finalize(version);
+  sqlite3_close(db);
 }
 
 TEST_CASE("Queue::File::Crash: a send that returned survives SIGKILL of the sender", "[queue]") {
