@@ -1,11 +1,12 @@
 # The two commands of the README: `make demo` and `make test`. Everything installs what is missing.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEMO_OUT   ?= demo-out
 
-.PHONY: all deps build test demo asan corpus bench clean
+.PHONY: all deps build test demo asan tsan corpus bench clean
 
 all: build
 
@@ -27,6 +28,18 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --timeout 1800 -LE consumer
 
+# The threaded parts (queues, job_queue, the worker) under ThreadSanitizer. FFmpeg itself is not
+# instrumented; tsan.supp says which of its internals are excused.
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DSPOOL_SANITIZE=thread -DSPOOL_BUILD_BENCH=OFF -DSPOOL_BUILD_EXAMPLES=OFF \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target spool-unit-tests spool-worker-tests spool-media-tests
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) --timeout 1800 -L 'unit|worker'
+	# and the media pipeline's own threads: async completion, cancellation, progress
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  $(TSAN_BUILD)/bin/spool-media-tests '[async],[cancel],[progress]'
+
 # Real-world media from Debian's own packages through the whole ladder.
 corpus: build
 	python3 tests/corpus/run_corpus.py --spool $(BUILD)/bin/spool
@@ -45,4 +58,4 @@ demo: build
 	@echo "  DASH: $(CURDIR)/$(DEMO_OUT)/package/manifest.mpd"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(DEMO_OUT)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(DEMO_OUT)

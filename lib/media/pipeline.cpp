@@ -453,7 +453,8 @@ class audio_branch {
   void set_segment(double s) { segment_s_ = s; }
   int stream_index() const { return st_->index; }
   track_info& track() { return track_; }
-  double out_time() const { return static_cast<double>(next_pts_) / settings_.sample_rate; }
+  /// Read by the progress reporter while the decode thread encodes.
+  double out_time() const { return out_time_.load(std::memory_order_relaxed); }
 
   /// Decodes a packet (nullptr flushes the decoder).
   void decode(const AVPacket* pkt) {
@@ -572,6 +573,7 @@ class audio_branch {
       f->pts = next_pts_;
       next_pts_ += n;
       written_ += n;
+      out_time_.store(static_cast<double>(next_pts_) / settings_.sample_rate, std::memory_order_relaxed);
       av::check(avcodec_send_frame(enc_.get(), f.get()), "cannot encode audio");
       receive();
     }
@@ -603,6 +605,7 @@ class audio_branch {
   AVChannelLayout in_layout_{};
   bool started_ = false;
   std::int64_t next_pts_ = 0, written_ = 0;
+  std::atomic<double> out_time_{0};
   std::int64_t to_drop_ = 0;  ///< samples before the first picture, still to trim
 };
 
