@@ -55,11 +55,12 @@ bench-queue: build
 demo: build
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
 	$(BUILD)/bin/spool-make-sample $(DEMO_OUT)/lecture.mp4 --duration 30
-	$(BUILD)/bin/spool transcode $(DEMO_OUT)/lecture.mp4 $(DEMO_OUT)/package > $(DEMO_OUT)/result.json
+	$(BUILD)/bin/embedded_worker $(DEMO_OUT)/lecture.mp4 $(DEMO_OUT)/package $(DEMO_OUT)/jobs.db
 	@echo
-	@echo "spool demo: the HLS+DASH ladder is in $(CURDIR)/$(DEMO_OUT)/package"
-	@echo "  HLS:  $(CURDIR)/$(DEMO_OUT)/package/master.m3u8"
-	@echo "  DASH: $(CURDIR)/$(DEMO_OUT)/package/manifest.mpd"
+	@echo "spool demo: the job went through the durable queue $(CURDIR)/$(DEMO_OUT)/jobs.db"
+	@echo "  HLS:    $(CURDIR)/$(DEMO_OUT)/package/master.m3u8"
+	@echo "  DASH:   $(CURDIR)/$(DEMO_OUT)/package/manifest.mpd"
+	@echo "  status: $(BUILD)/bin/spool status $(DEMO_OUT)/package"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(DEMO_OUT)

@@ -24,9 +24,6 @@
 #include <unistd.h>
 #include <vector>
 
-extern "C" {
-#include <libavutil/log.h>
-}
 
 namespace {
 
@@ -621,7 +618,7 @@ int main(int argc, char** argv) {
   install_signals();
   if (cmd == "status") return cmd_status(argc, argv);
   if (cmd == "submit" || cmd == "queue" || cmd == "dlq" || cmd == "worker") {
-    av_log_set_level(std::getenv("SPOOL_AV_LOG") ? AV_LOG_INFO : AV_LOG_ERROR);
+    media::set_ffmpeg_log_level(std::getenv("SPOOL_AV_LOG") ? media::ffmpeg_log::info : media::ffmpeg_log::error);
     try {
       if (cmd == "worker") return cmd_worker(argc, argv);
       if (cmd == "submit") return cmd_submit(argc, argv);
@@ -632,7 +629,7 @@ int main(int argc, char** argv) {
     }
   }
   // FFmpeg's own chatter is noise here: spool reports every failure itself.
-  av_log_set_level(std::getenv("SPOOL_AV_LOG") ? AV_LOG_INFO : AV_LOG_ERROR);
+  media::set_ffmpeg_log_level(std::getenv("SPOOL_AV_LOG") ? media::ffmpeg_log::info : media::ffmpeg_log::error);
   parsed_args a;
   std::string why;
   if (!parse(argc, argv, 2, a, why)) return usage(why);

@@ -2,6 +2,7 @@
 // Everything public in spool.
 #include <spool/error.hpp>
 #include <spool/job.hpp>
+#include <spool/media/log.hpp>
 #include <spool/media/plan.hpp>
 #include <spool/media/policy.hpp>
 #include <spool/media/probe.hpp>
