@@ -371,6 +371,7 @@ int cmd_submit(int argc, char** argv) {
     spool::job_status st;
     st.job_id = sent.message_id;
     st.metadata = job.metadata;
+    st.idempotency_key = job.idempotency_key;
     st.updated_at = std::chrono::system_clock::now();
     spool::write_status(job.output, st);
   }

@@ -150,6 +150,7 @@ boost::json::value to_json(const job_status& s) {
                         {"eta_s", s.eta_s},
                         {"updated_at", iso8601(s.updated_at)}};
   o["error"] = s.error ? error_json(s.error, s.error_message) : boost::json::value(nullptr);
+  if (!s.idempotency_key.empty()) o["idempotency_key"] = s.idempotency_key;
   if (!s.metadata.is_null()) o["metadata"] = s.metadata;
   return o;
 }
@@ -184,6 +185,7 @@ error_code parse_job_status(std::string_view json_text, job_status& out, std::st
     if (const auto* c = eo.if_contains("code"); c && c->is_string()) s.error = code_from_name(c->get_string());
     if (const auto* m = eo.if_contains("message"); m && m->is_string()) s.error_message = std::string(m->get_string());
   }
+  if (const auto* k = o.if_contains("idempotency_key"); k && k->is_string()) s.idempotency_key = std::string(k->get_string());
   if (const auto* m = o.if_contains("metadata")) s.metadata = *m;
   out = std::move(s);
   return {};

@@ -41,6 +41,7 @@ struct job_status {
   error_code error;      ///< the last failure, if any
   std::string error_message;
   std::chrono::system_clock::time_point updated_at{};
+  std::string idempotency_key;  ///< the job's, when it has one: a resubmission finds its package by it
   boost::json::value metadata;
 };
 
@@ -50,7 +51,8 @@ error_code parse_job_spec(std::string_view json_text, job_spec& out, std::string
 /// The media plan the job asks for: its preset, overridden by its plan when present.
 error_code make_plan(const job_spec& j, media::plan& out, std::string* detail = nullptr);
 
-/// {"job_id","state","attempt","progress","eta_s","error":{code,category,message}|null,"updated_at","metadata"}
+/// {"job_id","state","attempt","progress","eta_s","error":{code,category,message}|null,"updated_at"}, plus
+/// "idempotency_key" and "metadata" when the job has them.
 boost::json::value to_json(const job_status& s);
 /// Reads what to_json(job_status) writes; errc::invalid_spec when it is not a status object.
 error_code parse_job_status(std::string_view json_text, job_status& out, std::string* detail = nullptr);

@@ -339,14 +339,20 @@ void worker_runtime::impl::process(job& j) {
     return;
   }
   initial.metadata = spec.metadata;
+  initial.idempotency_key = spec.idempotency_key;
   fs::path out = spec.output;
 
-  // Done by an earlier delivery that crashed (or lost its lease) before acknowledging.
+  // Done already: by an earlier delivery that crashed (or lost its lease) before acknowledging, or
+  // by an earlier job with the same idempotency key that the queue no longer remembers.
   job_status previous;
-  if (!read_status(out, previous) && previous.state == job_state::succeeded && previous.job_id == d.message_id &&
-      fs::exists(out / "result.json")) {
+  if (!read_status(out, previous) && previous.state == job_state::succeeded && fs::exists(out / "result.json") &&
+      (previous.job_id == d.message_id ||
+       (!spec.idempotency_key.empty() && previous.idempotency_key == spec.idempotency_key))) {
     auto ec = queue->ack(d);
     count(ec ? &worker_summary::lease_lost : &worker_summary::already_complete);
+    previous.job_id = d.message_id;
+    previous.attempt = d.receive_count;
+    previous.metadata = spec.metadata;
     status_channel(options, out, initial).announce(previous);
     return;
   }

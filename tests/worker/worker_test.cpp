@@ -94,14 +94,16 @@ struct fixture {
     return p;
   }
 
-  std::string submit(const fs::path& in, const fs::path& out, const char* plan = small_plan_json) {
+  std::string submit(const fs::path& in, const fs::path& out, const char* plan = small_plan_json,
+                     const std::string& key = "") {
     spool::job_spec j;
+    j.idempotency_key = key;
     j.input = in.string();
     j.output = out.string();
     j.plan = boost::json::parse(plan);
     j.metadata = boost::json::object{{"course", "cs101"}};
     q::send_result r;
-    REQUIRE_FALSE(queue->send({boost::json::serialize(spool::to_json(j)), "", 0ms}, r));
+    REQUIRE_FALSE(queue->send({boost::json::serialize(spool::to_json(j)), key, 0ms}, r));
     return r.message_id;
   }
 
@@ -409,6 +411,33 @@ TEST_CASE("Worker::AlreadyComplete: a redelivered job whose package is published
   require_package(out, id);
   // Encoded once: the second delivery only announced the finished state.
   CHECK(f.events->states()[id] == std::vector<job_state>{job_state::running, job_state::succeeded});
+}
+
+TEST_CASE("Worker::Idempotency: a resubmission after the queue forgot the key finds the package, not a new encode",
+          "[worker]") {
+  fixture f;
+  auto in = f.input("in.mp4");
+  auto out = f.dir / "out";
+  auto first = f.submit(in, out, small_plan_json, "upload-42");
+  CHECK(f.submit(in, out, small_plan_json, "upload-42") == first);  // still queued: the same job
+  auto summary = run_worker(f.queue, f.options());
+  CHECK(summary.succeeded == 1);
+  CHECK(status_of(out).idempotency_key == "upload-42");
+
+  // Acknowledged jobs' keys are not kept forever; the host's retry arrives after that.
+  auto again = f.submit(in, f.dir / "out", small_plan_json, "upload-42");
+  summary = run_worker(f.queue, f.options());
+  CHECK(summary.already_complete + summary.succeeded == 1);
+  CHECK(summary.dead == 0);
+  auto states = f.events->states();
+  CHECK(states[first] == std::vector<job_state>{job_state::running, job_state::succeeded});
+  if (again != first) {
+    CHECK(summary.already_complete == 1);
+    CHECK(states[again] == std::vector<job_state>{job_state::succeeded});
+  }
+  CHECK(status_of(out).job_id == first);  // the package is the first job's
+  auto st = f.stats();
+  CHECK(st.visible + st.in_flight + st.delayed + st.dead == 0);
 }
 
 TEST_CASE("Worker::Drain: running jobs finish within the grace period", "[worker]") {
