@@ -342,6 +342,20 @@ void worker_runtime::impl::process(job& j) {
   initial.idempotency_key = spec.idempotency_key;
   fs::path out = spec.output;
 
+  // Earlier deliveries never reported back: their workers crashed or lost the lease. A job that
+  // takes its worker down every time must not do so forever (SQS's maxReceiveCount).
+  if (d.receive_count > options.retry.max_attempts) {
+    error_code ec = errc::internal;
+    std::string why = "delivered " + std::to_string(d.receive_count) + " times without finishing (max_attempts " +
+                      std::to_string(options.retry.max_attempts) + "); its workers may be crashing on it";
+    status_channel status(options, out, initial);
+    if (!queue->dead_letter(d, why, boost::json::serialize(error_json(ec, why)))) {
+      count(&worker_summary::dead);
+      status.set(job_state::dead, ec, why);
+    }
+    return;
+  }
+
   // Done already: by an earlier delivery that crashed (or lost its lease) before acknowledging, or
   // by an earlier job with the same idempotency key that the queue no longer remembers.
   job_status previous;

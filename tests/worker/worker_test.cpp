@@ -306,6 +306,38 @@ TEST_CASE("Worker::Invalid: a job whose body is not a job spec is dead-lettered 
   REQUIRE(f.events->states()[r.message_id] == std::vector<job_state>{job_state::dead});
 }
 
+TEST_CASE("Worker::Crashes: a job whose deliveries keep dying is dead-lettered once its attempts are used up",
+          "[worker]") {
+  fixture f;
+  auto in = f.input("in.mp4");
+  auto out = f.dir / "out";
+  auto id = f.submit(in, out);
+  auto o = f.options();
+  o.retry.max_attempts = 3;
+  // Three deliveries that never report back, as if each worker had been killed mid-job.
+  for (int i = 0; i < 3; ++i) {
+    std::vector<q::delivery> d;
+    q::receive_options ro;
+    ro.lease = 1ms;
+    REQUIRE_FALSE(f.queue->receive(ro, d));
+    REQUIRE(d.size() == 1);
+    std::this_thread::sleep_for(5ms);
+  }
+  auto summary = run_worker(f.queue, o);
+  CHECK(summary.dead == 1);
+  CHECK(summary.succeeded == 0);
+  std::vector<q::dead_letter_record> dead;
+  REQUIRE_FALSE(f.queue->list_dead(dead));
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].message_id == id);
+  CHECK(dead[0].receive_count == 4);
+  CHECK(dead[0].reason.find("without finishing") != std::string::npos);
+  auto s = status_of(out);
+  CHECK(s.state == job_state::dead);
+  CHECK(s.error == spool::errc::internal);
+  CHECK_FALSE(fs::exists(out / "master.m3u8"));
+}
+
 TEST_CASE("Worker::Retry: a resource failure is retried after a backoff and then succeeds", "[worker]") {
   fixture f;
   auto in = f.input("in.mp4");
