@@ -1,5 +1,8 @@
 // mem://name: an in-process queue with the same semantics as the durable ones, for embedding and
 // tests. Leases expire lazily: a message whose visible_at has passed is visible again.
+//
+// Every live message is also in an index ordered by (visible_at, seq), so receive takes the first
+// entries of the index instead of scanning and sorting the whole queue: O(log n) per message.
 #include "queue/ids.hpp"
 
 #include <spool/queue/registry.hpp>
@@ -9,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace spool::queue {
@@ -20,6 +24,9 @@ struct stored {
   int receive_count = 0;
   std::uint64_t seq = 0;  ///< send order, the tie-break among equally visible messages
 };
+
+// Where a message stands in the receive order.
+using order_key = std::pair<clock::time_point, std::uint64_t>;  // (visible_at, seq)
 
 class memory_queue final : public queue_adapter {
  public:
@@ -34,57 +41,23 @@ class memory_queue final : public queue_adapter {
 
   error_code send(const outgoing_message& m, send_result& out) override {
     if (m.body.size() > caps().max_message_bytes) return errc::invalid_spec;
+    std::string id = detail::random_id();  // before taking the lock, which receivers wait for
     std::lock_guard lock(mutex_);
-    if (!m.dedup_key.empty()) {
-      auto it = dedup_.find(m.dedup_key);
-      if (it != dedup_.end()) {
-        out = {it->second, true};
-        return {};
-      }
-    }
-    stored s;
-    s.id = detail::random_id();
-    s.body = m.body;
-    s.dedup_key = m.dedup_key;
-    s.sent_at = clock::now();
-    s.visible_at = s.sent_at + std::max(m.delay, milliseconds(0));
-    s.seq = next_seq_++;
-    if (!s.dedup_key.empty()) dedup_[s.dedup_key] = s.id;
-    out = {s.id, false};
-    messages_.emplace(s.id, std::move(s));
-    cv_.notify_all();
+    out = store(m, std::move(id), clock::now());
+    if (!out.duplicate) cv_.notify_all();
     return {};
   }
 
-  // All or nothing: every message is checked before the first is stored, under one lock.
+  // All or nothing: every message is checked, and every id drawn, before the first is stored.
   error_code send_batch(const std::vector<outgoing_message>& msgs, std::vector<send_result>& out) override {
     for (const auto& m : msgs)
       if (m.body.size() > caps().max_message_bytes) return errc::invalid_spec;
     std::vector<std::string> ids(msgs.size());
-    for (auto& id : ids) id = detail::random_id();  // may throw: before anything is stored
+    for (auto& id : ids) id = detail::random_id();
     out.reserve(out.size() + msgs.size());
     std::lock_guard lock(mutex_);
     const auto now = clock::now();
-    for (std::size_t i = 0; i < msgs.size(); ++i) {
-      const outgoing_message& m = msgs[i];
-      if (!m.dedup_key.empty()) {
-        auto it = dedup_.find(m.dedup_key);  // also finds a key sent earlier in this batch
-        if (it != dedup_.end()) {
-          out.push_back({it->second, true});
-          continue;
-        }
-      }
-      stored s;
-      s.id = std::move(ids[i]);
-      s.body = m.body;
-      s.dedup_key = m.dedup_key;
-      s.sent_at = now;
-      s.visible_at = now + std::max(m.delay, milliseconds(0));
-      s.seq = next_seq_++;
-      if (!s.dedup_key.empty()) dedup_[s.dedup_key] = s.id;
-      out.push_back({s.id, false});
-      messages_.emplace(s.id, std::move(s));
-    }
+    for (std::size_t i = 0; i < msgs.size(); ++i) out.push_back(store(msgs[i], std::move(ids[i]), now));
     if (!msgs.empty()) cv_.notify_all();
     return {};
   }
@@ -92,21 +65,27 @@ class memory_queue final : public queue_adapter {
   error_code receive(const receive_options& o, std::vector<delivery>& out, const std::atomic<bool>* cancel) override {
     auto deadline = std::chrono::steady_clock::now() + o.wait;
     std::unique_lock lock(mutex_);
+    const std::size_t max = std::max<std::size_t>(1, o.max_messages);
     for (;;) {
       auto now = clock::now();
-      std::vector<stored*> ready;
-      for (auto& [id, s] : messages_)
-        if (s.visible_at <= now) ready.push_back(&s);
-      std::sort(ready.begin(), ready.end(), [](const stored* a, const stored* b) {
-        return a->visible_at != b->visible_at ? a->visible_at < b->visible_at : a->seq < b->seq;
-      });
-      std::size_t n = std::min(ready.size(), std::max<std::size_t>(1, o.max_messages));
-      for (std::size_t i = 0; i < n; ++i) {
-        stored& s = *ready[i];
-        s.receipt = detail::random_id();
+      // Take the visible ones out of the index first: with a lease of 0 a delivered message would
+      // otherwise be visible again, in front of the rest, within this same receive.
+      taken_.clear();
+      while (taken_.size() < max && !by_visible_.empty() && by_visible_.begin()->first.first <= now)
+        taken_.push_back(by_visible_.extract(by_visible_.begin()));
+      put_back_untouched guard{taken_, by_visible_};
+      const std::size_t n = taken_.size();
+      for (auto& node : taken_) {
+        stored& s = *node.mapped();
+        std::string receipt = detail::random_id();  // may throw: before the message changes
+        s.receipt = std::move(receipt);
         s.lease_expires_at = now + o.lease;
         s.visible_at = s.lease_expires_at;
         if (s.receive_count++ == 0) s.first_received_at = now;
+        node.key() = {s.visible_at, s.seq};
+        by_visible_.insert(std::move(node));
+        // If this throws the message stays leased without being handed out, as if the receiver had
+        // crashed: it is delivered again when the lease ends.
         out.push_back({s.id, s.body, s.receipt, s.receive_count, s.sent_at, s.first_received_at, s.lease_expires_at});
       }
       if (n > 0 || (cancel && cancel->load())) return {};
@@ -119,39 +98,43 @@ class memory_queue final : public queue_adapter {
 
   error_code ack(const delivery& d) override {
     std::lock_guard lock(mutex_);
-    stored* s = current(d);
-    if (!s) return errc::lease_lost;
-    if (!s->dedup_key.empty()) dedup_.erase(s->dedup_key);
-    messages_.erase(d.message_id);
+    auto it = current(d);
+    if (it == messages_.end()) return errc::lease_lost;
+    if (!it->second.dedup_key.empty()) dedup_.erase(it->second.dedup_key);
+    erase(it);
     return {};
   }
 
   error_code nack(const delivery& d, milliseconds delay) override {
     std::lock_guard lock(mutex_);
-    stored* s = current(d);
-    if (!s) return errc::lease_lost;
-    s->receipt.clear();
-    s->visible_at = clock::now() + std::max(delay, milliseconds(0));
-    s->lease_expires_at = {};
+    auto it = current(d);
+    if (it == messages_.end()) return errc::lease_lost;
+    stored& s = it->second;
+    s.receipt.clear();
+    s.lease_expires_at = {};
+    set_visible_at(s, clock::now() + std::max(delay, milliseconds(0)));
     cv_.notify_all();
     return {};
   }
 
   error_code extend(const delivery& d, milliseconds lease, clock::time_point& expires_at) override {
     std::lock_guard lock(mutex_);
-    stored* s = current(d);
-    if (!s) return errc::lease_lost;
-    s->lease_expires_at = s->visible_at = expires_at = clock::now() + lease;
+    auto it = current(d);
+    if (it == messages_.end()) return errc::lease_lost;
+    stored& s = it->second;
+    s.lease_expires_at = expires_at = clock::now() + lease;
+    set_visible_at(s, s.lease_expires_at);
     return {};
   }
 
   error_code dead_letter(const delivery& d, const std::string& reason, const std::string& last_error_json) override {
     std::lock_guard lock(mutex_);
-    stored* s = current(d);
-    if (!s) return errc::lease_lost;
-    dead_letter_record r{s->id, s->body, reason, last_error_json, s->receive_count, s->sent_at, clock::now()};
-    dead_.emplace(s->id, std::make_pair(std::move(r), s->dedup_key));
-    messages_.erase(d.message_id);
+    auto it = current(d);
+    if (it == messages_.end()) return errc::lease_lost;
+    stored& s = it->second;
+    dead_letter_record r{s.id, std::move(s.body), reason, last_error_json, s.receive_count, s.sent_at, clock::now()};
+    dead_.emplace(s.id, std::make_pair(std::move(r), std::move(s.dedup_key)));
+    erase(it);
     return {};
   }
 
@@ -179,7 +162,7 @@ class memory_queue final : public queue_adapter {
       s.sent_at = it->second.first.sent_at;
       s.visible_at = clock::now();
       s.seq = next_seq_++;
-      messages_.emplace(s.id, std::move(s));
+      insert(std::move(s));
       it = dead_.erase(it);
       ++moved;
     }
@@ -205,16 +188,69 @@ class memory_queue final : public queue_adapter {
   }
 
  private:
+  using message_map = std::unordered_map<std::string, stored>;
+  using order_index = std::map<order_key, stored*>;
+
+  // Returns index nodes that receive took out but did not get to (an exception) to the index.
+  struct put_back_untouched {
+    std::vector<order_index::node_type>& taken;
+    order_index& index;
+    ~put_back_untouched() {
+      for (auto& node : taken)
+        if (!node.empty()) index.insert(std::move(node));
+    }
+  };
+
   // The message if `d` is its current delivery; a redelivery or an ack makes older receipts stale.
-  stored* current(const delivery& d) {
+  message_map::iterator current(const delivery& d) {
     auto it = messages_.find(d.message_id);
-    if (it == messages_.end() || it->second.receipt.empty() || it->second.receipt != d.receipt) return nullptr;
-    return &it->second;
+    if (it == messages_.end() || it->second.receipt.empty() || it->second.receipt != d.receipt) return messages_.end();
+    return it;
+  }
+
+  // Stores `m` under `id` (caller holds mutex_), or finds the message that already has its dedup key.
+  send_result store(const outgoing_message& m, std::string id, clock::time_point now) {
+    if (!m.dedup_key.empty()) {
+      auto it = dedup_.find(m.dedup_key);  // also finds a key sent earlier in the same batch
+      if (it != dedup_.end()) return {it->second, true};
+    }
+    stored s;
+    s.id = std::move(id);
+    s.body = m.body;
+    s.dedup_key = m.dedup_key;
+    s.sent_at = now;
+    s.visible_at = now + std::max(m.delay, milliseconds(0));
+    s.seq = next_seq_++;
+    if (!s.dedup_key.empty()) dedup_.emplace(s.dedup_key, s.id);
+    send_result r{s.id, false};
+    insert(std::move(s));
+    return r;
+  }
+
+  void insert(stored&& s) {
+    std::string key = s.id;
+    auto it = messages_.emplace(std::move(key), std::move(s)).first;
+    by_visible_.emplace(order_key{it->second.visible_at, it->second.seq}, &it->second);
+  }
+
+  void erase(message_map::iterator it) {
+    by_visible_.erase(order_key{it->second.visible_at, it->second.seq});
+    messages_.erase(it);
+  }
+
+  // Moves the message to its new place in the receive order, reusing the index node.
+  void set_visible_at(stored& s, clock::time_point t) {
+    auto node = by_visible_.extract(order_key{s.visible_at, s.seq});
+    s.visible_at = t;
+    node.key() = {t, s.seq};
+    by_visible_.insert(std::move(node));
   }
 
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::map<std::string, stored> messages_;
+  message_map messages_;                                // id -> message; its node never moves
+  order_index by_visible_;                              // every live message, in the order receive takes them
+  std::vector<order_index::node_type> taken_;           // receive's scratch, kept for its capacity
   std::unordered_map<std::string, std::string> dedup_;  // key -> message id, while it exists
   std::map<std::string, std::pair<dead_letter_record, std::string>> dead_;  // + its dedup key
   std::uint64_t next_seq_ = 0;

@@ -296,6 +296,34 @@ TEST_CASE("Queue::File::Upgrade: a schema-1 file is upgraded in place, keeping m
   sqlite3_close(db);
 }
 
+TEST_CASE("Queue::Memory::Fork: a forked child never draws the ids its parent draws next", "[queue]") {
+  auto q = spool::queue::make_memory_queue(unique("fork"));
+  spool::queue::send_result before;
+  REQUIRE_FALSE(q->send({"parent", {}, std::chrono::milliseconds{0}}, before));  // the parent has ids in hand
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    spool::queue::send_result s;
+    bool ok = !q->send({"child", {}, std::chrono::milliseconds{0}}, s) && s.message_id.size() == 32;
+    ::_exit(ok && ::write(pipe_fds[1], s.message_id.data(), 32) == 32 ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  spool::queue::send_result mine;
+  REQUIRE_FALSE(q->send({"parent again", {}, std::chrono::milliseconds{0}}, mine));
+  std::string theirs(32, '\0');
+  auto n = ::read(pipe_fds[0], theirs.data(), theirs.size());
+  ::close(pipe_fds[0]);
+  int wstatus = 0;
+  ::waitpid(child, &wstatus, 0);
+  REQUIRE(n == 32);
+  CHECK(WIFEXITED(wstatus));
+  CHECK(theirs != mine.message_id);
+  CHECK(theirs != before.message_id);
+}
+
 TEST_CASE("Queue::File::Crash: a send that returned survives SIGKILL of the sender", "[queue]") {
   // Fork first, before this process has any threads of its own.
   temp_dir dir;
