@@ -99,6 +99,17 @@ void remove_stale(const fs::path& dir, const std::string& prefix) {
   }
 }
 
+namespace {
+
+std::string staging_prefix(const fs::path& output) { return "." + output.filename().string() + ".spool-tmp-"; }
+
+}  // namespace
+
+void remove_stale_staging(const fs::path& output) {
+  fs::path o = output.has_filename() ? output : output.parent_path();
+  remove_stale(o.has_parent_path() ? o.parent_path() : fs::path("."), staging_prefix(o));
+}
+
 staging_dir::staging_dir(fs::path output, bool overwrite) : output_(std::move(output)), overwrite_(overwrite) {
   if (output_.empty()) av::fail(errc::invalid_spec, "no output directory given");
   if (!output_.has_filename()) output_ = output_.parent_path();  // "out/" names "out"
@@ -113,9 +124,8 @@ staging_dir::staging_dir(fs::path output, bool overwrite) : output_(std::move(ou
   fs::create_directories(parent, ec);
   if (ec) fail_errno(ec.value(), "cannot create " + parent.string());
   // A crashed run of the same output left its staging directory behind: nobody holds its lock.
-  std::string prefix = "." + output_.filename().string() + ".spool-tmp-";
-  remove_stale(parent, prefix);
-  auto t = make_locked_temp(parent, prefix, true);
+  remove_stale_staging(output_);
+  auto t = make_locked_temp(parent, staging_prefix(output_), true);
   tmp_ = std::move(t.path);
   lock_fd_ = t.fd;
 }

@@ -76,6 +76,9 @@ struct locked_temp {
 locked_temp make_locked_temp(const std::filesystem::path& dir, const std::string& prefix, bool directory);
 /// Removes every `dir/<prefix>*` whose owner is gone (its lock can be taken). Best effort.
 void remove_stale(const std::filesystem::path& dir, const std::string& prefix);
+/// Removes the staging directories of `output` whose writers are gone (crashed mid-transcode or
+/// mid-publish). Best effort; a live transcode's directory is never touched.
+void remove_stale_staging(const std::filesystem::path& output);
 /// True when `p` is a directory holding nothing but status files (or nothing at all).
 bool holds_no_package(const std::filesystem::path& p);
 

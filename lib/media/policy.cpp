@@ -220,6 +220,11 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
   av_dict_free(&opts);
   if (r < 0) {  // avformat_open_input freed ctx; a custom pb is still ours
     if (path.empty()) avio_closep(&pb);
+    // Picked by its name alone and then unreadable as that format: it is not media at all.
+    if (r == AVERROR_INVALIDDATA && score <= AVPROBE_SCORE_EXTENSION && !io_->read_error && !guard.cancelled &&
+        guard.refused_url.empty())
+      av::fail(errc::input_not_media, std::string("the input is not a recognised media file (only its name says ") +
+                                          ifmt->name + ")");
     fail_read(r, "cannot open the input");
   }
   fmt_.reset(ctx);

@@ -1,4 +1,4 @@
-#include "queue/ids.hpp"
+#include "media/output_dir.hpp"
 
 #include <spool/media/transcode.hpp>
 #include <spool/worker/status.hpp>
@@ -37,7 +37,8 @@ struct job {
   std::atomic<cancel_reason> why{cancel_reason::none};
   std::atomic<bool> done{false};
   // Heartbeat bookkeeping; only the heartbeat thread touches these after start.
-  steady::time_point next_extend{}, lease_deadline{};
+  steady::time_point next_extend{};
+  std::atomic<steady::time_point> lease_deadline{};  // also read by the job's own thread
   std::thread thread;
 
   void cancel_for(cancel_reason r) {
@@ -88,6 +89,11 @@ class status_channel {
     std::string detail;
     if (auto ec = write_status(staging, stamp(), &detail)) throw std::runtime_error("cannot write status: " + detail);
     frozen_ = true;
+  }
+
+  // The event for what finish_into() wrote, once the package is really published.
+  void announce_current() {
+    std::lock_guard lock(mutex_);
     notify(s_);
   }
 
@@ -125,6 +131,16 @@ class status_channel {
   steady::time_point last_{};
   bool frozen_ = false;
 };
+
+// Whether `out` holds this job's finished package: published by an earlier delivery that crashed,
+// lost its lease or stalled before acknowledging, or by an earlier job with the same idempotency
+// key. The status may have been overwritten since by a later delivery's progress; result.json, which
+// only a publish puts there, is what says the package is whole.
+bool finished_here(const fs::path& out, const std::string& job_id, const std::string& key, job_status& found) {
+  std::error_code ec;
+  if (read_status(out, found) || !fs::exists(out / "result.json", ec)) return false;
+  return found.job_id == job_id || (!key.empty() && found.idempotency_key == key);
+}
 
 }  // namespace
 
@@ -167,6 +183,7 @@ struct worker_runtime::impl {
   int wanted_concurrency(steady::time_point& next_check, int current);
   bool idle();
   void settle(job& j, status_channel& status, const error_code& ec, const std::string& detail);
+  void complete_already(job& j, status_channel& status, job_status found);
 };
 
 int worker_runtime::impl::wanted_concurrency(steady::time_point& next_check, int current) {
@@ -308,7 +325,7 @@ void worker_runtime::impl::heartbeat_loop() {
       if (!ec) {
         j->next_extend = after + options.heartbeat;
         j->lease_deadline = now + options.lease;
-      } else if (ec == errc::lease_lost || after + milliseconds(500) >= j->lease_deadline) {
+      } else if (ec == errc::lease_lost || after + milliseconds(500) >= j->lease_deadline.load()) {
         // Refused, or not renewed in time: the job may be delivered again, so this copy stops.
         j->cancel_for(cancel_reason::lease_lost);
       } else {
@@ -356,22 +373,14 @@ void worker_runtime::impl::process(job& j) {
     return;
   }
 
-  // Done already: by an earlier delivery that crashed (or lost its lease) before acknowledging, or
-  // by an earlier job with the same idempotency key that the queue no longer remembers.
-  job_status previous;
-  if (!read_status(out, previous) && previous.state == job_state::succeeded && fs::exists(out / "result.json") &&
-      (previous.job_id == d.message_id ||
-       (!spec.idempotency_key.empty() && previous.idempotency_key == spec.idempotency_key))) {
-    auto ec = queue->ack(d);
-    count(ec ? &worker_summary::lease_lost : &worker_summary::already_complete);
-    previous.job_id = d.message_id;
-    previous.attempt = d.receive_count;
-    previous.metadata = spec.metadata;
-    status_channel(options, out, initial).announce(previous);
+  // Leftovers of a delivery killed mid-transcode or mid-publish.
+  media::remove_stale_staging(out);
+  status_channel status(options, out, initial);
+  job_status found;
+  if (finished_here(out, d.message_id, spec.idempotency_key, found)) {
+    complete_already(j, status, std::move(found));
     return;
   }
-
-  status_channel status(options, out, initial);
   status.set(job_state::running);
 
   media::transcode_options to;
@@ -384,14 +393,31 @@ void worker_runtime::impl::process(job& j) {
   to.encoder_threads = options.encoder_threads;
   to.progress_interval = std::min(options.status_interval, milliseconds(500));
   to.on_progress = [&status](const media::progress& p) { status.progress(p); };
-  to.before_publish = [&status](const fs::path& staging) { status.finish_into(staging); };
+  to.before_publish = [this, &j, &status](const fs::path& staging) {
+    // The last moment to find out that the lease is gone (a stalled process, a heartbeat that could
+    // not get through): publishing now would race the job's newer delivery.
+    queue::clock::time_point expires{};
+    auto lec = queue->extend(j.delivery, options.lease, expires);
+    if (lec == errc::lease_lost || (lec && steady::now() + milliseconds(500) >= j.lease_deadline.load())) {
+      j.cancel_for(cancel_reason::lease_lost);
+      throw std::runtime_error("the lease was lost before publishing");
+    }
+    status.finish_into(staging);
+  };
 
   media::transcode_result result;
   auto ec = media::transcode(spec.input, out, to, result, &j.cancel);
+  if (ec == errc::output_exists && j.why == cancel_reason::none &&
+      finished_here(out, d.message_id, spec.idempotency_key, found)) {
+    // Another delivery of this job published while this one encoded.
+    complete_already(j, status, std::move(found));
+    return;
+  }
   if (ec) {
     settle(j, status, ec, result.error_detail);
     return;
   }
+  status.announce_current();
   // Published. A failed ack only means another delivery will find the package complete.
   for (int tries = 0; tries < 3; ++tries) {
     auto aec = queue->ack(d);
@@ -399,6 +425,21 @@ void worker_runtime::impl::process(job& j) {
     std::this_thread::sleep_for(milliseconds(200 << tries));
   }
   count(&worker_summary::succeeded);
+}
+
+void worker_runtime::impl::complete_already(job& j, status_channel& status, job_status found) {
+  auto ec = queue->ack(j.delivery);
+  count(ec ? &worker_summary::lease_lost : &worker_summary::already_complete);
+  if (ec) return;
+  if (found.state == job_state::succeeded) {
+    // The event speaks of this job; the file keeps naming the job that made the package.
+    found.job_id = j.delivery.message_id;
+    found.attempt = j.delivery.receive_count;
+    status.announce(found);
+  } else {
+    // Whole, but a later delivery's progress overwrote its status.
+    status.set(job_state::succeeded);
+  }
 }
 
 void worker_runtime::impl::settle(job& j, status_channel& status, const error_code& ec, const std::string& detail) {

@@ -268,11 +268,11 @@ TEST_CASE("Worker::Poison: an input error is dead-lettered on the first attempt,
   CHECK(dead[0].receive_count == 1);
   auto err = boost::json::parse(dead[0].last_error_json);
   CHECK(err.at("category") == "input");
-  // The mp4 demuxer, picked by the name, finds no moov box: the input cannot be decoded.
-  CHECK(err.at("code") == "input_undecodable");
+  // Only its name says mp4: it is not media at all.
+  CHECK(err.at("code") == "input_not_media");
   auto s = status_of(out);
   CHECK(s.state == job_state::dead);
-  CHECK(s.error == spool::errc::input_undecodable);
+  CHECK(s.error == spool::errc::input_not_media);
   CHECK(s.attempt == 1);
   // Nothing but the status is left where the package would have gone.
   CHECK(spool::test::list_dir(out) == std::vector<std::string>{"status.json"});
@@ -470,6 +470,84 @@ TEST_CASE("Worker::Idempotency: a resubmission after the queue forgot the key fi
   CHECK(status_of(out).job_id == first);  // the package is the first job's
   auto st = f.stats();
   CHECK(st.visible + st.in_flight + st.delayed + st.dead == 0);
+}
+
+TEST_CASE("Worker::LeaseBeforePublish: a lease found lost at the last moment publishes nothing", "[worker]") {
+  fixture f;
+  auto faulty = std::make_shared<faulty_queue>(f.queue);
+  faulty->refuse_extend = true;
+  auto in = f.input("in.mp4");
+  auto out = f.dir / "out";
+  f.submit(in, out);
+  auto o = f.options();
+  o.lease = 30s;
+  o.heartbeat = std::chrono::hours(1);  // no heartbeat during the job: only the check before publishing
+  o.exit_when_idle = false;
+  spool::worker_runtime w(faulty, o);
+  spool::worker_summary summary;
+  spool::error_code ec = spool::errc::internal;
+  std::thread t([&] { ec = w.run(summary); });
+  CHECK(eventually([&] { return faulty->refused > 0 && w.running() == 0; }, 60s));
+  w.stop();
+  t.join();
+  CHECK_FALSE(ec);
+  CHECK(faulty->extends == 1);
+  CHECK(summary.lease_lost == 1);
+  CHECK(summary.succeeded == 0);
+  CHECK_FALSE(fs::exists(out / "master.m3u8"));
+  CHECK_FALSE(f.events->saw(job_state::succeeded));
+  CHECK(f.leftovers().empty());
+}
+
+TEST_CASE("Worker::PublishedMeanwhile: a package another delivery published for this job is taken as done",
+          "[worker]") {
+  fixture f;
+  auto in = f.input("in.mp4");
+  auto out = f.dir / "out";
+  auto id = f.submit(in, out);
+  auto o = f.options();
+  // While this delivery starts, a stalled older delivery of the same job completes its publish.
+  o.on_status = [e = f.events, out, id](const spool::job_status& s) {
+    (*e)(s);
+    if (s.state == job_state::running && !fs::exists(out / "result.json")) {
+      spool::test::write_text(out / "result.json", "{}");
+      spool::job_status done;
+      done.job_id = id;
+      done.state = job_state::succeeded;
+      done.progress = 1;
+      spool::write_status(out, done);
+    }
+  };
+  auto summary = run_worker(f.queue, o);
+  CHECK(summary.already_complete == 1);
+  CHECK(summary.dead + summary.retried + summary.succeeded == 0);
+  auto s = status_of(out);
+  CHECK(s.state == job_state::succeeded);
+  CHECK(s.job_id == id);
+  auto st = f.stats();
+  CHECK(st.visible + st.in_flight + st.delayed + st.dead == 0);
+}
+
+TEST_CASE("Worker::Leftovers: a staging directory left by a killed delivery is removed by the next", "[worker]") {
+  fixture f;
+  auto in = f.input("in.mp4");
+  auto out = f.dir / "out";
+  auto id = f.submit(in, out);
+  // The last delivery was killed inside publish: package in place, the old directory beside it.
+  fs::create_directories(out / "120p");
+  spool::test::write_text(out / "result.json", "{}");
+  spool::job_status done;
+  done.job_id = id;
+  done.state = job_state::succeeded;
+  REQUIRE_FALSE(spool::write_status(out, done));
+  auto stale = f.dir / ".out.spool-tmp-K1ll3d";
+  fs::create_directories(stale);
+  spool::test::write_text(stale / "status.json", "{}");
+  fs::permissions(stale, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+  auto summary = run_worker(f.queue, f.options());
+  CHECK(summary.already_complete == 1);
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(f.leftovers().empty());
 }
 
 TEST_CASE("Worker::Drain: running jobs finish within the grace period", "[worker]") {
