@@ -30,7 +30,11 @@ namespace {
 // sqlite_sequence in every send, and the dedup index holds only the messages that have a key. A
 // keyless send now writes three b-tree pages (table, id index, visible index) instead of five, and
 // each is a WAL frame the commit has to make durable.
-constexpr int schema_version = 2;
+//
+// Schema 3 (was 2): acked_keys remembers the dedup keys of acknowledged messages for the dedup
+// window, so a submit retried after its job finished queues nothing.
+constexpr int schema_version = 3;
+constexpr std::int64_t dedup_window_ms = 24LL * 3600 * 1000;
 
 // seq orders messages sent in the same millisecond. A new rowid is always above every live one, which
 // is all the order needs.
@@ -61,6 +65,12 @@ constexpr const char* dead_schema =
     "  sent_at INTEGER NOT NULL,"
     "  dead_at INTEGER NOT NULL);"
     "CREATE INDEX dead_dead_at ON dead (dead_at, seq);";
+constexpr const char* acked_keys_schema =
+    "CREATE TABLE acked_keys ("
+    "  dedup_key TEXT PRIMARY KEY,"
+    "  id TEXT NOT NULL,"
+    "  acked_at INTEGER NOT NULL);"
+    "CREATE INDEX acked_keys_acked_at ON acked_keys (acked_at);";
 
 constexpr int busy_timeout_ms = 10'000;
 
@@ -224,6 +234,7 @@ class file_queue final : public queue_adapter {
     c.max_lease = milliseconds(12 * 3600 * 1000);
     c.fencing = true;
     c.dedup = true;
+    c.dedup_window = milliseconds(dedup_window_ms);
     c.durable = true;
     c.shared_between_processes = true;
     c.atomic_send_batch = true;
@@ -306,9 +317,18 @@ class file_queue final : public queue_adapter {
   error_code ack(const delivery& d) override {
     std::lock_guard lock(mutex_);
     return write_txn([&]() -> error_code {
+      const std::int64_t now = now_ms();
+      stmt keep(
+          prepare("INSERT OR REPLACE INTO acked_keys (dedup_key, id, acked_at) SELECT dedup_key, id, ?3 "
+                  "FROM messages WHERE id = ?1 AND receipt = ?2 AND dedup_key IS NOT NULL"));
+      keep.bind(1, d.message_id).bind(2, d.receipt).bind(3, now);
+      if (auto ec = done(keep.step())) return ec;
       stmt q(prepare("DELETE FROM messages WHERE id = ?1 AND receipt = ?2"));
       q.bind(1, d.message_id).bind(2, d.receipt);
-      return changed(q.step());
+      if (auto ec = changed(q.step())) return ec;
+      stmt forget(prepare("DELETE FROM acked_keys WHERE acked_at < ?1"));
+      forget.bind(1, now - dedup_window_ms);
+      return done(forget.step());
     });
   }
 
@@ -440,15 +460,15 @@ class file_queue final : public queue_adapter {
       detail = path + " was written by a newer spool (queue schema " + text + ")";
       return errc::invalid_spec;
     }
-    if (version == 1) {
-      // The same columns: rebuild the table, keeping every message (seq included); dead is as it was.
-      const std::string upgrade = std::string(
-                                      "ALTER TABLE messages RENAME TO messages_v1;"
-                                      "DROP INDEX messages_visible;") +
-                                  messages_schema +
-                                  "INSERT INTO messages SELECT * FROM messages_v1;"
-                                  "DROP TABLE messages_v1;"
-                                  "PRAGMA user_version = 2;";
+    if (version == 1 || version == 2) {
+      std::string upgrade;
+      if (version == 1)  // the same columns: rebuild the table, keeping every message (seq included)
+        upgrade = std::string("ALTER TABLE messages RENAME TO messages_v1;"
+                              "DROP INDEX messages_visible;") +
+                  messages_schema +
+                  "INSERT INTO messages SELECT * FROM messages_v1;"
+                  "DROP TABLE messages_v1;";
+      upgrade += std::string(acked_keys_schema) + "PRAGMA user_version = 3;";
       return exec(upgrade.c_str(), detail);
     }
     if (auto ec = query_text("SELECT COUNT(*) FROM sqlite_master", text, detail)) return ec;
@@ -456,7 +476,7 @@ class file_queue final : public queue_adapter {
       detail = path + " is an SQLite database but not a spool queue";
       return errc::invalid_spec;
     }
-    const std::string create = std::string(messages_schema) + dead_schema + "PRAGMA user_version = 2;";
+    const std::string create = std::string(messages_schema) + dead_schema + acked_keys_schema + "PRAGMA user_version = 3;";
     return exec(create.c_str(), detail);
   }
 
@@ -471,8 +491,9 @@ class file_queue final : public queue_adapter {
     if (!m.dedup_key.empty()) {
       stmt q(
           prepare("SELECT id FROM messages WHERE dedup_key = ?1 UNION ALL "
-                  "SELECT id FROM dead WHERE dedup_key = ?1 LIMIT 1"));
-      q.bind(1, m.dedup_key);
+                  "SELECT id FROM dead WHERE dedup_key = ?1 UNION ALL "
+                  "SELECT id FROM acked_keys WHERE dedup_key = ?1 AND acked_at >= ?2 LIMIT 1"));
+      q.bind(1, m.dedup_key).bind(2, now - dedup_window_ms);
       int rc = q.step();
       if (rc == SQLITE_ROW) {
         r.message_id = q.str(0);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -28,11 +29,14 @@ struct stored {
 // Where a message stands in the receive order.
 using order_key = std::pair<clock::time_point, std::uint64_t>;  // (visible_at, seq)
 
+constexpr milliseconds dedup_window{24 * 3600 * 1000};
+
 class memory_queue final : public queue_adapter {
  public:
   capabilities caps() const noexcept override {
     capabilities c;
     c.max_batch = 1000;
+    c.dedup_window = dedup_window;
     c.durable = false;
     c.shared_between_processes = false;
     c.atomic_send_batch = true;
@@ -100,7 +104,18 @@ class memory_queue final : public queue_adapter {
     std::lock_guard lock(mutex_);
     auto it = current(d);
     if (it == messages_.end()) return errc::lease_lost;
-    if (!it->second.dedup_key.empty()) dedup_.erase(it->second.dedup_key);
+    if (!it->second.dedup_key.empty()) {
+      // Remembered for the dedup window, then forgotten (oldest first).
+      auto now = clock::now();
+      dedup_.erase(it->second.dedup_key);
+      acked_[it->second.dedup_key] = {it->second.id, now};
+      acked_order_.emplace_back(now, it->second.dedup_key);
+      while (!acked_order_.empty() && now - acked_order_.front().first > dedup_window) {
+        auto a = acked_.find(acked_order_.front().second);
+        if (a != acked_.end() && a->second.second == acked_order_.front().first) acked_.erase(a);
+        acked_order_.pop_front();
+      }
+    }
     erase(it);
     return {};
   }
@@ -213,6 +228,8 @@ class memory_queue final : public queue_adapter {
     if (!m.dedup_key.empty()) {
       auto it = dedup_.find(m.dedup_key);  // also finds a key sent earlier in the same batch
       if (it != dedup_.end()) return {it->second, true};
+      auto a = acked_.find(m.dedup_key);
+      if (a != acked_.end() && now - a->second.second <= dedup_window) return {a->second.first, true};
     }
     stored s;
     s.id = std::move(id);
@@ -252,6 +269,9 @@ class memory_queue final : public queue_adapter {
   order_index by_visible_;                              // every live message, in the order receive takes them
   std::vector<order_index::node_type> taken_;           // receive's scratch, kept for its capacity
   std::unordered_map<std::string, std::string> dedup_;  // key -> message id, while it exists
+  // Keys of acknowledged messages: key -> (id, acked at), and the order to forget them in.
+  std::unordered_map<std::string, std::pair<std::string, clock::time_point>> acked_;
+  std::deque<std::pair<clock::time_point, std::string>> acked_order_;
   std::map<std::string, std::pair<dead_letter_record, std::string>> dead_;  // + its dedup key
   std::uint64_t next_seq_ = 0;
 };

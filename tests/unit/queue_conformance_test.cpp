@@ -278,9 +278,13 @@ TEST_CASE("Queue::File::Upgrade: a schema-1 file is upgraded in place, keeping m
   REQUIRE_FALSE(q->list_dead(dead));
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].body == "doomed");
+  // Acknowledged, job-1's key is still remembered (the dedup window came with the upgrade).
+  REQUIRE_FALSE(q->send({"retried submit", "job-1", std::chrono::milliseconds{0}}, s));
+  CHECK(s.duplicate);
+  CHECK(s.message_id == "m-visible");
   q.reset();
 
-  // Opening it again finds schema 2 and changes nothing.
+  // Opening it again finds the current schema and changes nothing.
   REQUIRE_FALSE(spool::queue::make_file_queue(path, q, &detail));
   REQUIRE_FALSE(q->stats(st));
   CHECK(st.visible + st.in_flight + st.delayed == 0);
@@ -291,7 +295,7 @@ TEST_CASE("Queue::File::Upgrade: a schema-1 file is upgraded in place, keeping m
   sqlite3_stmt* version = nullptr;
   REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(version) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(version, 0) == 2);
+  CHECK(sqlite3_column_int(version, 0) == 3);
   sqlite3_finalize(version);
   sqlite3_close(db);
 }

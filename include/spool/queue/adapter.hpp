@@ -12,8 +12,9 @@
 //    already acked) fail with errc::lease_lost and never affect the newer delivery.
 //  - receive_count counts deliveries, crashed ones included (like SQS ApproximateReceiveCount).
 //  - A non-empty dedup_key makes send idempotent: sending the same key again returns the first
-//    message's id with duplicate = true, for as long as the backend remembers the key (mem:// and
-//    file:// remember it for as long as the message or its dead-letter record exists).
+//    message's id with duplicate = true, for as long as the backend remembers the key: while the
+//    message or its dead-letter record exists, and for caps().dedup_window after it was acknowledged
+//    (mem:// and file://: 24 hours), so a host retrying a submit after the job finished queues nothing.
 //  - send_batch sends several messages as send would, appending one send_result per message, in
 //    order. Dedup keys are honoured inside the batch as well as across batches: a key repeated
 //    within one batch gives the first message's id with duplicate = true. An empty batch succeeds.
@@ -94,6 +95,7 @@ struct capabilities {
   milliseconds max_lease{12 * 3600 * 1000};
   bool fencing = true;           ///< stale receipts are rejected (SQS itself cannot promise this)
   bool dedup = true;             ///< dedup_key is honoured
+  milliseconds dedup_window{0};  ///< how long a key is still honoured after its message was acknowledged
   bool durable = false;          ///< survives the process (and a crash) once send returns
   bool shared_between_processes = false;
   bool atomic_send_batch = false;  ///< send_batch stores the whole batch or none of it

@@ -574,6 +574,26 @@ inline void dedup_key(queue_adapter& q, checker& c) {
   expect_empty(q, c, "after acking both");
 }
 
+inline void dedup_after_ack(queue_adapter& q, checker& c) {
+  if (!q.caps().dedup || q.caps().dedup_window <= 0ms) return;
+  send_result a;
+  if (!send1(q, c, msg("job", 0ms, "upload-7"), a)) return;
+  auto got = drain(q, c, 5000ms);
+  c(got.size() == 1, std::to_string(got.size()) + " deliveries of one message, want 1");
+  for (const auto& d : got) c.ok(q.ack(d), "ack");
+  // The host retries its submit after the job finished: within the window nothing is queued.
+  send_result again;
+  if (!send1(q, c, msg("job, retried", 0ms, "upload-7"), again)) return;
+  c(again.duplicate, "a send with the key of an acknowledged message reported duplicate = false");
+  c(again.message_id == a.message_id, "a send with the key of an acknowledged message returned id '" +
+                                          again.message_id + "', want '" + a.message_id + "'");
+  expect_empty(q, c, "after a duplicate of an acknowledged message");
+  // A keyless message's ack remembers nothing.
+  send_result k1, k2;
+  if (send1(q, c, msg("no key"), k1) && send1(q, c, msg("no key"), k2))
+    c(!k2.duplicate && k1.message_id != k2.message_id, "two keyless sends were taken as duplicates");
+}
+
 inline void send_batch(queue_adapter& q, checker& c) {
   std::vector<outgoing_message> first, second;
   for (int i = 0; i < 5; ++i) first.push_back(msg("batch-a" + std::to_string(i)));
@@ -972,6 +992,8 @@ inline std::vector<test_case> cases() {
       make("batch_receive", "receive appends up to max_messages distinct deliveries", detail::batch_receive),
       make("dedup_key", "a repeated dedup_key returns the first id with duplicate = true and one delivery",
            detail::dedup_key),
+      make("dedup_after_ack", "a key is still honoured for caps().dedup_window after its message was acknowledged",
+           detail::dedup_after_ack),
       make("send_batch", "send_batch appends one result per message: distinct ids, every message receivable",
            detail::send_batch),
       make("send_batch_empty", "send_batch of an empty batch succeeds and stores nothing", detail::send_batch_empty),
