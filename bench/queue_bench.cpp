@@ -41,7 +41,7 @@ namespace q = spool::queue;
 using steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// The targets.
+// The goals spool's queues are held to (bench/README.md).
 constexpr double target_mem_e2e = 200'000;      // jobs/s, mem:// send -> receive -> ack
 constexpr double target_file_single = 0.80;     // file:// single submits / raw durable commits
 constexpr double target_file_batched = 20'000;  // jobs/s, file:// send_batch
