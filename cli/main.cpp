@@ -579,7 +579,7 @@ int cmd_worker(int argc, char** argv) {
 
   spool::worker_summary sum;
   auto ec = worker->run(sum);
-  {
+  if (!ec) {
     std::lock_guard lock(*out_mutex);
     fmt::print("{}\n", boost::json::serialize(boost::json::object{
                            {"summary",
@@ -591,6 +591,11 @@ int cmd_worker(int argc, char** argv) {
                              {"lease_lost", sum.lease_lost}}}}));
     std::fflush(stdout);
   }
+  if (ec == spool::errc::invalid_spec)
+    return report_error(ec, fmt::format("the queue cannot grant a {:g} s lease with {:g} s heartbeats (its most: {:g} s)",
+                                        a.options.lease.count() / 1000.0,
+                                        (a.options.heartbeat.count() > 0 ? a.options.heartbeat : a.options.lease / 3).count() / 1000.0,
+                                        q->caps().max_lease.count() / 1000.0));
   if (ec) return report_error(ec, "the queue cannot be used");
   return ok;
 }

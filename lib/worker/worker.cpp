@@ -209,6 +209,11 @@ bool worker_runtime::impl::idle() {
 }
 
 error_code worker_runtime::impl::run(worker_summary& out) {
+  // Refused before anything is leased: a lease the backend cannot grant, or heartbeats too rare to
+  // keep one.
+  const auto caps = queue->caps();
+  if (options.lease <= milliseconds(0) || options.lease > caps.max_lease || options.heartbeat >= options.lease)
+    return errc::invalid_spec;
   {
     std::lock_guard lock(mutex);
     heartbeat_quit = false;
@@ -232,7 +237,7 @@ error_code worker_runtime::impl::run(worker_summary& out) {
   int allowed = options.concurrency;
   auto next_scale_check = steady::time_point{};
   milliseconds error_backoff{0};
-  const auto max_batch = std::max<std::size_t>(1, queue->caps().max_batch);
+  const auto max_batch = std::max<std::size_t>(1, caps.max_batch);
   for (;;) {
     std::size_t free = 0;
     {

@@ -256,6 +256,20 @@ TEST_CASE("Worker::Lifecycle: every job is transcoded, published with status suc
   CHECK(f.leftovers().empty());
 }
 
+TEST_CASE("Worker::Options: a lease the backend cannot grant is refused before anything is leased", "[worker]") {
+  fixture f;
+  f.submit(f.dir / "in.mp4", f.dir / "out");
+  auto o = f.options();
+  o.lease = f.queue->caps().max_lease + 1s;
+  spool::worker_summary summary;
+  CHECK(spool::worker_runtime(f.queue, o).run(summary) == spool::errc::invalid_spec);
+  o = f.options();
+  o.heartbeat = o.lease;
+  CHECK(spool::worker_runtime(f.queue, o).run(summary) == spool::errc::invalid_spec);
+  CHECK(f.stats().visible == 1);
+  CHECK(f.stats().in_flight == 0);
+}
+
 TEST_CASE("Worker::Poison: an input error is dead-lettered on the first attempt, and a redrive then succeeds",
           "[worker]") {
   fixture f;

@@ -90,7 +90,9 @@ class worker_runtime {
   ~worker_runtime();
 
   /// Works until drained, stopped, or (with exit_when_idle) idle. Returns an error only when the
-  /// queue cannot be used at all; failures of single jobs are handled as described above.
+  /// queue cannot be used at all, or errc::invalid_spec at once for a lease above the backend's
+  /// caps().max_lease or a heartbeat not shorter than the lease; failures of single jobs are
+  /// handled as described above.
   error_code run(worker_summary& summary);
   void drain() noexcept;
   void stop() noexcept;
