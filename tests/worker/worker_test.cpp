@@ -270,6 +270,30 @@ TEST_CASE("Worker::Options: a lease the backend cannot grant is refused before a
   CHECK(f.stats().in_flight == 0);
 }
 
+TEST_CASE("Worker::Adaptive: concurrency follows the queue's depth between its bounds", "[worker]") {
+  fixture f;
+  auto in = f.input("in.mp4");
+  for (int i = 0; i < 6; ++i) f.submit(in, f.dir / ("deep" + std::to_string(i)));
+  auto o = f.options();
+  o.concurrency = 3;
+  o.min_concurrency = 1;
+  o.scaling.jobs_per_worker = 2;  // 6 waiting: ceil(6 / 2) = 3 at once
+  auto summary = run_worker(f.queue, o);
+  CHECK(summary.succeeded == 6);
+  CHECK(f.events->max_running() == 3);
+
+  fixture g;
+  auto in2 = g.input("in.mp4");
+  for (int i = 0; i < 4; ++i) g.submit(in2, g.dir / ("shallow" + std::to_string(i)));
+  o = g.options();
+  o.concurrency = 3;
+  o.min_concurrency = 1;
+  o.scaling.jobs_per_worker = 6;  // never more than ceil(4 / 6) = 1
+  summary = run_worker(g.queue, o);
+  CHECK(summary.succeeded == 4);
+  CHECK(g.events->max_running() == 1);
+}
+
 TEST_CASE("Worker::Poison: an input error is dead-lettered on the first attempt, and a redrive then succeeds",
           "[worker]") {
   fixture f;
