@@ -44,7 +44,7 @@ class memory_queue final : public queue_adapter {
   }
 
   error_code send(const outgoing_message& m, send_result& out) override {
-    if (m.body.size() > caps().max_message_bytes) return errc::invalid_spec;
+    if (!acceptable(m)) return errc::invalid_spec;
     std::string id = detail::random_id();  // before taking the lock, which receivers wait for
     std::lock_guard lock(mutex_);
     out = store(m, std::move(id), clock::now());
@@ -55,7 +55,7 @@ class memory_queue final : public queue_adapter {
   // All or nothing: every message is checked, and every id drawn, before the first is stored.
   error_code send_batch(const std::vector<outgoing_message>& msgs, std::vector<send_result>& out) override {
     for (const auto& m : msgs)
-      if (m.body.size() > caps().max_message_bytes) return errc::invalid_spec;
+      if (!acceptable(m)) return errc::invalid_spec;
     std::vector<std::string> ids(msgs.size());
     for (auto& id : ids) id = detail::random_id();
     out.reserve(out.size() + msgs.size());
@@ -67,6 +67,7 @@ class memory_queue final : public queue_adapter {
   }
 
   error_code receive(const receive_options& o, std::vector<delivery>& out, const std::atomic<bool>* cancel) override {
+    if (o.lease > caps().max_lease) return errc::invalid_spec;
     auto deadline = std::chrono::steady_clock::now() + o.wait;
     std::unique_lock lock(mutex_);
     const std::size_t max = std::max<std::size_t>(1, o.max_messages);
@@ -121,6 +122,7 @@ class memory_queue final : public queue_adapter {
   }
 
   error_code nack(const delivery& d, milliseconds delay) override {
+    if (delay > caps().max_delay) return errc::invalid_spec;
     std::lock_guard lock(mutex_);
     auto it = current(d);
     if (it == messages_.end()) return errc::lease_lost;
@@ -133,6 +135,7 @@ class memory_queue final : public queue_adapter {
   }
 
   error_code extend(const delivery& d, milliseconds lease, clock::time_point& expires_at) override {
+    if (lease > caps().max_lease) return errc::invalid_spec;
     std::lock_guard lock(mutex_);
     auto it = current(d);
     if (it == messages_.end()) return errc::lease_lost;
@@ -217,6 +220,12 @@ class memory_queue final : public queue_adapter {
   };
 
   // The message if `d` is its current delivery; a redelivery or an ack makes older receipts stale.
+  // The limits caps() states, the same as every backend enforces them.
+  bool acceptable(const outgoing_message& m) const {
+    const capabilities c = caps();
+    return m.body.size() <= c.max_message_bytes && m.delay <= c.max_delay;
+  }
+
   message_map::iterator current(const delivery& d) {
     auto it = messages_.find(d.message_id);
     if (it == messages_.end() || it->second.receipt.empty() || it->second.receipt != d.receipt) return messages_.end();

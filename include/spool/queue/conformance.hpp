@@ -594,6 +594,30 @@ inline void dedup_after_ack(queue_adapter& q, checker& c) {
     c(!k2.duplicate && k1.message_id != k2.message_id, "two keyless sends were taken as duplicates");
 }
 
+inline void limits_refused(queue_adapter& q, checker& c) {
+  const auto caps = q.caps();
+  send_result r;
+  c(q.send(msg("too late", caps.max_delay + 1ms), r) == errc::invalid_spec,
+    "a send delayed beyond caps().max_delay was not refused with invalid_spec");
+  if (caps.max_message_bytes < (std::size_t{64} << 20))
+    c(q.send(msg(std::string(caps.max_message_bytes + 1, 'x')), r) == errc::invalid_spec,
+      "a body over caps().max_message_bytes was not refused with invalid_spec");
+  expect_empty(q, c, "after refused sends");
+  if (!send1(q, c, msg("job"), r)) return;
+  std::vector<delivery> got;
+  receive_options too_long;
+  too_long.lease = caps.max_lease + 1ms;
+  c(q.receive(too_long, got) == errc::invalid_spec, "a receive asking for a lease over caps().max_lease was not refused");
+  c(got.empty(), "a refused receive returned deliveries");
+  auto all = drain(q, c, 5000ms);
+  if (all.size() != 1) return;
+  clock::time_point t{};
+  c(q.extend(all[0], caps.max_lease + 1ms, t) == errc::invalid_spec, "an extend over caps().max_lease was not refused");
+  c(q.nack(all[0], caps.max_delay + 1ms) == errc::invalid_spec, "a nack delayed beyond caps().max_delay was not refused");
+  // Refusals changed nothing: the lease is still current.
+  c.ok(q.ack(all[0]), "ack after refused extend and nack");
+}
+
 inline void send_batch(queue_adapter& q, checker& c) {
   std::vector<outgoing_message> first, second;
   for (int i = 0; i < 5; ++i) first.push_back(msg("batch-a" + std::to_string(i)));
@@ -992,6 +1016,8 @@ inline std::vector<test_case> cases() {
       make("batch_receive", "receive appends up to max_messages distinct deliveries", detail::batch_receive),
       make("dedup_key", "a repeated dedup_key returns the first id with duplicate = true and one delivery",
            detail::dedup_key),
+      make("limits_refused", "delays, bodies and leases beyond caps() are invalid_spec and change nothing",
+           detail::limits_refused),
       make("dedup_after_ack", "a key is still honoured for caps().dedup_window after its message was acknowledged",
            detail::dedup_after_ack),
       make("send_batch", "send_batch appends one result per message: distinct ids, every message receivable",
