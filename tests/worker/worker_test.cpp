@@ -533,8 +533,8 @@ TEST_CASE("Worker::LeaseBeforePublish: a lease found lost at the last moment pub
   auto out = f.dir / "out";
   f.submit(in, out);
   auto o = f.options();
-  o.lease = 30s;
-  o.heartbeat = std::chrono::hours(1);  // no heartbeat during the job: only the check before publishing
+  o.lease = 60s;
+  o.heartbeat = 59s;  // no heartbeat during a job this short: only the check before publishing
   o.exit_when_idle = false;
   spool::worker_runtime w(faulty, o);
   spool::worker_summary summary;
