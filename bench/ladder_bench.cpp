@@ -4,6 +4,7 @@
 //   C. four concurrent ffmpeg processes, one per rung, each decoding the input itself.
 // Reports medians of wall time, CPU time, CPU utilisation and peak RSS, bytes and SSIM per rung,
 // and spool's ratios against B side by side, as Markdown (also on stdout) and JSON.
+#include "args.hpp"
 #include "av_util.hpp"
 #include "lecture_source.hpp"
 #include "process.hpp"
@@ -24,7 +25,6 @@ extern "C" {
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -311,14 +311,7 @@ machine_info probe_machine(const options& o, const fs::path& scratch) {
 
 // ---------------------------------------------------------------------------------------------
 
-bool parse_num(std::string_view s, double& out) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc{} && r.ptr == s.data() + s.size();
-}
-bool parse_num(std::string_view s, int& out) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc{} && r.ptr == s.data() + s.size();
-}
+using spool_bench::parse_number;
 
 /// Returns an error message, or an empty string.
 std::string parse_options(int argc, char** argv, options& o) {
@@ -329,7 +322,7 @@ std::string parse_options(int argc, char** argv, options& o) {
       target = argv[++i];
       return true;
     };
-    const auto num = [&](auto& target) { return i + 1 < argc && parse_num(argv[++i], target); };
+    const auto num = [&](auto& target) { return i + 1 < argc && parse_number(argv[++i], target); };
     bool ok = true;
     if (a == "--spool") ok = str(o.spool);
     else if (a == "--ffmpeg") ok = str(o.ffmpeg);

@@ -1,5 +1,6 @@
 // spool-make-sample: writes a synthetic lecture-like clip (H.264 + AAC in MP4).
 // Prints nothing but errors; exits non-zero on failure.
+#include "args.hpp"
 #include "lecture_source.hpp"
 
 extern "C" {
@@ -8,7 +9,6 @@ extern "C" {
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -19,14 +19,7 @@ constexpr const char* usage =
     "usage: spool-make-sample OUT.mp4 [--duration SECONDS=30] [--width 1920] [--height 1080] [--fps 30]\n"
     "                         [--no-audio] [--crf 16] [--preset veryfast]\n";
 
-bool parse(std::string_view s, double& out) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc{} && r.ptr == s.data() + s.size();
-}
-bool parse(std::string_view s, int& out) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc{} && r.ptr == s.data() + s.size();
-}
+using spool_bench::parse_number;
 
 }  // namespace
 
@@ -36,7 +29,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     const auto value = [&](auto& target) {
-      if (i + 1 >= argc || !parse(argv[i + 1], target)) {
+      if (i + 1 >= argc || !parse_number(argv[i + 1], target)) {
         fmt::print(stderr, "spool-make-sample: {} needs a numeric value\n{}", a, usage);
         return false;
       }

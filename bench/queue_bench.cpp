@@ -3,6 +3,8 @@
 // (WAL, synchronous=FULL, one single-row INSERT each): the ceiling for single durable submits.
 // Each run measures every backend and the reference side by side, because the machine is noisy;
 // the table shows medians over the runs and ratios paired within each run.
+#include "args.hpp"
+
 #include <spool/job.hpp>
 #include <spool/queue/registry.hpp>
 
@@ -16,7 +18,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -720,17 +721,14 @@ class bench {
   std::map<std::string, std::size_t> index_;
 };
 
-bool parse_int(std::string_view s, int& out) {
-  auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-  return r.ec == std::errc{} && r.ptr == s.data() + s.size();
-}
+using spool_bench::parse_number;
 
 /// Returns an error message, or an empty string.
 std::string parse_options(int argc, char** argv, options& o) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     const auto num = [&](int& target, int lo, int hi) {
-      return i + 1 < argc && parse_int(argv[++i], target) && target >= lo && target <= hi;
+      return i + 1 < argc && parse_number(argv[++i], target) && target >= lo && target <= hi;
     };
     bool ok = true;
     if (a == "--backend") {
