@@ -54,7 +54,7 @@ bool holds_no_package(const fs::path& p) {
   if (!fs::is_directory(fs::symlink_status(p, ec))) return false;
   for (const auto& entry : fs::directory_iterator(p, ec)) {
     auto name = entry.path().filename().string();
-    if (name != status_file_name && name.rfind("." + std::string(status_file_name) + ".tmp-", 0) != 0) return false;
+    if (name != status_file_name && name.rfind(status_tmp_prefix, 0) != 0) return false;
   }
   return !ec;
 }
@@ -169,18 +169,23 @@ void out_file::open(const fs::path& p) {
   if (fd_ < 0) fail_errno(errno, "cannot create " + p.string());
 }
 
-void out_file::write(const void* data, std::size_t n) {
-  const char* p = static_cast<const char*>(data);
+void write_all(int fd, std::string_view data, const fs::path& what) {
+  const char* p = data.data();
+  std::size_t n = data.size();
   while (n > 0) {
-    ssize_t w = ::write(fd_, p, n);
+    ssize_t w = ::write(fd, p, n);
     if (w < 0) {
       if (errno == EINTR) continue;
-      fail_errno(errno, "cannot write " + path_.string());
+      fail_errno(errno, "cannot write " + what.string());
     }
     p += w;
     n -= static_cast<std::size_t>(w);
-    size_ += w;
   }
+}
+
+void out_file::write(const void* data, std::size_t n) {
+  write_all(fd_, std::string_view(static_cast<const char*>(data), n), path_);
+  size_ += static_cast<std::int64_t>(n);
 }
 
 std::int64_t out_file::close() {

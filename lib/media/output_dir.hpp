@@ -55,6 +55,8 @@ class out_file {
   std::filesystem::path path_;
 };
 
+/// Writes all of `data` to `fd`, retrying short writes; `what` names the file in errors.
+void write_all(int fd, std::string_view data, const std::filesystem::path& what);
 /// Writes a whole file (small manifests, JSON).
 void write_file(const std::filesystem::path& p, std::string_view content);
 /// Maps errno into spool's taxonomy and throws.
@@ -65,6 +67,8 @@ void sync_dir(const std::filesystem::path& dir);
 /// The job status file a worker keeps in an output directory. It is not package content: a
 /// directory holding only it counts as empty, and publishing replaces it with the package's own.
 inline constexpr std::string_view status_file_name = "status.json";
+/// Prefix of the temporaries status.json is written through.
+inline const std::string status_tmp_prefix = "." + std::string(status_file_name) + ".tmp-";
 
 /// Creates a temporary file or directory `dir/<prefix>XXXXXX` and returns it locked (flock) by
 /// this process; the lock dies with the process, which is how remove_stale() tells a crashed

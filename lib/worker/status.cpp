@@ -12,11 +12,6 @@
 namespace fs = std::filesystem;
 
 namespace spool {
-namespace {
-
-const std::string tmp_prefix = "." + std::string(media::status_file_name) + ".tmp-";
-
-}  // namespace
 
 error_code write_status(const fs::path& dir, const job_status& status, std::string* detail) {
   int fd = -1;
@@ -25,20 +20,12 @@ error_code write_status(const fs::path& dir, const job_status& status, std::stri
     std::error_code fec;
     fs::create_directories(dir, fec);
     if (fec) media::fail_errno(fec.value(), "cannot create " + dir.string());
-    media::remove_stale(dir, tmp_prefix);
-    auto t = media::make_locked_temp(dir, tmp_prefix, false);
+    media::remove_stale(dir, media::status_tmp_prefix);
+    auto t = media::make_locked_temp(dir, media::status_tmp_prefix, false);
     fd = t.fd;
     tmp = std::move(t.path);
-    std::string text = boost::json::serialize(to_json(status)) + "\n";
-    const char* p = text.data();
-    std::size_t n = text.size();
-    while (n > 0) {
-      ssize_t w = ::write(fd, p, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0) media::fail_errno(errno, "cannot write " + tmp.string());
-      p += w;
-      n -= static_cast<std::size_t>(w);
-    }
+    media::write_all(fd, boost::json::serialize(to_json(status)) + "\n", tmp);
+    // Synced and renamed while still locked, so no cleanup can take it for a crashed writer's.
     if (::fsync(fd) != 0) media::fail_errno(errno, "cannot sync " + tmp.string());
     if (::rename(tmp.c_str(), (dir / media::status_file_name).c_str()) != 0)
       media::fail_errno(errno, "cannot replace " + (dir / media::status_file_name).string());
