@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -108,6 +110,15 @@ void install_signals() {
   std::signal(SIGXFSZ, SIG_IGN);
 }
 
+/// A whole, non-empty, finite number ("2", "0.5"); nothing may follow it.
+bool parse_number(const std::string& text, double& out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  out = std::strtod(text.c_str(), &end);
+  return *end == '\0' && errno != ERANGE && std::isfinite(out);
+}
+
 struct parsed_args {
   std::vector<std::string> positional;
   std::string preset, spec_file;
@@ -132,11 +143,7 @@ bool parse(int argc, char** argv, int first, parsed_args& a, std::string& why) {
     auto number = [&](double& out) {
       std::string v;
       if (!value(v)) return false;
-      try {
-        std::size_t used = 0;
-        out = std::stod(v, &used);
-        if (used != v.size() || out < 0) throw std::invalid_argument(v);
-      } catch (const std::exception&) {
+      if (!parse_number(v, out) || out < 0) {
         why = arg + " needs a non-negative number";
         return false;
       }
@@ -290,21 +297,6 @@ std::string absolute_if_local(const std::string& p) {
   return std::filesystem::absolute(std::filesystem::path(p)).lexically_normal().string();
 }
 
-std::string iso8601_ms(spool::queue::clock::time_point t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  auto secs = static_cast<std::time_t>(ms / 1000);
-  long long frac = ms % 1000;
-  if (frac < 0) {
-    frac += 1000;
-    --secs;
-  }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, frac);
-}
-
 /// Parsed JSON, or null when the text is empty or not JSON.
 boost::json::value json_or_null(const std::string& text) {
   if (text.empty()) return nullptr;
@@ -388,9 +380,8 @@ int cmd_queue(int argc, char** argv) {
   if (!parse_queue_args(argc, argv, 3, {"--queue", "--jobs-per-worker"}, a, why)) return usage(why);
   spool::queue::scaling_policy policy;
   if (!a.jobs_per_worker.empty()) {
-    char* end = nullptr;
-    policy.jobs_per_worker = std::strtod(a.jobs_per_worker.c_str(), &end);
-    if (*end != '\0' || !(policy.jobs_per_worker > 0)) return usage("--jobs-per-worker needs a positive number");
+    if (!parse_number(a.jobs_per_worker, policy.jobs_per_worker) || !(policy.jobs_per_worker > 0))
+      return usage("--jobs-per-worker needs a positive number");
   }
   std::shared_ptr<spool::queue::queue_adapter> q;
   if (int rc = open_queue(a.queue, q)) return rc;
@@ -430,8 +421,8 @@ int cmd_dlq(int argc, char** argv) {
                           {"attempts", d.receive_count},
                           {"reason", d.reason},
                           {"error", json_or_null(d.last_error_json)},
-                          {"sent_at", iso8601_ms(d.sent_at)},
-                          {"dead_at", iso8601_ms(d.dead_at)},
+                          {"sent_at", spool::to_iso8601(d.sent_at)},
+                          {"dead_at", spool::to_iso8601(d.dead_at)},
                           {"job", json_or_null(d.body)}};
     fmt::print("{}\n", boost::json::serialize(o));
   }
@@ -463,9 +454,7 @@ bool parse_worker_args(int argc, char** argv, worker_args& a, std::string& why) 
         why = arg + " needs a value";
         return false;
       }
-      char* end = nullptr;
-      out = std::strtod(argv[++i], &end);
-      if (*end != '\0' || !(out >= min)) {
+      if (!parse_number(argv[++i], out) || !(out >= min)) {
         why = fmt::format("{} needs a number of at least {}", arg, min);
         return false;
       }

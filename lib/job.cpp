@@ -19,15 +19,7 @@ constexpr std::array<std::pair<job_state, std::string_view>, 5> state_names{{
     {job_state::dead, "dead"},
 }};
 
-std::string iso8601(std::chrono::system_clock::time_point t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", tm, static_cast<int>(ms % 1000));
-}
-
-// The inverse of iso8601 (milliseconds, UTC); false when `s` is not in that form.
+// The inverse of to_iso8601 (milliseconds, UTC); false when `s` is not in that form.
 bool parse_iso8601(std::string_view s, std::chrono::system_clock::time_point& out) {
   std::tm tm{};
   int ms = 0;
@@ -51,6 +43,19 @@ error_code code_from_name(std::string_view name) {
 }
 
 }  // namespace
+
+std::string to_iso8601(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  auto secs = static_cast<std::time_t>(ms / 1000);
+  int frac = static_cast<int>(ms % 1000);
+  if (frac < 0) {  // before 1970: the fraction counts up from the second below
+    frac += 1000;
+    --secs;
+  }
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", tm, frac);
+}
 
 std::string_view to_string(job_state s) noexcept {
   for (const auto& [state, name] : state_names)
@@ -148,7 +153,7 @@ boost::json::value to_json(const job_status& s) {
                         {"attempt", s.attempt},
                         {"progress", s.progress},
                         {"eta_s", s.eta_s},
-                        {"updated_at", iso8601(s.updated_at)}};
+                        {"updated_at", to_iso8601(s.updated_at)}};
   o["error"] = s.error ? error_json(s.error, s.error_message) : boost::json::value(nullptr);
   if (!s.idempotency_key.empty()) o["idempotency_key"] = s.idempotency_key;
   if (!s.metadata.is_null()) o["metadata"] = s.metadata;

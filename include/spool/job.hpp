@@ -45,6 +45,10 @@ struct job_status {
   boost::json::value metadata;
 };
 
+/// A time as spool writes it everywhere (status.json, the CLI): UTC to the millisecond,
+/// "2026-11-26T05:27:01.204Z".
+std::string to_iso8601(std::chrono::system_clock::time_point t);
+
 boost::json::value to_json(const job_spec& j);
 /// Reads a job spec; a malformed one is errc::invalid_spec with the reason in `detail`.
 error_code parse_job_spec(std::string_view json_text, job_spec& out, std::string* detail = nullptr);
