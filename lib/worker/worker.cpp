@@ -371,6 +371,7 @@ void worker_runtime::impl::process(job& j) {
     std::string why = "delivered " + std::to_string(d.receive_count) + " times without finishing (max_attempts " +
                       std::to_string(options.retry.max_attempts) + "); its workers may be crashing on it";
     status_channel status(options, out, initial);
+    media::remove_stale_staging(out);  // what the crashed deliveries left
     if (!queue->dead_letter(d, why, boost::json::serialize(error_json(ec, why)))) {
       count(&worker_summary::dead);
       status.set(job_state::dead, ec, why);
@@ -378,11 +379,12 @@ void worker_runtime::impl::process(job& j) {
     return;
   }
 
-  // Leftovers of a delivery killed mid-transcode or mid-publish.
-  media::remove_stale_staging(out);
   status_channel status(options, out, initial);
   job_status found;
   if (finished_here(out, d.message_id, spec.idempotency_key, found)) {
+    // A delivery killed inside publish left the replaced directory beside the package; a transcode
+    // would remove it on its way, this path has to.
+    media::remove_stale_staging(out);
     complete_already(j, status, std::move(found));
     return;
   }
