@@ -5,6 +5,7 @@ TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEMO_OUT   ?= demo-out
+TSAN_ENV    = TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
 .PHONY: all deps build test demo asan tsan corpus bench bench-queue clean
 
@@ -34,11 +35,9 @@ tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DSPOOL_SANITIZE=thread -DSPOOL_BUILD_BENCH=OFF -DSPOOL_BUILD_EXAMPLES=OFF \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target spool-unit-tests spool-worker-tests spool-media-tests
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) --timeout 1800 -L 'unit|worker'
+	$(TSAN_ENV) ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) --timeout 1800 -L 'unit|worker'
 	# and the media pipeline's own threads: async completion, cancellation, progress
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-	  $(TSAN_BUILD)/bin/spool-media-tests '[async],[cancel],[progress]'
+	$(TSAN_ENV) $(TSAN_BUILD)/bin/spool-media-tests '[async],[cancel],[progress]'
 
 # Real-world media from Debian's own packages through the whole ladder.
 corpus: build
