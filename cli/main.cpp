@@ -79,7 +79,7 @@ On failure the last line on stderr is one JSON object: {"error":{"code","categor
 int usage(const std::string& why) {
   if (!why.empty()) fmt::print(stderr, "spool: {}\n", why);
   fmt::print(stderr, "{}", usage_text);
-  boost::json::object e{{"code", "usage"}, {"category", "input"}, {"message", why.empty() ? "usage" : why}};
+  boost::json::object e{{"code", "usage"}, {"category", "usage"}, {"message", why.empty() ? "usage" : why}};
   fmt::print(stderr, "{}\n", boost::json::serialize(boost::json::object{{"error", e}}));
   return usage_error;
 }
@@ -96,6 +96,7 @@ int report_error(const spool::error_code& ec, const std::string& detail) {
     case spool::category_kind::policy:
     case spool::category_kind::unsupported: return refused;
     case spool::category_kind::cancelled: return interrupted;
+    case spool::category_kind::usage: return usage_error;
     default: return failed;
   }
 }

@@ -50,7 +50,16 @@ constexpr entry entries[] = {
     {errc::lease_lost, "lease_lost", "the job's lease was lost", category_kind::transient},
     {errc::cancelled, "cancelled", "the operation was cancelled", category_kind::cancelled},
     {errc::internal, "internal", "internal error", category_kind::internal},
+    {errc::codec_not_allowed, "codec_not_allowed", "the input's codec is not on the decoder allow-list",
+     category_kind::policy},
+    {errc::invalid_argument, "invalid_argument", "an argument is invalid", category_kind::usage},
+    {errc::already_registered, "already_registered", "the name is already registered", category_kind::usage},
+    {errc::already_running, "already_running", "the operation is already running", category_kind::usage},
 };
+
+constexpr condition to_condition(category_kind k) noexcept {
+  return k == category_kind::usage ? condition::usage : static_cast<condition>(static_cast<int>(k));
+}
 
 const entry* find(int v) noexcept {
   for (const auto& e : entries)
@@ -70,7 +79,7 @@ class spool_category_impl final : public boost::system::error_category {
   boost::system::error_condition default_error_condition(int v) const noexcept override {
     const entry* e = find(v);
     if (!e) return {v, *this};
-    return {static_cast<int>(e->kind), spool_condition_category()};
+    return make_error_condition(to_condition(e->kind));
   }
 };
 
@@ -82,6 +91,7 @@ class condition_category_impl final : public boost::system::error_category {
     switch (static_cast<condition>(v)) {
       case condition::permanent: return "permanent failure";
       case condition::retryable: return "retryable failure";
+      case condition::usage: return "usage";
       default: return std::string(to_string(static_cast<category_kind>(v)));
     }
   }
@@ -90,8 +100,12 @@ class condition_category_impl final : public boost::system::error_category {
     switch (static_cast<condition>(cond)) {
       case condition::permanent: return is_permanent(code);
       case condition::retryable: return is_retryable(code);
-      default: return k != category_kind::none && static_cast<int>(k) == cond;
+      case condition::usage: return k == category_kind::usage;
+      case condition::input: case condition::policy: case condition::unsupported: case condition::resource:
+      case condition::transient: case condition::cancelled: case condition::internal:
+        return static_cast<int>(k) == cond;
     }
+    return false;
   }
 };
 
@@ -143,6 +157,7 @@ std::string_view to_string(category_kind k) noexcept {
     case category_kind::transient: return "transient";
     case category_kind::cancelled: return "cancelled";
     case category_kind::internal: return "internal";
+    case category_kind::usage: return "usage";
   }
   return "internal";
 }

@@ -48,13 +48,30 @@ enum class errc {
   cancelled,
   // internal: a bug; retried a bounded number of times.
   internal,
+  // Added after 0.1; grouped here so earlier values keep their numbers.
+  codec_not_allowed,      ///< policy: the input's codec is not on the decoder allow-list
+  invalid_argument,       ///< usage: an argument or option the caller passed is out of range
+  already_registered,     ///< usage: a scheme or name is already taken
+  already_running,        ///< usage: the object runs one operation of this kind at a time
 };
 
-/// The taxonomy the worker acts on.
-enum class category_kind { none, input, policy, unsupported, resource, transient, cancelled, internal };
+/// The taxonomy the worker acts on. `usage` is the host's own mistake (configuration, arguments),
+/// never the job's: it is not dead-lettered as bad input.
+enum class category_kind { none, input, policy, unsupported, resource, transient, cancelled, internal, usage };
 
 /// Error conditions, one per category: `if (ec == spool::condition::input) ...`.
-enum class condition { input = 1, policy, unsupported, resource, transient, cancelled, internal, permanent, retryable };
+enum class condition {
+  input = 1,
+  policy,
+  unsupported,
+  resource,
+  transient,
+  cancelled,
+  internal,
+  permanent,
+  retryable,
+  usage,
+};
 
 const boost::system::error_category& spool_category() noexcept;
 const boost::system::error_category& spool_condition_category() noexcept;

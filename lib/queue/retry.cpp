@@ -32,6 +32,7 @@ retry_decision decide(const retry_policy& p, const error_code& failure, int rece
     case category_kind::resource:
     case category_kind::transient:
     case category_kind::internal:
+    case category_kind::usage:  // a misconfigured worker, not a bad job: a fixed deploy may still run it
       break;
   }
   if (receive_count >= p.max_attempts) {

@@ -71,3 +71,20 @@ TEST_CASE("Error::Names: code names are stable snake_case", "[error]") {
   CHECK(spool::to_string(category_kind::unsupported) == "unsupported");
   CHECK(spool::code_name(spool::error_code{}) == "ok");
 }
+
+TEST_CASE("Error::Usage: usage errors are neither permanent nor retried as a job's fault", "[error]") {
+  for (auto e : {errc::invalid_argument, errc::already_registered, errc::already_running}) {
+    spool::error_code ec = e;
+    INFO(spool::code_name(ec));
+    CHECK(spool::kind_of(ec) == category_kind::usage);
+    CHECK(ec == spool::condition::usage);
+    CHECK_FALSE(ec == spool::condition::input);
+    CHECK_FALSE(spool::is_permanent(ec));
+    CHECK(spool::to_string(spool::kind_of(ec)) == "usage");
+  }
+  CHECK(spool::kind_of(errc::codec_not_allowed) == category_kind::policy);
+  CHECK(spool::error_code(errc::codec_not_allowed) == spool::condition::permanent);
+  CHECK(spool::code_name(errc::codec_not_allowed) == "codec_not_allowed");
+  // Values from before these codes keep their numbers.
+  CHECK(static_cast<int>(errc::internal) == 26);
+}
