@@ -3,6 +3,7 @@
 #include "media/pipeline.hpp"
 #include "media/progressive.hpp"
 
+#include <spool/json_text.hpp>
 #include <spool/media/transcode.hpp>
 #include <spool/version.hpp>
 
@@ -124,7 +125,7 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
     result.files.emplace_back("result.json");
     guard.check();
     result.elapsed_s = seconds_since(started);
-    write_file(staging.path() / "result.json", boost::json::serialize(to_json(result)) + "\n");
+    write_file(staging.path() / "result.json", to_json_text(to_json(result)) + "\n");
     if (options.before_publish) options.before_publish(staging.path());
     guard.check();
     staging.publish([&guard] { guard.check(); });
