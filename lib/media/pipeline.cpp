@@ -325,9 +325,13 @@ class rung_worker {
     enc_->framerate = src_.out_rate;
     enc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     enc_->thread_count = threads_;
-    int gop = std::max(1, static_cast<int>(std::lround(opt_.plan.packaging.gop_s * av::q2d(src_.out_rate))));
-    enc_->gop_size = gop;
-    enc_->keyint_min = gop;
+    // encode() forces a keyframe on every grid line. The encoder's own interval lies well beyond the
+    // grid so it never adds one of its own: when gop_s × fps is not a whole number of frames, an
+    // interval rounded down would put an extra keyframe one frame before a forced one.
+    const int grid = std::max(1, static_cast<int>(std::ceil(opt_.plan.packaging.gop_s * av::q2d(src_.out_rate) - 1e-6)));
+    const int keyint = 2 * grid + 1;
+    enc_->gop_size = keyint;
+    enc_->keyint_min = grid;
     if (rung_.maxrate_kbps > 0) {
       enc_->rc_max_rate = rung_.maxrate_kbps * 1000;
       enc_->rc_buffer_size = static_cast<int>((rung_.bufsize_kbps > 0 ? rung_.bufsize_kbps : 2 * rung_.maxrate_kbps) * 1000);
@@ -347,16 +351,19 @@ class rung_worker {
       av_dict_set(&opts, "preset", opt_.plan.video.preset.c_str(), 0);
       av_dict_set(&opts, "crf", crf.c_str(), 0);
       av_dict_set(&opts, "forced-idr", "1", 0);
-      av_dict_set(&opts, "x265-params", fmt::format("scenecut=0:open-gop=0:keyint={}:min-keyint={}:log-level=error", gop, gop).c_str(), 0);
-      av_dict_set(&opts, "tag", "hvc1", 0);
+      av_dict_set(&opts, "x265-params",
+                  fmt::format("scenecut=0:open-gop=0:keyint={}:min-keyint={}:log-level=error", keyint, grid).c_str(), 0);
     } else if (name == "libsvtav1") {
       av_dict_set(&opts, "crf", crf.c_str(), 0);
       av_dict_set(&opts, "preset", "10", 0);
       av_dict_set(&opts, "svtav1-params", "scd=0", 0);
     }
     int r = avcodec_open2(enc_.get(), codec, &opts);
-    av_dict_free(&opts);
-    if (r < 0) av::fail_av(r, "cannot open encoder " + name, errc::feature_unsupported);
+    if (r < 0) {
+      av_dict_free(&opts);
+      av::fail_av(r, "cannot open encoder " + name, errc::feature_unsupported);
+    }
+    require_consumed(opts, "encoder " + name);
     half_frame_ = 0.5 / av::q2d(src_.out_rate);
     writer_ = std::make_unique<cmaf_writer>(dir_ / rung_.name, enc_.get(), opt_.plan.packaging.segment_s, track_);
     pkt_ = av::make_packet();

@@ -1,5 +1,7 @@
 #include <spool/media/plan.hpp>
 
+#include "media/package_names.hpp"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -122,10 +124,26 @@ void read_spec(const value& spec, plan& out) {
 }
 
 bool path_safe(const std::string& name) {
-  if (name.empty() || name.size() > 64 || name == "." || name == ".." || name == "audio") return false;
+  if (name.empty() || name.size() > 64) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
   });
+}
+
+bool same_name(std::string_view a, std::string_view b) {
+  // Case-insensitively: a package copied to a case-insensitive file system must not collide either.
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Why a rung may not use `name` as its directory, or empty when it may.
+std::string reserved_name(const std::string& name) {
+  // A leading dot is how spool names its temporaries (staging directories, status.json's).
+  if (name[0] == '.') return "starts with '.', which spool's temporary files use";
+  for (auto n : package_names::top_level)
+    if (same_name(name, n)) return "is the name of a package file";
+  return {};
 }
 
 }  // namespace
@@ -151,8 +169,11 @@ error_code validate(const plan& p, std::string* detail) {
   if (p.video.rungs.empty() && !p.audio.enabled) return no("the plan has neither video rungs nor audio");
   std::set<std::string> names;
   for (const auto& r : p.video.rungs) {
-    if (!path_safe(r.name)) return no("rung name '" + r.name + "' must be 1-64 of [A-Za-z0-9._-] and not 'audio'");
-    if (!names.insert(r.name).second) return no("rung name '" + r.name + "' is used twice");
+    if (!path_safe(r.name)) return no("rung name '" + r.name + "' must be 1-64 of [A-Za-z0-9._-]");
+    if (auto why = reserved_name(r.name); !why.empty()) return no("rung name '" + r.name + "' " + why);
+    for (const auto& n : names)
+      if (same_name(n, r.name)) return no("rung name '" + r.name + "' is used twice");
+    names.insert(r.name);
     if (r.height < 16 || r.height > 4320 || r.height % 2) return no("rung '" + r.name + "': height must be even, 16..4320");
     if (r.crf < 0 || r.crf > 63) return no("rung '" + r.name + "': crf must be within 0..63");
     if (r.maxrate_kbps < 0 || r.bufsize_kbps < 0 || r.maxrate_kbps > 1'000'000 || r.bufsize_kbps > 2'000'000)
@@ -170,8 +191,15 @@ error_code validate(const plan& p, std::string* detail) {
   double ratio = k.segment_s / k.gop_s;
   if (std::abs(ratio - std::round(ratio)) > 1e-6) return no("packaging.segment_s must be a multiple of gop_s");
   if (!k.hls && !k.dash && k.progressive.empty()) return no("packaging writes nothing: enable hls, dash or progressive");
-  if (!k.progressive.empty() && !names.count(k.progressive))
-    return no("packaging.progressive names no rung ('" + k.progressive + "')");
+  if (!k.progressive.empty()) {
+    if (!names.count(k.progressive)) return no("packaging.progressive names no rung ('" + k.progressive + "')");
+    // Any rung may become the MP4 (when a small source drops the named one), so none may be named
+    // like another's MP4.
+    for (const auto& a : names)
+      for (const auto& b : names)
+        if (same_name(a, package_names::progressive_file(b)))
+          return no("rung name '" + a + "' is the name of rung '" + b + "''s progressive MP4");
+  }
   const auto& t = p.thumbnails;
   if (!(t.interval_s >= 1 && t.interval_s <= 600)) return no("thumbnails.interval_s must be within 1..600");
   if (t.tile_width < 32 || t.tile_width > 640 || t.tile_width % 2) return no("thumbnails.tile_width must be even, 32..640");

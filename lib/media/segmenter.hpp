@@ -4,6 +4,7 @@
 #include "media/av.hpp"
 #include "media/output_dir.hpp"
 
+#include <exception>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -31,6 +32,12 @@ struct track_info {
   double duration_s() const;
   std::int64_t bytes() const;
   std::int64_t avg_bitrate() const;
+  /// The media playlist's EXT-X-TARGETDURATION: the longest segment, rounded up to whole seconds.
+  int target_duration_s() const;
+  /// The peak segment bit rate (RFC 8216bis 4.4.6.2, BANDWIDTH): the highest bit rate of any run of
+  /// consecutive segments lasting 0.5 to 1.5 times the target duration, so a short tail segment
+  /// counts together with its neighbour instead of alone. A track shorter than half its target
+  /// duration (under half a second) has no such run; its one run is the whole track.
   std::int64_t peak_bitrate() const;
 };
 
@@ -49,8 +56,13 @@ class cmaf_writer {
   void finish();
 
  private:
+  void open(const AVCodecContext* enc, double segment_s);
+  void release() noexcept;
   static int write_cb(void* opaque, std::uint8_t* buf, int size);
+  /// Rethrows what a callback caught while FFmpeg was calling it (exceptions never cross C frames).
+  void rethrow_pending();
   void open_segment();
+  void flush_fragment();
   void close_segment(std::int64_t end_pts);
   void patch_fragments(std::string& segment);
   std::size_t init_size();
@@ -68,6 +80,7 @@ class cmaf_writer {
   bool in_segment_ = false;
   bool finished_ = false;
   std::string buf_;                  ///< the segment being written (the first also holds init)
+  std::exception_ptr pending_;       ///< thrown inside write_cb, rethrown once movenc returns
   std::int64_t first_dts_ = 0;       ///< the track's first decode timestamp
   std::int64_t delay_ = 0;           ///< encoder reorder delay: first pts - first dts
   std::int64_t tfdt_shift_ = AV_NOPTS_VALUE;
@@ -76,5 +89,19 @@ class cmaf_writer {
 
 /// RFC 6381 codecs string of an open encoder ("avc1.640028", "hvc1.1.6.L120.90", "mp4a.40.2", ...).
 std::string codecs_string(const AVCodecContext* enc);
+
+/// The MP4 sample entry a codec is written with: 'hvc1' for HEVC (parameter sets in the sample
+/// entry, which Safari requires and codecs_string() announces), else the muxer's default (0).
+std::uint32_t sample_entry_tag(AVCodecID id);
+
+/// For muxing and demuxing files spool wrote itself: a failure is out_of_memory or a bug (internal),
+/// never blamed on the input (from_averror would make AVERROR_INVALIDDATA input_undecodable).
+/// I/O errors are caught in spool's own AVIO callbacks and rethrown typed before this is reached.
+void check_own(int averror, const std::string& what);
+
+/// Fails with errc::internal, naming them, when `opts` still holds entries after FFmpeg consumed the
+/// ones it knows: spool builds these dictionaries itself, so a leftover is a bug, never ignored.
+/// Frees `opts` either way.
+void require_consumed(AVDictionary*& opts, const std::string& what);
 
 }  // namespace spool::media

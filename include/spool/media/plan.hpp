@@ -16,7 +16,10 @@ namespace spool::media {
 
 /// One video rendition of the ladder. Rungs taller than the source are dropped (never upscale).
 struct rung {
-  std::string name;              ///< directory name and label, e.g. "720p"
+  /// Directory name and label, e.g. "720p": 1-64 of [A-Za-z0-9._-], unique (ignoring case), not
+  /// starting with '.', and not a package file's name (master.m3u8, audio, ..., or another rung's
+  /// progressive "<name>.mp4").
+  std::string name;
   int height = 0;                ///< output height; width follows the display aspect ratio
   int crf = 23;                  ///< constant rate factor (libx264/libx265) or CRF-like quality (svt-av1)
   std::int64_t maxrate_kbps = 0; ///< VBV cap; 0 = uncapped
@@ -82,7 +85,8 @@ error_code apply_spec(std::string_view json_text, plan& out, std::string* detail
 inline error_code apply_spec(const char* json_text, plan& out, std::string* detail = nullptr) {
   return apply_spec(std::string_view(json_text), out, detail);
 }
-/// Checks a plan for consistency (rung names unique and path-safe, segment a multiple of the GOP, ...).
+/// Checks a plan for consistency (rung names unique, path-safe and not a package file's name, segment a
+/// multiple of the GOP, ...).
 error_code validate(const plan& p, std::string* detail = nullptr);
 /// The plan as a JSON job spec that apply_spec() reads back to an equal plan.
 boost::json::value to_json(const plan& p);
