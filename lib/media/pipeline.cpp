@@ -356,7 +356,10 @@ class rung_worker {
     } else if (name == "libsvtav1") {
       av_dict_set(&opts, "crf", crf.c_str(), 0);
       av_dict_set(&opts, "preset", "10", 0);
-      av_dict_set(&opts, "svtav1-params", "scd=0", 0);
+      // SVT-AV1 honours a forced keyframe (pict_type I) only when asked to; and libsvtav1 refuses an
+      // svtav1-params key it does not know only with AV_EF_EXPLODE (else it logs and goes on).
+      av_dict_set(&opts, "svtav1-params", "scd=0:enable-force-key-frames=1", 0);
+      enc_->err_recognition |= AV_EF_EXPLODE;
     }
     int r = avcodec_open2(enc_.get(), codec, &opts);
     if (r < 0) {
@@ -372,10 +375,13 @@ class rung_worker {
   void encode(AVFrame* f) {
     if (f) {
       double t = static_cast<double>(f->pts) * av::q2d(enc_->time_base);
-      // The keyframe grid is absolute (multiples of gop_s), hence identical in every rung.
-      if (t + half_frame_ >= next_key_) {
+      // The keyframe grid is absolute (multiples of gop_s), hence identical in every rung. A grid line
+      // goes to the first frame within half a frame of it; one falling exactly between two frames goes
+      // to the earlier, whichever way the rounding goes (hence the nanosecond).
+      const double reach = t + half_frame_ + 1e-9;
+      if (reach >= next_key_) {
         f->pict_type = AV_PICTURE_TYPE_I;
-        next_key_ = (std::floor((t + half_frame_) / opt_.plan.packaging.gop_s) + 1) * opt_.plan.packaging.gop_s;
+        next_key_ = (std::floor(reach / opt_.plan.packaging.gop_s) + 1) * opt_.plan.packaging.gop_s;
       } else {
         f->pict_type = AV_PICTURE_TYPE_NONE;
       }

@@ -243,9 +243,11 @@ void cmaf_writer::write(AVPacket* pkt) {
     // A track cannot start before zero: AAC's priming packet (pts -1024) moves the track later.
     pres_offset_ = pts < 0 ? -pts : 0;
   }
-  // Half a frame of slack so a keyframe at 5.99999 s still opens the segment at 6 s.
+  // The keyframe forced for a grid line lies within half a frame of it, before or after: half a frame
+  // of slack (rounded up, plus a tick for the rounding of timestamps to the timescale) so that one
+  // at 5.98 s still opens the segment at 6 s.
   std::int64_t slack = video && info_.frame_rate.num > 0
-                           ? av_rescale_q(1, av_inv_q(info_.frame_rate), tb) / 2
+                           ? (av_rescale_q(1, av_inv_q(info_.frame_rate), tb) + 1) / 2 + 1
                            : 0;
   if (pkt->duration <= 0 && video && info_.frame_rate.num > 0)
     pkt->duration = av_rescale_q(1, av_inv_q(info_.frame_rate), tb);

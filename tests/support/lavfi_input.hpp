@@ -40,6 +40,15 @@ struct input_spec {
   std::string container = "mp4";
   /// First timestamp of every stream, in seconds (0 = starts at zero).
   double start_offset_s = 0;
+
+  /// A frame rate that is not a whole number: when fps_num > 0, the video runs at fps_num / fps_den
+  /// frames per second (e.g. 30000/1001, 141/5) and `fps` is ignored. CFR only (vfr must be none).
+  int fps_num = 0;
+  int fps_den = 1;
+  /// The video's sample (pixel) aspect ratio, sar_num:sar_den; 16:1 makes a 320x180 picture display
+  /// 5120 pixels wide.
+  int sar_num = 1;
+  int sar_den = 1;
 };
 
 /// Writes `path` as described by `spec`. Throws std::runtime_error when FFmpeg refuses.
