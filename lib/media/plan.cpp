@@ -198,7 +198,7 @@ error_code validate(const plan& p, std::string* detail) {
     for (const auto& a : names)
       for (const auto& b : names)
         if (same_name(a, package_names::progressive_file(b)))
-          return no("rung name '" + a + "' is the name of rung '" + b + "''s progressive MP4");
+          return no("rung name '" + a + "' is the name of the progressive MP4 of rung '" + b + "'");
   }
   const auto& t = p.thumbnails;
   if (!(t.interval_s >= 1 && t.interval_s <= 600)) return no("thumbnails.interval_s must be within 1..600");

@@ -136,8 +136,8 @@ void thumbnailer::plan_storyboard(int display_w, int display_h, double duration_
   const std::int64_t sheet_w = cols * tile_w_, sheet_h = rows * tile_h_;
   if (sheet_w > jpeg_max_side || sheet_h > jpeg_max_side || sheet_w * sheet_h > max_pixels ||
       (f < 1 && std::min(tile_w_, tile_h_) < min_tile_side)) {
-    warn(fmt::format("storyboard left out: {} tiles of a {}x{} picture do not fit in {} pixels", max_tiles_, display_w,
-                     display_h, max_pixels));
+    warn(fmt::format("storyboard left out: {} tiles of a {}x{} picture within {} pixels would be under {} pixels a side",
+                     max_tiles_, display_w, display_h, max_pixels, min_tile_side));
     return;
   }
   storyboard_ = true;
