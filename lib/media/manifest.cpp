@@ -1,11 +1,11 @@
 #include "media/manifest.hpp"
 
-#include "media/package_names.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+
+#include "media/package_names.hpp"
 
 namespace spool::media {
 namespace {
@@ -49,8 +49,9 @@ std::string hls_master_playlist(const std::vector<track_info>& video, const trac
     std::int64_t peak = v.peak_bitrate() + (audio ? audio->peak_bitrate() : 0);
     std::int64_t avg = v.avg_bitrate() + (audio ? audio->avg_bitrate() : 0);
     std::string codecs = audio ? v.codecs + "," + audio->codecs : v.codecs;
-    out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{},FRAME-RATE={}",
-                       peak, avg, codecs, v.width, v.height, frame_rate_str(v.frame_rate));
+    out +=
+        fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{},FRAME-RATE={}",
+                    peak, avg, codecs, v.width, v.height, frame_rate_str(v.frame_rate));
     if (audio) out += ",AUDIO=\"audio\"";
     out += fmt::format("\n{}/{}\n", v.name, package_names::media_playlist);
   }

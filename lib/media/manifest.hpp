@@ -1,9 +1,9 @@
 #pragma once
 // Internal: HLS and DASH manifests written from measured tracks.
-#include "media/segmenter.hpp"
-
 #include <string>
 #include <vector>
+
+#include "media/segmenter.hpp"
 
 namespace spool::media {
 

@@ -2,12 +2,12 @@
 // Internal: the names of the files and directories a package is made of, defined once. The
 // segmenter, the manifests, the progressive writer, the thumbnails and plan validation (which keeps
 // rung directories from colliding with them) all read them from here.
+#include <fmt/format.h>
+
 #include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
-
-#include <fmt/format.h>
 
 namespace spool::media::package_names {
 
@@ -30,7 +30,9 @@ inline constexpr std::string_view storyboard_index = "storyboard.vtt";
 inline constexpr std::string_view audio_dir = "audio";  ///< the audio rendition's directory
 /// The progressive MP4 of rung `name`.
 inline constexpr std::string_view progressive_suffix = ".mp4";
-inline std::string progressive_file(std::string_view rung) { return std::string(rung) + std::string(progressive_suffix); }
+inline std::string progressive_file(std::string_view rung) {
+  return std::string(rung) + std::string(progressive_suffix);
+}
 
 /// Every fixed top-level name; a rung's directory may take none of them.
 inline constexpr std::array<std::string_view, 8> top_level = {master_playlist, mpd,        result,           status,

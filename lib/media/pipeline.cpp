@@ -328,7 +328,8 @@ class rung_worker {
     // encode() forces a keyframe on every grid line. The encoder's own interval lies well beyond the
     // grid so it never adds one of its own: when gop_s × fps is not a whole number of frames, an
     // interval rounded down would put an extra keyframe one frame before a forced one.
-    const int grid = std::max(1, static_cast<int>(std::ceil(opt_.plan.packaging.gop_s * av::q2d(src_.out_rate) - 1e-6)));
+    const int grid =
+        std::max(1, static_cast<int>(std::ceil(opt_.plan.packaging.gop_s * av::q2d(src_.out_rate) - 1e-6)));
     const int keyint = 2 * grid + 1;
     enc_->gop_size = keyint;
     enc_->keyint_min = grid;
@@ -352,7 +353,8 @@ class rung_worker {
       av_dict_set(&opts, "crf", crf.c_str(), 0);
       av_dict_set(&opts, "forced-idr", "1", 0);
       av_dict_set(&opts, "x265-params",
-                  fmt::format("scenecut=0:open-gop=0:keyint={}:min-keyint={}:log-level=error", keyint, grid).c_str(), 0);
+                  fmt::format("scenecut=0:open-gop=0:keyint={}:min-keyint={}:log-level=error", keyint, grid).c_str(),
+                  0);
     } else if (name == "libsvtav1") {
       av_dict_set(&opts, "crf", crf.c_str(), 0);
       av_dict_set(&opts, "preset", "10", 0);

@@ -1,7 +1,7 @@
 #include "media/progressive.hpp"
 
-#include "media/output_dir.hpp"
-#include "media/package_names.hpp"
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <exception>
@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "media/output_dir.hpp"
+#include "media/package_names.hpp"
 
 namespace fs = std::filesystem;
 
@@ -113,7 +113,7 @@ class track_reader {
   int fd_ = -1;
   int errno_ = 0;
   std::size_t errno_file_ = 0;
-  avio_ptr pb_;         // outlives ctx_, which reads through it
+  avio_ptr pb_;  // outlives ctx_, which reads through it
   av::input_ptr ctx_;
 };
 
@@ -285,8 +285,10 @@ void write_progressive(const fs::path& dir, const track_info& video, const track
     guard.check();
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       if (have[i] || done[i]) continue;
-      if (inputs[i]->read(pending[i].get())) have[i] = true;
-      else done[i] = true;
+      if (inputs[i]->read(pending[i].get()))
+        have[i] = true;
+      else
+        done[i] = true;
     }
     std::size_t pick = inputs.size();
     for (std::size_t i = 0; i < inputs.size(); ++i) {

@@ -1,9 +1,9 @@
 #pragma once
 // Internal: one rung (and the audio group) remuxed from its CMAF segments into a single faststart MP4.
+#include <filesystem>
+
 #include "media/input.hpp"
 #include "media/segmenter.hpp"
-
-#include <filesystem>
 
 namespace spool::media {
 

@@ -1,13 +1,13 @@
 #include "media/segmenter.hpp"
 
-#include "media/package_names.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <utility>
+
+#include "media/package_names.hpp"
 
 namespace fs = std::filesystem;
 
@@ -139,7 +139,8 @@ template <class F>
 void for_each_box(std::string& b, std::size_t off, std::size_t end, F&& f) {
   while (off + 8 <= end) {
     std::uint64_t size = rd32(b.data() + off);
-    if (size == 1 && off + 16 <= end) size = (std::uint64_t(rd32(b.data() + off + 8)) << 32) | rd32(b.data() + off + 12);
+    if (size == 1 && off + 16 <= end)
+      size = (std::uint64_t(rd32(b.data() + off + 8)) << 32) | rd32(b.data() + off + 12);
     if (size < 8 || off + size > end) av::fail(errc::internal, "the muxer wrote a malformed box");
     f(std::string_view(b.data() + off + 4, 4), off, static_cast<std::size_t>(size));
     off += size;
@@ -246,9 +247,8 @@ void cmaf_writer::write(AVPacket* pkt) {
   // The keyframe forced for a grid line lies within half a frame of it, before or after: half a frame
   // of slack (rounded up, plus a tick for the rounding of timestamps to the timescale) so that one
   // at 5.98 s still opens the segment at 6 s.
-  std::int64_t slack = video && info_.frame_rate.num > 0
-                           ? (av_rescale_q(1, av_inv_q(info_.frame_rate), tb) + 1) / 2 + 1
-                           : 0;
+  std::int64_t slack =
+      video && info_.frame_rate.num > 0 ? (av_rescale_q(1, av_inv_q(info_.frame_rate), tb) + 1) / 2 + 1 : 0;
   if (pkt->duration <= 0 && video && info_.frame_rate.num > 0)
     pkt->duration = av_rescale_q(1, av_inv_q(info_.frame_rate), tb);
   bool cut_here = pts >= next_cut_ - slack && (!video || (pkt->flags & AV_PKT_FLAG_KEY));
@@ -329,7 +329,8 @@ std::string hevc_codecs(const AVCodecContext* enc) {
   if (sps.size() >= 13) {
     const std::uint8_t* ptl = sps.data() + 1;
     int space = ptl[0] >> 6, tier = (ptl[0] >> 5) & 1, profile = ptl[0] & 0x1f;
-    std::uint32_t compat = (std::uint32_t(ptl[1]) << 24) | (std::uint32_t(ptl[2]) << 16) | (std::uint32_t(ptl[3]) << 8) | ptl[4];
+    std::uint32_t compat =
+        (std::uint32_t(ptl[1]) << 24) | (std::uint32_t(ptl[2]) << 16) | (std::uint32_t(ptl[3]) << 8) | ptl[4];
     std::uint32_t rev = 0;
     for (int i = 0; i < 32; ++i)
       if (compat & (1u << i)) rev |= 1u << (31 - i);

@@ -1,13 +1,13 @@
 #pragma once
 // Internal: one rendition's CMAF track: init.mp4 plus numbered fMP4 segments, cut on keyframes at
 // the segment grid, with every segment's timing and size measured for the manifests.
-#include "media/av.hpp"
-#include "media/output_dir.hpp"
-
 #include <exception>
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "media/av.hpp"
+#include "media/output_dir.hpp"
 
 namespace spool::media {
 
@@ -18,9 +18,9 @@ struct segment_info {
 };
 
 struct track_info {
-  std::string name;     ///< directory under the package root
+  std::string name;  ///< directory under the package root
   bool video = true;
-  std::string codecs;   ///< RFC 6381
+  std::string codecs;  ///< RFC 6381
   int width = 0, height = 0;
   AVRational frame_rate{0, 1};
   int sample_rate = 0, channels = 0;
@@ -73,18 +73,18 @@ class cmaf_writer {
   AVFormatContext* ctx_ = nullptr;
   AVIOContext* pb_ = nullptr;
   out_file file_;
-  std::int64_t seg_len_ = 0;         ///< segment length in the track timescale
-  std::int64_t next_cut_ = 0;        ///< next grid line, in the track timescale
+  std::int64_t seg_len_ = 0;   ///< segment length in the track timescale
+  std::int64_t next_cut_ = 0;  ///< next grid line, in the track timescale
   std::int64_t seg_start_ = AV_NOPTS_VALUE;
   std::int64_t max_end_ = AV_NOPTS_VALUE;
   bool in_segment_ = false;
   bool finished_ = false;
-  std::string buf_;                  ///< the segment being written (the first also holds init)
-  std::exception_ptr pending_;       ///< thrown inside write_cb, rethrown once movenc returns
-  std::int64_t first_dts_ = 0;       ///< the track's first decode timestamp
-  std::int64_t delay_ = 0;           ///< encoder reorder delay: first pts - first dts
+  std::string buf_;             ///< the segment being written (the first also holds init)
+  std::exception_ptr pending_;  ///< thrown inside write_cb, rethrown once movenc returns
+  std::int64_t first_dts_ = 0;  ///< the track's first decode timestamp
+  std::int64_t delay_ = 0;      ///< encoder reorder delay: first pts - first dts
   std::int64_t tfdt_shift_ = AV_NOPTS_VALUE;
-  std::int64_t pres_offset_ = 0;     ///< added to every timestamp so the track starts at or after 0
+  std::int64_t pres_offset_ = 0;  ///< added to every timestamp so the track starts at or after 0
 };
 
 /// RFC 6381 codecs string of an open encoder ("avc1.640028", "hvc1.1.6.L120.90", "mp4a.40.2", ...).

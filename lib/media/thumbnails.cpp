@@ -1,10 +1,10 @@
 #include "media/thumbnails.hpp"
 
+#include <fmt/format.h>
+
 #include "media/output_dir.hpp"
 #include "media/package_names.hpp"
 #include "media/segmenter.hpp"
-
-#include <fmt/format.h>
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -48,9 +48,16 @@ av::frame_ptr rotate(const AVFrame* src, int rotation) {
     for (int y = 0; y < sh; ++y)
       for (int x = 0; x < sw; ++x) {
         int dx, dy;
-        if (rotation == 90) { dx = sh - 1 - y; dy = x; }
-        else if (rotation == 270) { dx = y; dy = sw - 1 - x; }
-        else { dx = sw - 1 - x; dy = sh - 1 - y; }
+        if (rotation == 90) {
+          dx = sh - 1 - y;
+          dy = x;
+        } else if (rotation == 270) {
+          dx = y;
+          dy = sw - 1 - x;
+        } else {
+          dx = sw - 1 - x;
+          dy = sh - 1 - y;
+        }
         dst->data[p][dy * dst->linesize[p] + dx] = src->data[p][y * src->linesize[p] + x];
       }
   }
@@ -120,7 +127,8 @@ void thumbnailer::plan_storyboard(int display_w, int display_h, double duration_
   interval_ = settings_.interval_s;
   if (duration_s > 0) interval_ = std::max(interval_, std::ceil(duration_s / max_tiles));
   max_tiles_ = duration_s > 0 ? std::min(max_tiles, static_cast<std::size_t>(duration_s / interval_) + 1) : max_tiles;
-  const auto cols = static_cast<std::int64_t>(std::min<std::size_t>(static_cast<std::size_t>(settings_.columns), max_tiles_));
+  const auto cols =
+      static_cast<std::int64_t>(std::min<std::size_t>(static_cast<std::size_t>(settings_.columns), max_tiles_));
   const auto rows = (static_cast<std::int64_t>(max_tiles_) + cols - 1) / cols;
   const double dar = static_cast<double>(display_w) / display_h;
   double w = settings_.tile_width, h = w / dar;
@@ -128,16 +136,17 @@ void thumbnailer::plan_storyboard(int display_w, int display_h, double duration_
     h = tallest_tile * w;
     w = h * dar;
   }
-  const double f = std::min({1.0, std::sqrt(static_cast<double>(max_pixels) / (cols * rows * w * h)),
-                             static_cast<double>(jpeg_max_side) / (cols * w),
-                             static_cast<double>(jpeg_max_side) / (rows * h)});
+  const double f =
+      std::min({1.0, std::sqrt(static_cast<double>(max_pixels) / (cols * rows * w * h)),
+                static_cast<double>(jpeg_max_side) / (cols * w), static_cast<double>(jpeg_max_side) / (rows * h)});
   tile_w_ = even_down(w * f);
   tile_h_ = even_down(h * f);
   const std::int64_t sheet_w = cols * tile_w_, sheet_h = rows * tile_h_;
   if (sheet_w > jpeg_max_side || sheet_h > jpeg_max_side || sheet_w * sheet_h > max_pixels ||
       (f < 1 && std::min(tile_w_, tile_h_) < min_tile_side)) {
-    warn(fmt::format("storyboard left out: {} tiles of a {}x{} picture within {} pixels would be under {} pixels a side",
-                     max_tiles_, display_w, display_h, max_pixels, min_tile_side));
+    warn(
+        fmt::format("storyboard left out: {} tiles of a {}x{} picture within {} pixels would be under {} pixels a side",
+                    max_tiles_, display_w, display_h, max_pixels, min_tile_side));
     return;
   }
   storyboard_ = true;
@@ -199,7 +208,8 @@ std::vector<std::string> thumbnailer::write(const std::filesystem::path& dir, do
     sheet->height = rows * tile_h_;
     av::check(av_frame_get_buffer(sheet.get(), 0), "cannot allocate the storyboard");
     for (int p = 0; p < 3; ++p)
-      std::memset(sheet->data[p], p ? 128 : 16, static_cast<std::size_t>(sheet->linesize[p]) * (p ? sheet->height / 2 : sheet->height));
+      std::memset(sheet->data[p], p ? 128 : 16,
+                  static_cast<std::size_t>(sheet->linesize[p]) * (p ? sheet->height / 2 : sheet->height));
     std::string vtt = "WEBVTT\n\n";
     for (std::size_t i = 0; i < tiles_.size(); ++i) {
       const AVFrame* t = tiles_[i].second.get();
@@ -208,13 +218,13 @@ std::vector<std::string> thumbnailer::write(const std::filesystem::path& dir, do
       for (int p = 0; p < 3; ++p) {
         int div = p ? 2 : 1;
         for (int row = 0; row < t->height / div; ++row)
-          std::memcpy(sheet->data[p] + (y / div + row) * sheet->linesize[p] + x / div, t->data[p] + row * t->linesize[p],
-                      static_cast<std::size_t>(t->width / div));
+          std::memcpy(sheet->data[p] + (y / div + row) * sheet->linesize[p] + x / div,
+                      t->data[p] + row * t->linesize[p], static_cast<std::size_t>(t->width / div));
       }
       double start = i == 0 ? 0 : tiles_[i].first;
       double end = i + 1 < tiles_.size() ? tiles_[i + 1].first : std::max(duration_s, start + 0.001);
-      vtt += fmt::format("{} --> {}\n{}#xywh={},{},{},{}\n\n", vtt_time(start), vtt_time(end), package_names::storyboard,
-                         x, y, tile_w_, tile_h_);
+      vtt += fmt::format("{} --> {}\n{}#xywh={},{},{},{}\n\n", vtt_time(start), vtt_time(end),
+                         package_names::storyboard, x, y, tile_w_, tile_h_);
     }
     write_jpeg(sheet.get(), dir / package_names::storyboard);
     write_file(dir / package_names::storyboard_index, vtt);

@@ -1,7 +1,5 @@
 #pragma once
 // Internal: poster image and storyboard sprite sheet (+ WebVTT) from frames sampled while decoding.
-#include "media/av.hpp"
-
 #include <spool/media/plan.hpp>
 #include <spool/media/policy.hpp>
 
@@ -9,6 +7,8 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "media/av.hpp"
 
 namespace spool::media {
 
@@ -32,8 +32,8 @@ class thumbnailer {
   thumbnail_settings settings_;
   int rotation_;
   int tile_w_ = 0, tile_h_ = 0, poster_w_ = 0, poster_h_ = 0;
-  bool storyboard_ = false;      ///< planned and fits the limits
-  std::size_t max_tiles_ = 0;    ///< tiles the sheet is sized for
+  bool storyboard_ = false;    ///< planned and fits the limits
+  std::size_t max_tiles_ = 0;  ///< tiles the sheet is sized for
   double interval_ = 0, poster_t_ = 0, next_tile_ = 0;
   bool have_poster_at_time_ = false;
   av::frame_ptr poster_;

@@ -3,10 +3,6 @@
 // measures it from the files (segment sizes on disk, durations from their trun boxes) and requires
 // the manifests to match it within half a percent; these inputs end with a tail of a few frames
 // behind a keyframe, whose rate alone used to inflate BANDWIDTH, or are shorter than any window.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
@@ -14,6 +10,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <vector>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;

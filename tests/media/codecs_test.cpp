@@ -2,13 +2,13 @@
 // output and on the boxes of init.mp4: the sample entry is avc1 / hvc1 / av01 (Safari needs hvc1, not
 // hev1, for HEVC in HLS), and CODECS names the same family. An encoder this FFmpeg lacks is reported
 // as skipped (a WARN line), never passed silently.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>

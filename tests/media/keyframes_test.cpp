@@ -3,13 +3,13 @@
 // check_package() asserts that on every package; these inputs are the ones that used to break it
 // (at 28.2 fps an encoder interval rounded to 56 frames put a keyframe at 3.9716 s next to the forced
 // one at 4.0071 s).
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>

@@ -1,13 +1,13 @@
 // packaging.progressive: one rung (with the audio) as a single faststart MP4 beside the HLS/DASH
 // package. It plays end to end; a cancel, a deadline or a full disk during the remux fails the job
 // with its own error and publishes nothing; a rung a small source dropped falls back as documented.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,9 +15,9 @@
 #include <filesystem>
 #include <thread>
 
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -184,8 +184,9 @@ TEST_CASE("a deadline passing during the remux fails the job and publishes nothi
   auto ec = media::transcode(input.string(), out, options, result);
   INFO(describe(ec) << " - " << result.error_detail);
   if (!reached_final)
-    WARN("the encoders themselves ran past the 4 s deadline on this machine: the remux's own deadline check was "
-         "not reached");
+    WARN(
+        "the encoders themselves ran past the 4 s deadline on this machine: the remux's own deadline check was "
+        "not reached");
   CHECK(ec == spool::errc::deadline_exceeded);
   check_failed_cleanly(ec, out);
 }
@@ -205,8 +206,10 @@ TEST_CASE("a full disk while writing the progressive MP4 is no_space and publish
     transcode_ok(input, ref, options_for(plan), result);
     for (const auto& e : fs::recursive_directory_iterator(ref)) {
       if (!e.is_regular_file()) continue;
-      if (e.path().filename() == "240p.mp4") mp4_size = e.file_size();
-      else largest_other = std::max(largest_other, e.file_size());
+      if (e.path().filename() == "240p.mp4")
+        mp4_size = e.file_size();
+      else
+        largest_other = std::max(largest_other, e.file_size());
     }
     fs::remove_all(ref);
   }

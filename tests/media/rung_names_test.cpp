@@ -1,10 +1,6 @@
 // A rung's name is its directory in the package, so it may not take the name of a package file
 // (master.m3u8, audio, poster.jpg, ...) nor of another rung's progressive MP4: such plans are
 // invalid_spec up front, instead of an EISDIR io_error (retried) halfway through the package.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/plan.hpp>
 #include <spool/media/transcode.hpp>
 
@@ -13,6 +9,10 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -37,9 +37,9 @@ media::plan with_rungs(std::vector<std::string> names, std::string progressive =
 }  // namespace
 
 TEST_CASE("rung names that are package files are invalid_spec, naming the rung", "[media][spec][names]") {
-  for (const char* name : {"master.m3u8", "manifest.mpd", "result.json", "status.json", "poster.jpg", "storyboard.jpg",
-                           "storyboard.vtt", "audio", "Audio", "MASTER.M3U8", "Poster.JPG", ".hidden", ".status.json.tmp-x",
-                           ".", ".."}) {
+  for (const char* name :
+       {"master.m3u8", "manifest.mpd", "result.json", "status.json", "poster.jpg", "storyboard.jpg", "storyboard.vtt",
+        "audio", "Audio", "MASTER.M3U8", "Poster.JPG", ".hidden", ".status.json.tmp-x", ".", ".."}) {
     INFO("rung name '" << name << "'");
     std::string detail;
     auto ec = media::validate(with_rungs({"240p", name}), &detail);
@@ -51,8 +51,8 @@ TEST_CASE("rung names that are package files are invalid_spec, naming the rung",
   media::plan plan;
   const auto before = media::to_json(plan);
   std::string detail;
-  auto ec = media::apply_spec(std::string_view(R"({"video": {"rungs": [{"name": "result.json", "height": 240}]}})"), plan,
-                              &detail);
+  auto ec = media::apply_spec(std::string_view(R"({"video": {"rungs": [{"name": "result.json", "height": 240}]}})"),
+                              plan, &detail);
   CHECK(ec == spool::errc::invalid_spec);
   CHECK(detail.find("result.json") != std::string::npos);
   CHECK(media::to_json(plan) == before);

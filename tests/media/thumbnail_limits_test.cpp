@@ -1,10 +1,6 @@
 // The pixel limit applies to every picture spool encodes, thumbnails included: the poster, the tiles
 // and the storyboard sheet stay within input_policy::max_pixels and JPEG's largest sides (65500) for
 // any aspect ratio and any number of tiles; the tiles shrink rather than the job fail.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/policy.hpp>
 #include <spool/media/transcode.hpp>
 
@@ -15,6 +11,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <set>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -155,8 +155,7 @@ TEST_CASE("a storyboard of many large tiles shrinks them to fit the pixel limit"
   CHECK(static_cast<double>(t.sheet.width) * t.sheet.height > 0.75 * static_cast<double>(limit));
 }
 
-TEST_CASE("a storyboard stays within its planned size when the input runs longer than it says",
-          "[media][thumbnails]") {
+TEST_CASE("a storyboard stays within its planned size when the input runs longer than it says", "[media][thumbnails]") {
   // A raw H.264 stream has no duration of its own: the storyboard is planned for its most tiles (400)
   // and thins itself when more seconds keep coming.
   scratch_dir dir("thumbs-long");
@@ -185,8 +184,10 @@ TEST_CASE("a storyboard stays within its planned size when the input runs longer
   const double step = t.cues[1].start - t.cues[0].start;
   for (std::size_t i = 0; i < t.cues.size(); ++i) {
     INFO("cue " << i << " of " << t.cues.size() << ": " << t.cues[i].start << " --> " << t.cues[i].end);
-    if (i + 1 < t.cues.size()) CHECK(t.cues[i].end - t.cues[i].start == Approx(step).margin(0.6));
-    else CHECK(t.cues[i].end - t.cues[i].start <= step + 0.6);
+    if (i + 1 < t.cues.size())
+      CHECK(t.cues[i].end - t.cues[i].start == Approx(step).margin(0.6));
+    else
+      CHECK(t.cues[i].end - t.cues[i].start <= step + 0.6);
   }
 }
 

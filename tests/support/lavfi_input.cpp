@@ -157,10 +157,10 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
     AVPixelFormat pix = av_get_pix_fmt(spec.pix_fmt.c_str());
     if (pix == AV_PIX_FMT_NONE) throw std::runtime_error("make_input: unknown pixel format " + spec.pix_fmt);
 
-    vsrc = std::make_unique<source_graph>(
-        "testsrc2=size=" + std::to_string(spec.width) + "x" + std::to_string(spec.height) +
-            ":rate=" + std::to_string(rate.num) + "/" + std::to_string(rate.den) + ",format=" + spec.pix_fmt,
-        false);
+    vsrc = std::make_unique<source_graph>("testsrc2=size=" + std::to_string(spec.width) + "x" +
+                                              std::to_string(spec.height) + ":rate=" + std::to_string(rate.num) + "/" +
+                                              std::to_string(rate.den) + ",format=" + spec.pix_fmt,
+                                          false);
 
     video.enc.reset(avcodec_alloc_context3(codec));
     AVCodecContext* enc = video.enc.get();

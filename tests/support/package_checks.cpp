@@ -1,16 +1,15 @@
 #include "package_checks.hpp"
 
-#include "fixtures.hpp"
-
-#include <catch2/catch.hpp>
-
 #include <boost/json.hpp>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
 #include <sstream>
+
+#include "fixtures.hpp"
 
 namespace spool::test {
 namespace fs = std::filesystem;
@@ -305,7 +304,8 @@ void check_package(const package_view& pkg, const package_expectation& expect) {
       const double measured = next - s.first_pts;
       if (measured > expect.segment_s + frame + 1e-3) too_long += id;
       if (std::abs(measured - pl.durations[i]) > frame + 1e-3)
-        extinf_mismatch += id + " (EXTINF " + std::to_string(pl.durations[i]) + ", media " + std::to_string(measured) + ")";
+        extinf_mismatch +=
+            id + " (EXTINF " + std::to_string(pl.durations[i]) + ", media " + std::to_string(measured) + ")";
     }
     {
       INFO("segments without frames:" << empty);
@@ -333,15 +333,17 @@ void check_package(const package_view& pkg, const package_expectation& expect) {
     std::map<long, int> per_line;
     for (double k : keys) {
       const long line = std::lround(k / expect.gop_s);
-      if (std::abs(k - static_cast<double>(line) * expect.gop_s) > frame / 2 + tick) off += " " + std::to_string(k);
-      else if (++per_line[line] > 1) extra += " " + std::to_string(k);
+      if (std::abs(k - static_cast<double>(line) * expect.gop_s) > frame / 2 + tick)
+        off += " " + std::to_string(k);
+      else if (++per_line[line] > 1)
+        extra += " " + std::to_string(k);
     }
     // A grid line is due when a frame lies within half a frame of it (or exactly half a frame before).
     const double last = t.frames.empty() ? 0 : t.frames.back().pts;
     for (long line = 0; static_cast<double>(line) * expect.gop_s - frame / 2 - tick <= last; ++line)
       if (!per_line.count(line)) missing += " " + std::to_string(static_cast<double>(line) * expect.gop_s);
-    INFO("keyframes at " << join(keys) << "; grid points without one:" << missing << "; second keyframes on a grid line:"
-                         << extra << "; keyframes off the grid:" << off);
+    INFO("keyframes at " << join(keys) << "; grid points without one:" << missing
+                         << "; second keyframes on a grid line:" << extra << "; keyframes off the grid:" << off);
     CHECK(missing.empty());
     CHECK(extra.empty());
     CHECK(off.empty());

@@ -11,8 +11,8 @@ extern "C" {
 
 #include <algorithm>
 #include <cctype>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -148,7 +148,8 @@ master_playlist parse_master(const fs::path& file) {
       v.attrs = parse_attribute_list(line.substr(18));
       if (!v.attrs.count("BANDWIDTH")) throw std::runtime_error(file.string() + ": variant without BANDWIDTH");
       v.bandwidth = to_int(v.attrs["BANDWIDTH"], "BANDWIDTH");
-      if (v.attrs.count("AVERAGE-BANDWIDTH")) v.average_bandwidth = to_int(v.attrs["AVERAGE-BANDWIDTH"], "AVERAGE-BANDWIDTH");
+      if (v.attrs.count("AVERAGE-BANDWIDTH"))
+        v.average_bandwidth = to_int(v.attrs["AVERAGE-BANDWIDTH"], "AVERAGE-BANDWIDTH");
       if (v.attrs.count("RESOLUTION")) {
         const std::string& r = v.attrs["RESOLUTION"];
         auto x = r.find('x');
@@ -234,11 +235,16 @@ double parse_iso_duration(const std::string& text) {
       if (number.empty()) throw std::runtime_error("bad ISO 8601 duration '" + text + "'");
       double v = to_double(number, "duration");
       number.clear();
-      if (c == 'D' && !in_time) total += v * 86400;
-      else if (c == 'H' && in_time) total += v * 3600;
-      else if (c == 'M' && in_time) total += v * 60;
-      else if (c == 'S' && in_time) total += v;
-      else throw std::runtime_error("unsupported ISO 8601 duration '" + text + "'");
+      if (c == 'D' && !in_time)
+        total += v * 86400;
+      else if (c == 'H' && in_time)
+        total += v * 3600;
+      else if (c == 'M' && in_time)
+        total += v * 60;
+      else if (c == 'S' && in_time)
+        total += v;
+      else
+        throw std::runtime_error("unsupported ISO 8601 duration '" + text + "'");
     }
   }
   if (!number.empty()) throw std::runtime_error("bad ISO 8601 duration '" + text + "'");
@@ -394,8 +400,10 @@ mpd_manifest parse_mpd(const fs::path& file) {
       set_templates.emplace_back();
       set = &m.adaptation_sets.back();
       set->attrs = tag.attrs;
-      if (tag.attrs.count("contentType")) set->content_type = tag.attrs.at("contentType");
-      else if (tag.attrs.count("mimeType")) set->content_type = tag.attrs.at("mimeType").substr(0, tag.attrs.at("mimeType").find('/'));
+      if (tag.attrs.count("contentType"))
+        set->content_type = tag.attrs.at("contentType");
+      else if (tag.attrs.count("mimeType"))
+        set->content_type = tag.attrs.at("mimeType").substr(0, tag.attrs.at("mimeType").find('/'));
     } else if (tag.name == "Representation") {
       if (!set) throw std::runtime_error(file.string() + ": Representation outside an AdaptationSet");
       set->representations.emplace_back();
@@ -516,7 +524,8 @@ decoded_track decode_opened(AVFormatContext* fmt, const std::vector<std::int64_t
                             const std::string& what, std::int64_t dts_shift = 0, int stream = 0) {
   int ret = avformat_find_stream_info(fmt, nullptr);
   if (ret < 0) throw std::runtime_error(what + ": find_stream_info: " + av_error_text(ret));
-  if (stream < 0 || static_cast<unsigned>(stream) >= fmt->nb_streams) throw std::runtime_error(what + ": no such stream");
+  if (stream < 0 || static_cast<unsigned>(stream) >= fmt->nb_streams)
+    throw std::runtime_error(what + ": no such stream");
   AVStream* st = fmt->streams[stream];
   const AVCodec* dec = avcodec_find_decoder(st->codecpar->codec_id);
   if (!dec) throw std::runtime_error(what + ": no decoder");
@@ -697,9 +706,8 @@ decoded_track decode_fragments(const fs::path& init, const std::vector<fs::path>
   }
   const std::size_t buf_size = 1 << 16;
   auto* buf = static_cast<uint8_t*>(av_malloc(buf_size));
-  std::unique_ptr<AVIOContext, avio_closer> io(
-      avio_alloc_context(buf, static_cast<int>(buf_size), 0, reader.get(), &memory_reader::read, nullptr,
-                         &memory_reader::seek));
+  std::unique_ptr<AVIOContext, avio_closer> io(avio_alloc_context(buf, static_cast<int>(buf_size), 0, reader.get(),
+                                                                  &memory_reader::read, nullptr, &memory_reader::seek));
   if (!io) throw std::runtime_error("avio_alloc_context failed");
   AVFormatContext* raw = avformat_alloc_context();
   raw->pb = io.get();
@@ -760,7 +768,8 @@ std::vector<box> children(const std::string& b, std::size_t from, std::size_t to
     } else if (size == 0) {
       size = to - off;  // extends to the end
     }
-    if (size < header || off + size > to) throw std::runtime_error(where + ": box size out of range at " + std::to_string(off));
+    if (size < header || off + size > to)
+      throw std::runtime_error(where + ": box size out of range at " + std::to_string(off));
     out.push_back({b.substr(off + 4, 4), off + header, static_cast<std::size_t>(off + size)});
     off += static_cast<std::size_t>(size);
   }
@@ -847,8 +856,7 @@ std::int64_t fragment_duration(const fs::path& segment, const init_boxes& init) 
         const std::size_t per = 4 * (((flags & 0x100) ? 1 : 0) + ((flags & 0x200) ? 1 : 0) + ((flags & 0x400) ? 1 : 0) +
                                      ((flags & 0x800) ? 1 : 0));
         if (q + per * count > k.end) throw std::runtime_error(where + ": trun shorter than its sample count");
-        for (std::uint32_t i = 0; i < count; ++i)
-          total += (flags & 0x100) ? be32(b, q + per * i) : default_duration;
+        for (std::uint32_t i = 0; i < count; ++i) total += (flags & 0x100) ? be32(b, q + per * i) : default_duration;
       }
     }
   }

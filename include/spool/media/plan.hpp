@@ -20,17 +20,17 @@ struct rung {
   /// starting with '.', and not a package file's name (master.m3u8, audio, ..., or another rung's
   /// progressive "<name>.mp4").
   std::string name;
-  int height = 0;                ///< output height; width follows the display aspect ratio
-  int crf = 23;                  ///< constant rate factor (libx264/libx265) or CRF-like quality (svt-av1)
-  std::int64_t maxrate_kbps = 0; ///< VBV cap; 0 = uncapped
-  std::int64_t bufsize_kbps = 0; ///< VBV buffer; 0 = 2 × maxrate
+  int height = 0;                 ///< output height; width follows the display aspect ratio
+  int crf = 23;                   ///< constant rate factor (libx264/libx265) or CRF-like quality (svt-av1)
+  std::int64_t maxrate_kbps = 0;  ///< VBV cap; 0 = uncapped
+  std::int64_t bufsize_kbps = 0;  ///< VBV buffer; 0 = 2 × maxrate
 };
 
 struct video_settings {
   std::string codec = "libx264";  ///< libx264, libx265 or libsvtav1 where the linked FFmpeg has it
   std::string preset = "veryfast";
-  std::string profile = "high";   ///< H.264 profile; ignored by other codecs
-  double max_fps = 30;            ///< sources above this are halved (50→25, 60→30) or capped
+  std::string profile = "high";  ///< H.264 profile; ignored by other codecs
+  double max_fps = 30;           ///< sources above this are halved (50→25, 60→30) or capped
   /// Default: the "hls-ladder" preset's rungs.
   std::vector<rung> rungs = {
       {"1080p", 1080, 23, 5000, 10000},
@@ -56,9 +56,9 @@ struct packaging_settings {
 };
 
 struct thumbnail_settings {
-  bool poster = true;       ///< poster.jpg
-  bool storyboard = true;   ///< storyboard.jpg sprite sheet + storyboard.vtt
-  double interval_s = 10;   ///< seconds between storyboard tiles (grown for long inputs, ≤ 400 tiles)
+  bool poster = true;      ///< poster.jpg
+  bool storyboard = true;  ///< storyboard.jpg sprite sheet + storyboard.vtt
+  double interval_s = 10;  ///< seconds between storyboard tiles (grown for long inputs, ≤ 400 tiles)
   int tile_width = 160;
   int columns = 10;
 };
