@@ -448,11 +448,11 @@ class rung_worker {
       out_time_.store(t, std::memory_order_relaxed);
       frames_.fetch_add(1, std::memory_order_relaxed);
     }
-    av::check(avcodec_send_frame(enc_.get(), f), "cannot encode a frame");
+    check_own(avcodec_send_frame(enc_.get(), f), "cannot encode a frame");
     for (;;) {
       int r = avcodec_receive_packet(enc_.get(), pkt_.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) break;
-      av::check(r, "cannot encode a frame");
+      check_own(r, "cannot encode a frame");
       writer_->write(pkt_.get());
       av_packet_unref(pkt_.get());
     }
@@ -738,7 +738,7 @@ class audio_branch {
       next_pts_ += n;
       written_ += n;
       out_time_.store(static_cast<double>(next_pts_) / settings_.sample_rate, std::memory_order_relaxed);
-      av::check(avcodec_send_frame(enc_.get(), f.get()), "cannot encode audio");
+      check_own(avcodec_send_frame(enc_.get(), f.get()), "cannot encode audio");
       receive();
     }
   }
@@ -747,7 +747,7 @@ class audio_branch {
     for (;;) {
       int r = avcodec_receive_packet(enc_.get(), pkt_.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) break;
-      av::check(r, "cannot encode audio");
+      check_own(r, "cannot encode audio");
       writer_->write(pkt_.get());
       av_packet_unref(pkt_.get());
     }
