@@ -80,8 +80,14 @@ void describe(AVFormatContext* ctx, probe_result& out) {
 }
 
 error_code probe(const std::string& input, const input_policy& policy, probe_result& out, std::string* detail) {
+  return probe(input, policy, out, nullptr, detail);
+}
+
+error_code probe(const std::string& input, const input_policy& policy, probe_result& out,
+                 const std::atomic<bool>* cancel, std::string* detail) {
   try {
     input_guard guard;
+    guard.cancel = cancel;
     if (policy.deadline.count() > 0) guard.deadline = std::chrono::steady_clock::now() + policy.deadline;
     opened_input in;
     in.open(input, policy, guard);
