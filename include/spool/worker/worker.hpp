@@ -179,14 +179,16 @@ class basic_worker {
     boost::asio::executor_work_guard<boost::asio::associated_executor_t<Handler, executor_type>> work;
   };
 
-  // Completes the operation on its handler's executor (posted: never inside the initiating call).
+  // Completes the operation on its handler's executor: posted when called from the initiating
+  // function (never inside it), dispatched from the run's thread. Only a slot this operation
+  // assigned is cleared.
   template <class Handler>
   static void complete(const std::shared_ptr<operation<Handler>>& op, error_code ec, worker_summary summary,
-                       bool from_initiation) {
+                       bool from_initiation, bool slot_assigned) {
     auto work = std::move(op->work);
     auto ex = work.get_executor();
-    auto fn = [op, ec, summary]() mutable {
-      boost::asio::get_associated_cancellation_slot(op->handler).clear();
+    auto fn = [op, ec, summary, slot_assigned]() mutable {
+      if (slot_assigned) boost::asio::get_associated_cancellation_slot(op->handler).clear();
       std::move(op->handler)(ec, summary);
     };
     if (from_initiation)
@@ -199,23 +201,26 @@ class basic_worker {
   template <class Handler>
   static void start(const std::shared_ptr<state>& st, const executor_type& ex, Handler handler) {
     auto op = std::make_shared<operation<Handler>>(std::move(handler), ex);
+    bool was_busy;
     {
       std::lock_guard lock(st->mutex);
-      if (st->busy) {
-        complete(op, errc::already_running, {}, true);
-        return;
-      }
+      was_busy = st->busy;
       st->busy = true;
+    }
+    if (was_busy) {
+      complete(op, errc::already_running, {}, true, false);
+      return;
     }
     // The slot holds the stop source (a shared handle), never a pointer into the worker.
     std::stop_source drain_request;
     auto slot = boost::asio::get_associated_cancellation_slot(op->handler);
-    if (slot.is_connected())
+    const bool assigned = slot.is_connected();
+    if (assigned)
       slot.assign([drain_request](boost::asio::cancellation_type t) mutable {
         if (t != boost::asio::cancellation_type::none) drain_request.request_stop();
       });
     try {
-      std::thread([st, op, token = drain_request.get_token()] {
+      std::thread([st, op, token = drain_request.get_token(), assigned] {
         worker_summary summary;
         error_code ec = st->runtime.run(summary, token);
         {
@@ -223,7 +228,7 @@ class basic_worker {
           st->busy = false;
         }
         st->idle.notify_all();
-        complete(op, ec, summary, false);
+        complete(op, ec, summary, false, assigned);
       }).detach();
     } catch (...) {  // std::system_error when no thread can be created; bad_alloc
       {
@@ -231,7 +236,7 @@ class basic_worker {
         st->busy = false;
       }
       st->idle.notify_all();
-      complete(op, errc::out_of_memory, {}, true);
+      complete(op, errc::out_of_memory, {}, true, assigned);
     }
   }
 
