@@ -599,6 +599,7 @@ int cmd_worker(int argc, char** argv) {
                                         a.options.lease.count() / 1000.0,
                                         (a.options.heartbeat.count() > 0 ? a.options.heartbeat : a.options.lease / 3).count() / 1000.0,
                                         q->caps().max_lease.count() / 1000.0));
+  if (ec == spool::errc::out_of_memory) return report_error(ec, "cannot start the worker's heartbeat thread");
   if (ec) return report_error(ec, "the queue cannot be used");
   return ok;
 }
