@@ -195,7 +195,8 @@ int cmd_probe(const parsed_args& a) {
   if (a.positional.size() != 1) return usage("probe takes one input");
   media::probe_result r;
   std::string detail;
-  if (auto ec = media::probe(a.positional[0], make_policy(a), r, &detail)) return report_error(ec, detail);
+  // Ctrl-C ends a probe stalled on a slow or silent server (exit 130).
+  if (auto ec = media::probe(a.positional[0], make_policy(a), r, &g_cancel, &detail)) return report_error(ec, detail);
   fmt::print("{}\n", boost::json::serialize(media::to_json(r)));
   return ok;
 }
@@ -313,6 +314,18 @@ int open_queue(const std::string& uri, std::shared_ptr<spool::queue::queue_adapt
   return ok;
 }
 
+/// Whether `dir` is missing, empty, or holds only status files: somewhere spool may write a status.
+bool status_location(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return ec == std::errc::no_such_file_or_directory;
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    auto name = it->path().filename().string();
+    if (name != "status.json" && name.rfind(".status.json.tmp-", 0) != 0) return false;
+  }
+  return !ec;
+}
+
 int cmd_submit(int argc, char** argv) {
   queue_args a;
   std::string why;
@@ -357,16 +370,16 @@ int cmd_submit(int argc, char** argv) {
   m.dedup_key = job.idempotency_key;
   spool::queue::send_result sent;
   if (auto ec = q->send(m, sent)) return report_error(ec, "");
-  // "queued" until a worker says more; never over a status a worker may already have written.
-  std::error_code fec;
-  if (!sent.duplicate && job.output.find("://") == std::string::npos &&
-      !std::filesystem::exists(std::filesystem::path(job.output) / "status.json", fec)) {
+  // "queued" until a worker says more. Created only where there is no status.json: a worker may
+  // have taken the job and written "running" since the send, and that must stand. Never into a
+  // directory holding other files: the worker dead-letters such a job without touching it.
+  if (!sent.duplicate && job.output.find("://") == std::string::npos && status_location(job.output)) {
     spool::job_status st;
     st.job_id = sent.message_id;
     st.metadata = job.metadata;
     st.idempotency_key = job.idempotency_key;
     st.updated_at = std::chrono::system_clock::now();
-    spool::write_status(job.output, st);
+    spool::create_status(job.output, st);  // output_exists (one is there) is fine; the job is queued
   }
   fmt::print("{}\n", sent.message_id);
   return ok;
@@ -581,11 +594,12 @@ int cmd_worker(int argc, char** argv) {
                              {"lease_lost", sum.lease_lost}}}}));
     std::fflush(stdout);
   }
-  if (ec == spool::errc::invalid_spec)
+  if (ec == spool::errc::invalid_argument)
     return report_error(ec, fmt::format("the queue cannot grant a {:g} s lease with {:g} s heartbeats (its most: {:g} s)",
                                         a.options.lease.count() / 1000.0,
                                         (a.options.heartbeat.count() > 0 ? a.options.heartbeat : a.options.lease / 3).count() / 1000.0,
                                         q->caps().max_lease.count() / 1000.0));
+  if (ec == spool::errc::out_of_memory) return report_error(ec, "cannot start the worker's heartbeat thread");
   if (ec) return report_error(ec, "the queue cannot be used");
   return ok;
 }

@@ -78,8 +78,14 @@ void describe(AVFormatContext* ctx, probe_result& out) {
 }
 
 error_code probe(const std::string& input, const input_policy& policy, probe_result& out, std::string* detail) {
+  return probe(input, policy, out, nullptr, detail);
+}
+
+error_code probe(const std::string& input, const input_policy& policy, probe_result& out,
+                 const std::atomic<bool>* cancel, std::string* detail) {
   try {
     input_guard guard;
+    guard.cancel = cancel;
     guard.set_deadline(std::chrono::steady_clock::now(), policy.deadline_for_opening());
     opened_input in;
     in.open(input, policy, guard);

@@ -5,82 +5,43 @@
 // so an expired lease needs no sweeper. Each delivery gets a fresh random receipt and every
 // ack/nack/extend/dead_letter matches on (id, receipt): that is the fencing token.
 //
+// "now" for visibility and leases is CLOCK_BOOTTIME in milliseconds, which every process of one boot
+// reads alike and which never steps; the file records which boot its times belong to, and the first
+// open after a reboot moves them onto the new one (file_queue_schema.cpp).
+//
 // Every write runs in BEGIN IMMEDIATE, so the write lock is taken before anything is read and two
 // processes can never hand out the same message. "now" is read after the lock is held.
 #include <spool/queue/registry.hpp>
 
-#include <sqlite3.h>
 #include <sys/random.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
-#include <string_view>
 #include <utility>
+
+#include "queue/file_queue_schema.hpp"
+#include "queue/sqlite.hpp"
 
 namespace spool::queue {
 namespace {
 
-// Schema 2 (was 1): messages.seq is a plain rowid, since AUTOINCREMENT rewrote a page of
-// sqlite_sequence in every send, and the dedup index holds only the messages that have a key. A
-// keyless send now writes three b-tree pages (table, id index, visible index) instead of five, and
-// each is a WAL frame the commit has to make durable.
-//
-// Schema 3 (was 2): acked_keys remembers the dedup keys of acknowledged messages for the dedup
-// window, so a submit retried after its job finished queues nothing.
-constexpr int schema_version = 3;
+using file_schema::instant;
+using file_schema::max_wait_ms;
+using sqlite::from_sqlite;
+using sqlite::prepared;
+using sqlite::stmt;
+
 constexpr std::int64_t dedup_window_ms = 24LL * 3600 * 1000;
-
-// seq orders messages sent in the same millisecond. A new rowid is always above every live one, which
-// is all the order needs.
-constexpr const char* messages_schema =
-    "CREATE TABLE messages ("
-    "  seq INTEGER PRIMARY KEY,"
-    "  id TEXT NOT NULL UNIQUE,"
-    "  body BLOB NOT NULL,"
-    "  dedup_key TEXT,"
-    "  sent_at INTEGER NOT NULL,"
-    "  visible_at INTEGER NOT NULL,"
-    "  receipt TEXT,"
-    "  lease_expires_at INTEGER,"
-    "  receive_count INTEGER NOT NULL DEFAULT 0,"
-    "  first_received_at INTEGER);"
-    "CREATE INDEX messages_visible ON messages (visible_at, seq);"
-    "CREATE UNIQUE INDEX messages_dedup ON messages (dedup_key) WHERE dedup_key IS NOT NULL;";
-// Unchanged since schema 1. seq orders records dead-lettered together.
-constexpr const char* dead_schema =
-    "CREATE TABLE dead ("
-    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  id TEXT NOT NULL UNIQUE,"
-    "  body BLOB NOT NULL,"
-    "  dedup_key TEXT UNIQUE,"
-    "  reason TEXT NOT NULL,"
-    "  last_error_json TEXT NOT NULL,"
-    "  receive_count INTEGER NOT NULL,"
-    "  sent_at INTEGER NOT NULL,"
-    "  dead_at INTEGER NOT NULL);"
-    "CREATE INDEX dead_dead_at ON dead (dead_at, seq);";
-constexpr const char* acked_keys_schema =
-    "CREATE TABLE acked_keys ("
-    "  dedup_key TEXT PRIMARY KEY,"
-    "  id TEXT NOT NULL,"
-    "  acked_at INTEGER NOT NULL);"
-    "CREATE INDEX acked_keys_acked_at ON acked_keys (acked_at);";
-
 constexpr int busy_timeout_ms = 10'000;
 
-std::int64_t to_ms(clock::time_point t) {
-  return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
-}
 clock::time_point from_ms(std::int64_t ms) {
   return clock::time_point(std::chrono::duration_cast<clock::duration>(milliseconds(ms)));
 }
-std::int64_t now_ms() { return to_ms(clock::now()); }
 
 // 128 random bits as 32 hex digits, from the kernel on every call: ids and receipts are compared
 // across processes, and a user-space generator copied by fork() would repeat itself in the child.
@@ -108,86 +69,9 @@ std::string random_id() {
   return out;
 }
 
-// SQLite result codes in spool's taxonomy. SQLITE_BUSY/LOCKED only reach us after busy_timeout
-// (10 s) of waiting for another process's write lock: contention, not a broken disk, so it is
-// errc::throttled (transient, retried soon) rather than io_error.
-error_code from_sqlite(int rc) {
-  switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_ROW:
-    case SQLITE_DONE: return {};
-    case SQLITE_FULL: return errc::no_space;
-    case SQLITE_NOMEM: return errc::out_of_memory;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return errc::throttled;
-    case SQLITE_TOOBIG: return errc::invalid_spec;
-    case SQLITE_IOERR:
-    case SQLITE_CORRUPT:
-    case SQLITE_CANTOPEN:
-    case SQLITE_NOTADB:
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_PROTOCOL:
-    case SQLITE_NOLFS: return errc::io_error;
-    default: return errc::internal;  // MISUSE, CONSTRAINT, SCHEMA, ...: a bug here
-  }
-}
-
-// A prepared statement, or why it could not be prepared.
-struct prepared {
-  sqlite3_stmt* s = nullptr;
-  int rc = SQLITE_OK;
-};
-
-// A cached prepared statement in use: reset when it goes out of scope. If preparing failed, binds do
-// nothing and step() reports the failure.
-class stmt {
- public:
-  explicit stmt(prepared p) : s_(p.s), rc_(p.rc) {}
-  ~stmt() {
-    if (!s_) return;
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  stmt(const stmt&) = delete;
-  stmt& operator=(const stmt&) = delete;
-
-  stmt& bind(int i, std::int64_t v) {
-    if (s_) sqlite3_bind_int64(s_, i, v);
-    return *this;
-  }
-  stmt& bind(int i, std::string_view v) {
-    if (s_) sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-    return *this;
-  }
-  stmt& bind_blob(int i, std::string_view v) {
-    // A zero-length blob must still be a blob, not NULL: pass a non-null pointer.
-    if (s_) sqlite3_bind_blob(s_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-    return *this;
-  }
-  stmt& bind_null(int i) {
-    if (s_) sqlite3_bind_null(s_, i);
-    return *this;
-  }
-  stmt& bind_opt(int i, std::string_view v) { return v.empty() ? bind_null(i) : bind(i, v); }
-
-  int step() { return s_ ? sqlite3_step(s_) : (rc_ != SQLITE_OK ? rc_ : SQLITE_MISUSE); }
-  std::int64_t i64(int c) const { return sqlite3_column_int64(s_, c); }
-  bool is_null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
-  std::string str(int c) const {
-    const void* p = sqlite3_column_blob(s_, c);
-    int n = sqlite3_column_bytes(s_, c);
-    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
-  }
-
- private:
-  sqlite3_stmt* s_;
-  int rc_;
-};
-
 class file_queue final : public queue_adapter {
  public:
-  file_queue() = default;
+  explicit file_queue(std::shared_ptr<const time_source> time) : time_(std::move(time)) {}
   file_queue(const file_queue&) = delete;
   file_queue& operator=(const file_queue&) = delete;
 
@@ -209,7 +93,7 @@ class file_queue final : public queue_adapter {
     // journal_mode=WAL is stored in the file; switching needs a moment's exclusive access, which the
     // busy timeout waits for when another process is opening the same file.
     std::string mode;
-    if (auto ec = query_text("PRAGMA journal_mode=WAL", mode, detail)) {
+    if (auto ec = sqlite::query_text(db_, "PRAGMA journal_mode=WAL", mode, detail)) {
       // A file that is not an SQLite database is a wrong path, not a failing disk.
       return sqlite3_errcode(db_) == SQLITE_NOTADB ? error_code(errc::invalid_spec) : ec;
     }
@@ -217,11 +101,11 @@ class file_queue final : public queue_adapter {
       detail = "cannot switch " + path + " to WAL mode (journal_mode is " + mode + ")";
       return errc::io_error;
     }
-    if (auto ec = exec("PRAGMA synchronous=FULL", detail)) return ec;
+    if (auto ec = sqlite::exec(db_, "PRAGMA synchronous=FULL", detail)) return ec;
 
-    if (auto ec = exec("BEGIN IMMEDIATE", detail)) return ec;
-    auto ec = init_schema(path, detail);
-    if (!ec) ec = exec("COMMIT", detail);
+    if (auto ec = sqlite::exec(db_, "BEGIN IMMEDIATE", detail)) return ec;
+    auto ec = file_schema::prepare(db_, path, *time_, detail);
+    if (!ec) ec = sqlite::exec(db_, "COMMIT", detail);
     if (ec) rollback();
     return ec;
   }
@@ -230,22 +114,23 @@ class file_queue final : public queue_adapter {
     capabilities c;
     c.max_batch = 100;
     c.max_message_bytes = 1 << 20;
-    c.max_delay = milliseconds(12 * 3600 * 1000);
-    c.max_lease = milliseconds(12 * 3600 * 1000);
+    c.max_delay = milliseconds(max_wait_ms);
+    c.max_lease = milliseconds(max_wait_ms);
     c.fencing = true;
     c.dedup = true;
     c.dedup_window = milliseconds(dedup_window_ms);
     c.durable = true;
     c.shared_between_processes = true;
     c.atomic_send_batch = true;
+    c.uncounted_release = true;
     return c;
   }
 
   error_code send(const outgoing_message& m, send_result& out) override {
-    if (!acceptable(m)) return errc::invalid_spec;
+    if (!acceptable(m)) return errc::invalid_argument;
     send_result r{random_id(), false};
     std::lock_guard lock(mutex_);
-    if (auto ec = write_txn([&] { return insert_message(m, now_ms(), r); })) return ec;
+    if (auto ec = write_txn([&] { return insert_message(m, now(), r); })) return ec;
     const bool stored = !r.duplicate;
     out = std::move(r);
     if (stored) wake();
@@ -258,14 +143,14 @@ class file_queue final : public queue_adapter {
   error_code send_batch(const std::vector<outgoing_message>& msgs, std::vector<send_result>& out) override {
     if (msgs.empty()) return {};
     for (const auto& m : msgs)
-      if (!acceptable(m)) return errc::invalid_spec;
+      if (!acceptable(m)) return errc::invalid_argument;
     std::vector<send_result> results(msgs.size());
     for (auto& r : results) r.message_id = random_id();
     std::lock_guard lock(mutex_);
     if (auto ec = write_txn([&]() -> error_code {
-          const std::int64_t now = now_ms();
+          const instant t = now();
           for (std::size_t i = 0; i < msgs.size(); ++i)
-            if (auto e = insert_message(msgs[i], now, results[i])) return e;
+            if (auto e = insert_message(msgs[i], t, results[i])) return e;
           return {};
         }))
       return ec;
@@ -277,7 +162,7 @@ class file_queue final : public queue_adapter {
 
   error_code receive(const receive_options& o, std::vector<delivery>& out, const std::atomic<bool>* cancel) override {
     const capabilities c = caps();
-    if (o.lease > c.max_lease) return errc::invalid_spec;
+    if (o.lease > c.max_lease) return errc::invalid_argument;
     const std::int64_t lease = std::max<std::int64_t>(1, o.lease.count());
     const std::size_t max = std::clamp<std::size_t>(o.max_messages, 1, c.max_batch);
     const auto deadline = std::chrono::steady_clock::now() + std::max(o.wait, milliseconds(0));
@@ -299,7 +184,7 @@ class file_queue final : public queue_adapter {
       // and a delayed message or expiring lease is waited for exactly.
       std::chrono::steady_clock::duration sleep = std::min<std::chrono::steady_clock::duration>(left, step);
       if (next_visible >= 0) {
-        auto until = milliseconds(std::max<std::int64_t>(1, next_visible - now_ms()));
+        auto until = milliseconds(std::max<std::int64_t>(1, next_visible - now().boot));
         sleep = std::min<std::chrono::steady_clock::duration>(sleep, until);
       }
       {
@@ -317,49 +202,42 @@ class file_queue final : public queue_adapter {
   error_code ack(const delivery& d) override {
     std::lock_guard lock(mutex_);
     return write_txn([&]() -> error_code {
-      const std::int64_t now = now_ms();
+      const std::int64_t wall = now().wall;
       stmt keep(
           prepare("INSERT OR REPLACE INTO acked_keys (dedup_key, id, acked_at) SELECT dedup_key, id, ?3 "
                   "FROM messages WHERE id = ?1 AND receipt = ?2 AND dedup_key IS NOT NULL"));
-      keep.bind(1, d.message_id).bind(2, d.receipt).bind(3, now);
+      keep.bind(1, d.message_id).bind(2, d.receipt).bind(3, wall);
       if (auto ec = done(keep.step())) return ec;
       stmt q(prepare("DELETE FROM messages WHERE id = ?1 AND receipt = ?2"));
       q.bind(1, d.message_id).bind(2, d.receipt);
       if (auto ec = changed(q.step())) return ec;
       stmt forget(prepare("DELETE FROM acked_keys WHERE acked_at < ?1"));
-      forget.bind(1, now - dedup_window_ms);
+      forget.bind(1, wall - dedup_window_ms);
       return done(forget.step());
     });
   }
 
   error_code nack(const delivery& d, milliseconds delay) override {
-    if (delay > caps().max_delay) return errc::invalid_spec;
-    const std::int64_t dl = std::max<std::int64_t>(0, delay.count());
-    std::lock_guard lock(mutex_);
-    auto ec = write_txn([&]() -> error_code {
-      stmt q(
-          prepare("UPDATE messages SET visible_at = ?3, receipt = NULL, lease_expires_at = NULL "
-                  "WHERE id = ?1 AND receipt = ?2"));
-      q.bind(1, d.message_id).bind(2, d.receipt).bind(3, now_ms() + dl);
-      return changed(q.step());
-    });
-    if (!ec) wake();
-    return ec;
+    if (delay > caps().max_delay) return errc::invalid_argument;
+    return give_back(d, std::max<std::int64_t>(0, delay.count()), 0);
   }
+
+  // Like nack(0), and the delivery no longer counts: receive_count goes back to what it was.
+  error_code release(const delivery& d) override { return give_back(d, 0, 1); }
 
   // Like ack, extend accepts a matching receipt whose lease time has passed (no redelivery yet).
   error_code extend(const delivery& d, milliseconds lease, clock::time_point& expires_at) override {
-    if (lease > caps().max_lease) return errc::invalid_spec;
+    if (lease > caps().max_lease) return errc::invalid_argument;
     const std::int64_t ls = std::max<std::int64_t>(0, lease.count());
-    std::int64_t until = 0;
+    instant t;
     std::lock_guard lock(mutex_);
     auto ec = write_txn([&]() -> error_code {
-      until = now_ms() + ls;
+      t = now();
       stmt q(prepare("UPDATE messages SET lease_expires_at = ?3, visible_at = ?3 WHERE id = ?1 AND receipt = ?2"));
-      q.bind(1, d.message_id).bind(2, d.receipt).bind(3, until);
+      q.bind(1, d.message_id).bind(2, d.receipt).bind(3, t.boot + ls);
       return changed(q.step());
     });
-    if (!ec) expires_at = from_ms(until);
+    if (!ec) expires_at = from_ms(t.wall + ls);
     return ec;
   }
 
@@ -370,7 +248,7 @@ class file_queue final : public queue_adapter {
           prepare("INSERT INTO dead (id, body, dedup_key, reason, last_error_json, receive_count, sent_at, dead_at) "
                   "SELECT id, body, dedup_key, ?3, ?4, receive_count, sent_at, ?5 FROM messages "
                   "WHERE id = ?1 AND receipt = ?2"));
-      ins.bind(1, d.message_id).bind(2, d.receipt).bind(3, reason).bind(4, last_error_json).bind(5, now_ms());
+      ins.bind(1, d.message_id).bind(2, d.receipt).bind(3, reason).bind(4, last_error_json).bind(5, now().wall);
       if (auto ec = changed(ins.step())) return ec;
       stmt del(prepare("DELETE FROM messages WHERE id = ?1 AND receipt = ?2"));
       del.bind(1, d.message_id).bind(2, d.receipt);
@@ -381,9 +259,8 @@ class file_queue final : public queue_adapter {
   error_code list_dead(std::vector<dead_letter_record>& out) override {
     std::lock_guard lock(mutex_);
     std::vector<dead_letter_record> all;
-    stmt q(
-        prepare("SELECT id, body, reason, last_error_json, receive_count, sent_at, dead_at FROM dead "
-                "ORDER BY dead_at, seq"));
+    // seq is the order of dead-lettering, whatever the wall clock did meanwhile.
+    stmt q(prepare("SELECT id, body, reason, last_error_json, receive_count, sent_at, dead_at FROM dead ORDER BY seq"));
     int rc;
     while ((rc = q.step()) == SQLITE_ROW) {
       dead_letter_record r;
@@ -408,11 +285,13 @@ class file_queue final : public queue_adapter {
     std::lock_guard lock(mutex_);
     auto ec = write_txn([&]() -> error_code {
       const bool all = message_id.empty();
-      stmt ins(prepare(all ? "INSERT INTO messages (id, body, dedup_key, sent_at, visible_at, receive_count) "
-                             "SELECT id, body, dedup_key, sent_at, ?1, 0 FROM dead ORDER BY dead_at, seq"
-                           : "INSERT INTO messages (id, body, dedup_key, sent_at, visible_at, receive_count) "
-                             "SELECT id, body, dedup_key, sent_at, ?1, 0 FROM dead WHERE id = ?2"));
-      ins.bind(1, now_ms());
+      const instant t = now();
+      stmt ins(
+          prepare(all ? "INSERT INTO messages (id, body, dedup_key, sent_at, visible_at, visible_wall, receive_count) "
+                        "SELECT id, body, dedup_key, sent_at, ?1, ?3, 0 FROM dead ORDER BY seq"
+                      : "INSERT INTO messages (id, body, dedup_key, sent_at, visible_at, visible_wall, receive_count) "
+                        "SELECT id, body, dedup_key, sent_at, ?1, ?3, 0 FROM dead WHERE id = ?2"));
+      ins.bind(1, t.boot).bind(3, t.wall);
       if (!all) ins.bind(2, message_id);
       if (auto ec2 = done(ins.step())) return ec2;
       n = static_cast<std::size_t>(sqlite3_changes(db_));
@@ -428,7 +307,7 @@ class file_queue final : public queue_adapter {
 
   error_code stats(queue_stats& out) override {
     std::lock_guard lock(mutex_);
-    const std::int64_t now = now_ms();
+    const instant t = now();
     // One statement reads one snapshot, so the counts are consistent with each other.
     stmt q(
         prepare("SELECT "
@@ -437,7 +316,7 @@ class file_queue final : public queue_adapter {
                 "(SELECT COUNT(*) FROM messages WHERE receipt IS NULL AND visible_at > ?1), "
                 "(SELECT COUNT(*) FROM dead), "
                 "(SELECT MIN(sent_at) FROM messages)"));
-    q.bind(1, now);
+    q.bind(1, t.boot);
     int rc = q.step();
     if (rc != SQLITE_ROW) return from_sqlite(rc);
     queue_stats s;
@@ -445,55 +324,44 @@ class file_queue final : public queue_adapter {
     s.in_flight = q.i64(1);
     s.delayed = q.i64(2);
     s.dead = q.i64(3);
-    s.oldest_age_s = q.is_null(4) ? 0.0 : std::max<double>(0.0, static_cast<double>(now - q.i64(4)) / 1000.0);
+    // sent_at is a wall-clock time (it must mean something after a reboot): the age is too.
+    s.oldest_age_s = q.is_null(4) ? 0.0 : std::max<double>(0.0, static_cast<double>(t.wall - q.i64(4)) / 1000.0);
     out = s;
     return {};
   }
 
  private:
-  error_code init_schema(const std::string& path, std::string& detail) {
-    std::string text;
-    if (auto ec = query_text("PRAGMA user_version", text, detail)) return ec;
-    const int version = std::atoi(text.c_str());
-    if (version == schema_version) return {};
-    if (version > schema_version) {
-      detail = path + " was written by a newer spool (queue schema " + text + ")";
-      return errc::invalid_spec;
-    }
-    if (version == 1 || version == 2) {
-      std::string upgrade;
-      if (version == 1)  // the same columns: rebuild the table, keeping every message (seq included)
-        upgrade = std::string("ALTER TABLE messages RENAME TO messages_v1;"
-                              "DROP INDEX messages_visible;") +
-                  messages_schema +
-                  "INSERT INTO messages SELECT * FROM messages_v1;"
-                  "DROP TABLE messages_v1;";
-      upgrade += std::string(acked_keys_schema) + "PRAGMA user_version = 3;";
-      return exec(upgrade.c_str(), detail);
-    }
-    if (auto ec = query_text("SELECT COUNT(*) FROM sqlite_master", text, detail)) return ec;
-    if (text != "0") {
-      detail = path + " is an SQLite database but not a spool queue";
-      return errc::invalid_spec;
-    }
-    const std::string create = std::string(messages_schema) + dead_schema + acked_keys_schema + "PRAGMA user_version = 3;";
-    return exec(create.c_str(), detail);
-  }
+  instant now() const { return file_schema::now(*time_); }
 
   bool acceptable(const outgoing_message& m) const {
     const capabilities c = caps();
     return m.body.size() <= c.max_message_bytes && m.delay <= c.max_delay;
   }
 
+  // Ends the lease: visible again after `delay_ms`, the receive count lowered by `uncount`.
+  error_code give_back(const delivery& d, std::int64_t delay_ms, std::int64_t uncount) {
+    std::lock_guard lock(mutex_);
+    auto ec = write_txn([&]() -> error_code {
+      const instant t = now();
+      stmt q(
+          prepare("UPDATE messages SET visible_at = ?3, visible_wall = ?4, receipt = NULL, lease_expires_at = NULL, "
+                  "receive_count = MAX(receive_count - ?5, 0) WHERE id = ?1 AND receipt = ?2"));
+      q.bind(1, d.message_id).bind(2, d.receipt).bind(3, t.boot + delay_ms).bind(4, t.wall + delay_ms).bind(5, uncount);
+      return changed(q.step());
+    });
+    if (!ec) wake();
+    return ec;
+  }
+
   // Inside a write transaction: stores `m` under r.message_id, or, when its dedup key is taken by a
   // live or dead message, sets r to that message's id with duplicate = true.
-  error_code insert_message(const outgoing_message& m, std::int64_t now, send_result& r) {
+  error_code insert_message(const outgoing_message& m, instant t, send_result& r) {
     if (!m.dedup_key.empty()) {
       stmt q(
           prepare("SELECT id FROM messages WHERE dedup_key = ?1 UNION ALL "
                   "SELECT id FROM dead WHERE dedup_key = ?1 UNION ALL "
                   "SELECT id FROM acked_keys WHERE dedup_key = ?1 AND acked_at >= ?2 LIMIT 1"));
-      q.bind(1, m.dedup_key).bind(2, now - dedup_window_ms);
+      q.bind(1, m.dedup_key).bind(2, t.wall - dedup_window_ms);
       int rc = q.step();
       if (rc == SQLITE_ROW) {
         r.message_id = q.str(0);
@@ -504,9 +372,10 @@ class file_queue final : public queue_adapter {
     }
     const std::int64_t delay = std::max<std::int64_t>(0, m.delay.count());
     stmt ins(
-        prepare("INSERT INTO messages (id, body, dedup_key, sent_at, visible_at, receive_count) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, 0)"));
-    ins.bind(1, r.message_id).bind_blob(2, m.body).bind_opt(3, m.dedup_key).bind(4, now).bind(5, now + delay);
+        prepare("INSERT INTO messages (id, body, dedup_key, sent_at, visible_at, visible_wall, receive_count) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)"));
+    ins.bind(1, r.message_id).bind_blob(2, m.body).bind_opt(3, m.dedup_key).bind(4, t.wall);
+    ins.bind(5, t.boot + delay).bind(6, t.wall + delay);
     return done(ins.step());
   }
 
@@ -520,7 +389,7 @@ class file_queue final : public queue_adapter {
       int rc = q.step();
       if (rc != SQLITE_ROW) return from_sqlite(rc);
       if (q.is_null(0)) return {};
-      if (q.i64(0) > now_ms()) {
+      if (q.i64(0) > now().boot) {
         next_visible = q.i64(0);
         return {};
       }
@@ -528,13 +397,13 @@ class file_queue final : public queue_adapter {
     std::vector<delivery> batch;
     auto ec = write_txn([&]() -> error_code {
       batch.clear();
-      const std::int64_t now = now_ms();
+      const instant t = now();
       std::vector<std::int64_t> seqs;
       {
         stmt q(
             prepare("SELECT seq, id, body, receive_count, sent_at, first_received_at FROM messages "
                     "WHERE visible_at <= ?1 ORDER BY visible_at, seq LIMIT ?2"));
-        q.bind(1, now).bind(2, static_cast<std::int64_t>(max));
+        q.bind(1, t.boot).bind(2, static_cast<std::int64_t>(max));
         int rc;
         while ((rc = q.step()) == SQLITE_ROW) {
           delivery d;
@@ -543,8 +412,8 @@ class file_queue final : public queue_adapter {
           d.body = q.str(2);
           d.receive_count = static_cast<int>(q.i64(3)) + 1;
           d.sent_at = from_ms(q.i64(4));
-          d.first_received_at = from_ms(q.is_null(5) ? now : q.i64(5));
-          d.lease_expires_at = from_ms(now + lease);
+          d.first_received_at = from_ms(q.is_null(5) ? t.wall : q.i64(5));
+          d.lease_expires_at = from_ms(t.wall + lease);
           d.receipt = random_id();
           batch.push_back(std::move(d));
         }
@@ -555,7 +424,7 @@ class file_queue final : public queue_adapter {
             prepare("UPDATE messages SET receipt = ?2, lease_expires_at = ?3, visible_at = ?3, "
                     "receive_count = receive_count + 1, first_received_at = COALESCE(first_received_at, ?4) "
                     "WHERE seq = ?1"));
-        u.bind(1, seqs[i]).bind(2, batch[i].receipt).bind(3, now + lease).bind(4, now);
+        u.bind(1, seqs[i]).bind(2, batch[i].receipt).bind(3, t.boot + lease).bind(4, t.wall);
         if (auto e = changed(u.step())) return e == errc::lease_lost ? errc::internal : e;
       }
       return {};
@@ -592,33 +461,6 @@ class file_queue final : public queue_adapter {
     return sqlite3_changes(db_) > 0 ? error_code{} : error_code{errc::lease_lost};
   }
 
-  error_code exec(const char* sql, std::string& detail) {
-    char* msg = nullptr;
-    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &msg);
-    if (rc != SQLITE_OK) {
-      detail = msg ? msg : sqlite3_errstr(rc);
-      sqlite3_free(msg);
-      return from_sqlite(rc);
-    }
-    return {};
-  }
-
-  error_code query_text(const char* sql, std::string& out, std::string& detail) {
-    sqlite3_stmt* s = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql, -1, &s, nullptr);
-    if (rc == SQLITE_OK) {
-      rc = sqlite3_step(s);
-      if (rc == SQLITE_ROW) {
-        const unsigned char* t = sqlite3_column_text(s, 0);
-        out = t ? reinterpret_cast<const char*>(t) : "";
-        rc = SQLITE_OK;
-      }
-    }
-    if (rc != SQLITE_OK) detail = sqlite3_errmsg(db_);
-    sqlite3_finalize(s);
-    return from_sqlite(rc);
-  }
-
   // Statements are prepared on first use and kept until the queue closes.
   prepared prepare(const char* sql) {
     auto it = cache_.find(sql);
@@ -641,6 +483,7 @@ class file_queue final : public queue_adapter {
     wake_cv_.notify_all();
   }
 
+  const std::shared_ptr<const time_source> time_;
   std::mutex mutex_;  // guards db_ and cache_: one connection, one user at a time
   sqlite3* db_ = nullptr;
   std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
@@ -652,7 +495,8 @@ class file_queue final : public queue_adapter {
 
 }  // namespace
 
-error_code make_file_queue(const std::string& path, std::shared_ptr<queue_adapter>& out, std::string* detail) {
+error_code make_file_queue(const std::string& path, std::shared_ptr<queue_adapter>& out, std::string* detail,
+                           std::shared_ptr<const time_source> time) {
   std::string why;
   auto fail = [&](error_code ec) {
     if (detail) *detail = why;
@@ -676,7 +520,7 @@ error_code make_file_queue(const std::string& path, std::shared_ptr<queue_adapte
       return fail(fec == std::errc::no_space_on_device ? errc::no_space : errc::io_error);
     }
   }
-  auto q = std::make_shared<file_queue>();
+  auto q = std::make_shared<file_queue>(time ? std::move(time) : system_time());
   if (auto ec = q->open(path, why)) {
     why = path + ": " + why;
     return fail(ec);

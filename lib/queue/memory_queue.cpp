@@ -3,9 +3,12 @@
 //
 // Every live message is also in an index ordered by (visible_at, seq), so receive takes the first
 // entries of the index instead of scanning and sorting the whole queue: O(log n) per message.
-#include "queue/ids.hpp"
-
+//
+// visible_at, lease expiry, the dedup window and message ages are measured on the time source's
+// since_boot() clock, which never steps; the wall clock only stamps what a delivery or a dead-letter
+// record reports.
 #include <spool/queue/registry.hpp>
+#include <spool/queue/time_source.hpp>
 
 #include <algorithm>
 #include <condition_variable>
@@ -16,23 +19,38 @@
 #include <utility>
 #include <vector>
 
+#include "queue/ids.hpp"
+
 namespace spool::queue {
 namespace {
 
+using std::chrono::nanoseconds;
+
 struct stored {
   std::string id, body, dedup_key, receipt;
-  clock::time_point sent_at{}, visible_at{}, lease_expires_at{}, first_received_at{};
+  clock::time_point sent_at{}, first_received_at{};      // wall clock, reported
+  nanoseconds sent{}, visible_at{}, lease_expires_at{};  // since boot
   int receive_count = 0;
+  bool ever_received = false;
   std::uint64_t seq = 0;  ///< send order, the tie-break among equally visible messages
 };
 
+struct dead_message {
+  dead_letter_record record;
+  std::string dedup_key;
+  nanoseconds sent{};
+  std::uint64_t order = 0;  ///< dead-lettered n-th: list_dead's order, whatever the wall clock did
+};
+
 // Where a message stands in the receive order.
-using order_key = std::pair<clock::time_point, std::uint64_t>;  // (visible_at, seq)
+using order_key = std::pair<nanoseconds, std::uint64_t>;  // (visible_at, seq)
 
 constexpr milliseconds dedup_window{24 * 3600 * 1000};
 
 class memory_queue final : public queue_adapter {
  public:
+  explicit memory_queue(std::shared_ptr<const time_source> time) : time_(std::move(time)) {}
+
   capabilities caps() const noexcept override {
     capabilities c;
     c.max_batch = 1000;
@@ -40,14 +58,15 @@ class memory_queue final : public queue_adapter {
     c.durable = false;
     c.shared_between_processes = false;
     c.atomic_send_batch = true;
+    c.uncounted_release = true;
     return c;
   }
 
   error_code send(const outgoing_message& m, send_result& out) override {
-    if (!acceptable(m)) return errc::invalid_spec;
+    if (!acceptable(m)) return errc::invalid_argument;
     std::string id = detail::random_id();  // before taking the lock, which receivers wait for
     std::lock_guard lock(mutex_);
-    out = store(m, std::move(id), clock::now());
+    out = store(m, std::move(id), now());
     if (!out.duplicate) cv_.notify_all();
     return {};
   }
@@ -55,28 +74,28 @@ class memory_queue final : public queue_adapter {
   // All or nothing: every message is checked, and every id drawn, before the first is stored.
   error_code send_batch(const std::vector<outgoing_message>& msgs, std::vector<send_result>& out) override {
     for (const auto& m : msgs)
-      if (!acceptable(m)) return errc::invalid_spec;
+      if (!acceptable(m)) return errc::invalid_argument;
     std::vector<std::string> ids(msgs.size());
     for (auto& id : ids) id = detail::random_id();
     out.reserve(out.size() + msgs.size());
     std::lock_guard lock(mutex_);
-    const auto now = clock::now();
-    for (std::size_t i = 0; i < msgs.size(); ++i) out.push_back(store(msgs[i], std::move(ids[i]), now));
+    const auto t = now();
+    for (std::size_t i = 0; i < msgs.size(); ++i) out.push_back(store(msgs[i], std::move(ids[i]), t));
     if (!msgs.empty()) cv_.notify_all();
     return {};
   }
 
   error_code receive(const receive_options& o, std::vector<delivery>& out, const std::atomic<bool>* cancel) override {
-    if (o.lease > caps().max_lease) return errc::invalid_spec;
+    if (o.lease > caps().max_lease) return errc::invalid_argument;
     auto deadline = std::chrono::steady_clock::now() + o.wait;
     std::unique_lock lock(mutex_);
     const std::size_t max = std::max<std::size_t>(1, o.max_messages);
     for (;;) {
-      auto now = clock::now();
+      const auto t = now();
       // Take the visible ones out of the index first: with a lease of 0 a delivered message would
       // otherwise be visible again, in front of the rest, within this same receive.
       taken_.clear();
-      while (taken_.size() < max && !by_visible_.empty() && by_visible_.begin()->first.first <= now)
+      while (taken_.size() < max && !by_visible_.empty() && by_visible_.begin()->first.first <= t.boot)
         taken_.push_back(by_visible_.extract(by_visible_.begin()));
       put_back_untouched guard{taken_, by_visible_};
       const std::size_t n = taken_.size();
@@ -84,14 +103,16 @@ class memory_queue final : public queue_adapter {
         stored& s = *node.mapped();
         std::string receipt = detail::random_id();  // may throw: before the message changes
         s.receipt = std::move(receipt);
-        s.lease_expires_at = now + o.lease;
+        s.lease_expires_at = t.boot + o.lease;
         s.visible_at = s.lease_expires_at;
-        if (s.receive_count++ == 0) s.first_received_at = now;
+        ++s.receive_count;
+        if (!s.ever_received) s.first_received_at = t.wall;
+        s.ever_received = true;
         node.key() = {s.visible_at, s.seq};
         by_visible_.insert(std::move(node));
         // If this throws the message stays leased without being handed out, as if the receiver had
         // crashed: it is delivered again when the lease ends.
-        out.push_back({s.id, s.body, s.receipt, s.receive_count, s.sent_at, s.first_received_at, s.lease_expires_at});
+        out.push_back({s.id, s.body, s.receipt, s.receive_count, s.sent_at, s.first_received_at, t.wall + o.lease});
       }
       if (n > 0 || (cancel && cancel->load())) return {};
       auto left = deadline - std::chrono::steady_clock::now();
@@ -107,11 +128,11 @@ class memory_queue final : public queue_adapter {
     if (it == messages_.end()) return errc::lease_lost;
     if (!it->second.dedup_key.empty()) {
       // Remembered for the dedup window, then forgotten (oldest first).
-      auto now = clock::now();
+      const nanoseconds t = now().boot;
       dedup_.erase(it->second.dedup_key);
-      acked_[it->second.dedup_key] = {it->second.id, now};
-      acked_order_.emplace_back(now, it->second.dedup_key);
-      while (!acked_order_.empty() && now - acked_order_.front().first > dedup_window) {
+      acked_[it->second.dedup_key] = {it->second.id, t};
+      acked_order_.emplace_back(t, it->second.dedup_key);
+      while (!acked_order_.empty() && t - acked_order_.front().first > dedup_window) {
         auto a = acked_.find(acked_order_.front().second);
         if (a != acked_.end() && a->second.second == acked_order_.front().first) acked_.erase(a);
         acked_order_.pop_front();
@@ -122,26 +143,22 @@ class memory_queue final : public queue_adapter {
   }
 
   error_code nack(const delivery& d, milliseconds delay) override {
-    if (delay > caps().max_delay) return errc::invalid_spec;
-    std::lock_guard lock(mutex_);
-    auto it = current(d);
-    if (it == messages_.end()) return errc::lease_lost;
-    stored& s = it->second;
-    s.receipt.clear();
-    s.lease_expires_at = {};
-    set_visible_at(s, clock::now() + std::max(delay, milliseconds(0)));
-    cv_.notify_all();
-    return {};
+    if (delay > caps().max_delay) return errc::invalid_argument;
+    return give_back(d, delay, false);
   }
 
+  error_code release(const delivery& d) override { return give_back(d, milliseconds(0), true); }
+
   error_code extend(const delivery& d, milliseconds lease, clock::time_point& expires_at) override {
-    if (lease > caps().max_lease) return errc::invalid_spec;
+    if (lease > caps().max_lease) return errc::invalid_argument;
     std::lock_guard lock(mutex_);
     auto it = current(d);
     if (it == messages_.end()) return errc::lease_lost;
     stored& s = it->second;
-    s.lease_expires_at = expires_at = clock::now() + lease;
+    const auto t = now();
+    s.lease_expires_at = t.boot + lease;
     set_visible_at(s, s.lease_expires_at);
+    expires_at = t.wall + lease;
     return {};
   }
 
@@ -150,35 +167,38 @@ class memory_queue final : public queue_adapter {
     auto it = current(d);
     if (it == messages_.end()) return errc::lease_lost;
     stored& s = it->second;
-    dead_letter_record r{s.id, std::move(s.body), reason, last_error_json, s.receive_count, s.sent_at, clock::now()};
-    dead_.emplace(s.id, std::make_pair(std::move(r), std::move(s.dedup_key)));
+    dead_letter_record r{s.id, std::move(s.body), reason, last_error_json, s.receive_count, s.sent_at, now().wall};
+    dead_.emplace(s.id, dead_message{std::move(r), std::move(s.dedup_key), s.sent, next_seq_++});
     erase(it);
     return {};
   }
 
   error_code list_dead(std::vector<dead_letter_record>& out) override {
     std::lock_guard lock(mutex_);
-    std::vector<dead_letter_record> all;
-    for (const auto& [id, r] : dead_) all.push_back(r.first);
-    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.dead_at < b.dead_at; });
-    out.insert(out.end(), all.begin(), all.end());
+    std::vector<const dead_message*> all;
+    for (const auto& [id, m] : dead_) all.push_back(&m);
+    std::sort(all.begin(), all.end(), [](const auto* a, const auto* b) { return a->order < b->order; });
+    out.reserve(out.size() + all.size());
+    for (const auto* m : all) out.push_back(m->record);
     return {};
   }
 
   error_code redrive(const std::string& message_id, std::size_t& moved) override {
     std::lock_guard lock(mutex_);
     moved = 0;
+    const auto t = now();
     for (auto it = dead_.begin(); it != dead_.end();) {
       if (!message_id.empty() && it->first != message_id) {
         ++it;
         continue;
       }
       stored s;
-      s.id = it->second.first.message_id;
-      s.body = std::move(it->second.first.body);
-      s.dedup_key = it->second.second;
-      s.sent_at = it->second.first.sent_at;
-      s.visible_at = clock::now();
+      s.id = it->second.record.message_id;
+      s.body = std::move(it->second.record.body);
+      s.dedup_key = it->second.dedup_key;
+      s.sent_at = it->second.record.sent_at;
+      s.sent = it->second.sent;
+      s.visible_at = t.boot;
       s.seq = next_seq_++;
       insert(std::move(s));
       it = dead_.erase(it);
@@ -191,23 +211,32 @@ class memory_queue final : public queue_adapter {
   error_code stats(queue_stats& out) override {
     std::lock_guard lock(mutex_);
     out = {};
-    auto now = clock::now();
-    clock::time_point oldest = now;
+    const nanoseconds t = now().boot;
+    nanoseconds oldest = t;
     for (const auto& [id, s] : messages_) {
-      bool leased = !s.receipt.empty() && s.lease_expires_at > now;
-      if (leased) ++out.in_flight;
-      else if (s.visible_at > now) ++out.delayed;
-      else ++out.visible;
-      oldest = std::min(oldest, s.sent_at);
+      bool leased = !s.receipt.empty() && s.lease_expires_at > t;
+      if (leased)
+        ++out.in_flight;
+      else if (s.visible_at > t)
+        ++out.delayed;
+      else
+        ++out.visible;
+      oldest = std::min(oldest, s.sent);
     }
     out.dead = static_cast<std::int64_t>(dead_.size());
-    out.oldest_age_s = std::chrono::duration<double>(now - oldest).count();
+    out.oldest_age_s = std::chrono::duration<double>(t - oldest).count();
     return {};
   }
 
  private:
   using message_map = std::unordered_map<std::string, stored>;
   using order_index = std::map<order_key, stored*>;
+
+  struct instant {
+    nanoseconds boot;
+    clock::time_point wall;
+  };
+  instant now() const { return {time_->since_boot(), time_->wall()}; }
 
   // Returns index nodes that receive took out but did not get to (an exception) to the index.
   struct put_back_untouched {
@@ -219,33 +248,48 @@ class memory_queue final : public queue_adapter {
     }
   };
 
-  // The message if `d` is its current delivery; a redelivery or an ack makes older receipts stale.
   // The limits caps() states, the same as every backend enforces them.
   bool acceptable(const outgoing_message& m) const {
     const capabilities c = caps();
     return m.body.size() <= c.max_message_bytes && m.delay <= c.max_delay;
   }
 
+  // The message if `d` is its current delivery; a redelivery or an ack makes older receipts stale.
   message_map::iterator current(const delivery& d) {
     auto it = messages_.find(d.message_id);
     if (it == messages_.end() || it->second.receipt.empty() || it->second.receipt != d.receipt) return messages_.end();
     return it;
   }
 
+  // Ends the lease: visible again after `delay`; `uncount` takes this delivery off the count.
+  error_code give_back(const delivery& d, milliseconds delay, bool uncount) {
+    std::lock_guard lock(mutex_);
+    auto it = current(d);
+    if (it == messages_.end()) return errc::lease_lost;
+    stored& s = it->second;
+    s.receipt.clear();
+    s.lease_expires_at = {};
+    if (uncount && s.receive_count > 0) --s.receive_count;
+    set_visible_at(s, now().boot + std::max(delay, milliseconds(0)));
+    cv_.notify_all();
+    return {};
+  }
+
   // Stores `m` under `id` (caller holds mutex_), or finds the message that already has its dedup key.
-  send_result store(const outgoing_message& m, std::string id, clock::time_point now) {
+  send_result store(const outgoing_message& m, std::string id, instant t) {
     if (!m.dedup_key.empty()) {
       auto it = dedup_.find(m.dedup_key);  // also finds a key sent earlier in the same batch
       if (it != dedup_.end()) return {it->second, true};
       auto a = acked_.find(m.dedup_key);
-      if (a != acked_.end() && now - a->second.second <= dedup_window) return {a->second.first, true};
+      if (a != acked_.end() && t.boot - a->second.second <= dedup_window) return {a->second.first, true};
     }
     stored s;
     s.id = std::move(id);
     s.body = m.body;
     s.dedup_key = m.dedup_key;
-    s.sent_at = now;
-    s.visible_at = now + std::max(m.delay, milliseconds(0));
+    s.sent_at = t.wall;
+    s.sent = t.boot;
+    s.visible_at = t.boot + std::max(m.delay, milliseconds(0));
     s.seq = next_seq_++;
     if (!s.dedup_key.empty()) dedup_.emplace(s.dedup_key, s.id);
     send_result r{s.id, false};
@@ -265,13 +309,14 @@ class memory_queue final : public queue_adapter {
   }
 
   // Moves the message to its new place in the receive order, reusing the index node.
-  void set_visible_at(stored& s, clock::time_point t) {
+  void set_visible_at(stored& s, nanoseconds t) {
     auto node = by_visible_.extract(order_key{s.visible_at, s.seq});
     s.visible_at = t;
     node.key() = {t, s.seq};
     by_visible_.insert(std::move(node));
   }
 
+  const std::shared_ptr<const time_source> time_;
   std::mutex mutex_;
   std::condition_variable cv_;
   message_map messages_;                                // id -> message; its node never moves
@@ -279,9 +324,9 @@ class memory_queue final : public queue_adapter {
   std::vector<order_index::node_type> taken_;           // receive's scratch, kept for its capacity
   std::unordered_map<std::string, std::string> dedup_;  // key -> message id, while it exists
   // Keys of acknowledged messages: key -> (id, acked at), and the order to forget them in.
-  std::unordered_map<std::string, std::pair<std::string, clock::time_point>> acked_;
-  std::deque<std::pair<clock::time_point, std::string>> acked_order_;
-  std::map<std::string, std::pair<dead_letter_record, std::string>> dead_;  // + its dedup key
+  std::unordered_map<std::string, std::pair<std::string, nanoseconds>> acked_;
+  std::deque<std::pair<nanoseconds, std::string>> acked_order_;
+  std::map<std::string, dead_message> dead_;
   std::uint64_t next_seq_ = 0;
 };
 
@@ -293,8 +338,12 @@ std::shared_ptr<queue_adapter> make_memory_queue(const std::string& name) {
   static std::map<std::string, std::shared_ptr<queue_adapter>> named;
   std::lock_guard lock(mutex);
   auto& q = named[name];
-  if (!q) q = std::make_shared<memory_queue>();
+  if (!q) q = std::make_shared<memory_queue>(system_time());
   return q;
+}
+
+std::shared_ptr<queue_adapter> make_memory_queue(std::shared_ptr<const time_source> time) {
+  return std::make_shared<memory_queue>(time ? std::move(time) : system_time());
 }
 
 }  // namespace spool::queue

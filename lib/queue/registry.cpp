@@ -44,19 +44,20 @@ registry& instance() {
 }
 
 bool valid_scheme(const std::string& s) {
-  return !s.empty() && std::isalpha(static_cast<unsigned char>(s[0])) &&
-         std::all_of(s.begin(), s.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
-         });
+  return !s.empty() && std::isalpha(static_cast<unsigned char>(s[0])) && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  });
 }
 
 }  // namespace
 
 error_code register_scheme(const std::string& scheme, adapter_factory factory) {
-  if (!valid_scheme(scheme) || !factory) return errc::invalid_spec;
+  if (!valid_scheme(scheme) || !factory) return errc::invalid_argument;
+  std::string lower = scheme;  // open() matches schemes case-insensitively
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   auto& r = instance();
   std::lock_guard lock(r.mutex);
-  if (!r.factories.emplace(scheme, std::move(factory)).second) return errc::invalid_spec;
+  if (!r.factories.emplace(std::move(lower), std::move(factory)).second) return errc::already_registered;
   return {};
 }
 
@@ -72,7 +73,8 @@ error_code open(std::string_view uri, std::shared_ptr<queue_adapter>& out, std::
     if (it != r.factories.end()) factory = it->second;
   }
   if (!factory) {
-    if (detail) *detail = "no queue backend for '" + std::string(uri) + "' (known: mem://, file://, and registered schemes)";
+    if (detail)
+      *detail = "no queue backend for '" + std::string(uri) + "' (known: mem://, file://, and registered schemes)";
     return errc::invalid_spec;
   }
   std::string why;

@@ -1,10 +1,10 @@
-#include "media/output_dir.hpp"
-
 #include <spool/media/transcode.hpp>
 #include <spool/worker/status.hpp>
 #include <spool/worker/worker.hpp>
 
 #include <boost/json/serialize.hpp>
+
+#include <sys/random.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,7 +12,11 @@
 #include <filesystem>
 #include <list>
 #include <mutex>
-#include <sys/random.h>
+#include <optional>
+
+#include "media/output_dir.hpp"
+#include "worker/faults.hpp"
+#include "worker/job_output.hpp"
 
 namespace fs = std::filesystem;
 
@@ -21,12 +25,14 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using worker_detail::status_channel;
 
 enum class cancel_reason { none, shutdown, lease_lost };
 
 std::uint64_t random_u64() {
   std::uint64_t v = 0;
-  if (::getrandom(&v, sizeof v, 0) != static_cast<ssize_t>(sizeof v)) v = static_cast<std::uint64_t>(steady::now().time_since_epoch().count());
+  if (::getrandom(&v, sizeof v, 0) != static_cast<ssize_t>(sizeof v))
+    v = static_cast<std::uint64_t>(steady::now().time_since_epoch().count());
   return v;
 }
 
@@ -40,6 +46,8 @@ struct job {
   steady::time_point next_extend{};
   std::atomic<steady::time_point> lease_deadline{};  // also read by the job's own thread
   std::thread thread;
+  // The job's own thread only: its status, once it has an output of its own to report into.
+  std::optional<status_channel> status;
 
   void cancel_for(cancel_reason r) {
     auto none = cancel_reason::none;
@@ -48,98 +56,14 @@ struct job {
   }
 };
 
-// status.json and on_status for one job. Once the final status is in the package being published,
-// progress writes stop: they would otherwise land on top of it after the rename.
-class status_channel {
- public:
-  status_channel(const worker_options& o, fs::path dir, job_status s) : o_(o), dir_(std::move(dir)), s_(std::move(s)) {}
-
-  void set(job_state state, error_code ec = {}, std::string message = {}) {
-    std::lock_guard lock(mutex_);
-    frozen_ = false;
-    s_.state = state;
-    s_.error = ec;
-    s_.error_message = std::move(message);
-    if (state == job_state::succeeded) {
-      s_.progress = 1;
-      s_.eta_s = 0;
-    } else if (state != job_state::running) {
-      s_.eta_s = -1;
-    }
-    publish_locked(dir_);
+std::string what_of(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "an exception that is not a std::exception";
   }
-
-  void progress(const media::progress& p) {
-    std::lock_guard lock(mutex_);
-    auto now = steady::now();
-    if (frozen_ || (now - last_ < o_.status_interval && p.fraction < 1)) return;
-    s_.progress = p.fraction;
-    s_.eta_s = p.eta_s;
-    publish_locked(dir_);
-  }
-
-  // Writes the final status into the staging directory; the package carries it from now on.
-  void finish_into(const fs::path& staging) {
-    std::lock_guard lock(mutex_);
-    s_.state = job_state::succeeded;
-    s_.progress = 1;
-    s_.eta_s = 0;
-    s_.error = {};
-    s_.error_message.clear();
-    std::string detail;
-    if (auto ec = write_status(staging, stamp(), &detail)) throw std::runtime_error("cannot write status: " + detail);
-    frozen_ = true;
-  }
-
-  // The event for what finish_into() wrote, once the package is really published.
-  void announce_current() {
-    std::lock_guard lock(mutex_);
-    notify(s_);
-  }
-
-  // For a job found complete: the event only, status.json already says so.
-  void announce(const job_status& s) {
-    std::lock_guard lock(mutex_);
-    notify(s);
-  }
-
- private:
-  const job_status& stamp() {
-    s_.updated_at = std::chrono::system_clock::now();
-    last_ = steady::now();
-    return s_;
-  }
-  void publish_locked(const fs::path& dir) {
-    // A status write that fails (a read-only or full output location) must not fail the job: the
-    // transcode reports the real problem with the output.
-    write_status(dir, stamp());
-    notify(s_);
-  }
-  void notify(const job_status& s) {
-    if (!o_.on_status) return;
-    try {
-      o_.on_status(s);
-    } catch (...) {
-      // The host's callback must not take the worker down.
-    }
-  }
-
-  const worker_options& o_;
-  fs::path dir_;
-  job_status s_;
-  std::mutex mutex_;
-  steady::time_point last_{};
-  bool frozen_ = false;
-};
-
-// Whether `out` holds this job's finished package: published by an earlier delivery that crashed,
-// lost its lease or stalled before acknowledging, or by an earlier job with the same idempotency
-// key. The status may have been overwritten since by a later delivery's progress; result.json, which
-// only a publish puts there, is what says the package is whole.
-bool finished_here(const fs::path& out, const std::string& job_id, const std::string& key, job_status& found) {
-  std::error_code ec;
-  if (read_status(out, found) || !fs::exists(out / "result.json", ec)) return false;
-  return found.job_id == job_id || (!key.empty() && found.idempotency_key == key);
 }
 
 }  // namespace
@@ -154,11 +78,14 @@ struct worker_runtime::impl {
   worker_options options;
 
   mutable std::mutex mutex;
-  std::condition_variable changed;  // a job finished, or drain/stop was asked
+  std::condition_variable changed;  // a job finished, drain/stop was asked, or a run ended
   std::list<std::shared_ptr<job>> jobs;
-  worker_summary summary;
-  bool draining = false, stopping = false, heartbeat_quit = false;
-  int runs = 0;  // run() calls in progress; the destructor waits for them
+  worker_summary summary;  // of the run in progress
+  bool active = false;     // a run is in progress
+  // Requests of the run in progress (or, made between runs, of the next one); a run clears them
+  // when it ends, so the one after starts afresh.
+  bool draining = false, stopping = false;
+  bool heartbeat_quit = false;
   std::atomic<bool> receive_cancel{false};
   std::condition_variable heartbeat_wake;
 
@@ -178,12 +105,17 @@ struct worker_runtime::impl {
   }
 
   error_code run(worker_summary& out);
+  std::size_t start_jobs(std::vector<queue::delivery>& got);
+  void give_back(const queue::delivery& d) noexcept;
+  void run_job(const std::shared_ptr<job>& j) noexcept;
   void process(job& j);
-  void heartbeat_loop();
+  void heartbeat_loop() noexcept;
+  void heartbeat_once(std::unique_lock<std::mutex>& lock);
   int wanted_concurrency(steady::time_point& next_check, int current);
   bool idle();
   void settle(job& j, status_channel& status, const error_code& ec, const std::string& detail);
   void complete_already(job& j, status_channel& status, job_status found);
+  void dead_letter_untouched(job& j, const error_code& ec, const std::string& why, const job_status& initial);
 };
 
 int worker_runtime::impl::wanted_concurrency(steady::time_point& next_check, int current) {
@@ -208,17 +140,59 @@ bool worker_runtime::impl::idle() {
   return s.visible == 0 && s.delayed == 0 && s.in_flight == 0;
 }
 
+// Gives a delivery that never started back to the queue, uncounted where the backend can.
+void worker_runtime::impl::give_back(const queue::delivery& d) noexcept {
+  try {
+    if (!queue->release(d)) count(&worker_summary::released);
+  } catch (...) {
+    // The lease runs out instead and the job is delivered again.
+  }
+}
+
+// Starts a thread for each delivery; returns how many could not be started (given back instead).
+std::size_t worker_runtime::impl::start_jobs(std::vector<queue::delivery>& got) {
+  std::size_t i = 0;
+  try {
+    for (; i < got.size(); ++i) {
+      auto j = std::make_shared<job>();
+      j->delivery = got[i];
+      auto now = steady::now();
+      j->next_extend = now + options.heartbeat;
+      j->lease_deadline = now + options.lease;
+      std::lock_guard lock(mutex);
+      if (auto& hook = detail::faults().start_job) hook();
+      // Listed only once its thread exists; the thread cannot finish before (it needs the lock).
+      j->thread = std::thread([this, j] {
+        run_job(j);
+        {
+          std::lock_guard l(mutex);
+          j->done = true;
+        }
+        changed.notify_all();
+      });
+      jobs.push_back(std::move(j));
+    }
+    return 0;
+  } catch (...) {
+    // No thread (std::system_error) or no memory: this delivery and the rest go back to the queue.
+    for (std::size_t k = i; k < got.size(); ++k) give_back(got[k]);
+    return got.size() - i;
+  }
+}
+
 error_code worker_runtime::impl::run(worker_summary& out) {
   // Refused before anything is leased: a lease the backend cannot grant, or heartbeats too rare to
   // keep one.
   const auto caps = queue->caps();
   if (options.lease <= milliseconds(0) || options.lease > caps.max_lease || options.heartbeat >= options.lease)
-    return errc::invalid_spec;
-  {
-    std::lock_guard lock(mutex);
-    heartbeat_quit = false;
+    return errc::invalid_argument;
+  std::thread heartbeat;
+  try {
+    if (auto& hook = detail::faults().start_heartbeat) hook();
+    heartbeat = std::thread([this] { heartbeat_loop(); });
+  } catch (...) {
+    return errc::out_of_memory;  // no thread: the machine, not a job, is short of something
   }
-  std::thread heartbeat([this] { heartbeat_loop(); });
   auto reap = [this](std::unique_lock<std::mutex>& lock) {
     for (auto it = jobs.begin(); it != jobs.end();) {
       if (!(*it)->done) {
@@ -237,60 +211,67 @@ error_code worker_runtime::impl::run(worker_summary& out) {
   int allowed = options.concurrency;
   auto next_scale_check = steady::time_point{};
   milliseconds error_backoff{0};
+  auto back_off = [&] {
+    error_backoff = std::min(milliseconds(30'000), std::max(milliseconds(250), error_backoff * 2));
+    std::unique_lock lock(mutex);
+    changed.wait_for(lock, error_backoff, [this] { return draining; });
+  };
   const auto max_batch = std::max<std::size_t>(1, caps.max_batch);
   for (;;) {
-    std::size_t free = 0;
-    {
-      std::unique_lock lock(mutex);
-      reap(lock);
-      if (draining) break;
-      lock.unlock();
-      allowed = wanted_concurrency(next_scale_check, allowed);
-      lock.lock();
-      if (jobs.size() >= static_cast<std::size_t>(allowed)) {
-        changed.wait_for(lock, std::chrono::seconds(1));
-        continue;
-      }
-      free = static_cast<std::size_t>(allowed) - jobs.size();
-    }
-
-    queue::receive_options ro;
-    ro.max_messages = std::min(free, max_batch);
-    ro.wait = options.poll_wait;
-    ro.lease = options.lease;
     std::vector<queue::delivery> got;
-    auto ec = queue->receive(ro, got, &receive_cancel);
-    if (ec) {
-      // A queue that is unreachable for a while is waited out; one that can never work is not.
-      if (is_permanent(ec)) {
-        fatal = ec;
-        drain(false);
+    try {
+      std::size_t free = 0;
+      {
+        std::unique_lock lock(mutex);
+        reap(lock);
+        if (draining) break;
+        lock.unlock();
+        allowed = wanted_concurrency(next_scale_check, allowed);
+        lock.lock();
+        if (jobs.size() >= static_cast<std::size_t>(allowed)) {
+          changed.wait_for(lock, std::chrono::seconds(1));
+          continue;
+        }
+        free = static_cast<std::size_t>(allowed) - jobs.size();
+      }
+
+      queue::receive_options ro;
+      ro.max_messages = std::min(free, max_batch);
+      ro.wait = options.poll_wait;
+      ro.lease = options.lease;
+      auto ec = queue->receive(ro, got, &receive_cancel);
+      if (ec) {
+        // A queue that is unreachable for a while is waited out; one that can never work is not.
+        if (is_permanent(ec) || kind_of(ec) == category_kind::usage) {
+          fatal = ec;
+          drain(false);
+          continue;
+        }
+        back_off();
         continue;
       }
-      error_backoff = std::min(milliseconds(30'000), std::max(milliseconds(250), error_backoff * 2));
+      if (start_jobs(got) > 0) {
+        back_off();
+        continue;
+      }
+      error_backoff = milliseconds(0);
+      if (got.empty() && options.exit_when_idle && idle()) break;
+    } catch (...) {
+      // The adapter threw (or memory ran out) between jobs: the deliveries taken are not lost,
+      // and the loop goes on after a pause.
       std::unique_lock lock(mutex);
-      changed.wait_for(lock, error_backoff, [this] { return draining; });
-      continue;
-    }
-    error_backoff = milliseconds(0);
-    for (auto& d : got) {
-      auto j = std::make_shared<job>();
-      j->delivery = std::move(d);
-      auto now = steady::now();
-      j->next_extend = now + options.heartbeat;
-      j->lease_deadline = now + options.lease;
-      std::lock_guard lock(mutex);
-      jobs.push_back(j);
-      j->thread = std::thread([this, j] {
-        process(*j);
-        {
-          std::lock_guard l(mutex);
-          j->done = true;
+      for (const auto& d : got) {
+        bool started =
+            std::any_of(jobs.begin(), jobs.end(), [&](const auto& j) { return j->delivery.receipt == d.receipt; });
+        if (!started) {
+          lock.unlock();
+          give_back(d);
+          lock.lock();
         }
-        changed.notify_all();
-      });
+      }
+      lock.unlock();
+      back_off();
     }
-    if (got.empty() && options.exit_when_idle && idle()) break;
   }
 
   // Drain: running jobs get the grace period, then are cancelled and released.
@@ -314,30 +295,83 @@ error_code worker_runtime::impl::run(worker_summary& out) {
   return fatal;
 }
 
-void worker_runtime::impl::heartbeat_loop() {
+void worker_runtime::impl::heartbeat_loop() noexcept {
   std::unique_lock lock(mutex);
   while (!heartbeat_quit) {
     heartbeat_wake.wait_for(lock, milliseconds(100));
-    auto now = steady::now();
-    std::vector<std::shared_ptr<job>> due;
-    for (auto& j : jobs)
-      if (!j->done && !j->cancel && now >= j->next_extend) due.push_back(j);
-    lock.unlock();
-    for (auto& j : due) {
-      queue::clock::time_point expires{};
-      auto ec = queue->extend(j->delivery, options.lease, expires);
-      auto after = steady::now();
-      if (!ec) {
-        j->next_extend = after + options.heartbeat;
-        j->lease_deadline = now + options.lease;
-      } else if (ec == errc::lease_lost || after + milliseconds(500) >= j->lease_deadline.load()) {
-        // Refused, or not renewed in time: the job may be delivered again, so this copy stops.
-        j->cancel_for(cancel_reason::lease_lost);
-      } else {
-        j->next_extend = after + std::min(milliseconds(1'000), options.heartbeat);
-      }
+    try {
+      heartbeat_once(lock);
+    } catch (...) {
+      // Out of memory for the list of due jobs: try again on the next tick.
     }
-    lock.lock();
+    if (!lock.owns_lock()) lock.lock();
+  }
+}
+
+void worker_runtime::impl::heartbeat_once(std::unique_lock<std::mutex>& lock) {
+  auto now = steady::now();
+  std::vector<std::shared_ptr<job>> due;
+  for (auto& j : jobs)
+    if (!j->done && !j->cancel && now >= j->next_extend) due.push_back(j);
+  lock.unlock();
+  for (auto& j : due) {
+    queue::clock::time_point expires{};
+    error_code ec;
+    try {
+      ec = queue->extend(j->delivery, options.lease, expires);
+    } catch (...) {
+      ec = errc::internal;  // the adapter threw: as a failed extension, retried soon
+    }
+    auto after = steady::now();
+    if (!ec) {
+      j->next_extend = after + options.heartbeat;
+      j->lease_deadline = now + options.lease;
+    } else if (ec == errc::lease_lost || after + milliseconds(500) >= j->lease_deadline.load()) {
+      // Refused, or not renewed in time: the job may be delivered again, so this copy stops.
+      j->cancel_for(cancel_reason::lease_lost);
+    } else {
+      j->next_extend = after + std::min(milliseconds(1'000), options.heartbeat);
+    }
+  }
+  lock.lock();
+}
+
+// The edge of a job's thread: whatever escapes the job is the job's failure, never the process's end.
+void worker_runtime::impl::run_job(const std::shared_ptr<job>& j) noexcept {
+  try {
+    if (auto& hook = detail::faults().in_job) hook(j->delivery.message_id);
+    process(*j);
+    return;
+  } catch (...) {
+    try {
+      const std::string detail = "unexpected exception: " + what_of(std::current_exception());
+      // After the final status went into the package, the next delivery finds it published.
+      if (j->status && j->status->finished()) return;
+      if (!j->status) {  // it had no output of its own yet: the event and the queue carry it
+        job_status s;
+        s.job_id = j->delivery.message_id;
+        s.attempt = j->delivery.receive_count;
+        j->status.emplace(options, fs::path(), std::move(s));
+      }
+      settle(*j, *j->status, errc::internal, detail);
+    } catch (...) {
+      // Not even that: the lease runs out and the job is delivered again (and counted).
+    }
+  }
+}
+
+void worker_runtime::impl::dead_letter_untouched(job& j, const error_code& ec, const std::string& why,
+                                                 const job_status& initial) {
+  auto decision = queue::decide(options.retry, ec, j.delivery.receive_count, 0);
+  auto qec = queue->dead_letter(j.delivery, decision.reason + ": " + why, boost::json::serialize(error_json(ec, why)));
+  if (qec == errc::lease_lost) count(&worker_summary::lease_lost);
+  if (!qec) {
+    count(&worker_summary::dead);
+    job_status s = initial;
+    s.state = job_state::dead;
+    s.error = ec;
+    s.error_message = why;
+    status_channel(options, {}, initial).announce(s);
   }
 }
 
@@ -364,13 +398,24 @@ void worker_runtime::impl::process(job& j) {
   initial.idempotency_key = spec.idempotency_key;
   fs::path out = spec.output;
 
+  // Someone else's directory: nothing of this job's is written there, not even its status.
+  if (!worker_detail::output_is_ours(out, d.message_id, spec.idempotency_key)) {
+    dead_letter_untouched(j, errc::output_exists,
+                          out.string() +
+                              " holds files that are not this job's (no status.json names it); "
+                              "nothing was written there",
+                          initial);
+    return;
+  }
+  auto& status = j.status.emplace(options, out, initial);
+
   // Earlier deliveries never reported back: their workers crashed or lost the lease. A job that
-  // takes its worker down every time must not do so forever (SQS's maxReceiveCount).
+  // takes its worker down every time must not do so forever (SQS's maxReceiveCount). Deliveries
+  // released by a shutdown are not among them where the backend can uncount them.
   if (d.receive_count > options.retry.max_attempts) {
     error_code ec = errc::internal;
     std::string why = "delivered " + std::to_string(d.receive_count) + " times without finishing (max_attempts " +
                       std::to_string(options.retry.max_attempts) + "); its workers may be crashing on it";
-    status_channel status(options, out, initial);
     media::remove_stale_staging(out);  // what the crashed deliveries left
     if (!queue->dead_letter(d, why, boost::json::serialize(error_json(ec, why)))) {
       count(&worker_summary::dead);
@@ -379,9 +424,8 @@ void worker_runtime::impl::process(job& j) {
     return;
   }
 
-  status_channel status(options, out, initial);
   job_status found;
-  if (finished_here(out, d.message_id, spec.idempotency_key, found)) {
+  if (worker_detail::finished_here(out, d.message_id, spec.idempotency_key, found)) {
     // A delivery killed inside publish left the replaced directory beside the package; a transcode
     // would remove it on its way, this path has to.
     media::remove_stale_staging(out);
@@ -415,7 +459,7 @@ void worker_runtime::impl::process(job& j) {
   media::transcode_result result;
   auto ec = media::transcode(spec.input, out, to, result, &j.cancel);
   if (ec == errc::output_exists && j.why == cancel_reason::none &&
-      finished_here(out, d.message_id, spec.idempotency_key, found)) {
+      worker_detail::finished_here(out, d.message_id, spec.idempotency_key, found)) {
     // Another delivery of this job published while this one encoded.
     complete_already(j, status, std::move(found));
     return;
@@ -458,13 +502,17 @@ void worker_runtime::impl::settle(job& j, status_channel& status, const error_co
     return;
   }
   queue::retry_decision decision;
-  if (why == cancel_reason::shutdown) decision.what = queue::verdict::release;
-  else decision = queue::decide(options.retry, ec, d.receive_count, random_u64());
+  if (why == cancel_reason::shutdown)
+    decision.what = queue::verdict::release;
+  else
+    decision = queue::decide(options.retry, ec, d.receive_count, random_u64());
 
   error_code qec;
   switch (decision.what) {
     case queue::verdict::release:
-      qec = queue->nack(d, milliseconds(0));
+      // Stopped by a shutdown: given back without counting (where the backend can). A job that
+      // reports itself cancelled when nobody asked is a failure like any other, and counts.
+      qec = why == cancel_reason::shutdown ? queue->release(d) : queue->nack(d, milliseconds(0));
       if (!qec) {
         count(&worker_summary::released);
         status.set(job_state::queued);
@@ -495,21 +543,34 @@ worker_runtime::worker_runtime(std::shared_ptr<queue::queue_adapter> queue, work
 worker_runtime::~worker_runtime() {
   stop();
   std::unique_lock lock(impl_->mutex);
-  impl_->changed.wait(lock, [this] { return impl_->runs == 0; });
+  impl_->changed.wait(lock, [this] { return !impl_->active; });
 }
 
-error_code worker_runtime::run(worker_summary& summary) {
+error_code worker_runtime::run(worker_summary& summary) { return run(summary, std::stop_token()); }
+
+error_code worker_runtime::run(worker_summary& summary, std::stop_token drain_when) {
   summary = {};
+  auto& m = *impl_;
   {
-    std::lock_guard lock(impl_->mutex);
-    ++impl_->runs;
+    std::lock_guard lock(m.mutex);
+    if (m.active) return errc::already_running;
+    m.active = true;
+    m.summary = {};
+    m.heartbeat_quit = false;
   }
-  auto ec = impl_->run(summary);
+  error_code ec;
   {
-    std::lock_guard lock(impl_->mutex);
-    --impl_->runs;
+    // Registered once the run is active: a request made before is acted on here, at once.
+    std::stop_callback on_request(drain_when, [&m] { m.drain(false); });
+    ec = m.run(summary);
+  }  // from here on a request no longer reaches this run, nor the next
+  {
+    std::lock_guard lock(m.mutex);
+    m.draining = m.stopping = false;
+    m.receive_cancel = false;
+    m.active = false;
   }
-  impl_->changed.notify_all();
+  m.changed.notify_all();
   return ec;
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The queue commands of the spool CLI: submit, queue stats, dlq list, dlq redrive.
+"""The queue commands of the spool CLI: submit, queue stats, dlq list, dlq redrive; and Ctrl-C on a
+probe that is stalled on a silent server.
 
 Runs the built binary named by the SPOOL_CLI environment variable or the first argument:
     SPOOL_CLI=build/bin/spool python3 tests/cli/test_queue_cli.py
@@ -9,9 +10,12 @@ Prints "N passed, N failed" last and exits non-zero on any failure.
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 CLI = None
@@ -86,6 +90,30 @@ class QueueCli(unittest.TestCase):
         self.assertEqual(status["state"], "queued")
         self.assertEqual(status["metadata"], {"tenant": "a"})
 
+    def test_submit_never_replaces_a_status_json(self):
+        # A worker took the job and wrote "running" before the submit got to write "queued".
+        os.makedirs(self.output)
+        running = {"job_id": "0123456789abcdef0123456789abcdef", "state": "running", "attempt": 1, "progress": 0.5,
+                   "eta_s": 3, "updated_at": "2026-01-02T03:04:05.678Z", "error": None}
+        with open(os.path.join(self.output, "status.json"), "w") as f:
+            json.dump(running, f)
+        with open(os.path.join(self.output, "status.json"), "rb") as f:
+            before = f.read()
+        p = self.submit()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(self.output, "status.json"), "rb") as f:
+            self.assertEqual(f.read(), before)
+        self.assertEqual(os.listdir(self.output), ["status.json"])
+
+    def test_submit_writes_nothing_into_a_directory_of_other_files(self):
+        os.makedirs(self.output)
+        with open(os.path.join(self.output, "notes.txt"), "w") as f:
+            f.write("mine\n")
+        p = self.submit()
+        self.assertEqual(p.returncode, 0, p.stderr)  # queued; the worker will refuse the output
+        self.assertEqual(os.listdir(self.output), ["notes.txt"])
+        self.assertEqual(self.stats()["visible"], 1)
+
     def test_same_idempotency_key_returns_the_first_id(self):
         first = self.submit("--idempotency-key", "k-1")
         second = self.submit("--idempotency-key", "k-1")
@@ -158,6 +186,33 @@ class QueueCli(unittest.TestCase):
         self.assertEqual(self.stats()["visible"], 1)
 
 
+class ProbeCli(unittest.TestCase):
+    def test_ctrl_c_ends_a_probe_stalled_on_a_silent_server(self):
+        # A server on 127.0.0.1 that accepts and never answers: the TLS handshake waits for ever.
+        with socket.socket() as srv:
+            srv.bind(("127.0.0.1", 0))
+            srv.listen(1)
+            srv.settimeout(30)
+            port = srv.getsockname()[1]
+            p = subprocess.Popen([CLI, "probe", f"https://127.0.0.1:{port}/lecture.mp4", "--allow-https-host",
+                                  "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 stdin=subprocess.DEVNULL)
+            try:
+                conn, _ = srv.accept()
+                with conn:
+                    time.sleep(0.5)
+                    self.assertIsNone(p.poll(), "the probe should still be waiting for the server")
+                    p.send_signal(signal.SIGINT)
+                    out, err = p.communicate(timeout=20)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait(timeout=20)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertEqual(out, "")
+        self.assertEqual(json.loads([l for l in err.splitlines() if l.strip()][-1])["error"]["code"], "cancelled")
+
+
 def main():
     global CLI
     args = sys.argv[1:]
@@ -166,7 +221,7 @@ def main():
         print(f"the spool CLI is not executable: {CLI!r} (set SPOOL_CLI or pass its path)", file=sys.stderr)
         print("0 passed, 1 failed")
         return 1
-    suite = unittest.defaultTestLoader.loadTestsFromTestCase(QueueCli)
+    suite = unittest.TestSuite([unittest.defaultTestLoader.loadTestsFromTestCase(c) for c in (QueueCli, ProbeCli)])
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     passed = result.testsRun - failed - len(result.skipped)

@@ -518,10 +518,76 @@ class WorkerCli(unittest.TestCase):
         w2 = self.start_worker("--exit-when-idle", "--lease", "60", "--poll", "0.2")
         self.assertEqual(w2.wait(timeout=90), 0, w2.stderr())
         self.assertEqual(w2.summary()["succeeded"], 1, w2.stdout())
-        # The released delivery counted: this is the second.
-        self.assert_complete_package(out, job_id, attempt=2)
+        # The released delivery did not count (file:// undoes it): this is still the first attempt.
+        self.assert_complete_package(out, job_id, attempt=1)
         self.assert_queue_empty()
         self.assert_no_temporaries()
+
+    def test_a_second_sigterm_releases_at_once(self):
+        out = self.path("out")
+        job_id = self.submit(self.inputs["long"], out, "slow")
+        # A grace far longer than the test: only the second signal can end the run in time.
+        w = self.start_worker("--lease", "60", "--grace", "600", "--poll", "0.2", "--encoder-threads", "1")
+        self.wait_for_state(out, "running", timeout=30, worker=w)
+        time.sleep(0.5)
+        w.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while "draining" not in w.stderr() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertIn("draining", w.stderr())
+        self.assertTrue(w.running(), "the first SIGTERM should leave the job its grace")
+        w.signal(signal.SIGTERM)
+        rc = w.wait(timeout=30)
+        self.assertEqual(rc, 0, w.stderr())
+        self.assertEqual(w.summary(), {"succeeded": 0, "already_complete": 0, "retried": 0, "dead": 0, "released": 1,
+                                       "lease_lost": 0})
+        s = self.stats()
+        self.assertEqual((s["visible"], s["in_flight"], s["delayed"], s["dead"]), (1, 0, 0, 0), s)
+        st = self.status(out)
+        self.assertEqual((st["job_id"], st["state"]), (job_id, "queued"), st)
+        self.assertEqual(os.listdir(out), ["status.json"])
+        self.assert_no_temporaries()
+
+    def test_drains_do_not_use_up_attempts_but_crashes_do(self):
+        drained, crashed = self.path("drained"), self.path("crashed")
+        drained_id = self.submit(self.inputs["long"], drained, "slow")
+        # Three rolling deploys cut the encode short; --max-attempts is 2.
+        args = ["--lease", "60", "--grace", "0", "--poll", "0.2", "--max-attempts", "2", "--encoder-threads", "1"]
+        for deploy in range(3):
+            w = self.start_worker(*args, name=f"deploy-{deploy}")
+            self.wait_for_state(drained, "running", timeout=30, worker=w)
+            w.signal(signal.SIGTERM)
+            self.assertEqual(w.wait(timeout=30), 0, w.stderr())
+            self.assertEqual(w.summary()["released"], 1, w.stdout())
+            self.assertEqual([e["attempt"] for e in w.events()], [1, 1], w.events())
+        final = self.start_worker("--exit-when-idle", "--lease", "60", "--poll", "0.2", "--max-attempts", "2")
+        self.assertEqual(final.wait(timeout=120), 0, final.stderr())
+        self.assertEqual(final.summary()["succeeded"], 1, final.stdout())
+        self.assert_complete_package(drained, drained_id, attempt=1)
+        self.assertEqual(self.dlq(), [])
+
+        # Two workers SIGKILLed inside the job: each delivery counts, and the third is dead-lettered.
+        crashed_id = self.submit(self.inputs["long"], crashed, "slow")
+        for crash in range(2):
+            w = self.start_worker("--lease", "1", "--poll", "0.2", "--max-attempts", "2", "--encoder-threads", "1",
+                                  name=f"crash-{crash}")
+            deadline = time.monotonic() + 30
+            st = None
+            while time.monotonic() < deadline:  # this worker's delivery, not the killed one's status
+                st = self.status(crashed)
+                if st and st["state"] == "running" and st["attempt"] == crash + 1:
+                    break
+                time.sleep(0.05)
+            self.assertEqual((st["state"], st["attempt"]), ("running", crash + 1), st)
+            w.kill()
+        last = self.start_worker("--exit-when-idle", "--lease", "1", "--poll", "0.2", "--max-attempts", "2")
+        self.assertEqual(last.wait(timeout=60), 0, last.stderr())
+        self.assertEqual(last.summary()["dead"], 1, last.stdout())
+        dead = self.dlq()
+        self.assertEqual([d["job_id"] for d in dead], [crashed_id], dead)
+        self.assertEqual(dead[0]["attempts"], 3)
+        self.assertIn("without finishing", dead[0]["reason"])
+        self.assertEqual(self.status(crashed)["state"], "dead")
 
     # ---- 5. submit and status ----
 

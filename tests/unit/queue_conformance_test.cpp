@@ -146,6 +146,27 @@ TEST_CASE("Queue::Open: unknown schemes and relative file paths are invalid_spec
   CHECK_FALSE(q);
 }
 
+TEST_CASE("Queue::Register: a taken scheme is already_registered, a malformed one invalid_argument", "[queue]") {
+  std::string scheme = "spooltest" + std::to_string(::getpid()) + "x" + std::to_string(++counter);
+  int opened = 0;
+  auto factory = [&opened](std::string_view, std::shared_ptr<queue_adapter>& out, std::string&) {
+    ++opened;
+    out = spool::queue::make_memory_queue(unique("registered"));
+    return spool::error_code();
+  };
+  REQUIRE_FALSE(spool::queue::register_scheme(scheme, factory));
+  CHECK(spool::queue::register_scheme(scheme, factory) == errc::already_registered);
+  CHECK(spool::queue::register_scheme("mem", factory) == errc::already_registered);
+  CHECK(spool::queue::register_scheme("FILE", factory) == errc::already_registered);  // schemes ignore case
+  CHECK(spool::queue::register_scheme("9lives", factory) == errc::invalid_argument);
+  CHECK(spool::queue::register_scheme("", factory) == errc::invalid_argument);
+  CHECK(spool::queue::register_scheme(scheme + "y", nullptr) == errc::invalid_argument);
+  std::shared_ptr<queue_adapter> q;
+  REQUIRE_FALSE(spool::queue::open(scheme + "://anything", q));
+  CHECK(q);
+  CHECK(opened == 1);
+}
+
 TEST_CASE("Queue::File::Reopen: messages outlive the queue object", "[queue]") {
   temp_dir dir;
   auto path = (dir.path / "q.db").string();
@@ -295,7 +316,7 @@ TEST_CASE("Queue::File::Upgrade: a schema-1 file is upgraded in place, keeping m
   sqlite3_stmt* version = nullptr;
   REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_step(version) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(version, 0) == 3);
+  CHECK(sqlite3_column_int(version, 0) == 4);
   sqlite3_finalize(version);
   sqlite3_close(db);
 }

@@ -3,9 +3,14 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "worker/faults.hpp"
 
 namespace fs = std::filesystem;
 using spool::job_state;
@@ -20,6 +25,25 @@ struct temp_dir {
     path = t;
   }
   ~temp_dir() { fs::remove_all(path); }
+};
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string contents(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Clears a fault hook when the test ends, however it ends.
+struct hook_reset {
+  ~hook_reset() { spool::detail::faults().before_status_create = nullptr; }
 };
 
 spool::job_status sample() {
@@ -104,4 +128,48 @@ TEST_CASE("Job::Status: reading where there is none is a typed error", "[status]
   CHECK_FALSE(detail.empty());
   std::ofstream(d.path / "status.json") << "not json";
   CHECK(spool::read_status(d.path, out, &detail) == spool::errc::invalid_spec);
+}
+
+TEST_CASE("Job::Status: create_status writes where there is no status.json, and only there", "[status]") {
+  temp_dir d;
+  auto out = d.path / "lecture";  // created with it
+  auto queued = sample();
+  queued.state = job_state::queued;
+  REQUIRE_FALSE(spool::create_status(out, queued));
+  spool::job_status back;
+  REQUIRE_FALSE(spool::read_status(out, back));
+  CHECK(back.state == job_state::queued);
+
+  // A second create finds it there: refused, and the file is what the first wrote.
+  const auto before = contents(out / "status.json");
+  auto other = sample();
+  other.job_id = "ffffffffffffffffffffffffffffffff";
+  std::string detail;
+  CHECK(spool::create_status(out, other, &detail) == spool::errc::output_exists);
+  CHECK_FALSE(detail.empty());
+  CHECK(contents(out / "status.json") == before);
+  CHECK(names_in(out) == std::vector<std::string>{"status.json"});
+}
+
+TEST_CASE("Job::Status: a status written while create_status is under way is never replaced", "[status]") {
+  temp_dir d;
+  hook_reset reset;
+  // The submit's "queued" is synced and about to go in when a worker writes "running".
+  auto running = sample();
+  running.state = job_state::running;
+  running.error = {};
+  int calls = 0;
+  spool::detail::faults().before_status_create = [&] {
+    ++calls;
+    REQUIRE_FALSE(spool::write_status(d.path, running));
+  };
+  auto queued = sample();
+  queued.state = job_state::queued;
+  CHECK(spool::create_status(d.path, queued) == spool::errc::output_exists);
+  CHECK(calls == 1);
+  spool::job_status back;
+  REQUIRE_FALSE(spool::read_status(d.path, back));
+  CHECK(back.state == job_state::running);
+  // The refused temporary is gone too.
+  CHECK(names_in(d.path) == std::vector<std::string>{"status.json"});
 }

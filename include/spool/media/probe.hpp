@@ -5,6 +5,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -43,6 +44,9 @@ struct probe_result {
 /// On failure `detail` says why, in words fit for a log or an API response.
 error_code probe(const std::string& input, const input_policy& policy, probe_result& out,
                  std::string* detail = nullptr);
+/// As above; stops with errc::cancelled soon after *cancel becomes true (a stalled read included).
+error_code probe(const std::string& input, const input_policy& policy, probe_result& out,
+                 const std::atomic<bool>* cancel, std::string* detail = nullptr);
 
 boost::json::value to_json(const probe_result& p);
 

@@ -11,6 +11,7 @@
 //    that is no longer current (the lease expired and the message was delivered again, or it was
 //    already acked) fail with errc::lease_lost and never affect the newer delivery.
 //  - receive_count counts deliveries, crashed ones included (like SQS ApproximateReceiveCount).
+//    release gives a delivery back without counting it, where caps().uncounted_release says so.
 //  - A non-empty dedup_key makes send idempotent: sending the same key again returns the first
 //    message's id with duplicate = true, for as long as the backend remembers the key: while the
 //    message or its dead-letter record exists, and for caps().dedup_window after it was acknowledged
@@ -27,7 +28,11 @@
 //  - receive returns min(max_messages, visible messages) deliveries when any are visible (it does
 //    not stop at one), appended to `out`; it blocks at most options.wait for the first, and returns
 //    early (with no messages and no error) when *cancel becomes true.
-//  - Timestamps are kept to the millisecond.
+//  - Timestamps are kept to the millisecond. Leases and delays are measured on a clock that does not
+//    step (mem:// and file:// read time_source::since_boot()); the timestamps in a delivery, a
+//    dead-letter record and extend's expires_at are wall-clock times, for display.
+//  - Limits beyond caps() (a delay, lease or body too large) are errc::invalid_argument and change
+//    nothing.
 //  - All methods are thread-safe and may block.
 #include <spool/error.hpp>
 
@@ -59,8 +64,8 @@ struct send_result {
 struct delivery {
   std::string message_id;
   std::string body;
-  std::string receipt;     ///< names this delivery only (the fencing token)
-  int receive_count = 0;   ///< deliveries so far, this one included
+  std::string receipt;    ///< names this delivery only (the fencing token)
+  int receive_count = 0;  ///< deliveries so far, this one included
   clock::time_point sent_at{}, first_received_at{}, lease_expires_at{};
 };
 
@@ -99,6 +104,10 @@ struct capabilities {
   bool durable = false;          ///< survives the process (and a crash) once send returns
   bool shared_between_processes = false;
   bool atomic_send_batch = false;  ///< send_batch stores the whole batch or none of it
+  /// release() gives a delivery back without counting it: the next delivery has the same
+  /// receive_count as the released one. Without it release() is nack(d, 0) and counts (SQS cannot
+  /// lower ApproximateReceiveCount).
+  bool uncounted_release = false;
 };
 
 class queue_adapter {
@@ -124,6 +133,11 @@ class queue_adapter {
   virtual error_code ack(const delivery& d) = 0;
   /// Ends the lease; the message is visible again after `delay`.
   virtual error_code nack(const delivery& d, milliseconds delay) = 0;
+  /// Gives the delivery back, visible again at once, without counting it as an attempt: for work
+  /// stopped by a shutdown (drain, stop), never for a failure. errc::lease_lost if d.receipt is not
+  /// the current delivery. This default is nack(d, 0), which counts the delivery; backends that can
+  /// undo the count override it and declare caps().uncounted_release.
+  virtual error_code release(const delivery& d) { return nack(d, milliseconds(0)); }
   /// Moves the lease's expiry to now + lease.
   virtual error_code extend(const delivery& d, milliseconds lease, clock::time_point& expires_at) = 0;
   /// Moves the delivered message to the dead-letter store.

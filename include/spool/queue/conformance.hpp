@@ -2,7 +2,8 @@
 // The queue conformance suite: one set of checks every queue backend runs, built-in or an
 // integrator's own. Each case takes a fresh, empty queue, exercises one clause of the contract in
 // spool/queue/adapter.hpp and appends a `failure` for every check that does not hold. Cases skip what
-// the backend's caps() says it cannot do (fencing, dedup, delays, atomic batches). The suite is
+// the backend's caps() says it cannot do (fencing, dedup, delays, atomic batches), and expect what it
+// says it does (release counts or not, by caps().uncounted_release). The suite is
 // header-only and does not depend on a test framework; it uses real time (leases of a few hundred
 // milliseconds), so every case takes well under two seconds.
 //
@@ -465,6 +466,50 @@ inline void nack_delay(queue_adapter& q, checker& c) {
   expect_empty(q, c, "after ack");
 }
 
+inline void release_gives_back(queue_adapter& q, checker& c) {
+  const bool uncounted = q.caps().uncounted_release;
+  send_result s;
+  if (!send1(q, c, msg("interrupted"), s)) return;
+  delivery d1;
+  if (!recv1(q, c, d1, 60'000ms)) return;
+  if (!c.ok(q.release(d1), "release")) return;
+  // Visible again at once, although the lease had a minute to run.
+  delivery d2;
+  if (!recv1(q, c, d2, 60'000ms)) return;
+  c(d2.message_id == s.message_id, "receive after release returned a different message");
+  c(d2.receipt != d1.receipt, "delivery after release reuses the released receipt");
+  const int want = uncounted ? 1 : 2;
+  c(d2.receive_count == want, "delivery after release has receive_count " + std::to_string(d2.receive_count) +
+                                  ", want " + std::to_string(want) +
+                                  (uncounted ? " (caps().uncounted_release: a release does not count)"
+                                             : " (without caps().uncounted_release a release counts)"));
+  c(d2.first_received_at >= d1.first_received_at - timestamp_slack &&
+        d2.first_received_at <= d1.first_received_at + timestamp_slack,
+    "first_received_at changed after a release by " + std::to_string(ms_between(d1.first_received_at, d2.first_received_at)) +
+        " ms");
+  if (q.caps().fencing) c.is(q.release(d1), errc::lease_lost, "release with the receipt already released");
+  // Failures still count: a nack after the release is the next attempt.
+  if (!c.ok(q.nack(d2, 0ms), "nack after release")) return;
+  delivery d3;
+  if (!recv1(q, c, d3, 60'000ms)) return;
+  c(d3.receive_count == want + 1, "delivery after release then nack has receive_count " +
+                                      std::to_string(d3.receive_count) + ", want " + std::to_string(want + 1));
+  // So does a crash: a lease that runs out is counted whatever was released before.
+  if (!c.ok(q.release(d3), "second release")) return;
+  delivery d4;
+  if (!recv1(q, c, d4, 200ms)) return;
+  delivery d5;
+  if (!recv1(q, c, d5, 60'000ms, 3000ms)) return;
+  const int after_release = uncounted ? want + 1 : want + 2;
+  c(d4.receive_count == after_release, "delivery after a second release has receive_count " +
+                                           std::to_string(d4.receive_count) + ", want " + std::to_string(after_release));
+  c(d5.receive_count == after_release + 1, "redelivery after an expired lease has receive_count " +
+                                               std::to_string(d5.receive_count) + ", want " +
+                                               std::to_string(after_release + 1) + " (crashed deliveries count)");
+  c.ok(q.ack(d5), "ack");
+  expect_empty(q, c, "after ack");
+}
+
 inline void send_delay(queue_adapter& q, checker& c) {
   if (q.caps().max_delay < 600ms) return;
   auto t0 = steady::now();
@@ -597,23 +642,23 @@ inline void dedup_after_ack(queue_adapter& q, checker& c) {
 inline void limits_refused(queue_adapter& q, checker& c) {
   const auto caps = q.caps();
   send_result r;
-  c(q.send(msg("too late", caps.max_delay + 1ms), r) == errc::invalid_spec,
-    "a send delayed beyond caps().max_delay was not refused with invalid_spec");
+  c.is(q.send(msg("too late", caps.max_delay + 1ms), r), errc::invalid_argument,
+       "a send delayed beyond caps().max_delay");
   if (caps.max_message_bytes < (std::size_t{64} << 20))
-    c(q.send(msg(std::string(caps.max_message_bytes + 1, 'x')), r) == errc::invalid_spec,
-      "a body over caps().max_message_bytes was not refused with invalid_spec");
+    c.is(q.send(msg(std::string(caps.max_message_bytes + 1, 'x')), r), errc::invalid_argument,
+         "a body over caps().max_message_bytes");
   expect_empty(q, c, "after refused sends");
   if (!send1(q, c, msg("job"), r)) return;
   std::vector<delivery> got;
   receive_options too_long;
   too_long.lease = caps.max_lease + 1ms;
-  c(q.receive(too_long, got) == errc::invalid_spec, "a receive asking for a lease over caps().max_lease was not refused");
+  c.is(q.receive(too_long, got), errc::invalid_argument, "a receive asking for a lease over caps().max_lease");
   c(got.empty(), "a refused receive returned deliveries");
   auto all = drain(q, c, 5000ms);
   if (all.size() != 1) return;
   clock::time_point t{};
-  c(q.extend(all[0], caps.max_lease + 1ms, t) == errc::invalid_spec, "an extend over caps().max_lease was not refused");
-  c(q.nack(all[0], caps.max_delay + 1ms) == errc::invalid_spec, "a nack delayed beyond caps().max_delay was not refused");
+  c.is(q.extend(all[0], caps.max_lease + 1ms, t), errc::invalid_argument, "an extend over caps().max_lease");
+  c.is(q.nack(all[0], caps.max_delay + 1ms), errc::invalid_argument, "a nack delayed beyond caps().max_delay");
   // Refusals changed nothing: the lease is still current.
   c.ok(q.ack(all[0]), "ack after refused extend and nack");
 }
@@ -1010,13 +1055,17 @@ inline std::vector<test_case> cases() {
            detail::nack_zero_redelivers_at_once),
       make("nack_delay", "nack(delay) keeps the message invisible (and counted as delayed) until the delay passes",
            detail::nack_delay),
+      make("release_gives_back",
+           "release makes the message visible at once; it does not count where caps().uncounted_release says so, "
+           "nacks and expired leases still do",
+           detail::release_gives_back),
       make("send_delay", "send with a delay keeps the message invisible until the delay passes", detail::send_delay),
       make("extend_keeps_invisible", "extend keeps the message leased beyond the original lease",
            detail::extend_keeps_invisible),
       make("batch_receive", "receive appends up to max_messages distinct deliveries", detail::batch_receive),
       make("dedup_key", "a repeated dedup_key returns the first id with duplicate = true and one delivery",
            detail::dedup_key),
-      make("limits_refused", "delays, bodies and leases beyond caps() are invalid_spec and change nothing",
+      make("limits_refused", "delays, bodies and leases beyond caps() are invalid_argument and change nothing",
            detail::limits_refused),
       make("dedup_after_ack", "a key is still honoured for caps().dedup_window after its message was acknowledged",
            detail::dedup_after_ack),

@@ -3,7 +3,8 @@
 //  - input, policy, unsupported: dead-letter at once (retrying cannot help).
 //  - resource, transient, internal: retry after an exponential backoff with full jitter, until
 //    max_attempts deliveries have been made (every delivery counts, crashed ones included).
-//  - cancelled (shutdown, explicit cancel): release at once for another worker.
+//  - cancelled: release at once for another worker. The worker gives a job it stopped for a
+//    shutdown back with queue_adapter::release(), which does not count it where the backend can.
 #include <spool/error.hpp>
 
 #include <chrono>

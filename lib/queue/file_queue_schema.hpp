@@ -1,0 +1,32 @@
+#pragma once
+// Internal: the file queue's tables, their upgrades from older spool versions, and the move of
+// boot-relative times onto a new boot.
+#include <spool/error.hpp>
+#include <spool/queue/time_source.hpp>
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+
+namespace spool::queue::file_schema {
+
+/// The schema this spool writes (PRAGMA user_version).
+inline constexpr int version = 4;
+/// Longest delay and lease the file queue grants (caps().max_delay, caps().max_lease).
+inline constexpr std::int64_t max_wait_ms = 12LL * 3600 * 1000;
+
+/// Milliseconds on both clocks, read together.
+struct instant {
+  std::int64_t boot = 0;  ///< time_source::since_boot()
+  std::int64_t wall = 0;  ///< time_source::wall(), since the epoch
+};
+instant now(const time_source& t);
+
+/// Inside a write transaction (BEGIN IMMEDIATE): creates the tables in an empty database, upgrades
+/// an older schema in place, or refuses a newer one or a foreign database (invalid_spec). Then, if
+/// the database's times belong to another boot, moves them onto this one: every lease ends, and a
+/// delay keeps what is left of it by the wall clock (at most max_wait_ms).
+error_code prepare(sqlite3* db, const std::string& path, const time_source& time, std::string& detail);
+
+}  // namespace spool::queue::file_schema

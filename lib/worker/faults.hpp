@@ -1,0 +1,20 @@
+#pragma once
+// Internal: fault injection for the worker's tests. A hook that is set runs at its point and throws
+// what that point can throw in production (std::system_error where a thread is created, bad_alloc or
+// anything else inside a job), so the recovery paths are exercised without exhausting the machine.
+// Set hooks only while no worker runs; the default (empty) hooks cost one test of a std::function.
+#include <functional>
+#include <string>
+
+namespace spool::detail {
+
+struct worker_faults {
+  std::function<void()> start_heartbeat;                  ///< before run() creates the heartbeat thread
+  std::function<void()> start_job;                        ///< before run() creates a job's thread
+  std::function<void(const std::string& job_id)> in_job;  ///< first thing on a job's thread
+  std::function<void()> before_status_create;             ///< create_status: the temporary is synced, not yet linked
+};
+
+worker_faults& faults();
+
+}  // namespace spool::detail

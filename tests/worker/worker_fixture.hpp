@@ -1,0 +1,230 @@
+#pragma once
+// What the worker tests share: a scratch directory with a mem:// queue, a recorder of status
+// events, an adapter that fails on purpose, and checks of a published package. Assertions run on
+// the test thread only; worker threads record.
+#include <spool/queue/registry.hpp>
+#include <spool/worker/status.hpp>
+#include <spool/worker/worker.hpp>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+
+namespace worker_test {
+
+namespace fs = std::filesystem;
+namespace q = spool::queue;
+using namespace std::chrono_literals;
+using spool::job_state;
+
+inline std::shared_ptr<q::queue_adapter> fresh_memory_queue() {
+  static std::atomic<int> n{0};
+  return q::make_memory_queue("worker-test-" + std::to_string(n++));
+}
+
+// One 120p rung at ultrafast: a few hundred milliseconds per job.
+inline const char* small_plan_json =
+    R"({"video":{"preset":"ultrafast","rungs":[{"name":"120p","height":120,"crf":30}]}})";
+
+// Everything the worker reported, in order.
+class recorder {
+ public:
+  void operator()(const spool::job_status& s) {
+    std::lock_guard lock(mutex_);
+    events_.push_back(s);
+    if (s.state == job_state::running)
+      running_.insert(s.job_id);
+    else
+      running_.erase(s.job_id);
+    max_running_ = std::max(max_running_, static_cast<int>(running_.size()));
+  }
+  std::vector<spool::job_status> events() const {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+  // States each job went through, without repeats (progress updates collapse into one "running").
+  std::map<std::string, std::vector<job_state>> states() const {
+    std::map<std::string, std::vector<job_state>> out;
+    for (const auto& e : events()) {
+      auto& v = out[e.job_id];
+      if (v.empty() || v.back() != e.state) v.push_back(e.state);
+    }
+    return out;
+  }
+  bool saw(job_state state) const {
+    for (const auto& e : events())
+      if (e.state == state) return true;
+    return false;
+  }
+  int max_running() const {
+    std::lock_guard lock(mutex_);
+    return max_running_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<spool::job_status> events_;
+  std::set<std::string> running_;
+  int max_running_ = 0;
+};
+
+struct fixture {
+  spool::test::scratch_dir dir{"worker"};
+  std::shared_ptr<q::queue_adapter> queue = fresh_memory_queue();
+  std::shared_ptr<recorder> events = std::make_shared<recorder>();
+
+  fs::path input(const std::string& name, double seconds = 2, int width = 320, int height = 240) {
+    spool::test::input_spec spec;
+    spec.duration_s = seconds;
+    spec.width = width;
+    spec.height = height;
+    auto p = dir / name;
+    spool::test::make_input(p, spec);
+    return p;
+  }
+
+  std::string submit(const fs::path& in, const fs::path& out, const char* plan = small_plan_json,
+                     const std::string& key = "") {
+    spool::job_spec j;
+    j.idempotency_key = key;
+    j.input = in.string();
+    j.output = out.string();
+    j.plan = boost::json::parse(plan);
+    j.metadata = boost::json::object{{"course", "cs101"}};
+    q::send_result r;
+    REQUIRE_FALSE(queue->send({boost::json::serialize(spool::to_json(j)), key, 0ms}, r));
+    return r.message_id;
+  }
+
+  spool::worker_options options() {
+    spool::worker_options o;
+    o.lease = 2s;
+    o.poll_wait = 50ms;
+    o.exit_when_idle = true;
+    o.status_interval = 100ms;
+    o.retry.base = 50ms;
+    o.encode_nice = 0;
+    o.on_status = [e = events](const spool::job_status& s) { (*e)(s); };
+    return o;
+  }
+
+  q::queue_stats stats() {
+    q::queue_stats s;
+    REQUIRE_FALSE(queue->stats(s));
+    return s;
+  }
+
+  // Temporaries of any kind anywhere under the scratch directory.
+  std::vector<std::string> leftovers() {
+    std::vector<std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir.path())) {
+      auto name = e.path().filename().string();
+      if (name.find(".spool-tmp-") != std::string::npos || name.find(".tmp-") != std::string::npos)
+        out.push_back(e.path().string());
+    }
+    return out;
+  }
+};
+
+inline spool::job_status status_of(const fs::path& out) {
+  spool::job_status s;
+  std::string detail;
+  auto ec = spool::read_status(out, s, &detail);
+  INFO(detail);
+  REQUIRE_FALSE(ec);
+  return s;
+}
+
+inline spool::worker_summary run_worker(std::shared_ptr<q::queue_adapter> queue, spool::worker_options o) {
+  spool::worker_runtime w(std::move(queue), std::move(o));
+  spool::worker_summary s;
+  REQUIRE_FALSE(w.run(s));
+  return s;
+}
+
+inline void require_package(const fs::path& out, const std::string& job_id, const std::string& rung = "120p") {
+  CHECK(fs::exists(out / "master.m3u8"));
+  CHECK(fs::exists(out / "manifest.mpd"));
+  CHECK(fs::exists(out / "result.json"));
+  CHECK(fs::exists(out / rung / "seg_00001.m4s"));
+  std::error_code ec;
+  CHECK(fs::file_size(out / rung / "init.mp4", ec) > 0);
+  CHECK_FALSE(ec);
+  auto s = status_of(out);
+  CHECK(s.job_id == job_id);
+  CHECK(s.state == job_state::succeeded);
+  CHECK(s.progress == 1);
+  CHECK_FALSE(s.error);
+}
+
+// Waits (bounded) until `pred` holds.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 120s) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+// Delegates to a real queue; failures are switched on per method.
+class faulty_queue : public q::queue_adapter {
+ public:
+  explicit faulty_queue(std::shared_ptr<q::queue_adapter> inner) : inner_(std::move(inner)) {}
+  std::atomic<int> failing_acks{0};  // this many acks fail with io_error
+  std::atomic<bool> refuse_extend{false};
+  std::atomic<int> extends{0}, refused{0};
+
+  q::capabilities caps() const noexcept override { return inner_->caps(); }
+  std::atomic<bool> no_dedup{false};  // like a backend without deduplication (SQS standard queues)
+  spool::error_code send(const q::outgoing_message& m, q::send_result& out) override {
+    if (!no_dedup) return inner_->send(m, out);
+    auto copy = m;
+    copy.dedup_key.clear();
+    return inner_->send(copy, out);
+  }
+  std::atomic<int> receives{0};
+  spool::error_code receive(const q::receive_options& o, std::vector<q::delivery>& out,
+                            const std::atomic<bool>* cancel) override {
+    ++receives;
+    return inner_->receive(o, out, cancel);
+  }
+  spool::error_code ack(const q::delivery& d) override {
+    if (failing_acks > 0) {
+      --failing_acks;
+      return spool::errc::io_error;
+    }
+    return inner_->ack(d);
+  }
+  spool::error_code nack(const q::delivery& d, q::milliseconds delay) override { return inner_->nack(d, delay); }
+  spool::error_code release(const q::delivery& d) override { return inner_->release(d); }
+  spool::error_code extend(const q::delivery& d, q::milliseconds lease, q::clock::time_point& t) override {
+    ++extends;
+    if (refuse_extend) {
+      ++refused;
+      return spool::errc::lease_lost;
+    }
+    return inner_->extend(d, lease, t);
+  }
+  spool::error_code dead_letter(const q::delivery& d, const std::string& r, const std::string& e) override {
+    return inner_->dead_letter(d, r, e);
+  }
+  spool::error_code list_dead(std::vector<q::dead_letter_record>& out) override { return inner_->list_dead(out); }
+  spool::error_code redrive(const std::string& id, std::size_t& moved) override { return inner_->redrive(id, moved); }
+  spool::error_code stats(q::queue_stats& out) override { return inner_->stats(out); }
+
+ private:
+  std::shared_ptr<q::queue_adapter> inner_;
+};
+
+}  // namespace worker_test
