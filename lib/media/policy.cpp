@@ -1,5 +1,7 @@
 #include "media/input.hpp"
 
+#include "media/https_input.hpp"
+
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -109,8 +111,13 @@ struct opened_input::io_state {
 opened_input::opened_input() = default;
 
 opened_input::~opened_input() {
-  fmt_.reset();  // the format context refers to io_->pb; close it first
+  fmt_.reset();  // the format context refers to io_->pb or https_->pb(); close it first
   io_.reset();
+  https_.reset();
+}
+
+void opened_input::check_source() const {
+  if (https_) https_->rethrow_failure();
 }
 
 void opened_input::fail_read(int averror, const char* what) const {
@@ -121,6 +128,7 @@ void opened_input::fail_read(int averror, const char* what) const {
       av::fail(errc::nested_open_refused,
                "the input tried to open another resource (" + guard_->refused_url + "); nested opens are refused");
   }
+  check_source();
   if (io_ && io_->read_error) av::fail(errc::io_error, std::string(what) + ": " + std::strerror(io_->read_errno));
   av::fail_av(averror, what, errc::input_undecodable);
 }
@@ -146,20 +154,10 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
         av::fail(errc::protocol_not_allowed, "file:// URIs must name a local path");
       path = std::string(url->path());
     } else if (iequals(scheme, "https")) {
-      std::string host(url->host());
-      bool listed = std::any_of(policy.https_hosts.begin(), policy.https_hosts.end(),
-                                [&](const std::string& h) { return iequals(h, host); });
-      if (!listed) av::fail(errc::protocol_not_allowed, "https host '" + host + "' is not on the input allow-list");
-      AVDictionary* opts = nullptr;
-      av_dict_set(&opts, "protocol_whitelist", "https,tls,tcp", 0);
-      AVIOInterruptCB cb{interrupt_cb, &guard};
-      int r = avio_open2(&pb, input.c_str(), AVIO_FLAG_READ, &cb, &opts);
-      av_dict_free(&opts);
-      if (r < 0) {
-        if (guard.cancelled) av::fail(errc::cancelled, "cancelled");
-        if (guard.deadline_hit) av::fail(errc::deadline_exceeded, "the job's deadline passed while connecting");
-        av::fail_av(r, "cannot open " + input, errc::network);
-      }
+      // Checks the host against the allow-list (and every redirect the same way), then connects.
+      https_ = std::make_unique<https_input>(input, policy, guard);
+      pb = https_->pb();
+      display = https_->name();  // FFmpeg's logs name the input without its query string
       path.clear();
     } else {
       av::fail(errc::protocol_not_allowed, "the input's scheme '" + scheme + "' is not allowed");
@@ -189,14 +187,13 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
   int score = av_probe_input_buffer2(pb, &ifmt, display.c_str(), nullptr, 0,
                                      static_cast<unsigned>(std::min<std::int64_t>(policy.probe_size, 1 << 30)));
   if (score < 0 || !ifmt) {
-    if (path.empty()) avio_closep(&pb);
     if (guard.cancelled) av::fail(errc::cancelled, "cancelled");
+    check_source();
     if (score == AVERROR_EOF) av::fail(errc::input_not_media, "the input is empty");
     if (io_->read_error) fail_read(score, "cannot read the input");
     av::fail(errc::input_not_media, "the input is not a recognised media file");
   }
   if (!demuxer_allowed(ifmt->name, policy.demuxers)) {
-    if (path.empty()) avio_closep(&pb);
     av::fail(errc::format_not_allowed, std::string("the input's format '") + ifmt->name + "' is not allowed");
   }
 
@@ -209,17 +206,18 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
   ctx->probesize = policy.probe_size;
   ctx->max_analyze_duration = policy.analyze_duration_us;
   ctx->max_streams = policy.max_streams + 1;  // one over the limit tells us the input exceeded it
-  if (!path.empty()) ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
+  ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
 
   AVDictionary* opts = nullptr;
   std::string whitelist;
   for (const auto& d : policy.demuxers) whitelist += (whitelist.empty() ? "" : ",") + d;
   av_dict_set(&opts, "format_whitelist", whitelist.c_str(), 0);
-  av_dict_set(&opts, "protocol_whitelist", path.empty() ? "https,tls,tcp" : "file", 0);
+  // Reading is spool's own (a file descriptor, or https_input); no FFmpeg protocol is needed for https.
+  av_dict_set(&opts, "protocol_whitelist", https_ ? "none" : "file", 0);  // "none" matches no protocol
   int r = avformat_open_input(&ctx, display.c_str(), ifmt, &opts);
   av_dict_free(&opts);
-  if (r < 0) {  // avformat_open_input freed ctx; a custom pb is still ours
-    if (path.empty()) avio_closep(&pb);
+  if (r < 0) {  // avformat_open_input freed ctx; the custom pb is still ours
+    check_source();
     // Picked by its name alone and then unreadable as that format: it is not media at all.
     if (r == AVERROR_INVALIDDATA && score <= AVPROBE_SCORE_EXTENSION && !io_->read_error && !guard.cancelled &&
         guard.refused_url.empty())
@@ -228,7 +226,6 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
     fail_read(r, "cannot open the input");
   }
   fmt_.reset(ctx);
-  if (path.empty()) ctx->flags &= ~AVFMT_FLAG_CUSTOM_IO;  // let avformat_close_input close the https pb
 
   if (static_cast<int>(ctx->nb_streams) > policy.max_streams)
     av::fail(errc::too_many_streams, "the input has more than " + std::to_string(policy.max_streams) + " streams");
@@ -239,6 +236,7 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
   r = avformat_find_stream_info(ctx, stream_opts.data());
   for (auto& d : stream_opts) av_dict_free(&d);
   if (r < 0) fail_read(r, "cannot read the input's streams");
+  check_source();
   if (!guard.refused_url.empty())
     av::fail(errc::nested_open_refused,
              "the input tried to open another resource (" + guard.refused_url + "); nested opens are refused");
