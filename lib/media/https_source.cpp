@@ -390,8 +390,8 @@ struct https_source::impl {
           return fail_at(
               errc::protocol_not_allowed,
               "redirected to " + redact_url(target) + "; " +
-                  (settings.max_redirects == 0
-                       ? std::string("redirects are not followed (https_max_redirects is 0)")
+                  (settings.max_redirects <= 0
+                       ? std::string("redirects are not followed (https_max_redirects)")
                        : "more than " + std::to_string(settings.max_redirects) + " redirects (https_max_redirects)"));
         location next_loc;
         if (!check_location(target, next_loc, loc.shown + " redirected to ")) return false;
