@@ -422,10 +422,13 @@ struct https_source::impl {
         if (ended) conn->reusable = conn->parser->keep_alive();
         return true;
       }
+      // The body of any other answer is not read: the connection goes, with the header (copy first).
+      const std::string content_range(res[http::field::content_range]);
+      const std::string retry_after(res[http::field::retry_after]);
       conn.reset();
       if (status == 416) {  // nothing at or after `at`: the resource ends before it
         std::int64_t start = -1, total = -1;
-        if (parse_content_range(res[http::field::content_range], start, total) && total >= 0 && at >= total) {
+        if (parse_content_range(content_range, start, total) && total >= 0 && at >= total) {
           size = total;
           stream_pos = at;
           ended = true;
@@ -433,11 +436,9 @@ struct https_source::impl {
         }
         return fail_at(errc::input_unreadable, status_words);
       }
-      if (status == 429) {
-        auto after = res[http::field::retry_after];
+      if (status == 429)
         return fail_at(errc::throttled,
-                       status_words + (after.empty() ? "" : " (Retry-After: " + std::string(after) + ")"));
-      }
+                       status_words + (retry_after.empty() ? "" : " (Retry-After: " + retry_after + ")"));
       if (status >= 500) return fail_at(errc::network, status_words);
       return fail_at(errc::input_unreadable, status_words);
     }
