@@ -181,6 +181,12 @@ std::string code_name(const error_code& ec) {
   return std::string(ec.category().name()) + "_" + std::to_string(ec.value());
 }
 
+error_code error_from_name(std::string_view name) noexcept {
+  for (const auto& e : entries)
+    if (name == e.name) return e.code;
+  return errc::internal;
+}
+
 error_code from_averror(int averror, errc fallback) noexcept {
   if (averror >= 0) return {};
   switch (averror) {

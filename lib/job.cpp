@@ -33,15 +33,6 @@ bool parse_iso8601(std::string_view s, std::chrono::system_clock::time_point& ou
   return true;
 }
 
-// spool's own code with this code_name(), or internal for a name from elsewhere.
-error_code code_from_name(std::string_view name) {
-  for (int v = static_cast<int>(errc::input_unreadable); v <= static_cast<int>(errc::internal); ++v) {
-    error_code ec = make_error_code(static_cast<errc>(v));
-    if (code_name(ec) == name) return ec;
-  }
-  return errc::internal;
-}
-
 }  // namespace
 
 std::string to_iso8601(std::chrono::system_clock::time_point t) {
@@ -187,7 +178,7 @@ error_code parse_job_status(std::string_view json_text, job_status& out, std::st
   if (const auto* t = o.if_contains("updated_at"); t && t->is_string()) parse_iso8601(t->get_string(), s.updated_at);
   if (const auto* e = o.if_contains("error"); e && e->is_object()) {
     const auto& eo = e->get_object();
-    if (const auto* c = eo.if_contains("code"); c && c->is_string()) s.error = code_from_name(c->get_string());
+    if (const auto* c = eo.if_contains("code"); c && c->is_string()) s.error = error_from_name(c->get_string());
     if (const auto* m = eo.if_contains("message"); m && m->is_string()) s.error_message = std::string(m->get_string());
   }
   if (const auto* k = o.if_contains("idempotency_key"); k && k->is_string()) s.idempotency_key = std::string(k->get_string());

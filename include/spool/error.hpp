@@ -97,6 +97,9 @@ inline bool is_retryable(const error_code& ec) noexcept {
 std::string_view to_string(category_kind k) noexcept;
 /// A stable snake_case name for the code ("format_not_allowed", "ENOSPC" style names for errno).
 std::string code_name(const error_code& ec);
+/// The spool code whose code_name() is `name` (as read back from status.json or a dead letter);
+/// errc::internal for a name that is not spool's.
+error_code error_from_name(std::string_view name) noexcept;
 /// Maps an FFmpeg AVERROR value into spool's taxonomy; `fallback` is used for AVERROR values that
 /// say nothing about the cause (AVERROR_UNKNOWN, AVERROR_EXTERNAL, ...).
 error_code from_averror(int averror, errc fallback = errc::internal) noexcept;

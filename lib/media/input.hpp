@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 
 namespace spool::media {
 
@@ -22,6 +23,10 @@ struct input_guard {
   bool cancelled = false;
   std::string refused_url;  ///< set when a demuxer tried to open another resource
 
+  /// A limit of zero means none.
+  void set_deadline(std::chrono::steady_clock::time_point start, std::chrono::seconds limit) {
+    deadline = limit.count() > 0 ? start + limit : std::chrono::steady_clock::time_point::max();
+  }
   /// Throws a failure when the run was cancelled or is past its deadline.
   void check() {
     if (cancel && cancel->load(std::memory_order_relaxed)) av::fail(errc::cancelled, "cancelled");
@@ -55,6 +60,13 @@ class opened_input {
   std::unique_ptr<https_input> https_;
   input_guard* guard_ = nullptr;
 };
+
+/// Whether `policy.decoders` lists the codec.
+bool decoder_allowed(AVCodecID id, const input_policy& policy);
+
+/// Width and height a player shows for coded `width` × `height` with sample aspect ratio `sar`
+/// (rotation aside): the width scaled by the ratio, as players do.
+std::pair<int, int> display_size(int width, int height, AVRational sar);
 
 /// Fills `out` from an opened input.
 void describe(AVFormatContext* ctx, probe_result& out);

@@ -31,9 +31,10 @@ void sync_dir(const fs::path& dir) {
 
 namespace {
 
-void sync_tree(const fs::path& dir) {
+void sync_tree(const fs::path& dir, const std::function<void()>& check) {
+  if (check) check();
   for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.is_directory()) sync_tree(entry.path());
+    if (entry.is_directory()) sync_tree(entry.path(), check);
   sync_dir(dir);
 }
 
@@ -138,8 +139,9 @@ staging_dir::~staging_dir() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
-void staging_dir::publish() {
-  sync_tree(tmp_);
+void staging_dir::publish(const std::function<void()>& check) {
+  sync_tree(tmp_, check);
+  if (check) check();
   std::error_code ec;
   bool exists = fs::exists(fs::symlink_status(output_, ec));
   if (!exists || empty_dir(output_)) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -21,8 +22,9 @@ class staging_dir {
 
   const std::filesystem::path& path() const noexcept { return tmp_; }
   /// Makes the package visible at `output` in one step (rename, or an atomic exchange when
-  /// replacing an existing package), after syncing it to disk.
-  void publish();
+  /// replacing an existing package), after syncing it to disk. `check` runs between directories and
+  /// before the rename; what it throws stops the publish with nothing visible.
+  void publish(const std::function<void()>& check = {});
 
  private:
   std::filesystem::path output_;

@@ -152,10 +152,16 @@ struct geometry {
 AVRational output_rate(AVRational src, double max_fps) {
   double fps = av::q2d(src);
   if (!(fps > 0) || fps > 1000) return AVRational{25, 1};
-  // Snap near-standard rates so a VFR source's average does not become a strange CFR rate.
+  // A slideshow's average, or a container's claim of one frame an hour: a few frames per keyframe
+  // interval keep the grid, and a static picture costs x264 next to nothing.
+  if (fps < 10) return std::min(AVRational{10, 1}, av_d2q(std::max(max_fps, 1.0), 1001000), [](AVRational a, AVRational b) {
+           return av_cmp_q(a, b) < 0;
+         });
+  // Snap near-standard rates so a VFR source's average does not become a strange CFR rate. Within
+  // 2%: millisecond timestamps (Matroska, FLV) put a 30 fps average at 30.3.
   static const AVRational standard[] = {{24000, 1001}, {24, 1}, {25, 1}, {30000, 1001}, {30, 1},
                                         {50, 1},       {60000, 1001}, {60, 1}, {15, 1}, {12, 1}, {10, 1}};
-  double best = 0.01;
+  double best = 0.02;
   for (auto r : standard) {
     double off = std::abs(fps - av::q2d(r)) / av::q2d(r);
     if (off < best) {
@@ -174,6 +180,16 @@ AVRational output_rate(AVRational src, double max_fps) {
 
 using av::even;
 
+// The container's average rate, unless the timestamps say frames come much faster than it claims
+// (a Matroska DefaultDuration of an hour on a 30 fps stream).
+AVRational source_rate(const AVStream* st) {
+  AVRational avg = st->avg_frame_rate, real = st->r_frame_rate;
+  bool avg_ok = avg.num > 0 && avg.den > 0 && av::q2d(avg) >= 10;
+  bool real_ok = real.num > 0 && real.den > 0 && av::q2d(real) >= 10 && av::q2d(real) <= 1000;
+  if (!avg_ok && real_ok) return real;
+  return avg.num > 0 && avg.den > 0 ? avg : real;
+}
+
 struct video_source {
   AVRational time_base{1, 1};
   std::int64_t origin = 0;  ///< subtracted from every timestamp, in time_base
@@ -181,6 +197,24 @@ struct video_source {
   bool interlaced = false;
   AVRational out_rate{30, 1};
   double duration_s = 0;
+  AVRational container_sar{0, 1};  ///< the container's sample aspect ratio, which wins over the bitstream's
+};
+
+// Timestamps, relative to the origin, in the stream's time base, that a frame may reach: the duration
+// limit, and the end the container declares. A container can claim hours for one frame; a frame is
+// shown at most until the declared end (or, with none declared, for a second), never past the limit.
+struct frame_bounds {
+  std::int64_t limit = INT64_MAX;          ///< max_duration_s
+  std::int64_t declared_end = AV_NOPTS_VALUE;
+  std::int64_t frame_step = 1;
+
+  std::int64_t bounded_duration(std::int64_t pts, std::int64_t duration) const {
+    std::int64_t longest = declared_end != AV_NOPTS_VALUE && declared_end > pts ? declared_end - pts : 0;
+    longest = std::max({longest, frame_step, std::int64_t{1}});
+    if (declared_end == AV_NOPTS_VALUE) longest = std::max(frame_step, one_second);
+    return std::clamp<std::int64_t>(duration, 1, std::min(longest, limit));
+  }
+  std::int64_t one_second = 1;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -225,7 +259,7 @@ class rung_worker {
       }
       if (run_.abort) return;
       if (graph_) {
-        close_graph();
+        close_graph(end_pts_);
         drain_filter();
       }
       if (enc_) {
@@ -242,8 +276,10 @@ class rung_worker {
   }
 
   void build_graph(const AVFrame* f) {
-    if (graph_) {  // the decoder changed size or format mid-stream: drain, then rebuild
-      close_graph();
+    if (graph_) {
+      // The decoder changed size or format mid-stream (concatenated recordings, a resized screen
+      // capture): the old chain ends where the new frame starts, then a new chain takes over.
+      close_graph(f->pts);
       drain_filter();
     }
     graph_.reset(avfilter_graph_alloc());
@@ -262,8 +298,7 @@ class rung_worker {
     std::string chain;
     if (src_.interlaced || f->interlaced_frame) chain += "bwdif=mode=send_frame:parity=auto:deint=interlaced,";
     chain += fmt::format("fps=fps={}/{},", src_.out_rate.num, src_.out_rate.den);
-    chain += fmt::format("scale=w={}:h={}:flags=bicubic,", swap ? geo_.height : geo_.width,
-                         swap ? geo_.width : geo_.height);
+    chain += fit_chain(f, swap);
     if (src_.rotation == 90) chain += "transpose=clock,";
     else if (src_.rotation == 270) chain += "transpose=cclock,";
     else if (src_.rotation == 180) chain += "hflip,vflip,";
@@ -285,15 +320,32 @@ class rung_worker {
     in_fmt_ = f->format;
   }
 
-  // Ends the stream at the end of the last frame shown, so the fps stage keeps (and repeats) the
-  // last frame for as long as the source showed it instead of dropping it.
-  void close_graph() {
-    av::check(av_buffersrc_close(src_ctx_, end_pts_, AV_BUFFERSRC_FLAG_PUSH), "cannot flush the filters");
+  // The rung's picture is planned from the source's display aspect; a segment of another aspect (a
+  // 4:3 recording followed by a 16:9 one) is fitted inside it with black bars, never stretched.
+  std::string fit_chain(const AVFrame* f, bool swap) const {
+    int tw = swap ? geo_.height : geo_.width, th = swap ? geo_.width : geo_.height;
+    AVRational sar = src_.container_sar.num > 0 ? src_.container_sar
+                     : f->sample_aspect_ratio.num > 0 ? f->sample_aspect_ratio : AVRational{1, 1};
+    double in = static_cast<double>(f->width) * av::q2d(sar) / std::max(1, f->height);
+    double target = static_cast<double>(tw) / th;
+    if (!(in > 0) || std::abs(in / target - 1) <= 0.01) return fmt::format("scale=w={}:h={}:flags=bicubic,", tw, th);
+    int sw = tw, sh = th;
+    if (in > target) sh = std::min(th, even(tw / in));
+    else sw = std::min(tw, even(th * in));
+    int x = (tw - sw) / 4 * 2, y = (th - sh) / 4 * 2;
+    return fmt::format("scale=w={}:h={}:flags=bicubic,pad=w={}:h={}:x={}:y={}:color=black,", sw, sh, tw, th, x, y);
+  }
+
+  // Ends the chain at `end`: the fps stage keeps (and repeats) the last frame until then instead of
+  // dropping it.
+  void close_graph(std::int64_t end) {
+    av::check(av_buffersrc_close(src_ctx_, end, AV_BUFFERSRC_FLAG_PUSH), "cannot flush the filters");
   }
 
   void filter(AVFrame* f) {
-    end_pts_ = std::max(end_pts_, f->pts + std::max<std::int64_t>(f->pkt_duration, 1));
     if (!graph_ || f->width != in_w_ || f->height != in_h_ || f->format != in_fmt_) build_graph(f);
+    // The decode thread bounded the duration already; the end only ever moves forward.
+    end_pts_ = std::max(end_pts_, f->pts + std::max<std::int64_t>(f->pkt_duration, 1));
     av::check(av_buffersrc_add_frame_flags(src_ctx_, f, AV_BUFFERSRC_FLAG_KEEP_REF), "cannot filter a frame");
     drain_filter();
   }
@@ -305,6 +357,12 @@ class rung_worker {
       int r = av_buffersink_get_frame(sink_ctx_, out.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
       av::check(r, "cannot filter a frame");
+      // A chain rebuilt mid-stream may emit an output slot the previous chain already filled.
+      if (last_out_pts_ != AV_NOPTS_VALUE && out->pts <= last_out_pts_) {
+        av_frame_unref(out.get());
+        continue;
+      }
+      last_out_pts_ = out->pts;
       if (!enc_) open_encoder(out.get());
       encode(out.get());
       av_frame_unref(out.get());
@@ -401,6 +459,7 @@ class rung_worker {
   AVFilterContext* sink_ctx_ = nullptr;
   int in_w_ = 0, in_h_ = 0, in_fmt_ = -1;
   std::int64_t end_pts_ = 0;
+  std::int64_t last_out_pts_ = AV_NOPTS_VALUE;
   av::codec_ptr enc_;
   av::packet_ptr pkt_;
   std::unique_ptr<cmaf_writer> writer_;
@@ -413,11 +472,24 @@ class rung_worker {
 // Audio: decoded, resampled and AAC-encoded once; one track shared by every variant.
 class audio_branch {
  public:
-  audio_branch(const audio_settings& s, AVStream* st, std::int64_t origin, fs::path dir)
-      : settings_(s), st_(st), origin_(origin), dir_(std::move(dir)) {
+  audio_branch(const audio_settings& s, AVStream* st, std::int64_t origin, fs::path dir, double max_duration_s)
+      : settings_(s), st_(st), origin_(origin), dir_(std::move(dir)),
+        max_samples_(static_cast<std::int64_t>(std::min(max_duration_s, 1e9) * s.sample_rate)) {
     track_.name = "audio";
     track_.video = false;
   }
+
+  /// What the decoder could not read and what was concealed or dropped for it.
+  struct counters {
+    std::int64_t packets = 0;
+    std::int64_t decoded_frames = 0;
+    std::int64_t bad_packets = 0;       ///< concealed with silence of their duration
+    std::int64_t overlaps_dropped = 0;  ///< frames that started well before the audio written so far
+    std::int64_t gaps_filled = 0;       ///< forward jumps filled with silence
+    std::int64_t gap_samples = 0;
+    std::int64_t tail_samples = 0;      ///< undecodable end concealed with silence
+  };
+  const counters& stats() const { return stats_; }
 
   void open() {
     const AVCodec* dcodec = avcodec_find_decoder(st_->codecpar->codec_id);
@@ -458,16 +530,32 @@ class audio_branch {
 
   /// Decodes a packet (nullptr flushes the decoder).
   void decode(const AVPacket* pkt) {
+    if (pkt) {
+      ++stats_.packets;
+      note_packet_end(pkt);
+    }
     int r = avcodec_send_packet(dec_.get(), pkt);
-    // A corrupt audio packet is skipped: a glitch, not a failed lecture.
     if (r == AVERROR(ENOMEM)) av::check(r, "cannot decode audio");
+    // A corrupt packet is a glitch, not a failed lecture: it becomes silence of its own length, so
+    // what follows stays in sync, and it is counted in the result's warnings.
+    bool bad = r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_EOF;
     for (;;) {
       r = avcodec_receive_frame(dec_.get(), frame_.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) break;
       if (r == AVERROR(ENOMEM)) av::check(r, "cannot decode audio");
-      if (r < 0) continue;
+      if (r < 0) {
+        bad = true;
+        continue;
+      }
+      ++stats_.decoded_frames;
+      if (frame_->sample_rate > 0)
+        last_frame_samples_ = av_rescale(frame_->nb_samples, settings_.sample_rate, frame_->sample_rate);
       resample(frame_.get());
       av_frame_unref(frame_.get());
+    }
+    if (bad && pkt) {
+      ++stats_.bad_packets;
+      if (started_) push_silence(concealed_length(pkt));
     }
   }
 
@@ -475,6 +563,13 @@ class audio_branch {
     decode(nullptr);
     if (swr_) {  // what the resampler still holds
       push_converted(nullptr, 0);
+    }
+    // Packets damaged past the point where a parser could still split them leave the track short of
+    // where the source's packets end: that tail is concealed too.
+    std::int64_t have = written_ + av_audio_fifo_size(fifo_.get());
+    if (started_ && packets_end_ - have > settings_.sample_rate / 10) {
+      stats_.tail_samples = packets_end_ - have;
+      push_silence(packets_end_ - have);
     }
     encode_fifo(true);
     av::check(avcodec_send_frame(enc_.get(), nullptr), "cannot flush the AAC encoder");
@@ -502,7 +597,16 @@ class audio_branch {
     }
     std::int64_t ts = f->best_effort_timestamp;
     if (ts != AV_NOPTS_VALUE) {
-      std::int64_t at = av_rescale_q(ts - origin_, st_->time_base, AVRational{1, settings_.sample_rate});
+      // Checked before any arithmetic that could overflow: a crafted timestamp can be anywhere in int64.
+      const std::int64_t ts_limit = av_rescale_q(max_samples_, AVRational{1, settings_.sample_rate}, st_->time_base);
+      std::int64_t rel = 0;
+      bool overflow = __builtin_sub_overflow(ts, origin_, &rel);
+      if ((overflow && ts > origin_) || rel > ts_limit) fail_too_long();
+      if (overflow || rel < -ts_limit) {
+        ++stats_.overlaps_dropped;  // further before the picture than any input may last
+        return;
+      }
+      std::int64_t at = av_rescale_q(rel, st_->time_base, AVRational{1, settings_.sample_rate});
       if (!started_) {
         started_ = true;
         // Audio that starts after the picture is placed where it belongs; before it, trimmed.
@@ -515,9 +619,13 @@ class audio_branch {
         std::int64_t drift = at - expected;
         std::int64_t limit = settings_.sample_rate / 10;
         if (drift > limit) {
-          push_silence(drift);  // a gap in the source: keep later audio in sync with the picture
+          // A gap in the source: silence keeps later audio in sync with the picture.
+          ++stats_.gaps_filled;
+          stats_.gap_samples += drift;
+          push_silence(drift);
         } else if (drift < -limit) {
-          return;  // overlapping audio: drop it rather than push everything late
+          ++stats_.overlaps_dropped;
+          return;  // overlapping audio: dropped rather than pushing everything late
         }
       }
     } else if (!started_) {
@@ -526,17 +634,57 @@ class audio_branch {
     push_converted(f->extended_data, f->nb_samples);
   }
 
+  // One encoder frame of silence at a time, however long the gap: memory stays that of a frame,
+  // and the duration limit stops a gap that runs past it on the way.
   void push_silence(std::int64_t n) {
-    n = std::min<std::int64_t>(n, static_cast<std::int64_t>(settings_.sample_rate) * 600);
-    auto s = av::make_frame();
-    s->nb_samples = static_cast<int>(n);
-    s->format = AV_SAMPLE_FMT_FLTP;
-    av_channel_layout_copy(&s->ch_layout, &enc_->ch_layout);
-    av::check(av_frame_get_buffer(s.get(), 0), "cannot allocate silence");
-    av_samples_set_silence(s->extended_data, 0, s->nb_samples, settings_.channels, AV_SAMPLE_FMT_FLTP);
-    av::check(av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(s->extended_data), s->nb_samples),
-              "cannot buffer audio");
-    encode_fifo(false);
+    if (n <= 0) return;
+    if (n > max_samples_) fail_too_long();
+    int chunk = enc_->frame_size > 0 ? enc_->frame_size : 1024;
+    if (!silence_) {
+      silence_ = av::make_frame();
+      silence_->nb_samples = chunk;
+      silence_->format = AV_SAMPLE_FMT_FLTP;
+      av_channel_layout_copy(&silence_->ch_layout, &enc_->ch_layout);
+      av::check(av_frame_get_buffer(silence_.get(), 0), "cannot allocate silence");
+      av_samples_set_silence(silence_->extended_data, 0, chunk, settings_.channels, AV_SAMPLE_FMT_FLTP);
+    }
+    while (n > 0) {
+      int k = static_cast<int>(std::min<std::int64_t>(n, chunk));
+      av::check(av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(silence_->extended_data), k),
+                "cannot buffer audio");
+      n -= k;
+      encode_fifo(false);
+    }
+  }
+
+  // How much audio a packet that failed to decode stood for: its own duration; else its size at the
+  // stream's bit rate (a parser that lost sync hands over everything up to the next frame it finds
+  // as one packet); else the length of the last frame that decoded.
+  std::int64_t concealed_length(const AVPacket* pkt) const {
+    const int rate = settings_.sample_rate;
+    if (pkt->duration > 0) return av_rescale_q(pkt->duration, st_->time_base, AVRational{1, rate});
+    std::int64_t bit_rate = st_->codecpar->bit_rate;
+    if (bit_rate > 0 && pkt->size > 0)
+      return std::max(last_frame_samples_, av_rescale(static_cast<std::int64_t>(pkt->size) * 8, rate, bit_rate));
+    return last_frame_samples_;
+  }
+
+  // Where the source's packets say the audio ends, at the output rate; timestamps outside the
+  // duration limit are left to resample(), which refuses them.
+  void note_packet_end(const AVPacket* pkt) {
+    if (pkt->pts == AV_NOPTS_VALUE) return;
+    std::int64_t rel = 0, end = 0;
+    if (__builtin_sub_overflow(pkt->pts, origin_, &rel) ||
+        __builtin_add_overflow(rel, std::max<std::int64_t>(pkt->duration, 0), &end))
+      return;
+    const std::int64_t ts_limit = av_rescale_q(max_samples_, AVRational{1, settings_.sample_rate}, st_->time_base);
+    if (end <= 0 || end > ts_limit) return;
+    packets_end_ = std::max(packets_end_, av_rescale_q(end, st_->time_base, AVRational{1, settings_.sample_rate}));
+  }
+
+  [[noreturn]] void fail_too_long() const {
+    av::fail(errc::too_long, fmt::format("the audio runs past the duration limit of {:.0f} s",
+                                         static_cast<double>(max_samples_) / settings_.sample_rate));
   }
 
   void push_converted(std::uint8_t** data, int n) {
@@ -570,6 +718,7 @@ class audio_branch {
       av_channel_layout_copy(&f->ch_layout, &enc_->ch_layout);
       av::check(av_frame_get_buffer(f.get(), 0), "cannot allocate audio");
       av_audio_fifo_read(fifo_.get(), reinterpret_cast<void**>(f->extended_data), n);
+      if (next_pts_ + n > max_samples_) fail_too_long();
       f->pts = next_pts_;
       next_pts_ += n;
       written_ += n;
@@ -607,6 +756,11 @@ class audio_branch {
   std::int64_t next_pts_ = 0, written_ = 0;
   std::atomic<double> out_time_{0};
   std::int64_t to_drop_ = 0;  ///< samples before the first picture, still to trim
+  std::int64_t max_samples_;
+  std::int64_t last_frame_samples_ = 0;  ///< at the output rate
+  std::int64_t packets_end_ = 0;         ///< at the output rate, relative to the origin
+  av::frame_ptr silence_;
+  counters stats_;
 };
 
 struct rung_plan {
@@ -652,6 +806,26 @@ int encoder_threads(const transcode_options& opt, const geometry& g, std::int64_
   return std::clamp(static_cast<int>(std::lround(share * cores * 2)), 1, std::max(1, cores * 2));
 }
 
+// The latest end the container declares for the stream (its own duration or the file's), relative to
+// the origin, in the stream's time base; AV_NOPTS_VALUE when it declares none.
+std::int64_t declared_end(const AVFormatContext* ctx, const AVStream* st, std::int64_t origin) {
+  std::int64_t end = AV_NOPTS_VALUE;
+  if (st->duration > 0 && st->duration != AV_NOPTS_VALUE) {
+    std::int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : origin;
+    std::int64_t e = 0;
+    if (!__builtin_add_overflow(start, st->duration, &e) && !__builtin_sub_overflow(e, origin, &e)) end = e;
+  }
+  if (ctx->duration > 0 && ctx->duration != AV_NOPTS_VALUE) {
+    std::int64_t start_us = ctx->start_time != AV_NOPTS_VALUE ? ctx->start_time : 0;
+    std::int64_t e = 0;
+    if (!__builtin_add_overflow(start_us, ctx->duration, &e)) {
+      e = av_rescale_q(e, AV_TIME_BASE_Q, st->time_base);
+      if (!__builtin_sub_overflow(e, origin, &e)) end = end == AV_NOPTS_VALUE ? e : std::max(end, e);
+    }
+  }
+  return end;
+}
+
 }  // namespace
 
 void run_pipeline(opened_input& in, const probe_result& probe, const transcode_options& opt, const fs::path& dir,
@@ -664,7 +838,27 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   if (probe.video_index < 0 && !opt.policy.allow_audio_only)
     av::fail(errc::audio_only_refused, "the input has no video stream");
   if (vi < 0 && ai < 0) av::fail(errc::input_no_streams, "nothing in the input matches the plan (no video rungs or audio)");
+  if (p.audio.enabled && ai < 0) {
+    // An audio stream whose format probing could not read (its frames damaged beyond a parser's
+    // reach) is audio the source has and the package would silently lack.
+    for (unsigned i = 0; i < ctx->nb_streams; ++i) {
+      const AVCodecParameters* par = ctx->streams[i]->codecpar;
+      if (par->codec_type == AVMEDIA_TYPE_AUDIO && (par->sample_rate <= 0 || par->ch_layout.nb_channels <= 0))
+        av::fail(errc::input_undecodable,
+                 fmt::format("the input's audio stream ({}) cannot be read; a job may ask for video only "
+                             "(audio.enabled = false)",
+                             avcodec_get_name(par->codec_id)));
+    }
+  }
 
+  for (int i : {vi, ai}) {
+    if (i < 0 || decoder_allowed(ctx->streams[i]->codecpar->codec_id, opt.policy)) continue;
+    bool video = i == vi;
+    av::fail(errc::codec_not_allowed,
+             fmt::format("the input's {} codec '{}' is not on the decoder allow-list{}", video ? "video" : "audio",
+                         avcodec_get_name(ctx->streams[i]->codecpar->codec_id),
+                         video ? "" : " (a job may ask for video only: audio.enabled = false)"));
+  }
   for (unsigned i = 0; i < ctx->nb_streams; ++i)
     if (static_cast<int>(i) != vi && static_cast<int>(i) != ai) ctx->streams[i]->discard = AVDISCARD_ALL;
 
@@ -699,13 +893,19 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     src.origin = av_rescale_q(origin_us, AV_TIME_BASE_Q, st->time_base);
     src.rotation = si.rotation;
     src.interlaced = si.interlaced;
-    AVRational fr = st->avg_frame_rate.num > 0 ? st->avg_frame_rate : st->r_frame_rate;
-    src.out_rate = output_rate(fr, p.video.max_fps);
+    src.out_rate = output_rate(source_rate(st), p.video.max_fps);
     src.duration_s = duration_s;
+    src.container_sar = st->sample_aspect_ratio;
     if (si.display_width <= 0 || si.display_height <= 0) av::fail(errc::input_undecodable, "the video stream has no size");
     auto rungs = plan_rungs(p.video.rungs, si.display_width, si.display_height);
     std::int64_t total_px = 0;
-    for (const auto& rp : rungs) total_px += static_cast<std::int64_t>(rp.g.width) * rp.g.height;
+    for (const auto& rp : rungs) {
+      std::int64_t px = static_cast<std::int64_t>(rp.g.width) * rp.g.height;
+      if (px > opt.policy.max_pixels)
+        av::fail(errc::too_many_pixels, fmt::format("rendition {} would be {}x{}, over the limit of {} pixels",
+                                                    rp.r.name, rp.g.width, rp.g.height, opt.policy.max_pixels));
+      total_px += px;
+    }
     for (auto& rp : rungs)
       workers.push_back(std::make_unique<rung_worker>(run, done, opt, src, rp.r, rp.g, dir, encoder_threads(opt, rp.g, total_px)));
     if (p.thumbnails.poster || p.thumbnails.storyboard)
@@ -713,12 +913,13 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   }
   if (ai >= 0) {
     std::int64_t aorigin = av_rescale_q(origin_us, AV_TIME_BASE_Q, ctx->streams[ai]->time_base);
-    audio = std::make_unique<audio_branch>(p.audio, ctx->streams[ai], aorigin, dir);
+    audio = std::make_unique<audio_branch>(p.audio, ctx->streams[ai], aorigin, dir, opt.policy.max_duration_s);
     audio->set_segment(p.packaging.segment_s);
   }
 
   // The decode thread: demux, decode video once and fan it out; audio is cheap and stays here.
   std::atomic<double> read_time{0};
+  std::int64_t video_errors = 0, video_packets = 0;  // written by the decode thread, read after it ends
   run.add_waker(&done.cv);
   done.running = 1 + static_cast<int>(workers.size());
   auto decode_all = [&] {
@@ -732,23 +933,32 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       auto pkt = av::make_packet();
       auto frame = av::make_frame();
       std::int64_t last_pts = AV_NOPTS_VALUE;
-      std::int64_t frame_step = 1;
+      frame_bounds bounds;
       if (vdec) {
-        AVRational fr = ctx->streams[vi]->avg_frame_rate.num > 0 ? ctx->streams[vi]->avg_frame_rate : src.out_rate;
-        frame_step = std::max<std::int64_t>(1, av_rescale_q(1, av_inv_q(fr), src.time_base));
+        AVStream* st = ctx->streams[vi];
+        // One output frame period: the container's own rate is a claim like any other.
+        bounds.frame_step = std::max<std::int64_t>(1, av_rescale_q(1, av_inv_q(src.out_rate), src.time_base));
+        bounds.one_second = std::max<std::int64_t>(1, av_rescale_q(1, AVRational{1, 1}, src.time_base));
+        bounds.limit = av_rescale_q(static_cast<std::int64_t>(std::min(opt.policy.max_duration_s, 1e9) * 1000),
+                                    AVRational{1, 1000}, src.time_base);
+        bounds.declared_end = declared_end(ctx, st, src.origin);
       }
-      std::int64_t decoded = 0, errors = 0;
+      std::int64_t decoded = 0, errors = 0, packets = 0;
       auto fan_out = [&](AVFrame* f) {
-        // Timestamps made sane: missing ones continue from the last, none goes backwards.
+        // Timestamps made sane: missing ones continue from the last, none goes backwards, and none
+        // (nor any frame's end) runs past the duration limit, whatever the container claims.
         std::int64_t ts = f->best_effort_timestamp;
-        if (ts == AV_NOPTS_VALUE) ts = last_pts == AV_NOPTS_VALUE ? src.origin : last_pts + frame_step;
+        if (ts == AV_NOPTS_VALUE) ts = last_pts == AV_NOPTS_VALUE ? src.origin : last_pts + bounds.frame_step;
         if (last_pts != AV_NOPTS_VALUE && ts <= last_pts) ts = last_pts + 1;
+        std::int64_t rel = 0;
+        if (__builtin_sub_overflow(ts, src.origin, &rel) || rel > bounds.limit)
+          av::fail(errc::too_long, fmt::format("the video runs past the duration limit of {:.0f} s", opt.policy.max_duration_s));
         last_pts = ts;
-        f->pts = ts - src.origin;
-        if (f->pkt_duration <= 0) f->pkt_duration = frame_step;
+        f->pts = rel;
+        f->pkt_duration = bounds.bounded_duration(rel, f->pkt_duration > 0 ? f->pkt_duration : bounds.frame_step);
+        if (rel + f->pkt_duration > bounds.limit)
+          av::fail(errc::too_long, fmt::format("the video runs past the duration limit of {:.0f} s", opt.policy.max_duration_s));
         double t = static_cast<double>(f->pts) * av::q2d(src.time_base);
-        if (t > opt.policy.max_duration_s)
-          av::fail(errc::too_long, "the input runs past the duration limit");
         read_time.store(t, std::memory_order_relaxed);
         if (thumbs) thumbs->offer(f, t);
         for (auto& w : workers) {
@@ -759,9 +969,11 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
         ++decoded;
       };
       auto decode_video = [&](const AVPacket* pk) {
+        if (pk) ++packets;
         int r = avcodec_send_packet(vdec.get(), pk);
         if (r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_EOF) {
-          // A damaged packet costs a frame, not the lecture; running out of memory is different.
+          // A damaged packet costs a frame, not the lecture (counted in the warnings); running out
+          // of memory is different.
           if (r == AVERROR(ENOMEM)) av::check(r, "cannot decode video");
           ++errors;
         }
@@ -784,6 +996,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
         guard.check();
         int r = av_read_frame(ctx, pkt.get());
         if (r == AVERROR_EOF) break;
+        // Formats without a header (MPEG-TS, FLV) add streams while reading: the limit holds here too,
+        // and a demuxer refused a stream over the ceiling fails as if out of memory.
+        if (static_cast<int>(ctx->nb_streams) > opt.policy.max_streams)
+          av::fail(errc::too_many_streams, fmt::format("the input has more than {} streams", opt.policy.max_streams));
         if (r < 0) {
           // A damaged tail ends the input; everything readable before it is kept.
           if (r == AVERROR_INVALIDDATA) break;
@@ -796,6 +1012,8 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       if (vdec) {
         decode_video(nullptr);
         if (decoded == 0 && !run.abort) av::fail(errc::input_undecodable, "no video frame could be decoded");
+        video_errors = errors;
+        video_packets = packets;
       }
       for (auto& w : workers) w->queue().close();
       if (audio && !run.abort) audio->finish();
@@ -807,13 +1025,28 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       run.set_error(errc::internal, e.what());
     }
   };
-  std::thread decoder([&] {
-    decode_all();
-    // Whatever happened, the encoders are told the stream ended and the watcher that we did.
-    for (auto& w : workers) w->queue().close();
-    done.done();
-  });
-  for (auto& w : workers) w->start();
+  // A thread that cannot be started fails the run like any other error (the system is out of
+  // threads or memory: a resource error), and every thread that did start is still joined.
+  std::thread decoder;
+  try {
+    decoder = std::thread([&] {
+      decode_all();
+      // Whatever happened, the encoders are told the stream ended and the watcher that we did.
+      for (auto& w : workers) w->queue().close();
+      done.done();
+    });
+  } catch (const std::system_error& e) {
+    av::fail(errc::out_of_memory, std::string("cannot start the decode thread: ") + e.what());
+  }
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    try {
+      workers[i]->start();
+    } catch (const std::system_error& e) {
+      run.set_error(errc::out_of_memory, std::string("cannot start an encode thread: ") + e.what());
+      for (std::size_t k = i; k < workers.size(); ++k) done.done();  // never started, never to finish
+      break;
+    }
+  }
 
   // This thread watches: cancellation, the deadline and progress reports.
   auto last_report = clock::time_point{};
@@ -846,6 +1079,14 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       // A throwing callback must not take the transcode down with it.
     }
   };
+  auto safe_report = [&](bool final) {
+    try {
+      report(final);
+    } catch (...) {
+      // Progress is best effort; an allocation failing here must not end the process while the
+      // media threads run.
+    }
+  };
   {
     std::unique_lock lock(done.mutex);
     while (done.running > 0) {
@@ -861,7 +1102,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
         lock.lock();
       } else if (clock::now() - last_report >= opt.progress_interval) {
         lock.unlock();
-        report(false);
+        safe_report(false);
         lock.lock();
         last_report = clock::now();
       }
@@ -878,17 +1119,63 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     if (w->track().segments.empty()) av::fail(errc::input_undecodable, "rendition " + w->name() + " received no frames");
     out.video.push_back(std::move(w->track()));
   }
+  if (video_errors > 0)
+    out.warnings.push_back({"video_packets_undecodable",
+                            fmt::format("{} of {} video packets could not be decoded; the frames before them are "
+                                        "shown longer", video_errors, video_packets),
+                            video_errors});
   if (audio) {
+    // The source has audio and the job asked for it: it is in the package, or the job fails. A
+    // lecture published without its sound is data lost without a word.
+    const auto& a = audio->stats();
+    if (a.packets == 0) {
+      // A track with nothing in it (a recording made with the microphone off): no sound to lose.
+      out.warnings.push_back({"audio_stream_empty", "the input's audio stream holds no audio", 1});
+    } else if (a.decoded_frames == 0)
+      av::fail(errc::input_undecodable,
+               fmt::format("the audio stream ({}) cannot be decoded{}; a job may ask for video only (audio.enabled = false)",
+                           avcodec_get_name(ctx->streams[ai]->codecpar->codec_id),
+                           a.bad_packets > 0 ? fmt::format(": all {} packets were damaged", a.bad_packets) : ""));
+    if (a.bad_packets > 0)
+      out.warnings.push_back({"audio_packets_concealed",
+                              fmt::format("{} damaged audio packets were replaced with silence of the same length",
+                                          a.bad_packets),
+                              a.bad_packets});
+    if (a.tail_samples > 0)
+      out.warnings.push_back({"audio_tail_concealed",
+                              fmt::format("the last {:.3f} s of audio could not be decoded and were replaced with silence",
+                                          static_cast<double>(a.tail_samples) / p.audio.sample_rate),
+                              1});
+    if (a.gaps_filled > 0)
+      out.warnings.push_back({"audio_gaps_filled",
+                              fmt::format("{} gaps in the audio ({:.3f} s in all) were filled with silence",
+                                          a.gaps_filled, static_cast<double>(a.gap_samples) / p.audio.sample_rate),
+                              a.gaps_filled});
+    if (a.overlaps_dropped > 0)
+      out.warnings.push_back({"audio_overlaps_dropped",
+                              fmt::format("{} audio frames overlapping earlier audio were dropped", a.overlaps_dropped),
+                              a.overlaps_dropped});
     if (!audio->track().segments.empty()) out.audio = std::move(audio->track());
     else if (workers.empty()) av::fail(errc::input_undecodable, "no audio could be decoded");
+    else if (a.packets > 0)
+      out.warnings.push_back({"audio_outside_video", "the audio ends before the first picture: the package has no sound",
+                              1});
+    double video_end = 0;
+    for (const auto& v : out.video) video_end = std::max(video_end, v.duration_s());
+    if (out.audio && video_end - out.audio->duration_s() > 0.5)
+      out.warnings.push_back({"audio_ends_early",
+                              fmt::format("the audio ends {:.3f} s before the video", video_end - out.audio->duration_s()),
+                              1});
   }
   // The package lasts as long as its picture; audio alone only without video.
   double d = 0;
   for (const auto& v : out.video) d = std::max(d, v.duration_s());
   if (out.video.empty() && out.audio) d = out.audio->duration_s();
   out.duration_s = d;
+  guard.check();
   if (thumbs) out.files = thumbs->write(dir, d);
-  report(true);
+  guard.check();
+  safe_report(true);
 }
 
 }  // namespace spool::media

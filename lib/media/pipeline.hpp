@@ -17,6 +17,7 @@ struct pipeline_output {
   std::vector<track_info> video;  ///< ladder order
   std::optional<track_info> audio;
   std::vector<std::string> files; ///< thumbnails written
+  std::vector<transcode_warning> warnings;
   double duration_s = 0;
 };
 

@@ -3,6 +3,7 @@
 #include "media/https_input.hpp"
 
 #include <boost/url/parse.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -25,6 +26,56 @@ std::vector<std::string> input_policy::default_demuxers() {
   return {"mov", "mp4", "matroska", "webm", "avi", "flv", "mpegts", "mpeg", "mpegvideo", "h264", "hevc", "m4v",
           "asf", "ogg", "wav", "mp3", "aac", "flac", "dv", "mxf", "gif", "yuv4mpegpipe", "nut", "rm", "w64",
           "aiff", "caf", "ivf", "obu", "mjpeg", "vc1", "mpegtsraw", "wv", "ac3", "eac3", "amr", "loas", "opus"};
+}
+
+std::vector<std::string> input_policy::default_decoders() {
+  // What lectures arrive as, by family; docs/input-policy.md gives the reason for each. Absent on
+  // purpose: the several hundred other decoders (game and console formats, still-image formats,
+  // professional interchange codecs such as JPEG 2000, subtitles), which real uploads do not need
+  // and which are the least exercised code in the library.
+  return {// phones, cameras, screen recorders, browsers (MediaRecorder), editing exports
+          "h264", "hevc", "vp8", "vp9", "av1", "prores", "dnxhd",
+          // DVD, broadcast and older camcorders
+          "mpeg1video", "mpeg2video", "dvvideo", "mjpeg",
+          // the MPEG-4 Part 2 and Windows Media generation
+          "mpeg4", "msmpeg4v1", "msmpeg4v2", "msmpeg4v3", "wmv1", "wmv2", "wmv3", "vc1", "h263", "h263p",
+          // Flash, RealMedia, QuickTime and AVI archives of older recorded courses
+          "flv1", "vp6", "vp6f", "vp6a", "rv10", "rv20", "rv30", "rv40", "svq1", "svq3", "cinepak", "indeo3",
+          "indeo4", "indeo5", "msvideo1", "theora",
+          // screen-capture and lossless recorders
+          "flashsv", "flashsv2", "tscc", "tscc2", "g2m", "vmnc", "qtrle", "utvideo", "huffyuv", "ffvhuff",
+          "magicyuv", "ffv1", "rawvideo", "gif", "png",
+          // audio
+          "aac", "aac_latm", "mp1", "mp2", "mp3", "ac3", "eac3", "dts", "opus", "vorbis", "flac", "alac",
+          "wavpack", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_s32le", "pcm_s32be", "pcm_f32le",
+          "pcm_f32be", "pcm_f64le", "pcm_u8", "pcm_s8", "pcm_alaw", "pcm_mulaw", "pcm_dvd", "pcm_bluray",
+          "adpcm_ima_wav", "adpcm_ima_qt", "adpcm_ms", "adpcm_swf", "wmav1", "wmav2", "wmapro", "wmavoice",
+          "amr_nb", "amr_wb", "gsm", "gsm_ms", "nellymoser", "cook", "sipr", "ra_144", "ra_288", "qdm2"};
+}
+
+std::chrono::seconds input_policy::deadline_for(double duration_s) const {
+  if (deadline.count() > 0) return deadline;
+  double d = duration_s > 0 ? std::min(duration_s, max_duration_s) : max_duration_s;
+  double s = static_cast<double>(deadline_base.count()) + std::max(0.0, deadline_factor) * std::max(0.0, d);
+  if (!(s > 0)) return std::chrono::seconds{0};
+  return std::chrono::seconds{static_cast<std::int64_t>(std::ceil(std::min(s, 1e12)))};
+}
+
+std::chrono::seconds input_policy::deadline_for_opening() const {
+  if (deadline.count() > 0) return deadline;
+  if (deadline_base.count() > 0) return deadline_base;
+  return deadline_for(0);
+}
+
+bool decoder_allowed(AVCodecID id, const input_policy& policy) {
+  const AVCodecDescriptor* d = avcodec_descriptor_get(id);
+  return d && std::find(policy.decoders.begin(), policy.decoders.end(), d->name) != policy.decoders.end();
+}
+
+std::pair<int, int> display_size(int width, int height, AVRational sar) {
+  if (sar.num <= 0 || sar.den <= 0 || sar.num == sar.den) return {width, height};
+  double w = std::round(static_cast<double>(width) * sar.num / sar.den);
+  return {static_cast<int>(std::clamp(w, 1.0, 1e9)), height};
 }
 
 namespace {
@@ -63,8 +114,142 @@ int interrupt_cb(void* opaque) {
 // Every nested open (playlists, external references, "dref" atoms, ...) is refused.
 int deny_io_open(AVFormatContext* s, AVIOContext**, const char* url, int, AVDictionary**) {
   auto* g = static_cast<input_guard*>(s->opaque);
-  if (g && g->refused_url.empty()) g->refused_url = url ? url : "";
+  try {  // called from inside FFmpeg: nothing may unwind through it
+    if (g && g->refused_url.empty()) g->refused_url = url && *url ? url : "(unnamed)";
+  } catch (...) {
+  }
   return AVERROR(EPERM);
+}
+
+// Opens `path` for reading only if it is a regular file, deciding on the descriptor itself: a path
+// swapped for a FIFO or a device between a check and the open can neither block nor be read. An
+// O_PATH descriptor opens nothing (no FIFO wait, no device side effect); once it is known to be a
+// regular file, /proc/self/fd reopens that very inode for reading.
+int open_regular_file(const std::string& path) {
+  auto refuse = [&](int e) -> void {
+    av::fail(e == ENOENT || e == ENOTDIR || e == ELOOP || e == EACCES || e == EPERM || e == ENXIO || e == ENAMETOOLONG
+                 ? make_error_code(errc::input_unreadable)
+                 : make_error_code(errc::io_error),
+             "cannot open " + path + ": " + std::strerror(e));
+  };
+  int pfd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (pfd < 0) refuse(errno);
+  struct stat st {};
+  if (::fstat(pfd, &st) != 0) {
+    int e = errno;
+    ::close(pfd);
+    refuse(e);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(pfd);
+    av::fail(errc::input_unreadable, path + " is not a regular file");
+  }
+  int fd = ::open(("/proc/self/fd/" + std::to_string(pfd)).c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0 && errno == ENOENT) {
+    // No /proc (some sandboxes): a non-blocking open cannot hang on a FIFO, and fstat of what was
+    // opened decides.
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  }
+  int e = errno;
+  ::close(pfd);
+  if (fd < 0) refuse(e);
+  struct stat opened {};
+  if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode) || opened.st_ino != st.st_ino || opened.st_dev != st.st_dev) {
+    ::close(fd);
+    av::fail(errc::input_unreadable, path + " is not a regular file");
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0 && (flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
+}
+
+// The container over `pb` (at its start), at most `max_streams` streams, with FFmpeg's protocols
+// limited to `protocols`. On failure *out is null and the AVERROR is returned; the pb stays open.
+int open_container(AVIOContext* pb, const AVInputFormat* ifmt, const std::string& name, const input_policy& policy,
+                   input_guard& guard, int max_streams, const char* protocols, AVFormatContext** out) {
+  *out = nullptr;
+  AVFormatContext* ctx = avformat_alloc_context();
+  if (!ctx) throw std::bad_alloc();
+  ctx->pb = pb;
+  ctx->opaque = &guard;
+  ctx->io_open = &deny_io_open;
+  ctx->interrupt_callback = AVIOInterruptCB{interrupt_cb, &guard};
+  ctx->probesize = policy.probe_size;
+  ctx->max_analyze_duration = policy.analyze_duration_us;
+  ctx->max_streams = max_streams;
+  ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
+  AVDictionary* opts = nullptr;
+  std::string formats;
+  for (const auto& d : policy.demuxers) formats += (formats.empty() ? "" : ",") + d;
+  av_dict_set(&opts, "format_whitelist", formats.c_str(), 0);
+  av_dict_set(&opts, "protocol_whitelist", protocols, 0);
+  int r = avformat_open_input(&ctx, name.c_str(), ifmt, &opts);
+  av_dict_free(&opts);
+  if (r >= 0) *out = ctx;
+  return r;
+}
+
+// A demuxer that meets more streams than AVFormatContext::max_streams fails as if out of memory
+// (mov, matroska, flv). Reading the header again with a higher ceiling tells a file that declares
+// too many streams, a policy matter, from a machine that is really out of memory.
+bool declares_more_streams(AVIOContext* pb, const AVInputFormat* ifmt, const std::string& name,
+                           const input_policy& policy, input_guard& guard, const char* protocols) {
+  if (!pb || avio_seek(pb, 0, SEEK_SET) < 0) return false;
+  for (int ceiling : {std::max(1000, 4 * (policy.max_streams + 1)), 20000}) {
+    AVFormatContext* ctx = nullptr;
+    int r = open_container(pb, ifmt, name, policy, guard, ceiling, protocols, &ctx);
+    if (r >= 0) {
+      bool more = static_cast<int>(ctx->nb_streams) > policy.max_streams;
+      ctx->flags |= AVFMT_FLAG_CUSTOM_IO;  // the pb outlives this look
+      avformat_close_input(&ctx);
+      return more;
+    }
+    if (r != AVERROR(ENOMEM) || avio_seek(pb, 0, SEEK_SET) < 0) return false;
+  }
+  return false;
+}
+
+[[noreturn]] void fail_too_many_streams(const input_policy& policy) {
+  av::fail(errc::too_many_streams, "the input has more than " + std::to_string(policy.max_streams) + " streams");
+}
+
+void check_stream_count(const AVFormatContext* ctx, const input_policy& policy) {
+  if (static_cast<int>(ctx->nb_streams) > policy.max_streams) fail_too_many_streams(policy);
+}
+
+// Coded and display sizes (after the sample aspect ratio the container or the bitstream declares)
+// against the pixel limit: what is encoded follows the display size.
+void check_pixels(AVFormatContext* ctx, const input_policy& policy) {
+  for (unsigned i = 0; i < ctx->nb_streams; ++i) {
+    AVStream* st = ctx->streams[i];
+    const AVCodecParameters* par = st->codecpar;
+    if (par->codec_type != AVMEDIA_TYPE_VIDEO || par->width <= 0 || par->height <= 0) continue;
+    auto [dw, dh] = display_size(par->width, par->height, av_guess_sample_aspect_ratio(ctx, st, nullptr));
+    std::int64_t coded = static_cast<std::int64_t>(par->width) * par->height;
+    std::int64_t shown = static_cast<std::int64_t>(dw) * dh;
+    if (coded > policy.max_pixels)
+      av::fail(errc::too_many_pixels, fmt::format("the input's frames are {}x{}, over the limit of {} pixels",
+                                                  par->width, par->height, policy.max_pixels));
+    if (shown > policy.max_pixels)
+      av::fail(errc::too_many_pixels,
+               fmt::format("the input's frames are {}x{} but display as {}x{} (sample aspect ratio {}:{}), over the "
+                           "limit of {} pixels",
+                           par->width, par->height, dw, dh, st->sample_aspect_ratio.num > 0 ? st->sample_aspect_ratio.num : par->sample_aspect_ratio.num,
+                           st->sample_aspect_ratio.num > 0 ? st->sample_aspect_ratio.den : par->sample_aspect_ratio.den,
+                           policy.max_pixels));
+  }
+}
+
+// Names of the decoders FFmpeg would pick for the allowed codecs (its `codec_whitelist` lists
+// decoder names, spool's policy lists codecs).
+std::string decoder_whitelist(const std::vector<std::string>& codecs) {
+  std::string out;
+  for (const auto& name : codecs) {
+    const AVCodecDescriptor* d = avcodec_descriptor_get_by_name(name.c_str());
+    const AVCodec* dec = d ? avcodec_find_decoder(d->id) : nullptr;
+    if (dec) out += (out.empty() ? "" : ",") + std::string(dec->name);
+  }
+  return out.empty() ? "none" : out;
 }
 
 }  // namespace
@@ -165,13 +350,7 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
   }
 
   if (!path.empty()) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
-      av::fail(errno == ENOENT || errno == ENOTDIR ? make_error_code(errc::input_unreadable) : make_error_code(errc::io_error),
-               "cannot open " + path + ": " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) av::fail(errc::input_unreadable, path + " is not a regular file");
-    io_->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (io_->fd < 0) av::fail(errc::input_unreadable, "cannot open " + path + ": " + std::strerror(errno));
+    io_->fd = open_regular_file(path);
     constexpr int buffer_size = 1 << 16;
     auto* buffer = static_cast<std::uint8_t*>(av_malloc(buffer_size));
     if (!buffer) throw std::bad_alloc();
@@ -197,25 +376,12 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
     av::fail(errc::format_not_allowed, std::string("the input's format '") + ifmt->name + "' is not allowed");
   }
 
-  AVFormatContext* ctx = avformat_alloc_context();
-  if (!ctx) throw std::bad_alloc();
-  ctx->pb = pb;
-  ctx->opaque = &guard;
-  ctx->io_open = &deny_io_open;
-  ctx->interrupt_callback = AVIOInterruptCB{interrupt_cb, &guard};
-  ctx->probesize = policy.probe_size;
-  ctx->max_analyze_duration = policy.analyze_duration_us;
-  ctx->max_streams = policy.max_streams + 1;  // one over the limit tells us the input exceeded it
-  ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
-
-  AVDictionary* opts = nullptr;
-  std::string whitelist;
-  for (const auto& d : policy.demuxers) whitelist += (whitelist.empty() ? "" : ",") + d;
-  av_dict_set(&opts, "format_whitelist", whitelist.c_str(), 0);
-  // Reading is spool's own (a file descriptor, or https_input); no FFmpeg protocol is needed for https.
-  av_dict_set(&opts, "protocol_whitelist", https_ ? "none" : "file", 0);  // "none" matches no protocol
-  int r = avformat_open_input(&ctx, display.c_str(), ifmt, &opts);
-  av_dict_free(&opts);
+  AVFormatContext* ctx = nullptr;
+  // Reading is spool's own (a file descriptor, or https_input): FFmpeg needs no network protocol.
+  const char* protocols = https_ ? "none" : "file";  // "none" matches no protocol
+  int r = open_container(pb, ifmt, display, policy, guard, policy.max_streams + 1, protocols, &ctx);
+  if (r == AVERROR(ENOMEM) && declares_more_streams(pb, ifmt, display, policy, guard, protocols))
+    fail_too_many_streams(policy);
   if (r < 0) {  // avformat_open_input freed ctx; the custom pb is still ours
     check_source();
     // Picked by its name alone and then unreadable as that format: it is not media at all.
@@ -226,35 +392,34 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
     fail_read(r, "cannot open the input");
   }
   fmt_.reset(ctx);
+  check_stream_count(ctx, policy);
+  // Sizes the headers declare are checked before any decoder allocates a picture of that size.
+  check_pixels(ctx, policy);
 
-  if (static_cast<int>(ctx->nb_streams) > policy.max_streams)
-    av::fail(errc::too_many_streams, "the input has more than " + std::to_string(policy.max_streams) + " streams");
-
-  // Probing decodes a few frames; one thread each keeps its memory small (it is not reused later).
+  // Probing decodes a few frames of every stream: only allowed decoders, each with the pixel limit
+  // and one thread, which keeps its memory small (they are not reused later).
+  const std::string allowed = decoder_whitelist(policy.decoders);
+  const std::string max_px = std::to_string(policy.max_pixels);
   std::vector<AVDictionary*> stream_opts(ctx->nb_streams, nullptr);
-  for (auto& d : stream_opts) av_dict_set(&d, "threads", "1", 0);
+  for (auto& d : stream_opts) {
+    av_dict_set(&d, "threads", "1", 0);
+    av_dict_set(&d, "max_pixels", max_px.c_str(), 0);
+    av_dict_set(&d, "codec_whitelist", allowed.c_str(), 0);
+  }
   r = avformat_find_stream_info(ctx, stream_opts.data());
   for (auto& d : stream_opts) av_dict_free(&d);
+  if (r == AVERROR(ENOMEM) && static_cast<int>(ctx->nb_streams) > policy.max_streams) fail_too_many_streams(policy);
   if (r < 0) fail_read(r, "cannot read the input's streams");
   check_source();
   if (!guard.refused_url.empty())
     av::fail(errc::nested_open_refused,
              "the input tried to open another resource (" + guard.refused_url + "); nested opens are refused");
-  if (static_cast<int>(ctx->nb_streams) > policy.max_streams)
-    av::fail(errc::too_many_streams, "the input has more than " + std::to_string(policy.max_streams) + " streams");
-
-  for (unsigned i = 0; i < ctx->nb_streams; ++i) {
-    const AVCodecParameters* par = ctx->streams[i]->codecpar;
-    if (par->codec_type == AVMEDIA_TYPE_VIDEO &&
-        static_cast<std::int64_t>(par->width) * par->height > policy.max_pixels)
-      av::fail(errc::too_many_pixels, "the input's frames are " + std::to_string(par->width) + "x" +
-                                          std::to_string(par->height) + ", over the limit of " +
-                                          std::to_string(policy.max_pixels) + " pixels");
-  }
+  check_stream_count(ctx, policy);
+  check_pixels(ctx, policy);
   if (ctx->duration != AV_NOPTS_VALUE && ctx->duration > 0 &&
       static_cast<double>(ctx->duration) / AV_TIME_BASE > policy.max_duration_s)
-    av::fail(errc::too_long, "the input lasts " + std::to_string(ctx->duration / AV_TIME_BASE) +
-                                 " s, over the limit of " + std::to_string(static_cast<long long>(policy.max_duration_s)) + " s");
+    av::fail(errc::too_long, fmt::format("the input lasts {:.0f} s, over the limit of {:.0f} s",
+                                         static_cast<double>(ctx->duration) / AV_TIME_BASE, policy.max_duration_s));
 }
 
 int stream_rotation(const AVStream* st) {

@@ -44,10 +44,8 @@ void describe(AVFormatContext* ctx, probe_result& out) {
       s.width = par->width;
       s.height = par->height;
       s.rotation = stream_rotation(st);
-      AVRational sar = par->sample_aspect_ratio;
-      int dw = par->width, dh = par->height;
-      if (sar.num > 0 && sar.den > 0 && sar.num != sar.den)
-        dw = static_cast<int>(std::lround(static_cast<double>(par->width) * sar.num / sar.den));
+      // The container's ratio wins over the bitstream's, as in players.
+      auto [dw, dh] = display_size(par->width, par->height, av_guess_sample_aspect_ratio(ctx, const_cast<AVStream*>(st), nullptr));
       if (s.rotation == 90 || s.rotation == 270) std::swap(dw, dh);
       s.display_width = dw;
       s.display_height = dh;
@@ -82,7 +80,7 @@ void describe(AVFormatContext* ctx, probe_result& out) {
 error_code probe(const std::string& input, const input_policy& policy, probe_result& out, std::string* detail) {
   try {
     input_guard guard;
-    if (policy.deadline.count() > 0) guard.deadline = std::chrono::steady_clock::now() + policy.deadline;
+    guard.set_deadline(std::chrono::steady_clock::now(), policy.deadline_for_opening());
     opened_input in;
     in.open(input, policy, guard);
     describe(in.get(), out);

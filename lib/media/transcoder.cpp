@@ -3,6 +3,7 @@
 #include "media/pipeline.hpp"
 #include "media/progressive.hpp"
 
+#include <spool/json_text.hpp>
 #include <spool/media/transcode.hpp>
 #include <spool/version.hpp>
 
@@ -52,12 +53,16 @@ boost::json::value to_json(const transcode_result& r) {
   }
   boost::json::array files;
   for (const auto& f : r.files) files.push_back(boost::json::string(f));
+  boost::json::array warnings;
+  for (const auto& w : r.warnings)
+    warnings.push_back(boost::json::object{{"code", w.code}, {"message", w.message}, {"count", w.count}});
   return boost::json::object{
       {"spool_version", version_string()},
       {"output", r.output.string()},
       {"duration_s", r.duration_s},
       {"renditions", std::move(renditions)},
       {"files", std::move(files)},
+      {"warnings", std::move(warnings)},
       {"input", to_json(r.input)},
       {"timings",
        {{"elapsed_s", r.elapsed_s}, {"probe_s", r.probe_s}, {"encode_s", r.encode_s}, {"publish_s", r.publish_s}}},
@@ -76,11 +81,13 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
 
     input_guard guard;
     guard.cancel = cancel;
-    if (options.policy.deadline.count() > 0) guard.deadline = started + options.policy.deadline;
+    guard.set_deadline(started, options.policy.deadline_for_opening());
     opened_input in;
     in.open(input, options.policy, guard);
     describe(in.get(), result.input);
     result.probe_s = seconds_since(started);
+    // From here on the whole job, publish included, has the deadline its input's length gives it.
+    guard.set_deadline(started, options.policy.deadline_for(result.input.duration_s));
 
     staging_dir staging(output, options.overwrite);
     pipeline_output out;
@@ -90,6 +97,7 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
 
     auto publish_start = clock::now();
     const track_info* audio = out.audio ? &*out.audio : nullptr;
+    guard.check();
     if (options.plan.packaging.hls) {
       for (const auto& v : out.video) write_file(staging.path() / v.name / "index.m3u8", hls_media_playlist(v));
       if (audio) write_file(staging.path() / audio->name / "index.m3u8", hls_media_playlist(*audio));
@@ -100,6 +108,7 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
       write_file(staging.path() / "manifest.mpd", dash_manifest(out.video, audio, out.duration_s));
       result.files.emplace_back("manifest.mpd");
     }
+    guard.check();
     if (!options.plan.packaging.progressive.empty() && !out.video.empty()) {
       // The named rung, or the best one produced when a small source dropped it.
       const track_info* pick = &out.video.front();
@@ -112,12 +121,14 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
     for (const auto& v : out.video) result.renditions.push_back(to_result(v));
     if (audio) result.renditions.push_back(to_result(*audio));
     result.duration_s = out.duration_s;
+    result.warnings = std::move(out.warnings);
     result.files.emplace_back("result.json");
-    if (cancel && cancel->load()) av::fail(errc::cancelled, "cancelled");
+    guard.check();
     result.elapsed_s = seconds_since(started);
-    write_file(staging.path() / "result.json", boost::json::serialize(to_json(result)) + "\n");
+    write_file(staging.path() / "result.json", to_json_text(to_json(result)) + "\n");
     if (options.before_publish) options.before_publish(staging.path());
-    staging.publish();
+    guard.check();
+    staging.publish([&guard] { guard.check(); });
     result.publish_s = seconds_since(publish_start);
     result.elapsed_s = seconds_since(started);
     return {};
@@ -134,6 +145,9 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
     return v == ENOSPC || v == EDQUOT || v == EFBIG ? make_error_code(errc::no_space) : make_error_code(errc::io_error);
   } catch (const std::exception& e) {
     result.error_detail = e.what();
+    return errc::internal;
+  } catch (...) {
+    result.error_detail = "an unknown exception";
     return errc::internal;
   }
 }

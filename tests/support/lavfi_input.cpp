@@ -106,6 +106,8 @@ const char* muxer_name(const std::string& container) {
   if (container == "ts") return "mpegts";
   if (container == "avi") return "avi";
   if (container == "h264") return "h264";
+  if (container == "nut") return "nut";
+  if (container == "flv") return "flv";
   throw std::runtime_error("make_input: unknown container '" + container + "'");
 }
 
@@ -164,7 +166,7 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
     enc->pix_fmt = pix;
     enc->time_base = vtb;
     enc->framerate = spec.vfr == vfr_mode::alternating ? AVRational{80, 3} : AVRational{spec.fps, 1};
-    enc->sample_aspect_ratio = AVRational{1, 1};
+    enc->sample_aspect_ratio = AVRational{spec.sar_num, spec.sar_den};
     enc->gop_size = std::max(1, static_cast<int>(std::lround(spec.gop_s * spec.fps)));
     enc->max_b_frames = 0;
     enc->thread_count = 2;
@@ -209,24 +211,27 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
   }
 
   if (spec.audio) {
-    const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_AAC);
-    if (!codec) throw std::runtime_error("make_input: no AAC encoder");
+    const AVCodec* codec = spec.audio_codec == "aac" ? avcodec_find_encoder(AV_CODEC_ID_AAC)
+                                                     : avcodec_find_encoder_by_name(spec.audio_codec.c_str());
+    if (!codec) throw std::runtime_error("make_input: no audio encoder " + spec.audio_codec);
+    // The encoder's first sample format, and its frame size (PCM has none: 1024-sample frames).
+    const AVSampleFormat fmt = codec->sample_fmts ? codec->sample_fmts[0] : AV_SAMPLE_FMT_FLTP;
     const char* layout = spec.channels == 1 ? "mono" : "stereo";
     asrc = std::make_unique<source_graph>(
         "sine=frequency=440:beep_factor=2:sample_rate=" + std::to_string(spec.sample_rate) +
-            ",aformat=sample_fmts=fltp:channel_layouts=" + layout,
+            ",aformat=sample_fmts=" + av_get_sample_fmt_name(fmt) + ":channel_layouts=" + layout,
         true);
-    av_buffersink_set_frame_size(asrc->sink, 1024);
 
     audio.enc.reset(avcodec_alloc_context3(codec));
     AVCodecContext* enc = audio.enc.get();
-    enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    enc->sample_fmt = fmt;
     enc->sample_rate = spec.sample_rate;
     av_channel_layout_default(&enc->ch_layout, spec.channels);
     enc->bit_rate = 96'000;
     enc->time_base = AVRational{1, spec.sample_rate};
     if (oc->oformat->flags & AVFMT_GLOBALHEADER) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
-    check(avcodec_open2(enc, codec, nullptr), "open AAC encoder");
+    check(avcodec_open2(enc, codec, nullptr), "open audio encoder " + spec.audio_codec);
+    av_buffersink_set_frame_size(asrc->sink, enc->frame_size > 0 ? static_cast<unsigned>(enc->frame_size) : 1024);
     audio.st = avformat_new_stream(oc, nullptr);
     if (!audio.st) throw std::runtime_error("make_input: avformat_new_stream failed");
     check(avcodec_parameters_from_context(audio.st->codecpar, enc), "audio codec parameters");
@@ -298,7 +303,11 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
         audio_done = true;
         break;
       }
-      if (audio_samples + f->nb_samples > audio_total) f->nb_samples = static_cast<int>(audio_total - audio_samples);
+      // Encoders with a fixed frame size take a short last frame only when they say so.
+      const bool short_ok = audio.enc->codec->capabilities &
+                            (AV_CODEC_CAP_SMALL_LAST_FRAME | AV_CODEC_CAP_VARIABLE_FRAME_SIZE);
+      if (audio_samples + f->nb_samples > audio_total && (short_ok || audio.enc->frame_size == 0))
+        f->nb_samples = static_cast<int>(audio_total - audio_samples);
       f->pts = audio_samples + a_offset;
       audio_samples += f->nb_samples;
       aframe = std::move(f);

@@ -35,11 +35,16 @@ struct input_spec {
   int sample_rate = 48000;
   int channels = 2;                  ///< 1 or 2
 
-  /// mp4, mov, mkv, ts (MPEG-TS), avi, or h264: a raw H.264 elementary stream, which carries no
-  /// timestamps at all (video only).
+  /// mp4, mov, mkv, ts (MPEG-TS), avi, nut, flv, or h264: a raw H.264 elementary stream, which
+  /// carries no timestamps at all (video only).
   std::string container = "mp4";
   /// First timestamp of every stream, in seconds (0 = starts at zero).
   double start_offset_s = 0;
+
+  /// Audio encoder: "aac", "libmp3lame", "libopus", "libvorbis", "flac", "ac3", "mp2" or "pcm_s16le".
+  std::string audio_codec = "aac";
+  /// Sample aspect ratio written into the video bitstream (H.264 VUI) and the container.
+  int sar_num = 1, sar_den = 1;
 };
 
 /// Writes `path` as described by `spec`. Throws std::runtime_error when FFmpeg refuses.

@@ -88,3 +88,12 @@ TEST_CASE("Error::Usage: usage errors are neither permanent nor retried as a job
   // Values from before these codes keep their numbers.
   CHECK(static_cast<int>(errc::internal) == 26);
 }
+
+TEST_CASE("Error::Names: every spool code reads back from its name", "[error]") {
+  for (int v = 1; v <= static_cast<int>(errc::already_running); ++v) {
+    spool::error_code ec = static_cast<errc>(v);
+    INFO(spool::code_name(ec));
+    CHECK(spool::error_from_name(spool::code_name(ec)) == ec);
+  }
+  CHECK(spool::error_from_name("no_such_code") == errc::internal);
+}

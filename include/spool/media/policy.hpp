@@ -1,6 +1,8 @@
 #pragma once
 // Which inputs the media engine accepts. On by default: local files only, a demuxer allow-list
-// without playlist or indirection formats, and limits checked before any large allocation.
+// without playlist or indirection formats, a decoder allow-list, limits checked before any large
+// allocation and again on every frame, and a deadline that grows with the input's duration.
+// docs/input-policy.md gives the reason for each.
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -20,17 +22,35 @@ struct input_policy {
   /// Demuxers that may open an input. Playlist and indirection formats (hls, dash, concat, image2,
   /// tee, data, subfile, ...) are deliberately absent: they can make a reader open other files.
   std::vector<std::string> demuxers = default_demuxers();
-  std::int64_t max_pixels = 4096LL * 2304;   ///< per frame, after rotation-independent width × height
-  double max_duration_s = 6 * 3600;          ///< longest input accepted
+  /// Codecs whose decoders may run, by FFmpeg codec name ("h264", "aac", "pcm_s16le", ...), while
+  /// probing and while transcoding. A transcoded stream with another codec is errc::codec_not_allowed;
+  /// other streams are ignored.
+  std::vector<std::string> decoders = default_decoders();
+  /// Width × height of what is encoded, per frame: the coded size, the display size after the sample
+  /// aspect ratio, every rung, the poster and the storyboard sheet.
+  std::int64_t max_pixels = 4096LL * 2304;
+  /// Longest input accepted: the declared duration, every frame's end and every audio sample.
+  double max_duration_s = 6 * 3600;
   int max_streams = 32;
   std::int64_t probe_size = 8 << 20;         ///< bytes read to find streams
   std::int64_t analyze_duration_us = 5000000;
-  /// Whole-job limit; 0 = none. Exceeding it is errc::deadline_exceeded.
+  /// Whole-job limit, checked in every phase; exceeding it is errc::deadline_exceeded. 0 = automatic:
+  /// deadline_base + deadline_factor × the input's duration (max_duration_s while the duration is
+  /// unknown). Automatic with both set to 0 means no limit.
   std::chrono::seconds deadline{0};
+  std::chrono::seconds deadline_base{15 * 60};
+  double deadline_factor = 4;
   /// Audio-only inputs: true gives an audio-only package, false errc::audio_only_refused.
   bool allow_audio_only = true;
 
   static std::vector<std::string> default_demuxers();
+  static std::vector<std::string> default_decoders();
+
+  /// The deadline for an input lasting `duration_s` (<= 0: unknown); zero when there is none.
+  std::chrono::seconds deadline_for(double duration_s) const;
+  /// The deadline while the input is opened and its duration is not yet known: `deadline`, else
+  /// `deadline_base`, else as for an input of unknown length.
+  std::chrono::seconds deadline_for_opening() const;
 };
 
 }  // namespace spool::media

@@ -73,12 +73,21 @@ struct rendition_result {
   std::int64_t peak_bitrate = 0;  ///< highest single segment's bits per second
 };
 
+/// Something the package lacks or changed from the source that did not fail the transcode: damaged
+/// audio packets concealed with silence, gaps filled, frames that could not be decoded.
+struct transcode_warning {
+  std::string code;     ///< stable snake_case name, e.g. "audio_packets_concealed"
+  std::string message;  ///< in words
+  std::int64_t count = 0;
+};
+
 struct transcode_result {
   probe_result input;
   std::filesystem::path output;
   double duration_s = 0;
   std::vector<rendition_result> renditions;  ///< video rungs in ladder order, then audio
   std::vector<std::string> files;            ///< top-level files written (master.m3u8, ...)
+  std::vector<transcode_warning> warnings;   ///< also in result.json
   double elapsed_s = 0, probe_s = 0, encode_s = 0, publish_s = 0;
   /// On failure: what went wrong, in words.
   std::string error_detail;
