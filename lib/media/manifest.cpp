@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "media/package_names.hpp"
+
 namespace spool::media {
 namespace {
 
@@ -15,14 +17,13 @@ std::string iso_duration(double s) { return fmt::format("PT{:.3f}S", s); }
 }  // namespace
 
 std::string hls_media_playlist(const track_info& t) {
-  double longest = 0;
-  for (const auto& s : t.segments) longest = std::max(longest, static_cast<double>(s.duration) / t.timescale);
   std::string out = "#EXTM3U\n#EXT-X-VERSION:7\n";
-  out += fmt::format("#EXT-X-TARGETDURATION:{}\n", static_cast<int>(std::ceil(longest - 1e-9)));
+  out += fmt::format("#EXT-X-TARGETDURATION:{}\n", t.target_duration_s());
   out += "#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n";
-  out += "#EXT-X-MAP:URI=\"init.mp4\"\n";
+  out += fmt::format("#EXT-X-MAP:URI=\"{}\"\n", package_names::init);
   for (std::size_t i = 0; i < t.segments.size(); ++i)
-    out += fmt::format("#EXTINF:{:.6f},\nseg_{:05d}.m4s\n", static_cast<double>(t.segments[i].duration) / t.timescale, i + 1);
+    out += fmt::format("#EXTINF:{:.6f},\n{}\n", static_cast<double>(t.segments[i].duration) / t.timescale,
+                       package_names::segment_file(i + 1));
   out += "#EXT-X-ENDLIST\n";
   return out;
 }
@@ -31,24 +32,28 @@ std::string hls_master_playlist(const std::vector<track_info>& video, const trac
   std::string out = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n";
   if (video.empty()) {
     if (audio)
-      out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n{}/index.m3u8\n",
-                         audio->peak_bitrate(), audio->avg_bitrate(), audio->codecs, audio->name);
+      out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n{}/{}\n",
+                         audio->peak_bitrate(), audio->avg_bitrate(), audio->codecs, audio->name,
+                         package_names::media_playlist);
     return out;
   }
   if (audio)
     out += fmt::format(
         "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"default\",LANGUAGE=\"und\",DEFAULT=YES,AUTOSELECT=YES,"
-        "CHANNELS=\"{}\",URI=\"{}/index.m3u8\"\n",
-        audio->channels, audio->name);
-  // Highest first: players start with the first variant listed unless told otherwise.
+        "CHANNELS=\"{}\",URI=\"{}/{}\"\n",
+        audio->channels, audio->name, package_names::media_playlist);
+  // Highest first: players start with the first variant listed unless told otherwise. BANDWIDTH adds
+  // the video and audio peaks: their peak windows need not coincide, so the sum is an upper bound on
+  // the peak of the combined stream (RFC 8216bis asks for the largest sum of peaks in any case).
   for (const auto& v : video) {
     std::int64_t peak = v.peak_bitrate() + (audio ? audio->peak_bitrate() : 0);
     std::int64_t avg = v.avg_bitrate() + (audio ? audio->avg_bitrate() : 0);
     std::string codecs = audio ? v.codecs + "," + audio->codecs : v.codecs;
-    out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{},FRAME-RATE={}",
-                       peak, avg, codecs, v.width, v.height, frame_rate_str(v.frame_rate));
+    out +=
+        fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{},FRAME-RATE={}",
+                    peak, avg, codecs, v.width, v.height, frame_rate_str(v.frame_rate));
     if (audio) out += ",AUDIO=\"audio\"";
-    out += fmt::format("\n{}/index.m3u8\n", v.name);
+    out += fmt::format("\n{}/{}\n", v.name, package_names::media_playlist);
   }
   return out;
 }
@@ -75,9 +80,8 @@ std::string segment_timeline(const track_info& t) {
 
 std::string segment_template(const track_info& t) {
   return fmt::format(
-             "        <SegmentTemplate timescale=\"{}\" initialization=\"{}/init.mp4\" media=\"{}/seg_$Number%05d$.m4s\" "
-             "startNumber=\"1\">\n",
-             t.timescale, t.name, t.name) +
+             "        <SegmentTemplate timescale=\"{}\" initialization=\"{}/{}\" media=\"{}/{}\" startNumber=\"1\">\n",
+             t.timescale, t.name, package_names::init, t.name, package_names::segment_template) +
          segment_timeline(t) + "        </SegmentTemplate>\n";
 }
 

@@ -1,5 +1,6 @@
 #include "media/output_dir.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -166,7 +167,7 @@ out_file::~out_file() {
 
 void out_file::open(const fs::path& p) {
   path_ = p;
-  size_ = 0;
+  pos_ = size_ = 0;
   fd_ = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) fail_errno(errno, "cannot create " + p.string());
 }
@@ -187,7 +188,13 @@ void write_all(int fd, std::string_view data, const fs::path& what) {
 
 void out_file::write(const void* data, std::size_t n) {
   write_all(fd_, std::string_view(static_cast<const char*>(data), n), path_);
-  size_ += static_cast<std::int64_t>(n);
+  pos_ += static_cast<std::int64_t>(n);
+  size_ = std::max(size_, pos_);
+}
+
+void out_file::seek(std::int64_t offset) {
+  if (::lseek(fd_, offset, SEEK_SET) < 0) fail_errno(errno, "cannot seek in " + path_.string());
+  pos_ = offset;
 }
 
 std::int64_t out_file::close() {

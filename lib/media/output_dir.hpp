@@ -2,6 +2,7 @@
 // Internal: the staging directory a package is written into and published from, and files whose
 // every write error becomes a typed failure (a full disk is errc::no_space, never a silent success).
 #include "media/av.hpp"
+#include "media/package_names.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -46,13 +47,17 @@ class out_file {
   void open(const std::filesystem::path& p);
   void write(const void* data, std::size_t n);
   void write(std::string_view s) { write(s.data(), s.size()); }
-  /// Syncs and closes; returns the bytes written.
+  /// Moves the write position to `offset` from the start (for formats that patch what they wrote).
+  void seek(std::int64_t offset);
+  /// Syncs and closes; returns the file's size.
   std::int64_t close();
   bool is_open() const noexcept { return fd_ >= 0; }
+  /// The file's size: the furthest byte written.
   std::int64_t size() const noexcept { return size_; }
 
  private:
   int fd_ = -1;
+  std::int64_t pos_ = 0;
   std::int64_t size_ = 0;
   std::filesystem::path path_;
 };
@@ -68,7 +73,7 @@ void sync_dir(const std::filesystem::path& dir);
 
 /// The job status file a worker keeps in an output directory. It is not package content: a
 /// directory holding only it counts as empty, and publishing replaces it with the package's own.
-inline constexpr std::string_view status_file_name = "status.json";
+inline constexpr std::string_view status_file_name = package_names::status;
 /// Prefix of the temporaries status.json is written through.
 inline const std::string status_tmp_prefix = "." + std::string(status_file_name) + ".tmp-";
 

@@ -383,9 +383,14 @@ class rung_worker {
     enc_->framerate = src_.out_rate;
     enc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     enc_->thread_count = threads_;
-    int gop = std::max(1, static_cast<int>(std::lround(opt_.plan.packaging.gop_s * av::q2d(src_.out_rate))));
-    enc_->gop_size = gop;
-    enc_->keyint_min = gop;
+    // encode() forces a keyframe on every grid line. The encoder's own interval lies well beyond the
+    // grid so it never adds one of its own: when gop_s × fps is not a whole number of frames, an
+    // interval rounded down would put an extra keyframe one frame before a forced one.
+    const int grid =
+        std::max(1, static_cast<int>(std::ceil(opt_.plan.packaging.gop_s * av::q2d(src_.out_rate) - 1e-6)));
+    const int keyint = 2 * grid + 1;
+    enc_->gop_size = keyint;
+    enc_->keyint_min = grid;
     if (rung_.maxrate_kbps > 0) {
       enc_->rc_max_rate = rung_.maxrate_kbps * 1000;
       enc_->rc_buffer_size = static_cast<int>((rung_.bufsize_kbps > 0 ? rung_.bufsize_kbps : 2 * rung_.maxrate_kbps) * 1000);
@@ -405,16 +410,23 @@ class rung_worker {
       av_dict_set(&opts, "preset", opt_.plan.video.preset.c_str(), 0);
       av_dict_set(&opts, "crf", crf.c_str(), 0);
       av_dict_set(&opts, "forced-idr", "1", 0);
-      av_dict_set(&opts, "x265-params", fmt::format("scenecut=0:open-gop=0:keyint={}:min-keyint={}:log-level=error", gop, gop).c_str(), 0);
-      av_dict_set(&opts, "tag", "hvc1", 0);
+      av_dict_set(&opts, "x265-params",
+                  fmt::format("scenecut=0:open-gop=0:keyint={}:min-keyint={}:log-level=error", keyint, grid).c_str(),
+                  0);
     } else if (name == "libsvtav1") {
       av_dict_set(&opts, "crf", crf.c_str(), 0);
       av_dict_set(&opts, "preset", "10", 0);
-      av_dict_set(&opts, "svtav1-params", "scd=0", 0);
+      // SVT-AV1 honours a forced keyframe (pict_type I) only when asked to; and libsvtav1 refuses an
+      // svtav1-params key it does not know only with AV_EF_EXPLODE (else it logs and goes on).
+      av_dict_set(&opts, "svtav1-params", "scd=0:enable-force-key-frames=1", 0);
+      enc_->err_recognition |= AV_EF_EXPLODE;
     }
     int r = avcodec_open2(enc_.get(), codec, &opts);
-    av_dict_free(&opts);
-    if (r < 0) av::fail_av(r, "cannot open encoder " + name, errc::feature_unsupported);
+    if (r < 0) {
+      av_dict_free(&opts);
+      av::fail_av(r, "cannot open encoder " + name, errc::feature_unsupported);
+    }
+    require_consumed(opts, "encoder " + name);
     half_frame_ = 0.5 / av::q2d(src_.out_rate);
     writer_ = std::make_unique<cmaf_writer>(dir_ / rung_.name, enc_.get(), opt_.plan.packaging.segment_s, track_);
     pkt_ = av::make_packet();
@@ -423,21 +435,24 @@ class rung_worker {
   void encode(AVFrame* f) {
     if (f) {
       double t = static_cast<double>(f->pts) * av::q2d(enc_->time_base);
-      // The keyframe grid is absolute (multiples of gop_s), hence identical in every rung.
-      if (t + half_frame_ >= next_key_) {
+      // The keyframe grid is absolute (multiples of gop_s), hence identical in every rung. A grid line
+      // goes to the first frame within half a frame of it; one falling exactly between two frames goes
+      // to the earlier, whichever way the rounding goes (hence the nanosecond).
+      const double reach = t + half_frame_ + 1e-9;
+      if (reach >= next_key_) {
         f->pict_type = AV_PICTURE_TYPE_I;
-        next_key_ = (std::floor((t + half_frame_) / opt_.plan.packaging.gop_s) + 1) * opt_.plan.packaging.gop_s;
+        next_key_ = (std::floor(reach / opt_.plan.packaging.gop_s) + 1) * opt_.plan.packaging.gop_s;
       } else {
         f->pict_type = AV_PICTURE_TYPE_NONE;
       }
       out_time_.store(t, std::memory_order_relaxed);
       frames_.fetch_add(1, std::memory_order_relaxed);
     }
-    av::check(avcodec_send_frame(enc_.get(), f), "cannot encode a frame");
+    check_own(avcodec_send_frame(enc_.get(), f), "cannot encode a frame");
     for (;;) {
       int r = avcodec_receive_packet(enc_.get(), pkt_.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) break;
-      av::check(r, "cannot encode a frame");
+      check_own(r, "cannot encode a frame");
       writer_->write(pkt_.get());
       av_packet_unref(pkt_.get());
     }
@@ -723,7 +738,7 @@ class audio_branch {
       next_pts_ += n;
       written_ += n;
       out_time_.store(static_cast<double>(next_pts_) / settings_.sample_rate, std::memory_order_relaxed);
-      av::check(avcodec_send_frame(enc_.get(), f.get()), "cannot encode audio");
+      check_own(avcodec_send_frame(enc_.get(), f.get()), "cannot encode audio");
       receive();
     }
   }
@@ -732,7 +747,7 @@ class audio_branch {
     for (;;) {
       int r = avcodec_receive_packet(enc_.get(), pkt_.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) break;
-      av::check(r, "cannot encode audio");
+      check_own(r, "cannot encode audio");
       writer_->write(pkt_.get());
       av_packet_unref(pkt_.get());
     }
@@ -909,7 +924,8 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     for (auto& rp : rungs)
       workers.push_back(std::make_unique<rung_worker>(run, done, opt, src, rp.r, rp.g, dir, encoder_threads(opt, rp.g, total_px)));
     if (p.thumbnails.poster || p.thumbnails.storyboard)
-      thumbs = std::make_unique<thumbnailer>(p.thumbnails, si.rotation, si.display_width, si.display_height, duration_s);
+      thumbs = std::make_unique<thumbnailer>(p.thumbnails, si.rotation, si.display_width, si.display_height, duration_s,
+                                             opt.policy.max_pixels);
   }
   if (ai >= 0) {
     std::int64_t aorigin = av_rescale_q(origin_us, AV_TIME_BASE_Q, ctx->streams[ai]->time_base);
@@ -1173,7 +1189,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   if (out.video.empty() && out.audio) d = out.audio->duration_s();
   out.duration_s = d;
   guard.check();
-  if (thumbs) out.files = thumbs->write(dir, d);
+  if (thumbs) {
+    out.files = thumbs->write(dir, d);
+    out.warnings.insert(out.warnings.end(), thumbs->warnings().begin(), thumbs->warnings().end());
+  }
   guard.check();
   safe_report(true);
 }

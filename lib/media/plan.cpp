@@ -3,8 +3,12 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
+#include <string_view>
+
+#include "media/package_names.hpp"
 
 namespace spool::media {
 namespace {
@@ -60,8 +64,10 @@ rung read_rung(const value& v, std::size_t i) {
   const object& o = as_object(v, where);
   check_keys(o, {"name", "height", "crf", "maxrate_kbps", "bufsize_kbps"}, where);
   rung r;
-  if (auto* x = o.if_contains("height")) r.height = static_cast<int>(get_int(*x, "height"));
-  else bad(where + " needs a height");
+  if (auto* x = o.if_contains("height"))
+    r.height = static_cast<int>(get_int(*x, "height"));
+  else
+    bad(where + " needs a height");
   r.name = o.contains("name") ? get_string(o.at("name"), "name") : std::to_string(r.height) + "p";
   if (auto* x = o.if_contains("crf")) r.crf = static_cast<int>(get_int(*x, "crf"));
   if (auto* x = o.if_contains("maxrate_kbps")) r.maxrate_kbps = get_int(*x, "maxrate_kbps");
@@ -97,7 +103,8 @@ void read_spec(const value& spec, plan& out) {
     const object& ao = as_object(*v, "audio");
     check_keys(ao, {"enabled", "bitrate_kbps", "sample_rate", "channels"}, "audio");
     if (auto* x = ao.if_contains("enabled")) out.audio.enabled = get_bool(*x, "enabled");
-    if (auto* x = ao.if_contains("bitrate_kbps")) out.audio.bitrate_kbps = static_cast<int>(get_int(*x, "bitrate_kbps"));
+    if (auto* x = ao.if_contains("bitrate_kbps"))
+      out.audio.bitrate_kbps = static_cast<int>(get_int(*x, "bitrate_kbps"));
     if (auto* x = ao.if_contains("sample_rate")) out.audio.sample_rate = static_cast<int>(get_int(*x, "sample_rate"));
     if (auto* x = ao.if_contains("channels")) out.audio.channels = static_cast<int>(get_int(*x, "channels"));
   }
@@ -108,7 +115,8 @@ void read_spec(const value& spec, plan& out) {
     if (auto* x = po.if_contains("gop_s")) out.packaging.gop_s = get_number(*x, "gop_s");
     if (auto* x = po.if_contains("hls")) out.packaging.hls = get_bool(*x, "hls");
     if (auto* x = po.if_contains("dash")) out.packaging.dash = get_bool(*x, "dash");
-    if (auto* x = po.if_contains("progressive")) out.packaging.progressive = x->is_null() ? "" : get_string(*x, "progressive");
+    if (auto* x = po.if_contains("progressive"))
+      out.packaging.progressive = x->is_null() ? "" : get_string(*x, "progressive");
   }
   if (auto* v = o.if_contains("thumbnails")) {
     const object& to = as_object(*v, "thumbnails");
@@ -122,10 +130,26 @@ void read_spec(const value& spec, plan& out) {
 }
 
 bool path_safe(const std::string& name) {
-  if (name.empty() || name.size() > 64 || name == "." || name == ".." || name == "audio") return false;
+  if (name.empty() || name.size() > 64) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
   });
+}
+
+bool same_name(std::string_view a, std::string_view b) {
+  // Case-insensitively: a package copied to a case-insensitive file system must not collide either.
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Why a rung may not use `name` as its directory, or empty when it may.
+std::string reserved_name(const std::string& name) {
+  // A leading dot is how spool names its temporaries (staging directories, status.json's).
+  if (name[0] == '.') return "starts with '.', which spool's temporary files use";
+  for (auto n : package_names::top_level)
+    if (same_name(name, n)) return "is the name of a package file";
+  return {};
 }
 
 }  // namespace
@@ -151,9 +175,13 @@ error_code validate(const plan& p, std::string* detail) {
   if (p.video.rungs.empty() && !p.audio.enabled) return no("the plan has neither video rungs nor audio");
   std::set<std::string> names;
   for (const auto& r : p.video.rungs) {
-    if (!path_safe(r.name)) return no("rung name '" + r.name + "' must be 1-64 of [A-Za-z0-9._-] and not 'audio'");
-    if (!names.insert(r.name).second) return no("rung name '" + r.name + "' is used twice");
-    if (r.height < 16 || r.height > 4320 || r.height % 2) return no("rung '" + r.name + "': height must be even, 16..4320");
+    if (!path_safe(r.name)) return no("rung name '" + r.name + "' must be 1-64 of [A-Za-z0-9._-]");
+    if (auto why = reserved_name(r.name); !why.empty()) return no("rung name '" + r.name + "' " + why);
+    for (const auto& n : names)
+      if (same_name(n, r.name)) return no("rung name '" + r.name + "' is used twice");
+    names.insert(r.name);
+    if (r.height < 16 || r.height > 4320 || r.height % 2)
+      return no("rung '" + r.name + "': height must be even, 16..4320");
     if (r.crf < 0 || r.crf > 63) return no("rung '" + r.name + "': crf must be within 0..63");
     if (r.maxrate_kbps < 0 || r.bufsize_kbps < 0 || r.maxrate_kbps > 1'000'000 || r.bufsize_kbps > 2'000'000)
       return no("rung '" + r.name + "': maxrate_kbps/bufsize_kbps out of range");
@@ -169,12 +197,21 @@ error_code validate(const plan& p, std::string* detail) {
   if (!(k.segment_s >= k.gop_s && k.segment_s <= 60)) return no("packaging.segment_s must be within gop_s..60");
   double ratio = k.segment_s / k.gop_s;
   if (std::abs(ratio - std::round(ratio)) > 1e-6) return no("packaging.segment_s must be a multiple of gop_s");
-  if (!k.hls && !k.dash && k.progressive.empty()) return no("packaging writes nothing: enable hls, dash or progressive");
-  if (!k.progressive.empty() && !names.count(k.progressive))
-    return no("packaging.progressive names no rung ('" + k.progressive + "')");
+  if (!k.hls && !k.dash && k.progressive.empty())
+    return no("packaging writes nothing: enable hls, dash or progressive");
+  if (!k.progressive.empty()) {
+    if (!names.count(k.progressive)) return no("packaging.progressive names no rung ('" + k.progressive + "')");
+    // Any rung may become the MP4 (when a small source drops the named one), so none may be named
+    // like another's MP4.
+    for (const auto& a : names)
+      for (const auto& b : names)
+        if (same_name(a, package_names::progressive_file(b)))
+          return no("rung name '" + a + "' is the name of the progressive MP4 of rung '" + b + "'");
+  }
   const auto& t = p.thumbnails;
   if (!(t.interval_s >= 1 && t.interval_s <= 600)) return no("thumbnails.interval_s must be within 1..600");
-  if (t.tile_width < 32 || t.tile_width > 640 || t.tile_width % 2) return no("thumbnails.tile_width must be even, 32..640");
+  if (t.tile_width < 32 || t.tile_width > 640 || t.tile_width % 2)
+    return no("thumbnails.tile_width must be even, 32..640");
   if (t.columns < 1 || t.columns > 50) return no("thumbnails.columns must be within 1..50");
   return {};
 }
@@ -205,22 +242,35 @@ error_code apply_spec(std::string_view json_text, plan& out, std::string* detail
 boost::json::value to_json(const plan& p) {
   boost::json::array rungs;
   for (const auto& r : p.video.rungs)
-    rungs.push_back({{"name", r.name}, {"height", r.height}, {"crf", r.crf}, {"maxrate_kbps", r.maxrate_kbps},
+    rungs.push_back({{"name", r.name},
+                     {"height", r.height},
+                     {"crf", r.crf},
+                     {"maxrate_kbps", r.maxrate_kbps},
                      {"bufsize_kbps", r.bufsize_kbps}});
   return {
       {"version", 1},
       {"video",
-       {{"codec", p.video.codec}, {"preset", p.video.preset}, {"profile", p.video.profile},
-        {"max_fps", p.video.max_fps}, {"rungs", std::move(rungs)}}},
+       {{"codec", p.video.codec},
+        {"preset", p.video.preset},
+        {"profile", p.video.profile},
+        {"max_fps", p.video.max_fps},
+        {"rungs", std::move(rungs)}}},
       {"audio",
-       {{"enabled", p.audio.enabled}, {"bitrate_kbps", p.audio.bitrate_kbps}, {"sample_rate", p.audio.sample_rate},
+       {{"enabled", p.audio.enabled},
+        {"bitrate_kbps", p.audio.bitrate_kbps},
+        {"sample_rate", p.audio.sample_rate},
         {"channels", p.audio.channels}}},
       {"packaging",
-       {{"segment_s", p.packaging.segment_s}, {"gop_s", p.packaging.gop_s}, {"hls", p.packaging.hls},
-        {"dash", p.packaging.dash}, {"progressive", p.packaging.progressive}}},
+       {{"segment_s", p.packaging.segment_s},
+        {"gop_s", p.packaging.gop_s},
+        {"hls", p.packaging.hls},
+        {"dash", p.packaging.dash},
+        {"progressive", p.packaging.progressive}}},
       {"thumbnails",
-       {{"poster", p.thumbnails.poster}, {"storyboard", p.thumbnails.storyboard},
-        {"interval_s", p.thumbnails.interval_s}, {"tile_width", p.thumbnails.tile_width},
+       {{"poster", p.thumbnails.poster},
+        {"storyboard", p.thumbnails.storyboard},
+        {"interval_s", p.thumbnails.interval_s},
+        {"tile_width", p.thumbnails.tile_width},
         {"columns", p.thumbnails.columns}}},
   };
 }

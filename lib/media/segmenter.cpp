@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <utility>
+
+#include "media/package_names.hpp"
 
 namespace fs = std::filesystem;
 
@@ -29,23 +32,61 @@ std::int64_t track_info::avg_bitrate() const {
   return d > 0 ? static_cast<std::int64_t>(std::ceil(static_cast<double>(b) * 8 / d)) : 0;
 }
 
+int track_info::target_duration_s() const {
+  std::int64_t longest = 0;
+  for (const auto& s : segments) longest = std::max(longest, s.duration);
+  return timescale > 0 ? static_cast<int>((longest + timescale - 1) / timescale) : 0;
+}
+
 std::int64_t track_info::peak_bitrate() const {
-  std::int64_t peak = 0;
-  for (const auto& s : segments)
-    if (s.duration > 0)
-      peak = std::max(peak, static_cast<std::int64_t>(std::ceil(static_cast<double>(s.bytes) * 8 * timescale / s.duration)));
-  return peak;
+  auto rate = [&](std::int64_t bytes, std::int64_t ticks) { return (bytes * 8 * timescale + ticks - 1) / ticks; };
+  const std::int64_t target = std::int64_t{target_duration_s()} * timescale;
+  std::int64_t peak = -1;
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    std::int64_t ticks = 0, bytes = 0;
+    for (std::size_t j = i; j < segments.size(); ++j) {
+      ticks += segments[j].duration;
+      bytes += segments[j].bytes;
+      if (2 * ticks > 3 * target) break;
+      if (2 * ticks >= target && ticks > 0) peak = std::max(peak, rate(bytes, ticks));
+    }
+  }
+  if (peak >= 0) return peak;
+  std::int64_t ticks = 0, bytes = 0;
+  for (const auto& s : segments) {
+    ticks += s.duration;
+    bytes += s.bytes;
+  }
+  return ticks > 0 ? rate(bytes, ticks) : 0;
 }
 
 int cmaf_writer::write_cb(void* opaque, std::uint8_t* buf, int size) {
   auto* self = static_cast<cmaf_writer*>(opaque);
   // A segment is held in memory until it is complete: its boxes are patched before it is written.
-  self->buf_.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(size));
+  try {
+    self->buf_.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(size));
+  } catch (...) {
+    if (!self->pending_) self->pending_ = std::current_exception();
+    return AVERROR(ENOMEM);
+  }
   return size;
+}
+
+void cmaf_writer::rethrow_pending() {
+  if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
 }
 
 cmaf_writer::cmaf_writer(fs::path dir, const AVCodecContext* enc, double segment_s, track_info& info)
     : dir_(std::move(dir)), info_(info), enc_tb_(enc->time_base) {
+  try {
+    open(enc, segment_s);
+  } catch (...) {
+    release();  // a constructor that throws gets no destructor call
+    throw;
+  }
+}
+
+void cmaf_writer::open(const AVCodecContext* enc, double segment_s) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) fail_errno(ec.value(), "cannot create " + dir_.string());
@@ -57,6 +98,7 @@ cmaf_writer::cmaf_writer(fs::path dir, const AVCodecContext* enc, double segment
   AVStream* st = avformat_new_stream(ctx_, nullptr);
   if (!st) throw std::bad_alloc();
   av::check(avcodec_parameters_from_context(st->codecpar, enc), "cannot set the track's parameters");
+  st->codecpar->codec_tag = sample_entry_tag(enc->codec_id);
   st->time_base = AVRational{1, info_.timescale};
   if (enc->codec_type == AVMEDIA_TYPE_VIDEO) st->avg_frame_rate = enc->framerate;
 
@@ -76,8 +118,10 @@ cmaf_writer::cmaf_writer(fs::path dir, const AVCodecContext* enc, double segment
   // then init_size() splits that first flush into init.mp4 and segment 1.
   av_dict_set(&opts, "movflags", "frag_custom+delay_moov+default_base_moof+cmaf+skip_trailer+negative_cts_offsets", 0);
   int r = avformat_write_header(ctx_, &opts);
-  av_dict_free(&opts);
-  av::check(r, "cannot start the track");
+  if (r < 0 || pending_) av_dict_free(&opts);
+  rethrow_pending();
+  check_own(r, "cannot start the track");
+  require_consumed(opts, "the mp4 muxer");
 }
 
 namespace {
@@ -95,7 +139,8 @@ template <class F>
 void for_each_box(std::string& b, std::size_t off, std::size_t end, F&& f) {
   while (off + 8 <= end) {
     std::uint64_t size = rd32(b.data() + off);
-    if (size == 1 && off + 16 <= end) size = (std::uint64_t(rd32(b.data() + off + 8)) << 32) | rd32(b.data() + off + 12);
+    if (size == 1 && off + 16 <= end)
+      size = (std::uint64_t(rd32(b.data() + off + 8)) << 32) | rd32(b.data() + off + 12);
     if (size < 8 || off + size > end) av::fail(errc::internal, "the muxer wrote a malformed box");
     f(std::string_view(b.data() + off + 4, 4), off, static_cast<std::size_t>(size));
     off += size;
@@ -144,8 +189,10 @@ std::size_t cmaf_writer::init_size() {
   return init;
 }
 
-cmaf_writer::~cmaf_writer() {
-  if (ctx_) avformat_free_context(ctx_);
+cmaf_writer::~cmaf_writer() { release(); }
+
+void cmaf_writer::release() noexcept {
+  if (ctx_) avformat_free_context(std::exchange(ctx_, nullptr));
   if (pb_) {
     av_freep(&pb_->buffer);
     avio_context_free(&pb_);
@@ -154,22 +201,28 @@ cmaf_writer::~cmaf_writer() {
 
 void cmaf_writer::open_segment() { in_segment_ = true; }
 
-void cmaf_writer::close_segment(std::int64_t end) {
-  av::check(av_write_frame(ctx_, nullptr), "cannot write a segment", errc::io_error);
+// Flushes the current fragment into buf_.
+void cmaf_writer::flush_fragment() {
+  int r = av_write_frame(ctx_, nullptr);
   avio_flush(pb_);
+  rethrow_pending();
+  check_own(r, "cannot write a segment");
+}
+
+void cmaf_writer::close_segment(std::int64_t end) {
+  flush_fragment();
   std::size_t seg_from = 0;
   if (info_.segments.empty()) {
     // The first flush of a delayed moov writes only ftyp + moov; the second the fragment itself.
-    av::check(av_write_frame(ctx_, nullptr), "cannot write a segment", errc::io_error);
-    avio_flush(pb_);
+    flush_fragment();
     seg_from = init_size();
-    file_.open(dir_ / "init.mp4");
+    file_.open(dir_ / package_names::init);
     file_.write(buf_.data(), seg_from);
     info_.init_bytes = file_.close();
   }
   buf_.erase(0, seg_from);  // in place: a segment can be megabytes, and the buffer is reused
   patch_fragments(buf_);
-  file_.open(dir_ / fmt::format("seg_{:05d}.m4s", info_.segments.size() + 1));
+  file_.open(dir_ / package_names::segment_file(info_.segments.size() + 1));
   file_.write(buf_);
   buf_.clear();
   std::int64_t bytes = file_.close();
@@ -191,10 +244,11 @@ void cmaf_writer::write(AVPacket* pkt) {
     // A track cannot start before zero: AAC's priming packet (pts -1024) moves the track later.
     pres_offset_ = pts < 0 ? -pts : 0;
   }
-  // Half a frame of slack so a keyframe at 5.99999 s still opens the segment at 6 s.
-  std::int64_t slack = video && info_.frame_rate.num > 0
-                           ? av_rescale_q(1, av_inv_q(info_.frame_rate), tb) / 2
-                           : 0;
+  // The keyframe forced for a grid line lies within half a frame of it, before or after: half a frame
+  // of slack (rounded up, plus a tick for the rounding of timestamps to the timescale) so that one
+  // at 5.98 s still opens the segment at 6 s.
+  std::int64_t slack =
+      video && info_.frame_rate.num > 0 ? (av_rescale_q(1, av_inv_q(info_.frame_rate), tb) + 1) / 2 + 1 : 0;
   if (pkt->duration <= 0 && video && info_.frame_rate.num > 0)
     pkt->duration = av_rescale_q(1, av_inv_q(info_.frame_rate), tb);
   bool cut_here = pts >= next_cut_ - slack && (!video || (pkt->flags & AV_PKT_FLAG_KEY));
@@ -209,14 +263,17 @@ void cmaf_writer::write(AVPacket* pkt) {
   seg_start_ = std::min(seg_start_, pts);
   if (video) ++info_.frames;
   int r = av_write_frame(ctx_, pkt);
-  av::check(r, "cannot write a packet", errc::io_error);
+  rethrow_pending();
+  check_own(r, "cannot write a packet");
 }
 
 void cmaf_writer::finish() {
   if (finished_) return;
   finished_ = true;
   if (in_segment_) close_segment(max_end_);
-  av::check(av_write_trailer(ctx_), "cannot finish the track", errc::io_error);
+  int r = av_write_trailer(ctx_);
+  rethrow_pending();
+  check_own(r, "cannot finish the track");
 }
 
 namespace {
@@ -272,7 +329,8 @@ std::string hevc_codecs(const AVCodecContext* enc) {
   if (sps.size() >= 13) {
     const std::uint8_t* ptl = sps.data() + 1;
     int space = ptl[0] >> 6, tier = (ptl[0] >> 5) & 1, profile = ptl[0] & 0x1f;
-    std::uint32_t compat = (std::uint32_t(ptl[1]) << 24) | (std::uint32_t(ptl[2]) << 16) | (std::uint32_t(ptl[3]) << 8) | ptl[4];
+    std::uint32_t compat =
+        (std::uint32_t(ptl[1]) << 24) | (std::uint32_t(ptl[2]) << 16) | (std::uint32_t(ptl[3]) << 8) | ptl[4];
     std::uint32_t rev = 0;
     for (int i = 0; i < 32; ++i)
       if (compat & (1u << i)) rev |= 1u << (31 - i);
@@ -303,6 +361,21 @@ std::string av1_codecs(const AVCodecContext* enc) {
 }
 
 }  // namespace
+
+std::uint32_t sample_entry_tag(AVCodecID id) { return id == AV_CODEC_ID_HEVC ? MKTAG('h', 'v', 'c', '1') : 0; }
+
+void check_own(int averror, const std::string& what) {
+  if (averror >= 0) return;
+  av::fail(averror == AVERROR(ENOMEM) ? errc::out_of_memory : errc::internal, what + ": " + av::err2str(averror));
+}
+
+void require_consumed(AVDictionary*& opts, const std::string& what) {
+  std::string left;
+  for (const AVDictionaryEntry* e = nullptr; (e = av_dict_get(opts, "", e, AV_DICT_IGNORE_SUFFIX));)
+    left += std::string(left.empty() ? "" : ", ") + e->key + "=" + e->value;
+  av_dict_free(&opts);
+  if (!left.empty()) av::fail(errc::internal, what + " did not take the option(s) " + left);
+}
 
 std::string codecs_string(const AVCodecContext* enc) {
   switch (enc->codec_id) {

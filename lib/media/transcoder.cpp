@@ -114,7 +114,7 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
       const track_info* pick = &out.video.front();
       for (const auto& v : out.video)
         if (v.name == options.plan.packaging.progressive) pick = &v;
-      write_progressive(staging.path(), *pick, audio, staging.path() / (pick->name + ".mp4"));
+      write_progressive(staging.path(), *pick, audio, staging.path() / (pick->name + ".mp4"), guard);
       result.files.push_back(pick->name + ".mp4");
     }
     for (auto& f : out.files) result.files.push_back(f);

@@ -144,8 +144,13 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
   encoded_stream video, audio;
   std::unique_ptr<source_graph> vsrc, asrc;
 
+  if (spec.fps_num > 0 && (spec.fps_den <= 0 || spec.vfr != vfr_mode::none))
+    throw std::runtime_error("make_input: fps_num/fps_den needs a positive fps_den and constant frame rate");
+  if (spec.sar_num <= 0 || spec.sar_den <= 0) throw std::runtime_error("make_input: bad sample aspect ratio");
+  const AVRational rate = spec.fps_num > 0 ? AVRational{spec.fps_num, spec.fps_den} : AVRational{spec.fps, 1};
+
   // Video: time base and per-frame timestamps.
-  AVRational vtb{1, spec.fps};
+  AVRational vtb = av_inv_q(rate);
   if (spec.vfr == vfr_mode::alternating) vtb = AVRational{1, 40};
 
   if (spec.video) {
@@ -154,10 +159,10 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
     AVPixelFormat pix = av_get_pix_fmt(spec.pix_fmt.c_str());
     if (pix == AV_PIX_FMT_NONE) throw std::runtime_error("make_input: unknown pixel format " + spec.pix_fmt);
 
-    vsrc = std::make_unique<source_graph>(
-        "testsrc2=size=" + std::to_string(spec.width) + "x" + std::to_string(spec.height) +
-            ":rate=" + std::to_string(spec.fps) + ",format=" + spec.pix_fmt,
-        false);
+    vsrc = std::make_unique<source_graph>("testsrc2=size=" + std::to_string(spec.width) + "x" +
+                                              std::to_string(spec.height) + ":rate=" + std::to_string(rate.num) + "/" +
+                                              std::to_string(rate.den) + ",format=" + spec.pix_fmt,
+                                          false);
 
     video.enc.reset(avcodec_alloc_context3(codec));
     AVCodecContext* enc = video.enc.get();
@@ -165,9 +170,9 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
     enc->height = spec.height;
     enc->pix_fmt = pix;
     enc->time_base = vtb;
-    enc->framerate = spec.vfr == vfr_mode::alternating ? AVRational{80, 3} : AVRational{spec.fps, 1};
+    enc->framerate = spec.vfr == vfr_mode::alternating ? AVRational{80, 3} : rate;
     enc->sample_aspect_ratio = AVRational{spec.sar_num, spec.sar_den};
-    enc->gop_size = std::max(1, static_cast<int>(std::lround(spec.gop_s * spec.fps)));
+    enc->gop_size = std::max(1, static_cast<int>(std::lround(spec.gop_s * av_q2d(rate))));
     enc->max_b_frames = 0;
     enc->thread_count = 2;
     if (spec.interlaced) {

@@ -43,8 +43,14 @@ struct input_spec {
 
   /// Audio encoder: "aac", "libmp3lame", "libopus", "libvorbis", "flac", "ac3", "mp2" or "pcm_s16le".
   std::string audio_codec = "aac";
-  /// Sample aspect ratio written into the video bitstream (H.264 VUI) and the container.
-  int sar_num = 1, sar_den = 1;
+  /// A frame rate that is not a whole number: when fps_num > 0, the video runs at fps_num / fps_den
+  /// frames per second (e.g. 30000/1001, 141/5) and `fps` is ignored. CFR only (vfr must be none).
+  int fps_num = 0;
+  int fps_den = 1;
+  /// The video's sample (pixel) aspect ratio, sar_num:sar_den, in the bitstream (H.264 VUI) and the
+  /// container; 16:1 makes a 320x180 picture display 5120 pixels wide.
+  int sar_num = 1;
+  int sar_den = 1;
 };
 
 /// Writes `path` as described by `spec`. Throws std::runtime_error when FFmpeg refuses.

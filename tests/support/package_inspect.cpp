@@ -11,8 +11,8 @@ extern "C" {
 
 #include <algorithm>
 #include <cctype>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -148,7 +148,8 @@ master_playlist parse_master(const fs::path& file) {
       v.attrs = parse_attribute_list(line.substr(18));
       if (!v.attrs.count("BANDWIDTH")) throw std::runtime_error(file.string() + ": variant without BANDWIDTH");
       v.bandwidth = to_int(v.attrs["BANDWIDTH"], "BANDWIDTH");
-      if (v.attrs.count("AVERAGE-BANDWIDTH")) v.average_bandwidth = to_int(v.attrs["AVERAGE-BANDWIDTH"], "AVERAGE-BANDWIDTH");
+      if (v.attrs.count("AVERAGE-BANDWIDTH"))
+        v.average_bandwidth = to_int(v.attrs["AVERAGE-BANDWIDTH"], "AVERAGE-BANDWIDTH");
       if (v.attrs.count("RESOLUTION")) {
         const std::string& r = v.attrs["RESOLUTION"];
         auto x = r.find('x');
@@ -234,11 +235,16 @@ double parse_iso_duration(const std::string& text) {
       if (number.empty()) throw std::runtime_error("bad ISO 8601 duration '" + text + "'");
       double v = to_double(number, "duration");
       number.clear();
-      if (c == 'D' && !in_time) total += v * 86400;
-      else if (c == 'H' && in_time) total += v * 3600;
-      else if (c == 'M' && in_time) total += v * 60;
-      else if (c == 'S' && in_time) total += v;
-      else throw std::runtime_error("unsupported ISO 8601 duration '" + text + "'");
+      if (c == 'D' && !in_time)
+        total += v * 86400;
+      else if (c == 'H' && in_time)
+        total += v * 3600;
+      else if (c == 'M' && in_time)
+        total += v * 60;
+      else if (c == 'S' && in_time)
+        total += v;
+      else
+        throw std::runtime_error("unsupported ISO 8601 duration '" + text + "'");
     }
   }
   if (!number.empty()) throw std::runtime_error("bad ISO 8601 duration '" + text + "'");
@@ -394,8 +400,10 @@ mpd_manifest parse_mpd(const fs::path& file) {
       set_templates.emplace_back();
       set = &m.adaptation_sets.back();
       set->attrs = tag.attrs;
-      if (tag.attrs.count("contentType")) set->content_type = tag.attrs.at("contentType");
-      else if (tag.attrs.count("mimeType")) set->content_type = tag.attrs.at("mimeType").substr(0, tag.attrs.at("mimeType").find('/'));
+      if (tag.attrs.count("contentType"))
+        set->content_type = tag.attrs.at("contentType");
+      else if (tag.attrs.count("mimeType"))
+        set->content_type = tag.attrs.at("mimeType").substr(0, tag.attrs.at("mimeType").find('/'));
     } else if (tag.name == "Representation") {
       if (!set) throw std::runtime_error(file.string() + ": Representation outside an AdaptationSet");
       set->representations.emplace_back();
@@ -513,11 +521,12 @@ struct packet_info {
 /// Decodes the first stream of an opened input. `segment_ends` (the end offset of the init segment,
 /// then of each media segment) attributes packets to segments; empty for plain files.
 decoded_track decode_opened(AVFormatContext* fmt, const std::vector<std::int64_t>& segment_ends,
-                            const std::string& what, std::int64_t dts_shift = 0) {
+                            const std::string& what, std::int64_t dts_shift = 0, int stream = 0) {
   int ret = avformat_find_stream_info(fmt, nullptr);
   if (ret < 0) throw std::runtime_error(what + ": find_stream_info: " + av_error_text(ret));
-  if (fmt->nb_streams < 1) throw std::runtime_error(what + ": no streams");
-  AVStream* st = fmt->streams[0];
+  if (stream < 0 || static_cast<unsigned>(stream) >= fmt->nb_streams)
+    throw std::runtime_error(what + ": no such stream");
+  AVStream* st = fmt->streams[stream];
   const AVCodec* dec = avcodec_find_decoder(st->codecpar->codec_id);
   if (!dec) throw std::runtime_error(what + ": no decoder");
   std::unique_ptr<AVCodecContext, codec_closer> ctx(avcodec_alloc_context3(dec));
@@ -529,6 +538,7 @@ decoded_track decode_opened(AVFormatContext* fmt, const std::vector<std::int64_t
 
   decoded_track t;
   t.codec = dec->name;
+  t.codec_id = avcodec_get_name(st->codecpar->codec_id);
   t.type = av_get_media_type_string(st->codecpar->codec_type) ? av_get_media_type_string(st->codecpar->codec_type) : "";
   t.avg_frame_rate = st->avg_frame_rate.den ? av_q2d(st->avg_frame_rate) : 0;
   t.r_frame_rate = st->r_frame_rate.den ? av_q2d(st->r_frame_rate) : 0;
@@ -582,7 +592,7 @@ decoded_track decode_opened(AVFormatContext* fmt, const std::vector<std::int64_t
     ret = av_read_frame(fmt, pkt.get());
     if (ret == AVERROR_EOF) break;
     if (ret < 0) throw std::runtime_error(what + ": read: " + av_error_text(ret));
-    if (pkt->stream_index != 0) {
+    if (pkt->stream_index != stream) {
       av_packet_unref(pkt.get());
       continue;
     }
@@ -696,9 +706,8 @@ decoded_track decode_fragments(const fs::path& init, const std::vector<fs::path>
   }
   const std::size_t buf_size = 1 << 16;
   auto* buf = static_cast<uint8_t*>(av_malloc(buf_size));
-  std::unique_ptr<AVIOContext, avio_closer> io(
-      avio_alloc_context(buf, static_cast<int>(buf_size), 0, reader.get(), &memory_reader::read, nullptr,
-                         &memory_reader::seek));
+  std::unique_ptr<AVIOContext, avio_closer> io(avio_alloc_context(buf, static_cast<int>(buf_size), 0, reader.get(),
+                                                                  &memory_reader::read, nullptr, &memory_reader::seek));
   if (!io) throw std::runtime_error("avio_alloc_context failed");
   AVFormatContext* raw = avformat_alloc_context();
   raw->pb = io.get();
@@ -718,17 +727,156 @@ decoded_track decode_rendition(const fs::path& dir) {
   return decode_fragments(dir / pl.map_uri, segs);
 }
 
-decoded_track decode_file(const fs::path& file) {
+decoded_track decode_file(const fs::path& file, int stream) {
   AVFormatContext* raw = nullptr;
   int ret = avformat_open_input(&raw, file.c_str(), nullptr, nullptr);
   if (ret < 0) throw std::runtime_error(file.string() + ": open: " + av_error_text(ret));
   std::unique_ptr<AVFormatContext, format_closer> fmt(raw);
-  return decode_opened(fmt.get(), {}, file.string());
+  return decode_opened(fmt.get(), {}, file.string(), 0, stream);
 }
 
 std::vector<std::int64_t> segment_sizes(const fs::path& dir, const media_playlist& pl) {
   std::vector<std::int64_t> out;
   for (const auto& u : pl.uris) out.push_back(static_cast<std::int64_t>(fs::file_size(dir / u)));
+  return out;
+}
+
+// ---------------------------------------------------------------- ISO BMFF boxes
+
+namespace {
+
+struct box {
+  std::string type;
+  std::size_t body = 0, end = 0;  ///< payload [body, end) within the buffer
+};
+
+std::uint64_t be64(const std::string& b, std::size_t at) {
+  return (static_cast<std::uint64_t>(be32(b, at)) << 32) | be32(b, at + 4);
+}
+
+std::vector<box> children(const std::string& b, std::size_t from, std::size_t to, const std::string& where) {
+  std::vector<box> out;
+  std::size_t off = from;
+  while (off < to) {
+    if (off + 8 > to) throw std::runtime_error(where + ": truncated box header at " + std::to_string(off));
+    std::uint64_t size = be32(b, off);
+    std::size_t header = 8;
+    if (size == 1) {
+      if (off + 16 > to) throw std::runtime_error(where + ": truncated large box header");
+      size = be64(b, off + 8);
+      header = 16;
+    } else if (size == 0) {
+      size = to - off;  // extends to the end
+    }
+    if (size < header || off + size > to)
+      throw std::runtime_error(where + ": box size out of range at " + std::to_string(off));
+    out.push_back({b.substr(off + 4, 4), off + header, static_cast<std::size_t>(off + size)});
+    off += static_cast<std::size_t>(size);
+  }
+  return out;
+}
+
+box child(const std::string& b, const box& parent, const std::string& type, const std::string& where) {
+  for (const auto& k : children(b, parent.body, parent.end, where))
+    if (k.type == type) return k;
+  throw std::runtime_error(where + ": no " + type + " inside " + parent.type);
+}
+
+box find_path(const std::string& b, const std::vector<std::string>& path, const std::string& where) {
+  box cur{"file", 0, b.size()};
+  for (const auto& type : path) cur = child(b, cur, type, where);
+  return cur;
+}
+
+void need(const box& x, std::size_t bytes, const std::string& where) {
+  if (x.end - x.body < bytes) throw std::runtime_error(where + ": " + x.type + " too short");
+}
+
+}  // namespace
+
+init_boxes read_init_boxes(const fs::path& init) {
+  const std::string b = read_file(init);
+  const std::string where = init.string();
+  init_boxes out;
+  box stsd = find_path(b, {"moov", "trak", "mdia", "minf", "stbl", "stsd"}, where);
+  need(stsd, 8, where);  // version/flags, entry_count
+  if (be32(b, stsd.body + 4) < 1) throw std::runtime_error(where + ": stsd has no entry");
+  auto entries = children(b, stsd.body + 8, stsd.end, where);
+  if (entries.empty()) throw std::runtime_error(where + ": stsd has no entry box");
+  out.sample_entry = entries.front().type;
+  box mdhd = find_path(b, {"moov", "trak", "mdia", "mdhd"}, where);
+  need(mdhd, 24, where);
+  const bool v1 = static_cast<unsigned char>(b[mdhd.body]) == 1;
+  if (v1) need(mdhd, 32, where);
+  out.timescale = be32(b, mdhd.body + (v1 ? 20 : 12));
+  // A fragmented file's defaults; a plain MP4 (the progressive one) has none.
+  for (const auto& top : children(b, 0, b.size(), where))
+    if (top.type == "moov")
+      for (const auto& m : children(b, top.body, top.end, where))
+        if (m.type == "mvex") {
+          box trex = child(b, m, "trex", where);
+          need(trex, 24, where);
+          out.default_duration = be32(b, trex.body + 12);
+        }
+  return out;
+}
+
+std::int64_t fragment_duration(const fs::path& segment, const init_boxes& init) {
+  const std::string b = read_file(segment);
+  const std::string where = segment.string();
+  std::int64_t total = 0;
+  int fragments = 0;
+  for (const auto& moof : children(b, 0, b.size(), where)) {
+    if (moof.type != "moof") continue;
+    ++fragments;
+    for (const auto& traf : children(b, moof.body, moof.end, where)) {
+      if (traf.type != "traf") continue;
+      const auto kids = children(b, traf.body, traf.end, where);
+      std::int64_t default_duration = init.default_duration;
+      for (const auto& k : kids) {
+        if (k.type != "tfhd") continue;
+        need(k, 8, where);
+        const std::uint32_t flags = be32(b, k.body) & 0xffffff;
+        std::size_t q = k.body + 8;  // after version/flags and track_ID
+        if (flags & 0x01) q += 8;    // base_data_offset
+        if (flags & 0x02) q += 4;    // sample_description_index
+        if (flags & 0x08) {
+          if (q + 4 > k.end) throw std::runtime_error(where + ": tfhd too short");
+          default_duration = be32(b, q);
+        }
+      }
+      for (const auto& k : kids) {
+        if (k.type != "trun") continue;
+        need(k, 8, where);
+        const std::uint32_t flags = be32(b, k.body) & 0xffffff;
+        const std::uint32_t count = be32(b, k.body + 4);
+        std::size_t q = k.body + 8;
+        if (flags & 0x01) q += 4;  // data_offset
+        if (flags & 0x04) q += 4;  // first_sample_flags
+        const std::size_t per = 4 * (((flags & 0x100) ? 1 : 0) + ((flags & 0x200) ? 1 : 0) + ((flags & 0x400) ? 1 : 0) +
+                                     ((flags & 0x800) ? 1 : 0));
+        if (q + per * count > k.end) throw std::runtime_error(where + ": trun shorter than its sample count");
+        for (std::uint32_t i = 0; i < count; ++i) total += (flags & 0x100) ? be32(b, q + per * i) : default_duration;
+      }
+    }
+  }
+  if (fragments == 0) throw std::runtime_error(where + ": no moof");
+  return total;
+}
+
+std::vector<std::string> box_paths(const fs::path& file, int depth) {
+  const std::string b = read_file(file);
+  std::vector<std::string> out;
+  std::function<void(std::size_t, std::size_t, const std::string&, int)> walk = [&](std::size_t from, std::size_t to,
+                                                                                    const std::string& prefix, int d) {
+    for (const auto& x : children(b, from, to, file.string())) {
+      out.push_back(prefix + x.type);
+      bool container = x.type == "moov" || x.type == "trak" || x.type == "mdia" || x.type == "minf" ||
+                       x.type == "stbl" || x.type == "moof" || x.type == "traf" || x.type == "mvex";
+      if (d > 1 && container) walk(x.body, x.end, prefix + x.type + "/", d - 1);
+    }
+  };
+  walk(0, b.size(), "", depth);
   return out;
 }
 

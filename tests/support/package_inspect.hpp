@@ -64,7 +64,7 @@ media_playlist parse_media(const std::filesystem::path& file);
 
 struct mpd_segment_run {  ///< one <S t= d= r=>
   bool has_t = false;
-  std::int64_t t = 0;       ///< meaningful when has_t
+  std::int64_t t = 0;  ///< meaningful when has_t
   std::int64_t d = 0;
   std::int64_t r = 0;
 };
@@ -110,22 +110,23 @@ std::string read_file(const std::filesystem::path& file);
 // ---- decoding ----
 
 struct decoded_frame {
-  double pts = 0;        ///< seconds
-  double duration = 0;   ///< seconds (audio: nb_samples / rate; video: packet duration)
-  bool key = false;      ///< the packet was a sync sample
-  int segment = -1;      ///< 0-based segment whose bytes held this frame's packet
+  double pts = 0;       ///< seconds
+  double duration = 0;  ///< seconds (audio: nb_samples / rate; video: packet duration)
+  bool key = false;     ///< the packet was a sync sample
+  int segment = -1;     ///< 0-based segment whose bytes held this frame's packet
 };
 
 struct decoded_segment {
-  double first_pts = 0;       ///< smallest presentation time of the segment's frames (seconds)
+  double first_pts = 0;          ///< smallest presentation time of the segment's frames (seconds)
   bool starts_with_key = false;  ///< the segment's first packet (decode order) is a sync sample
   std::int64_t bytes = 0;
   int frames = 0;
 };
 
 struct decoded_track {
-  std::string codec;       ///< decoder name
-  std::string type;        ///< "video" or "audio"
+  std::string codec;     ///< decoder name
+  std::string codec_id;  ///< the stream's codec ("h264", "hevc", "av1", "aac", ...), whichever decoder read it
+  std::string type;      ///< "video" or "audio"
   // video
   int width = 0, height = 0;
   std::string pix_fmt;
@@ -152,18 +153,35 @@ decoded_track decode_fragments(const std::filesystem::path& init, const std::vec
 /// A rendition directory with index.m3u8, init.mp4 and the playlist's segments.
 decoded_track decode_rendition(const std::filesystem::path& rendition_dir);
 
-/// Decodes any single file (e.g. poster.jpg, storyboard.jpg or a progressive MP4): first stream.
-decoded_track decode_file(const std::filesystem::path& file);
+/// Decodes one stream (the first by default) of any single file: poster.jpg, storyboard.jpg, a
+/// progressive MP4.
+decoded_track decode_file(const std::filesystem::path& file, int stream = 0);
 
 /// Sum of the segment files' sizes, per playlist order.
 std::vector<std::int64_t> segment_sizes(const std::filesystem::path& rendition_dir, const media_playlist& pl);
+
+// ---- ISO BMFF boxes, read directly (not through libavformat) ----
+
+/// What a CMAF init segment (init.mp4) says about its one track; of a plain MP4, about its first.
+struct init_boxes {
+  std::string sample_entry;            ///< type of moov/trak/mdia/minf/stbl/stsd's first entry: avc1, hvc1, av01, mp4a
+  std::uint32_t timescale = 0;         ///< mdhd
+  std::uint32_t default_duration = 0;  ///< mvex/trex default_sample_duration (0 without mvex)
+};
+/// Throws std::runtime_error when a box is malformed or missing.
+init_boxes read_init_boxes(const std::filesystem::path& init);
+/// The duration of a media segment in the track's timescale: the sum of every sample's duration in
+/// its moof/traf/trun boxes (per-sample, else tfhd's default, else trex's).
+std::int64_t fragment_duration(const std::filesystem::path& segment, const init_boxes& init);
+/// Box types in file order, nested ones as "moov/trak/..." paths, down to `depth` levels.
+std::vector<std::string> box_paths(const std::filesystem::path& file, int depth = 1);
 
 // ---- WebVTT ----
 
 struct vtt_cue {
   double start = 0, end = 0;
   std::string payload;
-  std::string file;              ///< payload before '#'
+  std::string file;                    ///< payload before '#'
   int x = -1, y = -1, w = -1, h = -1;  ///< from "#xywh=x,y,w,h" when present
 };
 /// Throws std::runtime_error if the file does not start with "WEBVTT" or a cue timing line is malformed.

@@ -16,18 +16,21 @@ namespace spool::media {
 
 /// One video rendition of the ladder. Rungs taller than the source are dropped (never upscale).
 struct rung {
-  std::string name;              ///< directory name and label, e.g. "720p"
-  int height = 0;                ///< output height; width follows the display aspect ratio
-  int crf = 23;                  ///< constant rate factor (libx264/libx265) or CRF-like quality (svt-av1)
-  std::int64_t maxrate_kbps = 0; ///< VBV cap; 0 = uncapped
-  std::int64_t bufsize_kbps = 0; ///< VBV buffer; 0 = 2 × maxrate
+  /// Directory name and label, e.g. "720p": 1-64 of [A-Za-z0-9._-], unique (ignoring case), not
+  /// starting with '.', and not a package file's name (master.m3u8, audio, ..., or another rung's
+  /// progressive "<name>.mp4").
+  std::string name;
+  int height = 0;                 ///< output height; width follows the display aspect ratio
+  int crf = 23;                   ///< constant rate factor (libx264/libx265) or CRF-like quality (svt-av1)
+  std::int64_t maxrate_kbps = 0;  ///< VBV cap; 0 = uncapped
+  std::int64_t bufsize_kbps = 0;  ///< VBV buffer; 0 = 2 × maxrate
 };
 
 struct video_settings {
   std::string codec = "libx264";  ///< libx264, libx265 or libsvtav1 where the linked FFmpeg has it
   std::string preset = "veryfast";
-  std::string profile = "high";   ///< H.264 profile; ignored by other codecs
-  double max_fps = 30;            ///< sources above this are halved (50→25, 60→30) or capped
+  std::string profile = "high";  ///< H.264 profile; ignored by other codecs
+  double max_fps = 30;           ///< sources above this are halved (50→25, 60→30) or capped
   /// Default: the "hls-ladder" preset's rungs.
   std::vector<rung> rungs = {
       {"1080p", 1080, 23, 5000, 10000},
@@ -53,9 +56,9 @@ struct packaging_settings {
 };
 
 struct thumbnail_settings {
-  bool poster = true;       ///< poster.jpg
-  bool storyboard = true;   ///< storyboard.jpg sprite sheet + storyboard.vtt
-  double interval_s = 10;   ///< seconds between storyboard tiles (grown for long inputs, ≤ 400 tiles)
+  bool poster = true;      ///< poster.jpg
+  bool storyboard = true;  ///< storyboard.jpg sprite sheet + storyboard.vtt
+  double interval_s = 10;  ///< seconds between storyboard tiles (grown for long inputs, ≤ 400 tiles)
   int tile_width = 160;
   int columns = 10;
 };
@@ -82,7 +85,8 @@ error_code apply_spec(std::string_view json_text, plan& out, std::string* detail
 inline error_code apply_spec(const char* json_text, plan& out, std::string* detail = nullptr) {
   return apply_spec(std::string_view(json_text), out, detail);
 }
-/// Checks a plan for consistency (rung names unique and path-safe, segment a multiple of the GOP, ...).
+/// Checks a plan for consistency (rung names unique, path-safe and not a package file's name, segment a
+/// multiple of the GOP, ...).
 error_code validate(const plan& p, std::string* detail = nullptr);
 /// The plan as a JSON job spec that apply_spec() reads back to an equal plan.
 boost::json::value to_json(const plan& p);

@@ -70,7 +70,7 @@ struct rendition_result {
   double duration_s = 0;
   std::int64_t bytes = 0;
   std::int64_t avg_bitrate = 0;   ///< bits per second over the whole rendition
-  std::int64_t peak_bitrate = 0;  ///< highest single segment's bits per second
+  std::int64_t peak_bitrate = 0;  ///< peak over runs of segments lasting 0.5-1.5x the target duration (RFC 8216bis)
 };
 
 /// Something the package lacks or changed from the source that did not fail the transcode: damaged
