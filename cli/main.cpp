@@ -40,14 +40,15 @@ extern "C" void on_signal(int) { g_cancel.store(true); }
 constexpr const char* usage_text = R"(usage:
   spool probe IN
   spool transcode IN OUTDIR [--preset NAME] [--spec FILE] [--overwrite] [--quiet]
-                  [--allow-https-host HOST]... [--max-duration S] [--deadline S] [--nice N]
-                  [--encoder-threads N] [--queue-frames N]
+                  [--allow-https-host HOST]... [--https-ca-file FILE] [--allow-private-addresses]
+                  [--max-duration S] [--deadline S] [--nice N] [--encoder-threads N] [--queue-frames N]
   spool submit --queue URI --input IN --output OUTDIR [--preset NAME | --spec FILE]
                [--idempotency-key KEY] [--metadata JSON]
   spool worker --queue URI [--concurrency N] [--min-concurrency N] [--jobs-per-worker X]
                [--lease S] [--grace S] [--poll S] [--max-attempts N] [--retry-base S]
                [--exit-when-idle] [--progress] [--quiet] [--nice N] [--encoder-threads N]
-               [--allow-https-host HOST]... [--max-duration S] [--deadline S]
+               [--allow-https-host HOST]... [--https-ca-file FILE] [--allow-private-addresses]
+               [--max-duration S] [--deadline S]
   spool status OUTDIR
   spool queue stats --queue URI [--jobs-per-worker X]
   spool dlq list --queue URI
@@ -55,6 +56,9 @@ constexpr const char* usage_text = R"(usage:
   spool presets
   spool version
 
+An https:// input is read only from a host named by --allow-https-host, over TLS with its certificate
+verified against the system's CAs (or only those in --https-ca-file, a PEM bundle), and never from a
+loopback, private or link-local address unless --allow-private-addresses is given.
 Queues: mem://NAME (this process only) or file:///ABSOLUTE/PATH.db (durable, shared between processes).
 submit prints the job id, which is the queue's message id; submitting again with the same
 --idempotency-key queues nothing and prints the first job's id. Local input and output paths are
@@ -125,6 +129,8 @@ struct parsed_args {
   std::string preset, spec_file;
   bool overwrite = false, quiet = false;
   std::vector<std::string> https_hosts;
+  std::string https_ca_file;
+  bool allow_private_addresses = false;
   double max_duration = -1, deadline = -1;
   int nice = -1;
   int encoder_threads = -1, queue_frames = -1;
@@ -163,6 +169,10 @@ bool parse(int argc, char** argv, int first, parsed_args& a, std::string& why) {
     } else if (arg == "--allow-https-host") {
       if (!value(s)) return false;
       a.https_hosts.push_back(s);
+    } else if (arg == "--https-ca-file") {
+      if (!value(a.https_ca_file)) return false;
+    } else if (arg == "--allow-private-addresses") {
+      a.allow_private_addresses = true;
     } else if (arg == "--max-duration") {
       if (!number(a.max_duration)) return false;
     } else if (arg == "--deadline") {
@@ -186,6 +196,8 @@ bool parse(int argc, char** argv, int first, parsed_args& a, std::string& why) {
 media::input_policy make_policy(const parsed_args& a) {
   media::input_policy p;
   p.https_hosts = a.https_hosts;
+  p.https_ca_file = a.https_ca_file;
+  p.https_allow_private_addresses = a.allow_private_addresses;
   if (a.max_duration >= 0) p.max_duration_s = a.max_duration;
   if (a.deadline > 0) p.deadline = std::chrono::seconds(static_cast<long long>(a.deadline));
   return p;
@@ -509,6 +521,14 @@ bool parse_worker_args(int argc, char** argv, worker_args& a, std::string& why) 
         return false;
       }
       o.policy.https_hosts.emplace_back(argv[++i]);
+    } else if (arg == "--https-ca-file") {
+      if (i + 1 >= argc) {
+        why = arg + " needs a value";
+        return false;
+      }
+      o.policy.https_ca_file = argv[++i];
+    } else if (arg == "--allow-private-addresses") {
+      o.policy.https_allow_private_addresses = true;
     } else if (arg == "--max-duration") {
       if (!number(o.policy.max_duration_s, 0)) return false;
     } else if (arg == "--deadline") {

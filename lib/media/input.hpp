@@ -13,6 +13,8 @@
 
 namespace spool::media {
 
+class https_input;
+
 /// State the interrupt callback and the nested-open guard read; outlives the format context.
 struct input_guard {
   const cancel_flag* cancel = nullptr;
@@ -47,11 +49,15 @@ class opened_input {
   void open(const std::string& input, const input_policy& policy, input_guard& guard);
   /// Turns an AVERROR from reading into a typed failure, taking the guard's state into account.
   [[noreturn]] void fail_read(int averror, const char* what) const;
+  /// Throws the byte source's own typed failure (network, policy, ...) if it had one: a demuxer may
+  /// report a failed read as the end of the input or as invalid data.
+  void check_source() const;
 
  private:
   struct io_state;
   av::input_ptr fmt_;
   std::unique_ptr<io_state> io_;
+  std::unique_ptr<https_input> https_;
   input_guard* guard_ = nullptr;
 };
 

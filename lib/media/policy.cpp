@@ -1,5 +1,7 @@
 #include "media/input.hpp"
 
+#include "media/https_input.hpp"
+
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
@@ -161,10 +163,10 @@ int open_regular_file(const std::string& path) {
   return fd;
 }
 
-// The container over `pb` (at its start), at most `max_streams` streams. On failure *out is null and
-// the AVERROR is returned; a custom pb stays open either way.
+// The container over `pb` (at its start), at most `max_streams` streams, with FFmpeg's protocols
+// limited to `protocols`. On failure *out is null and the AVERROR is returned; the pb stays open.
 int open_container(AVIOContext* pb, const AVInputFormat* ifmt, const std::string& name, const input_policy& policy,
-                   input_guard& guard, int max_streams, bool custom_io, AVFormatContext** out) {
+                   input_guard& guard, int max_streams, const char* protocols, AVFormatContext** out) {
   *out = nullptr;
   AVFormatContext* ctx = avformat_alloc_context();
   if (!ctx) throw std::bad_alloc();
@@ -175,12 +177,12 @@ int open_container(AVIOContext* pb, const AVInputFormat* ifmt, const std::string
   ctx->probesize = policy.probe_size;
   ctx->max_analyze_duration = policy.analyze_duration_us;
   ctx->max_streams = max_streams;
-  if (custom_io) ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
+  ctx->flags |= AVFMT_FLAG_CUSTOM_IO;
   AVDictionary* opts = nullptr;
   std::string formats;
   for (const auto& d : policy.demuxers) formats += (formats.empty() ? "" : ",") + d;
   av_dict_set(&opts, "format_whitelist", formats.c_str(), 0);
-  av_dict_set(&opts, "protocol_whitelist", custom_io ? "file" : "https,tls,tcp", 0);
+  av_dict_set(&opts, "protocol_whitelist", protocols, 0);
   int r = avformat_open_input(&ctx, name.c_str(), ifmt, &opts);
   av_dict_free(&opts);
   if (r >= 0) *out = ctx;
@@ -191,11 +193,11 @@ int open_container(AVIOContext* pb, const AVInputFormat* ifmt, const std::string
 // (mov, matroska, flv). Reading the header again with a higher ceiling tells a file that declares
 // too many streams, a policy matter, from a machine that is really out of memory.
 bool declares_more_streams(AVIOContext* pb, const AVInputFormat* ifmt, const std::string& name,
-                           const input_policy& policy, input_guard& guard, bool custom_io) {
+                           const input_policy& policy, input_guard& guard, const char* protocols) {
   if (!pb || avio_seek(pb, 0, SEEK_SET) < 0) return false;
   for (int ceiling : {std::max(1000, 4 * (policy.max_streams + 1)), 20000}) {
     AVFormatContext* ctx = nullptr;
-    int r = open_container(pb, ifmt, name, policy, guard, ceiling, custom_io, &ctx);
+    int r = open_container(pb, ifmt, name, policy, guard, ceiling, protocols, &ctx);
     if (r >= 0) {
       bool more = static_cast<int>(ctx->nb_streams) > policy.max_streams;
       ctx->flags |= AVFMT_FLAG_CUSTOM_IO;  // the pb outlives this look
@@ -294,8 +296,13 @@ struct opened_input::io_state {
 opened_input::opened_input() = default;
 
 opened_input::~opened_input() {
-  fmt_.reset();  // the format context refers to io_->pb; close it first
+  fmt_.reset();  // the format context refers to io_->pb or https_->pb(); close it first
   io_.reset();
+  https_.reset();
+}
+
+void opened_input::check_source() const {
+  if (https_) https_->rethrow_failure();
 }
 
 void opened_input::fail_read(int averror, const char* what) const {
@@ -306,6 +313,7 @@ void opened_input::fail_read(int averror, const char* what) const {
       av::fail(errc::nested_open_refused,
                "the input tried to open another resource (" + guard_->refused_url + "); nested opens are refused");
   }
+  check_source();
   if (io_ && io_->read_error) av::fail(errc::io_error, std::string(what) + ": " + std::strerror(io_->read_errno));
   av::fail_av(averror, what, errc::input_undecodable);
 }
@@ -331,20 +339,10 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
         av::fail(errc::protocol_not_allowed, "file:// URIs must name a local path");
       path = std::string(url->path());
     } else if (iequals(scheme, "https")) {
-      std::string host(url->host());
-      bool listed = std::any_of(policy.https_hosts.begin(), policy.https_hosts.end(),
-                                [&](const std::string& h) { return iequals(h, host); });
-      if (!listed) av::fail(errc::protocol_not_allowed, "https host '" + host + "' is not on the input allow-list");
-      AVDictionary* opts = nullptr;
-      av_dict_set(&opts, "protocol_whitelist", "https,tls,tcp", 0);
-      AVIOInterruptCB cb{interrupt_cb, &guard};
-      int r = avio_open2(&pb, input.c_str(), AVIO_FLAG_READ, &cb, &opts);
-      av_dict_free(&opts);
-      if (r < 0) {
-        if (guard.cancelled) av::fail(errc::cancelled, "cancelled");
-        if (guard.deadline_hit) av::fail(errc::deadline_exceeded, "the job's deadline passed while connecting");
-        av::fail_av(r, "cannot open " + input, errc::network);
-      }
+      // Checks the host against the allow-list (and every redirect the same way), then connects.
+      https_ = std::make_unique<https_input>(input, policy, guard);
+      pb = https_->pb();
+      display = https_->name();  // FFmpeg's logs name the input without its query string
       path.clear();
     } else {
       av::fail(errc::protocol_not_allowed, "the input's scheme '" + scheme + "' is not allowed");
@@ -368,23 +366,24 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
   int score = av_probe_input_buffer2(pb, &ifmt, display.c_str(), nullptr, 0,
                                      static_cast<unsigned>(std::min<std::int64_t>(policy.probe_size, 1 << 30)));
   if (score < 0 || !ifmt) {
-    if (path.empty()) avio_closep(&pb);
     if (guard.cancelled) av::fail(errc::cancelled, "cancelled");
+    check_source();
     if (score == AVERROR_EOF) av::fail(errc::input_not_media, "the input is empty");
     if (io_->read_error) fail_read(score, "cannot read the input");
     av::fail(errc::input_not_media, "the input is not a recognised media file");
   }
   if (!demuxer_allowed(ifmt->name, policy.demuxers)) {
-    if (path.empty()) avio_closep(&pb);
     av::fail(errc::format_not_allowed, std::string("the input's format '") + ifmt->name + "' is not allowed");
   }
 
   AVFormatContext* ctx = nullptr;
-  int r = open_container(pb, ifmt, display, policy, guard, policy.max_streams + 1, !path.empty(), &ctx);
-  if (r == AVERROR(ENOMEM) && declares_more_streams(pb, ifmt, display, policy, guard, !path.empty()))
+  // Reading is spool's own (a file descriptor, or https_input): FFmpeg needs no network protocol.
+  const char* protocols = https_ ? "none" : "file";  // "none" matches no protocol
+  int r = open_container(pb, ifmt, display, policy, guard, policy.max_streams + 1, protocols, &ctx);
+  if (r == AVERROR(ENOMEM) && declares_more_streams(pb, ifmt, display, policy, guard, protocols))
     fail_too_many_streams(policy);
-  if (r < 0) {  // avformat_open_input freed ctx; a custom pb is still ours
-    if (path.empty()) avio_closep(&pb);
+  if (r < 0) {  // avformat_open_input freed ctx; the custom pb is still ours
+    check_source();
     // Picked by its name alone and then unreadable as that format: it is not media at all.
     if (r == AVERROR_INVALIDDATA && score <= AVPROBE_SCORE_EXTENSION && !io_->read_error && !guard.cancelled &&
         guard.refused_url.empty())
@@ -393,7 +392,6 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
     fail_read(r, "cannot open the input");
   }
   fmt_.reset(ctx);
-  if (path.empty()) ctx->flags &= ~AVFMT_FLAG_CUSTOM_IO;  // let avformat_close_input close the https pb
   check_stream_count(ctx, policy);
   // Sizes the headers declare are checked before any decoder allocates a picture of that size.
   check_pixels(ctx, policy);
@@ -412,6 +410,7 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
   for (auto& d : stream_opts) av_dict_free(&d);
   if (r == AVERROR(ENOMEM) && static_cast<int>(ctx->nb_streams) > policy.max_streams) fail_too_many_streams(policy);
   if (r < 0) fail_read(r, "cannot read the input's streams");
+  check_source();
   if (!guard.refused_url.empty())
     av::fail(errc::nested_open_refused,
              "the input tried to open another resource (" + guard.refused_url + "); nested opens are refused");

@@ -13,6 +13,12 @@ namespace spool::media {
 struct input_policy {
   /// https:// inputs are refused unless their host is listed here (exact match, case-insensitive).
   std::vector<std::string> https_hosts;
+  /// https hosts may resolve to loopback, private, link-local or other internal addresses (refused by default).
+  bool https_allow_private_addresses = false;
+  /// A PEM bundle of certificate authorities trusted instead of the system's (a private CA); empty = system.
+  std::string https_ca_file;
+  /// Redirects followed per request, each to an https URL on an allowed host; 0 refuses every redirect.
+  int https_max_redirects = 3;
   /// Demuxers that may open an input. Playlist and indirection formats (hls, dash, concat, image2,
   /// tee, data, subfile, ...) are deliberately absent: they can make a reader open other files.
   std::vector<std::string> demuxers = default_demuxers();
