@@ -1,4 +1,5 @@
 #include "media/input.hpp"
+#include "media/https_source.hpp"
 
 #include "media/https_input.hpp"
 
@@ -332,7 +333,7 @@ void opened_input::open(const std::string& input, const input_policy& policy, in
                                 [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+'; });
   if (has_scheme) {
     auto url = boost::urls::parse_uri(input);
-    if (!url) av::fail(errc::protocol_not_allowed, "the input is not a valid URI: " + input);
+    if (!url) av::fail(errc::protocol_not_allowed, "the input is not a valid URI: " + redact_url(input));
     std::string scheme(url->scheme());
     if (iequals(scheme, "file")) {
       if (!url->encoded_host().empty() && !iequals(url->encoded_host(), "localhost"))

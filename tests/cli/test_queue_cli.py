@@ -194,9 +194,10 @@ class ProbeCli(unittest.TestCase):
             srv.listen(1)
             srv.settimeout(30)
             port = srv.getsockname()[1]
+            # Loopback is refused unless allowed: the probe must reach the server to stall on it.
             p = subprocess.Popen([CLI, "probe", f"https://127.0.0.1:{port}/lecture.mp4", "--allow-https-host",
-                                  "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                 stdin=subprocess.DEVNULL)
+                                  "127.0.0.1", "--allow-private-addresses"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
             try:
                 conn, _ = srv.accept()
                 with conn:
