@@ -1,6 +1,7 @@
 #include <spool/error.hpp>
 
 #include <boost/asio/error.hpp>
+#include <boost/throw_exception.hpp>
 #include <cerrno>
 #include <string>
 
@@ -179,6 +180,10 @@ std::string code_name(const error_code& ec) {
     default: break;
   }
   return std::string(ec.category().name()) + "_" + std::to_string(ec.value());
+}
+
+void throw_exception_from_error(const error& e, const boost::source_location& loc) {
+  boost::throw_exception(failure(e), loc);
 }
 
 error_code error_from_name(std::string_view name) noexcept {

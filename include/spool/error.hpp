@@ -2,8 +2,12 @@
 // spool's error vocabulary. Every failure is a boost::system::error_code (implicitly convertible to
 // std::error_code) whose category the queue layer acts on: permanent errors dead-letter at once,
 // resource and transient errors retry, cancellation releases the job without counting an attempt.
+#include <boost/assert/source_location.hpp>
 #include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+#include <boost/system/system_error.hpp>
 
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -103,6 +107,43 @@ error_code error_from_name(std::string_view name) noexcept;
 /// Maps an FFmpeg AVERROR value into spool's taxonomy; `fallback` is used for AVERROR values that
 /// say nothing about the cause (AVERROR_UNKNOWN, AVERROR_EXTERNAL, ...).
 error_code from_averror(int averror, errc fallback = errc::internal) noexcept;
+
+/// A failure with its reason in words: the code says what to do about it, the message says what
+/// happened ("the input's format 'hls' is not allowed"). Every spool call that can fail gives both.
+struct error {
+  error_code code;
+  std::string message;  ///< empty means code.message()
+
+  error() = default;
+  error(error_code c, std::string m = {}) : code(c), message(std::move(m)) {}  // NOLINT: implicit from a code
+  error(errc e, std::string m = {}) : code(make_error_code(e)), message(std::move(m)) {}  // NOLINT
+  explicit operator bool() const noexcept { return static_cast<bool>(code); }
+  /// The message, or the code's own when none was given.
+  std::string what() const { return message.empty() ? code.message() : message; }
+};
+
+/// "format_not_allowed: the input's format 'hls' is not allowed", for logs and test output.
+template <class Ch, class Tr>
+std::basic_ostream<Ch, Tr>& operator<<(std::basic_ostream<Ch, Tr>& os, const error& e) {
+  return os << code_name(e.code) << ": " << e.what();
+}
+
+/// What a result<T>'s value() throws on failure: a system_error whose what() is the message.
+class failure : public boost::system::system_error {
+ public:
+  explicit failure(const error& e) : boost::system::system_error(e.code, e.what()), message_(e.what()) {}
+  const std::string& message() const noexcept { return message_; }
+
+ private:
+  std::string message_;
+};
+
+/// Found by boost::system::result when value() is called on a failure.
+[[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);
+
+/// A value or an error: `auto r = f(); if (!r) log(r.error().what()); use(*r);`
+template <class T>
+using result = boost::system::result<T, error>;
 
 }  // namespace spool
 

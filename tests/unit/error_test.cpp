@@ -97,3 +97,25 @@ TEST_CASE("Error::Names: every spool code reads back from its name", "[error]") 
   }
   CHECK(spool::error_from_name("no_such_code") == errc::internal);
 }
+
+TEST_CASE("Error::Result: a failure keeps its message, also when value() throws", "[error]") {
+  auto fails = []() -> spool::result<int> { return spool::error(errc::format_not_allowed, "the input's format 'hls' is not allowed"); };
+  auto works = []() -> spool::result<int> { return 42; };
+  auto r = fails();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::format_not_allowed);
+  CHECK(r.error().what() == "the input's format 'hls' is not allowed");
+  CHECK(*works() == 42);
+  try {
+    (void)r.value();
+    FAIL("value() of a failure must throw");
+  } catch (const spool::failure& f) {
+    CHECK(f.code() == errc::format_not_allowed);
+    CHECK(f.message() == "the input's format 'hls' is not allowed");
+    CHECK(std::string(f.what()).find("'hls'") != std::string::npos);
+  }
+  spool::error bare = errc::no_space;
+  CHECK(bare.what() == spool::error_code(errc::no_space).message());
+  spool::result<void> ok;
+  CHECK(ok.has_value());
+}
