@@ -2,6 +2,7 @@
 // exit codes and a JSON error line.
 #include <spool/job.hpp>
 #include <spool/queue/registry.hpp>
+#include <spool/json_text.hpp>
 #include <spool/spool.hpp>
 
 #include <boost/json.hpp>
@@ -193,8 +194,8 @@ bool parse(int argc, char** argv, int first, parsed_args& a, std::string& why) {
   return true;
 }
 
-media::input_policy make_policy(const parsed_args& a) {
-  media::input_policy p;
+spool::input_policy make_policy(const parsed_args& a) {
+  spool::input_policy p;
   p.https_hosts = a.https_hosts;
   p.https_ca_file = a.https_ca_file;
   p.https_allow_private_addresses = a.allow_private_addresses;
@@ -227,16 +228,18 @@ int cmd_transcode(const parsed_args& a) {
   if (a.encoder_threads >= 0) opt.encoder_threads = a.encoder_threads;
   if (a.queue_frames > 0) opt.queue_frames = a.queue_frames;
   if (!a.preset.empty()) {
-    if (media::make_preset(a.preset, opt.plan))
-      return report_error(spool::errc::invalid_spec, "unknown preset '" + a.preset + "'");
+    auto p = spool::make_preset(a.preset);
+    if (!p) return report_error(p.error().code, p.error().what());
+    opt.plan = *std::move(p);
   }
   if (!a.spec_file.empty()) {
     std::ifstream f(a.spec_file);
     if (!f) return report_error(spool::errc::invalid_spec, "cannot read the spec file " + a.spec_file);
     std::stringstream ss;
     ss << f.rdbuf();
-    std::string detail;
-    if (auto ec = media::apply_spec(ss.str(), opt.plan, &detail)) return report_error(ec, detail);
+    auto p = spool::apply_spec(ss.str(), opt.plan);
+    if (!p) return report_error(p.error().code, p.error().what());
+    opt.plan = *std::move(p);
   }
   bool tty = ::isatty(STDERR_FILENO) != 0;
   if (!a.quiet) {
@@ -352,7 +355,7 @@ int cmd_submit(int argc, char** argv) {
   job.input = absolute_if_local(a.input);
   job.output = absolute_if_local(a.output);
   job.idempotency_key = a.idempotency_key;
-  if (!a.preset.empty()) job.preset = a.preset;
+  boost::json::value overrides;
   if (!a.spec_file.empty()) {
     std::ifstream f(a.spec_file);
     if (!f) return report_error(spool::errc::invalid_spec, "cannot read the spec file " + a.spec_file);
@@ -362,17 +365,18 @@ int cmd_submit(int argc, char** argv) {
     auto v = boost::json::parse(ss.str(), jec);
     if (jec) return report_error(spool::errc::invalid_spec, "the spec file is not valid JSON: " + jec.message());
     if (!v.is_object()) return report_error(spool::errc::invalid_spec, "the spec file must hold a JSON object");
-    job.plan = std::move(v);
+    overrides = std::move(v);
   }
   if (a.has_metadata) {
     boost::system::error_code jec;
     job.metadata = boost::json::parse(a.metadata, jec);
     if (jec) return report_error(spool::errc::invalid_spec, "--metadata is not valid JSON: " + jec.message());
   }
-  // Refuse a bad preset or spec here, before anything is queued.
-  spool::media::plan plan;
-  std::string detail;
-  if (auto ec = spool::make_plan(job, plan, &detail)) return report_error(ec, detail);
+  // Resolved now, so the worker encodes exactly this; a bad preset or spec is refused before anything
+  // is queued.
+  auto plan = spool::resolve_plan(a.preset.empty() ? "hls-ladder" : a.preset, overrides.is_null() ? nullptr : &overrides);
+  if (!plan) return report_error(plan.error().code, plan.error().what());
+  job.plan = *std::move(plan);
 
   std::shared_ptr<spool::queue::queue_adapter> q;
   if (int rc = open_queue(a.queue, q)) return rc;
@@ -638,10 +642,8 @@ int main(int argc, char** argv) {
     return ok;
   }
   if (cmd == "presets") {
-    for (const auto& n : media::preset_names()) {
-      media::plan p;
-      media::make_preset(n, p);
-      fmt::print("{}\t{}\n", n, boost::json::serialize(media::to_json(p)));
+    for (const auto& n : spool::preset_names()) {
+      fmt::print("{}\t{}\n", n, spool::to_json_text(spool::to_json(*spool::make_preset(n))));
     }
     return ok;
   }

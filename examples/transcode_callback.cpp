@@ -44,12 +44,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Start from a named preset; a JSON job spec (spool::media::apply_spec) could override it.
+  // Start from a named preset; a JSON job spec (spool::apply_spec) could override it.
   spool::media::transcode_options options;
-  if (auto ec = spool::media::make_preset("hls-ladder", options.plan)) {
-    std::fprintf(stderr, "preset: %s\n", ec.message().c_str());
+  auto preset = spool::make_preset("hls-ladder");
+  if (!preset) {
+    std::fprintf(stderr, "preset: %s\n", preset.error().what().c_str());
     return 1;
   }
+  options.plan = *preset;
   options.on_progress = print_progress;
 
   boost::asio::io_context io;

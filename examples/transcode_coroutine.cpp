@@ -38,10 +38,12 @@ asio::awaitable<int> run(std::string input, std::string output, std::chrono::sec
   asio::steady_timer timer(ex, timeout);
 
   spool::media::transcode_options options;
-  if (auto ec = spool::media::make_preset("hls-ladder", options.plan)) {
-    std::fprintf(stderr, "preset: %s\n", ec.message().c_str());
+  auto preset = spool::make_preset("hls-ladder");
+  if (!preset) {
+    std::fprintf(stderr, "preset: %s\n", preset.error().what().c_str());
     co_return 1;
   }
+  options.plan = *preset;
   options.on_progress = print_progress;
 
   // as_tuple keeps the error code *and* the result (whose error_detail explains a failure);

@@ -25,10 +25,12 @@ int main(int argc, char** argv) {
   }
 
   spool::media::transcode_options options;
-  if (auto ec = spool::media::make_preset("hls-ladder", options.plan)) {
-    std::fprintf(stderr, "preset: %s\n", ec.message().c_str());
+  auto preset = spool::make_preset("hls-ladder");
+  if (!preset) {
+    std::fprintf(stderr, "preset: %s\n", preset.error().what().c_str());
     return 1;
   }
+  options.plan = *preset;
 
   // The transcoder still needs an executor for its identity; with use_future it is never used to
   // run the completion.

@@ -41,10 +41,12 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
 
   spool::media::transcode_options options;
-  if (auto ec = spool::media::make_preset("hls-ladder", options.plan)) {
-    std::fprintf(stderr, "preset: %s\n", ec.message().c_str());
+  auto preset = spool::make_preset("hls-ladder");
+  if (!preset) {
+    std::fprintf(stderr, "preset: %s\n", preset.error().what().c_str());
     return 1;
   }
+  options.plan = *preset;
   options.on_progress = print_progress;  // called on this thread, between waits
 
   spool::media::transcode_result result;

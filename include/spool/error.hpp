@@ -104,9 +104,7 @@ std::string code_name(const error_code& ec);
 /// The spool code whose code_name() is `name` (as read back from status.json or a dead letter);
 /// errc::internal for a name that is not spool's.
 error_code error_from_name(std::string_view name) noexcept;
-/// Maps an FFmpeg AVERROR value into spool's taxonomy; `fallback` is used for AVERROR values that
-/// say nothing about the cause (AVERROR_UNKNOWN, AVERROR_EXTERNAL, ...).
-error_code from_averror(int averror, errc fallback = errc::internal) noexcept;
+
 
 /// A failure with its reason in words: the code says what to do about it, the message says what
 /// happened ("the input's format 'hls' is not allowed"). Every spool call that can fail gives both.

@@ -1,8 +1,8 @@
 #pragma once
 // The shared vocabulary of the queue and worker layers: what a job is, and what state it is in.
-// A job travels through a queue as the JSON of job_spec (docs/job-spec.md, "version": 1).
+// A job travels through a queue as the JSON of job_spec (docs/job-spec.md, "version": 2).
 #include <spool/error.hpp>
-#include <spool/media/plan.hpp>
+#include <spool/plan.hpp>
 
 #include <boost/json/value.hpp>
 
@@ -13,17 +13,23 @@
 
 namespace spool {
 
+/// A job as it travels through a queue (docs/job-spec.md). Its plan is resolved when it is
+/// submitted (a preset with overrides becomes the whole plan), so a worker of any version encodes
+/// exactly what was asked, and it is parsed and checked once on each side.
 struct job_spec {
   std::string job_id;           ///< assigned at submit when empty
   std::string idempotency_key;  ///< the same key again returns the first job's id; empty = none
-  std::string input;            ///< path, file:// or https:// URI of the source
-  std::string output;           ///< directory the package is published to
-  std::string preset = "hls-ladder";
-  /// A full plan overrides the preset when present (a JSON job spec as read by media::apply_spec).
-  std::optional<boost::json::value> plan;
+  std::string input;            ///< where the source is: a path, file://, https:// (storage resolves it)
+  std::string output;           ///< where the package is published: a path or file:// URI
+  spool::plan plan;             ///< what to produce; default-constructed, the "hls-ladder" preset
+  /// The spool version that resolved `plan` ("0.2.0"); submit sets it when empty.
+  std::string resolved_by;
   /// Opaque to spool: handed back unchanged in every status event.
   boost::json::value metadata;
 };
+
+/// A preset with optional overrides (a JSON plan spec, docs/job-spec.md) resolved into a whole plan.
+result<plan> resolve_plan(std::string_view preset, const boost::json::value* overrides = nullptr);
 
 enum class job_state { queued, running, succeeded, failed, dead };
 
@@ -49,17 +55,19 @@ struct job_status {
 /// "2026-11-26T05:27:01.204Z".
 std::string to_iso8601(std::chrono::system_clock::time_point t);
 
+/// The job as its message: {"version": 2, "job_id", "input", "output", "plan": the whole plan,
+/// "resolved_by", "idempotency_key"?, "metadata"?}.
 boost::json::value to_json(const job_spec& j);
-/// Reads a job spec; a malformed one is errc::invalid_spec with the reason in `detail`.
-error_code parse_job_spec(std::string_view json_text, job_spec& out, std::string* detail = nullptr);
-/// The media plan the job asks for: its preset, overridden by its plan when present.
-error_code make_plan(const job_spec& j, media::plan& out, std::string* detail = nullptr);
+/// Reads a job message once: version 2 carries its resolved plan; version 1 (a preset name and
+/// optional overrides, as spool 0.1 queued them) is resolved here. A malformed one is
+/// errc::invalid_spec with the reason in the error's message.
+result<job_spec> parse_job_spec(std::string_view json_text);
 
 /// {"job_id","state","attempt","progress","eta_s","error":{code,category,message}|null,"updated_at"}, plus
 /// "idempotency_key" and "metadata" when the job has them.
 boost::json::value to_json(const job_status& s);
 /// Reads what to_json(job_status) writes; errc::invalid_spec when it is not a status object.
-error_code parse_job_status(std::string_view json_text, job_status& out, std::string* detail = nullptr);
+result<job_status> parse_job_status(std::string_view json_text);
 /// {"code","category","message"} for an error.
 boost::json::value error_json(const error_code& ec, std::string_view message);
 

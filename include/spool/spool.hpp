@@ -3,8 +3,8 @@
 #include <spool/error.hpp>
 #include <spool/job.hpp>
 #include <spool/media/log.hpp>
-#include <spool/media/plan.hpp>
-#include <spool/media/policy.hpp>
+#include <spool/plan.hpp>
+#include <spool/input_policy.hpp>
 #include <spool/media/probe.hpp>
 #include <spool/media/transcode.hpp>
 #include <spool/media/transcoder.hpp>

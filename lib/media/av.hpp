@@ -17,6 +17,14 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+namespace spool::media {
+
+/// Maps an FFmpeg AVERROR value into spool's taxonomy; `fallback` is used for AVERROR values that
+/// say nothing about the cause (AVERROR_UNKNOWN, AVERROR_EXTERNAL, ...).
+error_code from_averror(int averror, errc fallback = errc::internal) noexcept;
+
+}  // namespace spool::media
+
 namespace spool::media::av {
 
 struct format_input_deleter { void operator()(AVFormatContext* c) const noexcept { avformat_close_input(&c); } };

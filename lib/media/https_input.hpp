@@ -2,7 +2,7 @@
 // Internal: an https:// input handed to FFmpeg as a custom AVIOContext over https_source, so that no
 // network URL ever reaches FFmpeg's own protocols (which neither verify certificates by default nor
 // restrict redirects).
-#include <spool/media/policy.hpp>
+#include <spool/input_policy.hpp>
 
 #include <memory>
 #include <string>

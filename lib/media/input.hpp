@@ -2,7 +2,7 @@
 // Internal: opening an input under the input policy.
 #include "media/av.hpp"
 
-#include <spool/media/policy.hpp>
+#include <spool/input_policy.hpp>
 #include <spool/media/probe.hpp>
 #include <spool/media/transcode.hpp>
 

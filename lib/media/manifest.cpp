@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "media/package_names.hpp"
+#include <spool/package_layout.hpp>
 
 namespace spool::media {
 namespace {
@@ -20,10 +20,10 @@ std::string hls_media_playlist(const track_info& t) {
   std::string out = "#EXTM3U\n#EXT-X-VERSION:7\n";
   out += fmt::format("#EXT-X-TARGETDURATION:{}\n", t.target_duration_s());
   out += "#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n";
-  out += fmt::format("#EXT-X-MAP:URI=\"{}\"\n", package_names::init);
+  out += fmt::format("#EXT-X-MAP:URI=\"{}\"\n", package_layout::init);
   for (std::size_t i = 0; i < t.segments.size(); ++i)
     out += fmt::format("#EXTINF:{:.6f},\n{}\n", static_cast<double>(t.segments[i].duration) / t.timescale,
-                       package_names::segment_file(i + 1));
+                       package_layout::segment_file(i + 1));
   out += "#EXT-X-ENDLIST\n";
   return out;
 }
@@ -34,14 +34,14 @@ std::string hls_master_playlist(const std::vector<track_info>& video, const trac
     if (audio)
       out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n{}/{}\n",
                          audio->peak_bitrate(), audio->avg_bitrate(), audio->codecs, audio->name,
-                         package_names::media_playlist);
+                         package_layout::media_playlist);
     return out;
   }
   if (audio)
     out += fmt::format(
         "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"default\",LANGUAGE=\"und\",DEFAULT=YES,AUTOSELECT=YES,"
         "CHANNELS=\"{}\",URI=\"{}/{}\"\n",
-        audio->channels, audio->name, package_names::media_playlist);
+        audio->channels, audio->name, package_layout::media_playlist);
   // Highest first: players start with the first variant listed unless told otherwise. BANDWIDTH adds
   // the video and audio peaks: their peak windows need not coincide, so the sum is an upper bound on
   // the peak of the combined stream (RFC 8216bis asks for the largest sum of peaks in any case).
@@ -53,7 +53,7 @@ std::string hls_master_playlist(const std::vector<track_info>& video, const trac
         fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{},FRAME-RATE={}",
                     peak, avg, codecs, v.width, v.height, frame_rate_str(v.frame_rate));
     if (audio) out += ",AUDIO=\"audio\"";
-    out += fmt::format("\n{}/{}\n", v.name, package_names::media_playlist);
+    out += fmt::format("\n{}/{}\n", v.name, package_layout::media_playlist);
   }
   return out;
 }
@@ -81,7 +81,7 @@ std::string segment_timeline(const track_info& t) {
 std::string segment_template(const track_info& t) {
   return fmt::format(
              "        <SegmentTemplate timescale=\"{}\" initialization=\"{}/{}\" media=\"{}/{}\" startNumber=\"1\">\n",
-             t.timescale, t.name, package_names::init, t.name, package_names::segment_template) +
+             t.timescale, t.name, package_layout::init, t.name, package_layout::segment_template) +
          segment_timeline(t) + "        </SegmentTemplate>\n";
 }
 

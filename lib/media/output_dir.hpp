@@ -2,7 +2,7 @@
 // Internal: the staging directory a package is written into and published from, and files whose
 // every write error becomes a typed failure (a full disk is errc::no_space, never a silent success).
 #include "media/av.hpp"
-#include "media/package_names.hpp"
+#include <spool/package_layout.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -73,7 +73,7 @@ void sync_dir(const std::filesystem::path& dir);
 
 /// The job status file a worker keeps in an output directory. It is not package content: a
 /// directory holding only it counts as empty, and publishing replaces it with the package's own.
-inline constexpr std::string_view status_file_name = package_names::status;
+inline constexpr std::string_view status_file_name = package_layout::status;
 /// Prefix of the temporaries status.json is written through.
 inline const std::string status_tmp_prefix = "." + std::string(status_file_name) + ".tmp-";
 

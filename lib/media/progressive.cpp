@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "media/output_dir.hpp"
-#include "media/package_names.hpp"
+#include <spool/package_layout.hpp>
 
 namespace fs = std::filesystem;
 
@@ -44,9 +44,9 @@ avio_ptr make_avio(void* opaque, read_fn read, read_fn write, seek_fn seek) {
 class track_reader {
  public:
   track_reader(const fs::path& dir, const track_info& t) {
-    files_.push_back(dir / t.name / package_names::init);
+    files_.push_back(dir / t.name / package_layout::init);
     for (std::size_t i = 0; i < t.segments.size(); ++i)
-      files_.push_back(dir / t.name / package_names::segment_file(i + 1));
+      files_.push_back(dir / t.name / package_layout::segment_file(i + 1));
     pb_ = make_avio(this, &read_cb, nullptr, nullptr);
     AVFormatContext* raw = avformat_alloc_context();
     if (!raw) throw std::bad_alloc();

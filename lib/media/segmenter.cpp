@@ -7,7 +7,7 @@
 #include <cmath>
 #include <utility>
 
-#include "media/package_names.hpp"
+#include <spool/package_layout.hpp>
 
 namespace fs = std::filesystem;
 
@@ -216,13 +216,13 @@ void cmaf_writer::close_segment(std::int64_t end) {
     // The first flush of a delayed moov writes only ftyp + moov; the second the fragment itself.
     flush_fragment();
     seg_from = init_size();
-    file_.open(dir_ / package_names::init);
+    file_.open(dir_ / package_layout::init);
     file_.write(buf_.data(), seg_from);
     info_.init_bytes = file_.close();
   }
   buf_.erase(0, seg_from);  // in place: a segment can be megabytes, and the buffer is reused
   patch_fragments(buf_);
-  file_.open(dir_ / package_names::segment_file(info_.segments.size() + 1));
+  file_.open(dir_ / package_layout::segment_file(info_.segments.size() + 1));
   file_.write(buf_);
   buf_.clear();
   std::int64_t bytes = file_.close();

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "media/output_dir.hpp"
-#include "media/package_names.hpp"
+#include <spool/package_layout.hpp>
 #include "media/segmenter.hpp"
 
 extern "C" {
@@ -196,8 +196,8 @@ void thumbnailer::thin_tiles() {
 std::vector<std::string> thumbnailer::write(const std::filesystem::path& dir, double duration_s) {
   std::vector<std::string> files;
   if (settings_.poster && poster_) {
-    write_jpeg(poster_.get(), dir / package_names::poster);
-    files.emplace_back(package_names::poster);
+    write_jpeg(poster_.get(), dir / package_layout::poster);
+    files.emplace_back(package_layout::poster);
   }
   if (storyboard_ && !tiles_.empty()) {
     int cols = std::min<int>(settings_.columns, static_cast<int>(tiles_.size()));
@@ -224,12 +224,12 @@ std::vector<std::string> thumbnailer::write(const std::filesystem::path& dir, do
       double start = i == 0 ? 0 : tiles_[i].first;
       double end = i + 1 < tiles_.size() ? tiles_[i + 1].first : std::max(duration_s, start + 0.001);
       vtt += fmt::format("{} --> {}\n{}#xywh={},{},{},{}\n\n", vtt_time(start), vtt_time(end),
-                         package_names::storyboard, x, y, tile_w_, tile_h_);
+                         package_layout::storyboard, x, y, tile_w_, tile_h_);
     }
-    write_jpeg(sheet.get(), dir / package_names::storyboard);
-    write_file(dir / package_names::storyboard_index, vtt);
-    files.emplace_back(package_names::storyboard);
-    files.emplace_back(package_names::storyboard_index);
+    write_jpeg(sheet.get(), dir / package_layout::storyboard);
+    write_file(dir / package_layout::storyboard_index, vtt);
+    files.emplace_back(package_layout::storyboard);
+    files.emplace_back(package_layout::storyboard_index);
   }
   return files;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // Internal: poster image and storyboard sprite sheet (+ WebVTT) from frames sampled while decoding.
-#include <spool/media/plan.hpp>
-#include <spool/media/policy.hpp>
+#include <spool/plan.hpp>
+#include <spool/input_policy.hpp>
 #include <spool/media/transcode.hpp>
 
 #include <cstdint>

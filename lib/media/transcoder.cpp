@@ -75,8 +75,7 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
   result = transcode_result{};
   result.output = output;
   try {
-    std::string detail;
-    if (auto ec = validate(options.plan, &detail)) av::fail(ec, detail);
+    if (auto e = validate(options.plan)) av::fail(e.code, e.what());
     if (cancel && cancel->load()) av::fail(errc::cancelled, "cancelled");
 
     input_guard guard;

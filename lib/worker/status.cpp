@@ -87,7 +87,13 @@ error_code read_status(const fs::path& dir, job_status& out, std::string* detail
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_job_status(text.str(), out, detail);
+  auto s = parse_job_status(text.str());
+  if (!s) {
+    if (detail) *detail = s.error().what();
+    return s.error().code;
+  }
+  out = *std::move(s);
+  return {};
 }
 
 }  // namespace spool

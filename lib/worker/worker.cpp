@@ -381,9 +381,10 @@ void worker_runtime::impl::process(job& j) {
   initial.job_id = d.message_id;
   initial.attempt = d.receive_count;
 
-  job_spec spec;
-  std::string detail;
-  if (auto ec = parse_job_spec(d.body, spec, &detail)) {
+  auto parsed = parse_job_spec(d.body);
+  if (!parsed) {
+    const error_code ec = parsed.error().code;
+    const std::string detail = parsed.error().what();
     // No output to report into: the dead-letter record carries the reason.
     status_channel none(options, {}, initial);
     auto err = boost::json::serialize(error_json(ec, detail));
@@ -394,6 +395,7 @@ void worker_runtime::impl::process(job& j) {
     none.announce(initial);
     return;
   }
+  job_spec spec = *std::move(parsed);
   initial.metadata = spec.metadata;
   initial.idempotency_key = spec.idempotency_key;
   fs::path out = spec.output;
@@ -435,10 +437,7 @@ void worker_runtime::impl::process(job& j) {
   status.set(job_state::running);
 
   media::transcode_options to;
-  if (auto ec = make_plan(spec, to.plan, &detail)) {
-    settle(j, status, ec, detail);
-    return;
-  }
+  to.plan = spec.plan;
   to.policy = options.policy;
   to.encode_nice = options.encode_nice;
   to.encoder_threads = options.encoder_threads;

@@ -107,7 +107,7 @@ TEST_CASE("a transcoded stream whose codec is not allowed is codec_not_allowed",
 }
 
 TEST_CASE("the default deadline grows with the input, and is finite for the longest input", "[media][policy][deadline]") {
-  media::input_policy p;
+  spool::input_policy p;
   CHECK(p.deadline_for(60) < p.deadline_for(3600));
   CHECK(p.deadline_for(3600) < p.deadline_for(4 * 3600));
   // No input may hold a worker for days: not even the longest allowed, nor one of unknown length.
@@ -118,7 +118,7 @@ TEST_CASE("the default deadline grows with the input, and is finite for the long
   // An explicit deadline wins; none at all must be asked for.
   p.deadline = std::chrono::seconds(42);
   CHECK(p.deadline_for(3600) == std::chrono::seconds(42));
-  media::input_policy none;
+  spool::input_policy none;
   none.deadline_base = std::chrono::seconds(0);
   none.deadline_factor = 0;
   CHECK(none.deadline_for(3600) == std::chrono::seconds(0));

@@ -59,7 +59,7 @@ TEST_CASE("frames claiming 30 s are shown no longer than the container declares"
     patch_matroska_duration(input, declared);
     REQUIRE(max_packet_end_s(input, true) > 29);  // the claim is in the file
     media::probe_result probed;
-    REQUIRE_FALSE(media::probe(input.string(), media::input_policy{}, probed));
+    REQUIRE_FALSE(media::probe(input.string(), spool::input_policy{}, probed));
     REQUIRE(probed.duration_s == Approx(declared).margin(0.01));
 
     media::transcode_result result;

@@ -29,7 +29,7 @@ int probe_in_child(const fs::path& input, unsigned seconds = 10) {
       [&] {
         ::alarm(seconds);
         media::probe_result p;
-        auto ec = media::probe(input.string(), media::input_policy{}, p);
+        auto ec = media::probe(input.string(), spool::input_policy{}, p);
         if (!ec) return 0;
         return ec == spool::errc::input_unreadable ? 3 : 4;
       },

@@ -125,7 +125,7 @@ TEST_CASE("the probing decoders run under the pixel limit", "[media][limits][pix
     long kb = child_peak_rss_kb(
         [&] {
           media::probe_result p;
-          auto ec = media::probe(file.string(), media::input_policy{}, p);
+          auto ec = media::probe(file.string(), spool::input_policy{}, p);
           return ec == spool::errc::too_many_pixels ? 2 : ec ? 1 : 0;
         },
         code);

@@ -35,7 +35,7 @@ fs::path make_source(const scratch_dir& dir, int width, int height, double durat
   return input;
 }
 
-media::plan progressive_plan(std::vector<int> heights, const std::string& progressive) {
+spool::plan progressive_plan(std::vector<int> heights, const std::string& progressive) {
   auto plan = small_plan(std::move(heights));
   plan.packaging.progressive = progressive;
   plan.thumbnails.storyboard = false;

@@ -1,7 +1,7 @@
 // A rung's name is its directory in the package, so it may not take the name of a package file
 // (master.m3u8, audio, poster.jpg, ...) nor of another rung's progressive MP4: such plans are
 // invalid_spec up front, instead of an EISDIR io_error (retried) halfway through the package.
-#include <spool/media/plan.hpp>
+#include <spool/plan.hpp>
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
@@ -20,11 +20,11 @@ namespace media = spool::media;
 
 namespace {
 
-media::plan with_rungs(std::vector<std::string> names, std::string progressive = "") {
-  media::plan p = small_plan({});
+spool::plan with_rungs(std::vector<std::string> names, std::string progressive = "") {
+  spool::plan p = small_plan({});
   int h = 240;
   for (auto& n : names) {
-    media::rung r;
+    spool::rung r;
     r.name = std::move(n);
     r.height = h;
     h -= 40;
@@ -42,16 +42,16 @@ TEST_CASE("rung names that are package files are invalid_spec, naming the rung",
         "audio", "Audio", "MASTER.M3U8", "Poster.JPG", ".hidden", ".status.json.tmp-x", ".", ".."}) {
     INFO("rung name '" << name << "'");
     std::string detail;
-    auto ec = media::validate(with_rungs({"240p", name}), &detail);
+    auto ec = spool::validate(with_rungs({"240p", name}), &detail);
     INFO("detail: " << detail);
     CHECK(ec == spool::errc::invalid_spec);
     CHECK(detail.find(std::string("'") + name + "'") != std::string::npos);
   }
   // The same through a JSON spec, which leaves the plan untouched.
-  media::plan plan;
+  spool::plan plan;
   const auto before = media::to_json(plan);
   std::string detail;
-  auto ec = media::apply_spec(std::string_view(R"({"video": {"rungs": [{"name": "result.json", "height": 240}]}})"),
+  auto ec = spool::apply_spec(std::string_view(R"({"video": {"rungs": [{"name": "result.json", "height": 240}]}})"),
                               plan, &detail);
   CHECK(ec == spool::errc::invalid_spec);
   CHECK(detail.find("result.json") != std::string::npos);
@@ -77,7 +77,7 @@ TEST_CASE("with a progressive MP4, no rung may be named like a rung's MP4", "[me
     for (const auto& r : c.rungs) list += r + " ";
     INFO("rungs " << list << "progressive '" << c.progressive << "'");
     std::string detail;
-    auto ec = media::validate(with_rungs(c.rungs, c.progressive), &detail);
+    auto ec = spool::validate(with_rungs(c.rungs, c.progressive), &detail);
     INFO("detail: " << detail);
     if (c.ok) {
       CHECK_FALSE(ec);
@@ -90,7 +90,7 @@ TEST_CASE("with a progressive MP4, no rung may be named like a rung's MP4", "[me
 
 TEST_CASE("rung names differing only in case are the same directory on some file systems", "[media][spec][names]") {
   std::string detail;
-  CHECK(media::validate(with_rungs({"720p", "720P"}), &detail) == spool::errc::invalid_spec);
+  CHECK(spool::validate(with_rungs({"720p", "720P"}), &detail) == spool::errc::invalid_spec);
   CHECK(detail.find("twice") != std::string::npos);
 }
 

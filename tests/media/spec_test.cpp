@@ -3,7 +3,7 @@
 #include "lavfi_input.hpp"
 #include "package_checks.hpp"
 
-#include <spool/media/plan.hpp>
+#include <spool/plan.hpp>
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
@@ -24,10 +24,10 @@ TEST_CASE("a spec with one rung and 4 s segments on a 2 s GOP without DASH is wh
   const fs::path input = dir / "in.mp4";
   make_input(input, spec);
 
-  media::plan plan;
+  spool::plan plan;
   std::string detail;
   // (A string literal is ambiguous between the json::value and string_view overloads; name the type.)
-  auto sec = media::apply_spec(std::string_view(R"({
+  auto sec = spool::apply_spec(std::string_view(R"({
       "version": 1,
       "preset": "hls-ladder",
       "video": {"preset": "ultrafast", "rungs": [{"name": "small", "height": 180, "crf": 30}]},
@@ -75,9 +75,9 @@ TEST_CASE("a spec that disables audio gives a package without audio", "[media][s
   spec.duration_s = 2;
   const fs::path input = dir / "in.mp4";
   make_input(input, spec);
-  media::plan plan;
+  spool::plan plan;
   std::string detail;
-  REQUIRE_FALSE(media::apply_spec(
+  REQUIRE_FALSE(spool::apply_spec(
       std::string_view(R"({"version": 1, "video": {"rungs": [{"height": 240}]}, "audio": {"enabled": false}})"), plan,
       &detail));
   CHECK(plan.video.rungs.at(0).name == "240p");
@@ -113,10 +113,10 @@ TEST_CASE("invalid specs are invalid_spec with a reason and leave the plan alone
   };
   for (const char* text : bad) {
     INFO("spec: " << text);
-    media::plan plan;
+    spool::plan plan;
     const auto before = media::to_json(plan);
     std::string detail;
-    auto ec = media::apply_spec(std::string_view(text), plan, &detail);
+    auto ec = spool::apply_spec(std::string_view(text), plan, &detail);
     INFO("detail: " << detail);
     CHECK(ec == spool::errc::invalid_spec);
     CHECK(spool::kind_of(ec) == spool::category_kind::input);
@@ -126,14 +126,14 @@ TEST_CASE("invalid specs are invalid_spec with a reason and leave the plan alone
 }
 
 TEST_CASE("to_json and apply_spec round-trip a plan", "[media][spec]") {
-  media::plan plan = small_plan({480, 240});
+  spool::plan plan = small_plan({480, 240});
   plan.packaging.segment_s = 4;
   plan.packaging.dash = false;
   plan.audio.bitrate_kbps = 96;
   const auto json = media::to_json(plan);
-  media::plan back;
+  spool::plan back;
   std::string detail;
   INFO(detail);
-  REQUIRE_FALSE(media::apply_spec(json, back, &detail));
+  REQUIRE_FALSE(spool::apply_spec(json, back, &detail));
   CHECK(media::to_json(back) == json);
 }

@@ -1,7 +1,7 @@
 // The pixel limit applies to every picture spool encodes, thumbnails included: the poster, the tiles
 // and the storyboard sheet stay within input_policy::max_pixels and JPEG's largest sides (65500) for
 // any aspect ratio and any number of tiles; the tiles shrink rather than the job fail.
-#include <spool/media/policy.hpp>
+#include <spool/input_policy.hpp>
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
@@ -87,7 +87,7 @@ TEST_CASE("thumbnails of a picture shown 16 times wider than stored", "[media][t
   media::transcode_result result;
   const fs::path out = dir / "out";
   transcode_ok(input, out, options_for(plan), result);
-  auto t = check_thumbnails(out, media::input_policy{}.max_pixels, 6);
+  auto t = check_thumbnails(out, spool::input_policy{}.max_pixels, 6);
   // The shapes follow the display aspect ratio (5120:180), to within the rounding to even sizes.
   const double dar = 5120.0 / 180;
   CHECK(t.poster.width == 1280);
@@ -114,7 +114,7 @@ TEST_CASE("thumbnails of a picture shown 16 times taller than stored", "[media][
   media::transcode_result result;
   const fs::path out = dir / "out";
   transcode_ok(input, out, options_for(plan), result);
-  auto t = check_thumbnails(out, media::input_policy{}.max_pixels, 4);
+  auto t = check_thumbnails(out, spool::input_policy{}.max_pixels, 4);
   // A 640-wide tile of a 1:12 picture would be 7680 tall; a tile is at most twice as tall as wide.
   const auto& cue = t.cues.front();
   INFO("tile " << cue.w << "x" << cue.h);
@@ -143,7 +143,7 @@ TEST_CASE("a storyboard of many large tiles shrinks them to fit the pixel limit"
   media::transcode_result result;
   const fs::path out = dir / "out";
   transcode_ok(input, out, options_for(plan), result);
-  const std::int64_t limit = media::input_policy{}.max_pixels;
+  const std::int64_t limit = spool::input_policy{}.max_pixels;
   auto t = check_thumbnails(out, limit, 130);
   // Every second has its tile, and the tiles keep the picture's shape.
   CHECK(t.cues.size() == 130);
@@ -177,7 +177,7 @@ TEST_CASE("a storyboard stays within its planned size when the input runs longer
   const fs::path out = dir / "out";
   transcode_ok(input, out, options_for(plan), result);
   INFO("probed duration " << result.input.duration_s << " s, package " << result.duration_s << " s");
-  auto t = check_thumbnails(out, media::input_policy{}.max_pixels, result.duration_s);
+  auto t = check_thumbnails(out, spool::input_policy{}.max_pixels, result.duration_s);
   CHECK(t.cues.size() <= 400);
   CHECK(t.cues.size() >= 200);
   // Evenly spaced across the whole input, the last tile included (not one tile for the last minute).
@@ -192,7 +192,7 @@ TEST_CASE("a storyboard stays within its planned size when the input runs longer
 }
 
 TEST_CASE("thumbnails stay within a policy's smaller pixel limit", "[media][thumbnails]") {
-  media::input_policy policy;
+  spool::input_policy policy;
   policy.max_pixels = 320 * 180;
   SECTION("tiles shrink to fit the limit; the poster fits as it is") {
     scratch_dir dir("thumbs-policy");

@@ -38,18 +38,18 @@ std::string describe(const spool::error_code& ec) {
   return spool::code_name(ec) + " (" + std::string(spool::to_string(spool::kind_of(ec))) + "): " + ec.message();
 }
 
-spool::media::plan default_plan() {
-  spool::media::plan p;
-  auto ec = spool::media::make_preset("hls-ladder", p);
+spool::plan default_plan() {
+  spool::plan p;
+  auto ec = spool::make_preset("hls-ladder", p);
   if (ec) throw std::runtime_error("make_preset(hls-ladder): " + ec.message());
   return p;
 }
 
-spool::media::plan small_plan(std::vector<int> heights) {
-  spool::media::plan p = default_plan();
+spool::plan small_plan(std::vector<int> heights) {
+  spool::plan p = default_plan();
   p.video.rungs.clear();
   for (int h : heights) {
-    spool::media::rung r;
+    spool::rung r;
     r.name = std::to_string(h) + "p";
     r.height = h;
     r.crf = 28;
@@ -59,7 +59,7 @@ spool::media::plan small_plan(std::vector<int> heights) {
   return p;
 }
 
-spool::media::transcode_options options_for(const spool::media::plan& p) {
+spool::media::transcode_options options_for(const spool::plan& p) {
   spool::media::transcode_options o;
   o.plan = p;
   return o;

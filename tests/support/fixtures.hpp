@@ -2,7 +2,7 @@
 // Shared helpers for the media tests: scratch directories, leftover checks, error descriptions and
 // plans small enough for a 2-core machine.
 #include <spool/error.hpp>
-#include <spool/media/plan.hpp>
+#include <spool/plan.hpp>
 #include <spool/media/transcode.hpp>
 
 #include <filesystem>
@@ -33,13 +33,13 @@ std::vector<std::string> temp_leftovers(const std::filesystem::path& parent);
 std::string describe(const spool::error_code& ec);
 
 /// The default preset (hls-ladder) as a plan.
-spool::media::plan default_plan();
+spool::plan default_plan();
 
 /// A small ladder for inputs of `source_height` or more: rungs named "<h>p" at the given heights.
-spool::media::plan small_plan(std::vector<int> heights = {240, 180});
+spool::plan small_plan(std::vector<int> heights = {240, 180});
 
 /// Options with `p` and the default policy; progress is not requested.
-spool::media::transcode_options options_for(const spool::media::plan& p);
+spool::media::transcode_options options_for(const spool::plan& p);
 
 /// Names of the files directly inside `dir` (sorted).
 std::vector<std::string> list_dir(const std::filesystem::path& dir);

@@ -6,10 +6,6 @@
 #include <cerrno>
 #include <system_error>
 
-extern "C" {
-#include <libavutil/error.h>
-}
-
 using spool::category_kind;
 using spool::errc;
 
@@ -53,16 +49,6 @@ TEST_CASE("Error::StdInterop: a spool code converts to std::error_code", "[error
   std::error_code s = ec;
   CHECK(s);
   CHECK(s.message() == ec.message());
-}
-
-TEST_CASE("Error::FromAverror: FFmpeg errors land in the right category", "[error]") {
-  CHECK(spool::from_averror(AVERROR_INVALIDDATA) == errc::input_undecodable);
-  CHECK(spool::from_averror(AVERROR_DECODER_NOT_FOUND) == errc::codec_unsupported);
-  CHECK(spool::from_averror(AVERROR(ENOSPC)) == errc::no_space);
-  CHECK(spool::from_averror(AVERROR(ENOMEM)) == errc::out_of_memory);
-  CHECK(spool::from_averror(AVERROR_EXIT) == errc::cancelled);
-  CHECK(spool::from_averror(AVERROR_UNKNOWN, errc::io_error) == errc::io_error);
-  CHECK_FALSE(spool::from_averror(0));
 }
 
 TEST_CASE("Error::Names: code names are stable snake_case", "[error]") {

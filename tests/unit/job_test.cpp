@@ -21,7 +21,7 @@ TEST_CASE("Job::Spec: a job round-trips through JSON", "[job]") {
   CHECK(back.input == j.input);
   CHECK(back.output == j.output);
   CHECK(back.metadata == j.metadata);
-  spool::media::plan p;
+  spool::plan p;
   REQUIRE_FALSE(spool::make_plan(back, p));
   REQUIRE(p.video.rungs.size() == 1);
   CHECK(p.video.rungs[0].height == 360);

@@ -1,4 +1,4 @@
-#include <spool/media/plan.hpp>
+#include <spool/plan.hpp>
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -7,8 +7,8 @@ using spool::errc;
 namespace media = spool::media;
 
 TEST_CASE("Plan::Preset: hls-ladder is the documented default", "[plan]") {
-  media::plan p;
-  REQUIRE_FALSE(media::make_preset("hls-ladder", p));
+  spool::plan p;
+  REQUIRE_FALSE(spool::make_preset("hls-ladder", p));
   REQUIRE(p.video.rungs.size() == 4);
   CHECK(p.video.rungs[0].name == "1080p");
   CHECK(p.video.rungs[0].maxrate_kbps == 5000);
@@ -21,15 +21,15 @@ TEST_CASE("Plan::Preset: hls-ladder is the documented default", "[plan]") {
   CHECK(p.audio.sample_rate == 48000);
   CHECK(p.packaging.segment_s == 6);
   CHECK(p.packaging.gop_s == 2);
-  CHECK_FALSE(media::validate(p));
-  media::plan unknown;
-  CHECK(media::make_preset("nope", unknown) == errc::invalid_spec);
+  CHECK_FALSE(spool::validate(p));
+  spool::plan unknown;
+  CHECK(spool::make_preset("nope", unknown) == errc::invalid_spec);
 }
 
 TEST_CASE("Plan::Spec: overrides apply on top of the preset", "[plan]") {
-  media::plan p;
+  spool::plan p;
   std::string detail;
-  auto ec = media::apply_spec(R"({"version":1,"preset":"hls-ladder",
+  auto ec = spool::apply_spec(R"({"version":1,"preset":"hls-ladder",
       "video":{"rungs":[{"name":"small","height":240,"crf":28,"maxrate_kbps":400}]},
       "packaging":{"segment_s":4,"dash":false},"audio":{"bitrate_kbps":96}})",
                               p, &detail);
@@ -62,10 +62,10 @@ TEST_CASE("Plan::Spec: bad specs are typed errors with a reason, and change noth
   };
   for (const auto& c : cases) {
     INFO(c.json);
-    media::plan p;
-    media::plan before = p;
+    spool::plan p;
+    spool::plan before = p;
     std::string detail;
-    CHECK(media::apply_spec(c.json, p, &detail) == errc::invalid_spec);
+    CHECK(spool::apply_spec(c.json, p, &detail) == errc::invalid_spec);
     CHECK(detail.find(c.words) != std::string::npos);
     CHECK(p.video.rungs.size() == before.video.rungs.size());
     CHECK(p.packaging.segment_s == before.packaging.segment_s);
@@ -73,12 +73,12 @@ TEST_CASE("Plan::Spec: bad specs are typed errors with a reason, and change noth
 }
 
 TEST_CASE("Plan::RoundTrip: to_json reads back to the same plan", "[plan]") {
-  media::plan p;
-  REQUIRE_FALSE(media::apply_spec(R"({"video":{"codec":"libx265","rungs":[{"name":"hd","height":720,"crf":26}]},
+  spool::plan p;
+  REQUIRE_FALSE(spool::apply_spec(R"({"video":{"codec":"libx265","rungs":[{"name":"hd","height":720,"crf":26}]},
                                       "packaging":{"progressive":"hd"}})",
                                   p));
-  media::plan q;
-  REQUIRE_FALSE(media::apply_spec(media::to_json(p), q));
+  spool::plan q;
+  REQUIRE_FALSE(spool::apply_spec(media::to_json(p), q));
   CHECK(boost::json::serialize(media::to_json(q)) == boost::json::serialize(media::to_json(p)));
   CHECK(q.video.codec == "libx265");
   CHECK(q.packaging.progressive == "hd");

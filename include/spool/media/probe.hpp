@@ -1,7 +1,7 @@
 #pragma once
 // What an input is, read under the input policy.
 #include <spool/error.hpp>
-#include <spool/media/policy.hpp>
+#include <spool/input_policy.hpp>
 
 #include <boost/json/value.hpp>
 

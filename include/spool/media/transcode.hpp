@@ -2,8 +2,8 @@
 // One input into one adaptive-bitrate package (CMAF segments referenced by HLS and DASH),
 // synchronously. See transcoder.hpp for the asynchronous, cancellable form.
 #include <spool/error.hpp>
-#include <spool/media/plan.hpp>
-#include <spool/media/policy.hpp>
+#include <spool/plan.hpp>
+#include <spool/input_policy.hpp>
 #include <spool/media/probe.hpp>
 
 #include <boost/json/value.hpp>
@@ -39,7 +39,7 @@ struct progress {
 using progress_callback = std::function<void(const progress&)>;
 
 struct transcode_options {
-  ::spool::media::plan plan;  ///< what to produce (default: the "hls-ladder" preset)
+  ::spool::plan plan;  ///< what to produce (default: the "hls-ladder" preset)
   input_policy policy;
   /// Called at most once per progress_interval, and once at 100%, from the thread running
   /// transcode() (for async_transcode, a media thread; never the host's io_context).

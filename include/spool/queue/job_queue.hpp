@@ -64,8 +64,7 @@ class basic_job_queue {
   auto async_submit(job_spec job, Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
     return start<void(error_code, std::string)>(std::forward<Token>(token), [a = adapter_, job = std::move(job)](
                                                                                  const std::atomic<bool>&) {
-      media::plan plan;
-      if (auto ec = make_plan(job, plan)) return std::make_tuple(ec, std::string());
+      if (auto e = validate(job.plan)) return std::make_tuple(e.code, std::string());
       job_spec body = job;
       body.job_id.clear();  // the queue names the job
       outgoing_message m{boost::json::serialize(to_json(body)), job.idempotency_key, milliseconds(0)};
@@ -92,8 +91,7 @@ class basic_job_queue {
           std::vector<outgoing_message> msgs;
           msgs.reserve(jobs.size());
           for (const auto& job : jobs) {
-            media::plan plan;
-            if (auto ec = make_plan(job, plan)) return std::make_tuple(ec, std::vector<std::string>());
+            if (auto e = validate(job.plan)) return std::make_tuple(e.code, std::vector<std::string>());
             job_spec body = job;
             body.job_id.clear();  // the queue names the job
             msgs.push_back({boost::json::serialize(to_json(body)), job.idempotency_key, milliseconds(0)});

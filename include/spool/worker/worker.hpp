@@ -23,7 +23,7 @@
 //   which does not count the delivery as an attempt where the backend can undo the count
 //   (caps().uncounted_release). stop() is drain without grace.
 #include <spool/job.hpp>
-#include <spool/media/policy.hpp>
+#include <spool/input_policy.hpp>
 #include <spool/queue/adapter.hpp>
 #include <spool/queue/retry.hpp>
 #include <spool/queue/scaling.hpp>
@@ -66,7 +66,7 @@ struct worker_options {
   /// run() returns once nothing is visible, delayed or in flight and no job is running.
   bool exit_when_idle = false;
   queue::retry_policy retry;
-  media::input_policy policy;
+  spool::input_policy policy;
   int encode_nice = 10;
   int encoder_threads = 0;
   /// Progress updates of status.json and on_status are at most this frequent.

@@ -4,8 +4,8 @@
 #include <cstdio>
 
 int main() {
-  spool::media::plan p;
-  if (spool::media::make_preset("hls-ladder", p) || p.video.rungs.size() != 4) {
+  spool::plan p;
+  if (spool::make_preset("hls-ladder", p) || p.video.rungs.size() != 4) {
     std::fprintf(stderr, "consumer check failed: hls-ladder should give 4 rungs\n");
     return 1;
   }

@@ -18,13 +18,13 @@ int main() {
   check(spool::version() == SPOOL_VERSION, "the library's version matches the headers'");
   check(std::strlen(spool::version_string()) >= 5, "version_string() is major.minor.patch");
 
-  spool::media::plan p;
-  check(!spool::media::make_preset("hls-ladder", p), "make_preset(\"hls-ladder\") succeeds");
+  spool::plan p;
+  check(!spool::make_preset("hls-ladder", p), "make_preset(\"hls-ladder\") succeeds");
   check(p.video.rungs.size() == 4, "hls-ladder has 4 rungs");
-  check(!spool::media::validate(p), "the preset validates");
+  check(!spool::spool::validate(p), "the preset validates");
 
-  spool::media::plan unknown;
-  check(spool::media::make_preset("no-such-preset", unknown) == spool::errc::invalid_spec,
+  spool::plan unknown;
+  check(spool::make_preset("no-such-preset", unknown) == spool::errc::invalid_spec,
         "an unknown preset is invalid_spec");
 
   spool::error_code ec = spool::errc::format_not_allowed;

@@ -1,5 +1,6 @@
 #pragma once
-// What a transcode produces: the ladder, encoder settings, packaging and thumbnails.
+// What a transcode produces: the ladder, encoder settings, packaging and thumbnails. Pure data and
+// JSON, in the vocabulary every layer shares: a job carries its plan resolved at submit time.
 // A plan comes from a named preset, optionally overridden by a versioned JSON job spec
 // (docs/job-spec.md).
 #include <spool/error.hpp>
@@ -12,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace spool::media {
+namespace spool {
 
 /// One video rendition of the ladder. Rungs taller than the source are dropped (never upscale).
 struct rung {
@@ -74,21 +75,21 @@ struct plan {
 /// The built-in presets: "hls-ladder" (default, 1080p/720p/480p/360p H.264 + AAC).
 std::vector<std::string> preset_names();
 /// The plan of a built-in preset; errc::invalid_spec for an unknown name.
-error_code make_preset(std::string_view name, plan& out);
+result<plan> make_preset(std::string_view name);
 
-/// Applies a JSON job spec (docs/job-spec.md, "version": 1) to `out`: a "preset" key starts from that
-/// preset, every other key overrides. Unknown keys, wrong types and inconsistent values are
-/// errc::invalid_spec with a message in `detail`.
-error_code apply_spec(const boost::json::value& spec, plan& out, std::string* detail = nullptr);
+/// Applies a JSON plan spec (docs/job-spec.md) to `base`: a "preset" key starts from that preset,
+/// every other key overrides. Unknown keys, wrong types and inconsistent values are
+/// errc::invalid_spec, with the reason in the error's message.
+result<plan> apply_spec(const boost::json::value& spec, plan base = {});
 /// Parses and applies a JSON text.
-error_code apply_spec(std::string_view json_text, plan& out, std::string* detail = nullptr);
-inline error_code apply_spec(const char* json_text, plan& out, std::string* detail = nullptr) {
-  return apply_spec(std::string_view(json_text), out, detail);
+result<plan> apply_spec(std::string_view json_text, plan base = {});
+inline result<plan> apply_spec(const char* json_text, plan base = {}) {
+  return apply_spec(std::string_view(json_text), std::move(base));
 }
 /// Checks a plan for consistency (rung names unique, path-safe and not a package file's name, segment a
-/// multiple of the GOP, ...).
-error_code validate(const plan& p, std::string* detail = nullptr);
-/// The plan as a JSON job spec that apply_spec() reads back to an equal plan.
+/// multiple of the GOP, ...); an empty error when it holds.
+error validate(const plan& p);
+/// The whole plan as a JSON plan spec that apply_spec() reads back to an equal plan.
 boost::json::value to_json(const plan& p);
 
-}  // namespace spool::media
+}  // namespace spool

@@ -1,4 +1,5 @@
 #include <spool/job.hpp>
+#include <spool/version.hpp>
 
 #include <boost/json.hpp>
 #include <fmt/chrono.h>
@@ -63,26 +64,35 @@ bool parse_job_state(std::string_view s, job_state& out) noexcept {
   return false;
 }
 
+result<plan> resolve_plan(std::string_view preset, const boost::json::value* overrides) {
+  auto base = make_preset(preset);
+  if (!base || !overrides) return base;
+  return apply_spec(*overrides, *std::move(base));
+}
+
 boost::json::value to_json(const job_spec& j) {
-  boost::json::object o{{"version", 1}, {"job_id", j.job_id}, {"input", j.input}, {"output", j.output},
-                        {"preset", j.preset}};
+  boost::json::object o{{"version", 2},
+                        {"job_id", j.job_id},
+                        {"input", j.input},
+                        {"output", j.output},
+                        {"plan", to_json(j.plan)},
+                        {"resolved_by", j.resolved_by.empty() ? std::string(version_string()) : j.resolved_by}};
   if (!j.idempotency_key.empty()) o["idempotency_key"] = j.idempotency_key;
-  if (j.plan) o["plan"] = *j.plan;
   if (!j.metadata.is_null()) o["metadata"] = j.metadata;
   return o;
 }
 
-error_code parse_job_spec(std::string_view json_text, job_spec& out, std::string* detail) {
-  auto no = [&](std::string why) {
-    if (detail) *detail = std::move(why);
-    return make_error_code(errc::invalid_spec);
-  };
+result<job_spec> parse_job_spec(std::string_view json_text) {
+  auto no = [](std::string why) { return error(errc::invalid_spec, std::move(why)); };
   boost::system::error_code jec;
   auto v = boost::json::parse(json_text, jec);
   if (jec) return no("the job is not valid JSON: " + jec.message());
   if (!v.is_object()) return no("the job must be a JSON object");
   const auto& o = v.get_object();
   job_spec j;
+  std::int64_t version = 0;
+  std::string preset = "hls-ladder";
+  const boost::json::value* plan_json = nullptr;
   for (const auto& kv : o) {
     std::string_view k = kv.key();
     const auto& x = kv.value();
@@ -92,7 +102,9 @@ error_code parse_job_spec(std::string_view json_text, job_spec& out, std::string
       return true;
     };
     if (k == "version") {
-      if (!x.is_int64() || x.get_int64() != 1) return no("unsupported job version (this library reads version 1)");
+      if (!x.is_int64() || (x.get_int64() != 1 && x.get_int64() != 2))
+        return no("unsupported job version (this library reads versions 1 and 2)");
+      version = x.get_int64();
     } else if (k == "job_id") {
       if (!str(j.job_id)) return no("'job_id' must be a string");
     } else if (k == "idempotency_key") {
@@ -102,34 +114,36 @@ error_code parse_job_spec(std::string_view json_text, job_spec& out, std::string
     } else if (k == "output") {
       if (!str(j.output)) return no("'output' must be a string");
     } else if (k == "preset") {
-      if (!str(j.preset)) return no("'preset' must be a string");
+      if (!str(preset)) return no("'preset' must be a string");
+    } else if (k == "resolved_by") {
+      if (!str(j.resolved_by)) return no("'resolved_by' must be a string");
     } else if (k == "plan") {
       if (!x.is_object()) return no("'plan' must be an object");
-      j.plan = x;
+      plan_json = &x;
     } else if (k == "metadata") {
       j.metadata = x;
     } else {
       return no("unknown key '" + std::string(k) + "' in the job");
     }
   }
+  if (version == 0) return no("the job needs a 'version'");
   if (j.input.empty()) return no("the job needs an 'input'");
   if (j.output.empty()) return no("the job needs an 'output'");
-  media::plan p;
-  if (auto ec = make_plan(j, p, detail)) return ec;
-  out = std::move(j);
-  return {};
-}
-
-error_code make_plan(const job_spec& j, media::plan& out, std::string* detail) {
-  media::plan p;
-  if (media::make_preset(j.preset, p)) {
-    if (detail) *detail = "unknown preset '" + j.preset + "'";
-    return errc::invalid_spec;
+  if (version == 2) {
+    // Resolved at submit: the plan is taken whole, never mixed with this version's presets.
+    if (!plan_json) return no("a version 2 job carries its whole 'plan'");
+    if (o.contains("preset")) return no("a version 2 job names no 'preset': its plan is already resolved");
+    auto p = apply_spec(*plan_json, plan{});
+    if (!p) return no("the job's plan: " + p.error().what());
+    j.plan = *std::move(p);
+  } else {
+    // A job spool 0.1 queued: its preset and overrides are resolved by this version.
+    if (o.contains("resolved_by")) return no("a version 1 job has no 'resolved_by'");
+    auto p = resolve_plan(preset, plan_json);
+    if (!p) return p.error();
+    j.plan = *std::move(p);
   }
-  if (j.plan)
-    if (auto ec = media::apply_spec(*j.plan, p, detail)) return ec;
-  out = std::move(p);
-  return {};
+  return j;
 }
 
 boost::json::value error_json(const error_code& ec, std::string_view message) {
@@ -151,11 +165,8 @@ boost::json::value to_json(const job_status& s) {
   return o;
 }
 
-error_code parse_job_status(std::string_view json_text, job_status& out, std::string* detail) {
-  auto no = [&](std::string why) {
-    if (detail) *detail = std::move(why);
-    return make_error_code(errc::invalid_spec);
-  };
+result<job_status> parse_job_status(std::string_view json_text) {
+  auto no = [](std::string why) { return error(errc::invalid_spec, std::move(why)); };
   boost::system::error_code jec;
   auto v = boost::json::parse(json_text, jec);
   if (jec || !v.is_object()) return no("status is not a JSON object");
@@ -183,8 +194,7 @@ error_code parse_job_status(std::string_view json_text, job_status& out, std::st
   }
   if (const auto* k = o.if_contains("idempotency_key"); k && k->is_string()) s.idempotency_key = std::string(k->get_string());
   if (const auto* m = o.if_contains("metadata")) s.metadata = *m;
-  out = std::move(s);
-  return {};
+  return s;
 }
 
 }  // namespace spool

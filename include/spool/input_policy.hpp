@@ -1,5 +1,6 @@
 #pragma once
-// Which inputs the media engine accepts. On by default: local files only, a demuxer allow-list
+// Which inputs spool accepts (data only: storage applies the access rules, the media engine the
+// limits). On by default: local files only, a demuxer allow-list
 // without playlist or indirection formats, a decoder allow-list, limits checked before any large
 // allocation and again on every frame, and a deadline that grows with the input's duration.
 // docs/input-policy.md gives the reason for each.
@@ -8,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace spool::media {
+namespace spool {
 
 struct input_policy {
   /// https:// inputs are refused unless their host is listed here (exact match, case-insensitive).
@@ -53,4 +54,4 @@ struct input_policy {
   std::chrono::seconds deadline_for_opening() const;
 };
 
-}  // namespace spool::media
+}  // namespace spool

@@ -1,4 +1,4 @@
-#include <spool/media/plan.hpp>
+#include <spool/plan.hpp>
 
 #include <boost/json.hpp>
 
@@ -8,9 +8,9 @@
 #include <set>
 #include <string_view>
 
-#include "media/package_names.hpp"
+#include <spool/package_layout.hpp>
 
-namespace spool::media {
+namespace spool {
 namespace {
 
 plan hls_ladder() { return plan{}; }
@@ -76,14 +76,16 @@ rung read_rung(const value& v, std::size_t i) {
 }
 
 void read_spec(const value& spec, plan& out) {
-  const object& o = as_object(spec, "the job spec");
-  check_keys(o, {"version", "preset", "video", "audio", "packaging", "thumbnails"}, "the job spec");
+  const object& o = as_object(spec, "the plan spec");
+  check_keys(o, {"version", "preset", "video", "audio", "packaging", "thumbnails"}, "the plan spec");
   if (auto* v = o.if_contains("version")) {
     if (get_int(*v, "version") != 1) bad("unsupported spec version (this library reads version 1)");
   }
   if (auto* v = o.if_contains("preset")) {
     std::string name = get_string(*v, "preset");
-    if (make_preset(name, out)) bad("unknown preset '" + name + "'");
+    auto preset = make_preset(name);
+    if (!preset) bad(preset.error().what());
+    out = *std::move(preset);
   }
   if (auto* v = o.if_contains("video")) {
     const object& vo = as_object(*v, "video");
@@ -147,7 +149,7 @@ bool same_name(std::string_view a, std::string_view b) {
 std::string reserved_name(const std::string& name) {
   // A leading dot is how spool names its temporaries (staging directories, status.json's).
   if (name[0] == '.') return "starts with '.', which spool's temporary files use";
-  for (auto n : package_names::top_level)
+  for (auto n : package_layout::top_level)
     if (same_name(name, n)) return "is the name of a package file";
   return {};
 }
@@ -156,19 +158,13 @@ std::string reserved_name(const std::string& name) {
 
 std::vector<std::string> preset_names() { return {"hls-ladder"}; }
 
-error_code make_preset(std::string_view name, plan& out) {
-  if (name == "hls-ladder") {
-    out = hls_ladder();
-    return {};
-  }
-  return errc::invalid_spec;
+result<plan> make_preset(std::string_view name) {
+  if (name == "hls-ladder") return hls_ladder();
+  return error(errc::invalid_spec, "unknown preset '" + std::string(name) + "'");
 }
 
-error_code validate(const plan& p, std::string* detail) {
-  auto no = [&](std::string what) {
-    if (detail) *detail = std::move(what);
-    return make_error_code(errc::invalid_spec);
-  };
+error validate(const plan& p) {
+  auto no = [](std::string what) { return error(errc::invalid_spec, std::move(what)); };
   static const std::set<std::string> codecs{"libx264", "libx265", "libsvtav1"};
   if (!codecs.count(p.video.codec)) return no("video.codec must be one of libx264, libx265, libsvtav1");
   if (!(p.video.max_fps >= 1 && p.video.max_fps <= 120)) return no("video.max_fps must be within 1..120");
@@ -205,7 +201,7 @@ error_code validate(const plan& p, std::string* detail) {
     // like another's MP4.
     for (const auto& a : names)
       for (const auto& b : names)
-        if (same_name(a, package_names::progressive_file(b)))
+        if (same_name(a, package_layout::progressive_file(b)))
           return no("rung name '" + a + "' is the name of the progressive MP4 of rung '" + b + "'");
   }
   const auto& t = p.thumbnails;
@@ -216,27 +212,21 @@ error_code validate(const plan& p, std::string* detail) {
   return {};
 }
 
-error_code apply_spec(const boost::json::value& spec, plan& out, std::string* detail) {
-  plan p = out;
+result<plan> apply_spec(const boost::json::value& spec, plan base) {
   try {
-    read_spec(spec, p);
+    read_spec(spec, base);
   } catch (const spec_error& e) {
-    if (detail) *detail = e.what;
-    return errc::invalid_spec;
+    return error(errc::invalid_spec, e.what);
   }
-  if (auto ec = validate(p, detail)) return ec;
-  out = std::move(p);
-  return {};
+  if (auto e = validate(base)) return e;
+  return base;
 }
 
-error_code apply_spec(std::string_view json_text, plan& out, std::string* detail) {
+result<plan> apply_spec(std::string_view json_text, plan base) {
   boost::system::error_code jec;
   boost::json::value v = boost::json::parse(json_text, jec);
-  if (jec) {
-    if (detail) *detail = "the job spec is not valid JSON: " + jec.message();
-    return errc::invalid_spec;
-  }
-  return apply_spec(v, out, detail);
+  if (jec) return error(errc::invalid_spec, "the plan spec is not valid JSON: " + jec.message());
+  return apply_spec(v, std::move(base));
 }
 
 boost::json::value to_json(const plan& p) {
@@ -275,4 +265,4 @@ boost::json::value to_json(const plan& p) {
   };
 }
 
-}  // namespace spool::media
+}  // namespace spool
