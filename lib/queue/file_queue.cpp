@@ -22,6 +22,7 @@
 #include <random>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace spool::queue {
 namespace {
@@ -121,6 +122,10 @@ error_code from_sqlite(int rc) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return errc::throttled;
     case SQLITE_TOOBIG: return errc::invalid_spec;
+    // Every write keeps the queue's invariants (ids unique across live and dead messages, one
+    // dedup key per message) inside one transaction, so a constraint failing means the file was
+    // damaged or edited behind the queue's back, like SQLITE_CORRUPT.
+    case SQLITE_CONSTRAINT:
     case SQLITE_IOERR:
     case SQLITE_CORRUPT:
     case SQLITE_CANTOPEN:
@@ -196,7 +201,14 @@ class file_queue final : public queue_adapter {
     if (db_) sqlite3_close_v2(db_);
   }
 
+  // Opening runs fixed statements that succeed on every healthy queue file, so a generic SQLite error
+  // there (SQLITE_ERROR: "unsupported file format", a schema it cannot parse) is the file's fault.
   error_code open(const std::string& path, std::string& detail) {
+    auto ec = open_file(path, detail);
+    return ec == errc::internal ? error_code(errc::io_error) : ec;
+  }
+
+  error_code open_file(const std::string& path, std::string& detail) {
     int rc =
         sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
@@ -221,6 +233,7 @@ class file_queue final : public queue_adapter {
 
     if (auto ec = exec("BEGIN IMMEDIATE", detail)) return ec;
     auto ec = init_schema(path, detail);
+    if (!ec) ec = check_schema(path, detail);
     if (!ec) ec = exec("COMMIT", detail);
     if (ec) rollback();
     return ec;
@@ -480,6 +493,47 @@ class file_queue final : public queue_adapter {
     return exec(create.c_str(), detail);
   }
 
+  // The columns every statement relies on. A file whose tables lost or changed columns (damage, or a
+  // hand edit) would otherwise fail statement by statement later, as if spool had a bug.
+  error_code check_schema(const std::string& path, std::string& detail) {
+    struct column {
+      std::string_view name, type;
+      int pk;
+    };
+    static const std::pair<const char*, std::vector<column>> tables[] = {
+        {"messages",
+         {{"seq", "INTEGER", 1}, {"id", "TEXT", 0}, {"body", "BLOB", 0}, {"dedup_key", "TEXT", 0},
+          {"sent_at", "INTEGER", 0}, {"visible_at", "INTEGER", 0}, {"receipt", "TEXT", 0},
+          {"lease_expires_at", "INTEGER", 0}, {"receive_count", "INTEGER", 0}, {"first_received_at", "INTEGER", 0}}},
+        {"dead",
+         {{"seq", "INTEGER", 1}, {"id", "TEXT", 0}, {"body", "BLOB", 0}, {"dedup_key", "TEXT", 0},
+          {"reason", "TEXT", 0}, {"last_error_json", "TEXT", 0}, {"receive_count", "INTEGER", 0},
+          {"sent_at", "INTEGER", 0}, {"dead_at", "INTEGER", 0}}},
+        {"acked_keys", {{"dedup_key", "TEXT", 1}, {"id", "TEXT", 0}, {"acked_at", "INTEGER", 0}}},
+    };
+    for (const auto& [table, want] : tables) {
+      stmt q(prepare("SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid"));
+      q.bind(1, std::string_view(table));
+      std::size_t i = 0;
+      bool same = true;
+      int rc;
+      while ((rc = q.step()) == SQLITE_ROW) {
+        same = same && i < want.size() && q.str(0) == want[i].name && q.str(1) == want[i].type &&
+               q.i64(2) == want[i].pk;
+        ++i;
+      }
+      if (rc != SQLITE_DONE) {
+        detail = sqlite3_errmsg(db_);
+        return from_sqlite(rc);
+      }
+      if (!same || i != want.size()) {
+        detail = path + " is damaged: its table '" + table + "' is not the one spool's queue schema defines";
+        return errc::io_error;
+      }
+    }
+    return {};
+  }
+
   bool acceptable(const outgoing_message& m) const {
     const capabilities c = caps();
     return m.body.size() <= c.max_message_bytes && m.delay <= c.max_delay;
@@ -556,7 +610,8 @@ class file_queue final : public queue_adapter {
                     "receive_count = receive_count + 1, first_received_at = COALESCE(first_received_at, ?4) "
                     "WHERE seq = ?1"));
         u.bind(1, seqs[i]).bind(2, batch[i].receipt).bind(3, now + lease).bind(4, now);
-        if (auto e = changed(u.step())) return e == errc::lease_lost ? errc::internal : e;
+        // The row was selected in this very transaction: if it is gone, an index lies (a damaged file).
+        if (auto e = changed(u.step())) return e == errc::lease_lost ? errc::io_error : e;
       }
       return {};
     });
