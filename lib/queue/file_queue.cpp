@@ -502,13 +502,26 @@ class file_queue final : public queue_adapter {
     };
     static const std::pair<const char*, std::vector<column>> tables[] = {
         {"messages",
-         {{"seq", "INTEGER", 1}, {"id", "TEXT", 0}, {"body", "BLOB", 0}, {"dedup_key", "TEXT", 0},
-          {"sent_at", "INTEGER", 0}, {"visible_at", "INTEGER", 0}, {"receipt", "TEXT", 0},
-          {"lease_expires_at", "INTEGER", 0}, {"receive_count", "INTEGER", 0}, {"first_received_at", "INTEGER", 0}}},
+         {{"seq", "INTEGER", 1},
+          {"id", "TEXT", 0},
+          {"body", "BLOB", 0},
+          {"dedup_key", "TEXT", 0},
+          {"sent_at", "INTEGER", 0},
+          {"visible_at", "INTEGER", 0},
+          {"receipt", "TEXT", 0},
+          {"lease_expires_at", "INTEGER", 0},
+          {"receive_count", "INTEGER", 0},
+          {"first_received_at", "INTEGER", 0}}},
         {"dead",
-         {{"seq", "INTEGER", 1}, {"id", "TEXT", 0}, {"body", "BLOB", 0}, {"dedup_key", "TEXT", 0},
-          {"reason", "TEXT", 0}, {"last_error_json", "TEXT", 0}, {"receive_count", "INTEGER", 0},
-          {"sent_at", "INTEGER", 0}, {"dead_at", "INTEGER", 0}}},
+         {{"seq", "INTEGER", 1},
+          {"id", "TEXT", 0},
+          {"body", "BLOB", 0},
+          {"dedup_key", "TEXT", 0},
+          {"reason", "TEXT", 0},
+          {"last_error_json", "TEXT", 0},
+          {"receive_count", "INTEGER", 0},
+          {"sent_at", "INTEGER", 0},
+          {"dead_at", "INTEGER", 0}}},
         {"acked_keys", {{"dedup_key", "TEXT", 1}, {"id", "TEXT", 0}, {"acked_at", "INTEGER", 0}}},
     };
     for (const auto& [table, want] : tables) {
@@ -518,8 +531,8 @@ class file_queue final : public queue_adapter {
       bool same = true;
       int rc;
       while ((rc = q.step()) == SQLITE_ROW) {
-        same = same && i < want.size() && q.str(0) == want[i].name && q.str(1) == want[i].type &&
-               q.i64(2) == want[i].pk;
+        same =
+            same && i < want.size() && q.str(0) == want[i].name && q.str(1) == want[i].type && q.i64(2) == want[i].pk;
         ++i;
       }
       if (rc != SQLITE_DONE) {
