@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -78,8 +79,15 @@ constexpr int busy_timeout_ms = 10'000;
 std::int64_t to_ms(clock::time_point t) {
   return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
 }
+// Stored times come from the file: a damaged one may hold any integer. Clamped to what a time_point
+// can hold (about ±292 years around 1970) rather than overflowing the conversion to nanoseconds.
 clock::time_point from_ms(std::int64_t ms) {
-  return clock::time_point(std::chrono::duration_cast<clock::duration>(milliseconds(ms)));
+  constexpr std::int64_t limit = std::chrono::duration_cast<milliseconds>(clock::duration::max()).count();
+  return clock::time_point(std::chrono::duration_cast<clock::duration>(milliseconds(std::clamp(ms, -limit, limit))));
+}
+// A stored receive count as an int, clamped the same way (a count is never negative).
+int to_count(std::int64_t n) {
+  return static_cast<int>(std::clamp<std::int64_t>(n, 0, std::numeric_limits<int>::max() - 1));
 }
 std::int64_t now_ms() { return to_ms(clock::now()); }
 
@@ -312,7 +320,8 @@ class file_queue final : public queue_adapter {
       // and a delayed message or expiring lease is waited for exactly.
       std::chrono::steady_clock::duration sleep = std::min<std::chrono::steady_clock::duration>(left, step);
       if (next_visible >= 0) {
-        auto until = milliseconds(std::max<std::int64_t>(1, next_visible - now_ms()));
+        // Clamped: a damaged file may hold any visible_at, and the wait is at most `step` anyway.
+        auto until = milliseconds(std::clamp<std::int64_t>(next_visible - now_ms(), 1, 1000));
         sleep = std::min<std::chrono::steady_clock::duration>(sleep, until);
       }
       {
@@ -404,7 +413,7 @@ class file_queue final : public queue_adapter {
       r.body = q.str(1);
       r.reason = q.str(2);
       r.last_error_json = q.str(3);
-      r.receive_count = static_cast<int>(q.i64(4));
+      r.receive_count = to_count(q.i64(4));
       r.sent_at = from_ms(q.i64(5));
       r.dead_at = from_ms(q.i64(6));
       all.push_back(std::move(r));
@@ -458,7 +467,8 @@ class file_queue final : public queue_adapter {
     s.in_flight = q.i64(1);
     s.delayed = q.i64(2);
     s.dead = q.i64(3);
-    s.oldest_age_s = q.is_null(4) ? 0.0 : std::max<double>(0.0, static_cast<double>(now - q.i64(4)) / 1000.0);
+    s.oldest_age_s =
+        q.is_null(4) ? 0.0 : std::max<double>(0.0, (static_cast<double>(now) - static_cast<double>(q.i64(4))) / 1000.0);
     out = s;
     return {};
   }
@@ -608,7 +618,7 @@ class file_queue final : public queue_adapter {
           seqs.push_back(q.i64(0));
           d.message_id = q.str(1);
           d.body = q.str(2);
-          d.receive_count = static_cast<int>(q.i64(3)) + 1;
+          d.receive_count = to_count(q.i64(3)) + 1;
           d.sent_at = from_ms(q.i64(4));
           d.first_received_at = from_ms(q.is_null(5) ? now : q.i64(5));
           d.lease_expires_at = from_ms(now + lease);

@@ -76,6 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<q::send_result> batch;
   op(queue->send_batch({{"a", "k1", 0ms}, {"b", "k2", 5ms}, {"c", "", 0ms}}, batch), "send_batch");
   got.clear();
+  ro.wait = 1ms;  // the long-poll path too: it sleeps until the earliest visible_at the file holds
   op(queue->receive(ro, got, nullptr), "receive again");
   for (const auto& d : got) op(queue->ack(d), "ack again");
   op(queue->stats(st), "stats again");

@@ -87,8 +87,8 @@ for t in "${targets[@]}"; do
     "$bin/$t" -max_total_time="$seconds" -timeout="${timeout[$t]}" -rss_limit_mb="${rss[$t]}" -detect_leaks=1 \
     -print_final_stats=1 -artifact_prefix="$findings/" ${extra[$t]:-} "$corpus" ${seeds[$t]} >"$log" 2>&1
   rc=$?
-  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
-  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$')
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
   echo "fuzz: $t: exit $rc, ${runs:-?} runs, ${rate:-?} exec/s, ${cov:-cov: ?}, $(($(date +%s) - started)) s"
   if [ $rc -ne 0 ]; then
