@@ -146,3 +146,33 @@ TEST_CASE("Queue::File::Damaged: a message in both the live and the dead table c
   REQUIRE_FALSE(queue->stats(st));
   CHECK(st.dead == 1);  // the failed redrive changed nothing
 }
+
+TEST_CASE("Queue::File::Damaged: times and counts beyond what the types hold are clamped, not overflowed",
+          "[queue][fuzz]") {
+  // fuzz_file_queue found a dead_at of 37920293659628 ms (the year 3171): converting it to the
+  // clock's nanoseconds overflowed (undefined behaviour; in practice it wrapped to 2002, before the
+  // message was even sent). A receive count at INT_MAX overflowed when the next delivery added one.
+  temp_dir dir;
+  const fs::path db = dir.path / "q.db";
+  make_queue(db);
+  run_sql(db,
+          "INSERT INTO dead (id, body, dedup_key, reason, last_error_json, receive_count, sent_at, dead_at) "
+          "VALUES ('far', 'x', NULL, 'r', '', 9223372036854775807, 1000, 37920293659628);"
+          "UPDATE messages SET receive_count = 2147483647, visible_at = 0, receipt = NULL;");
+
+  std::shared_ptr<q::queue_adapter> queue;
+  REQUIRE_FALSE(q::open("file://" + db.string(), queue));
+  std::vector<q::dead_letter_record> dead;
+  REQUIRE_FALSE(queue->list_dead(dead));
+  REQUIRE(dead.size() == 1);
+  CHECK(dead[0].dead_at > dead[0].sent_at);
+  CHECK(dead[0].dead_at > q::clock::now() + std::chrono::hours(24 * 365 * 100));
+  CHECK(dead[0].receive_count > 0);
+
+  std::vector<q::delivery> got;
+  q::receive_options ro;
+  ro.max_messages = 10;
+  REQUIRE_FALSE(queue->receive(ro, got));
+  REQUIRE_FALSE(got.empty());
+  for (const auto& d : got) CHECK(d.receive_count > 0);
+}
