@@ -54,10 +54,10 @@ if [ ! -f "$media_seeds/.done" ]; then
   touch "$media_seeds/.done"
 fi
 # Real-world files: whatever the corpus run downloaded (media files under 1 MB and its derived broken
-# ones), linked so they are read where they are.
+# ones), linked so they are read where they are. Made once; remove the directory to look again.
 real_seeds=$work/seeds/real
-rm -rf "$real_seeds" && mkdir -p "$real_seeds"
-if [ -d "$corpus_cache/unpacked" ]; then
+mkdir -p "$real_seeds"
+if [ -d "$corpus_cache/unpacked" ] && [ -z "$(ls -A "$real_seeds")" ]; then
   find "$corpus_cache/unpacked" "$corpus_cache/derived" -type f -size -1024k -regextype posix-extended \
     -iregex '.*\.(mp4|m4v|mov|mkv|webm|avi|ogv|flv|mpg|mpeg|ts|wmv|asf|3gp|dv|gif|rm|rmvb|mp3|wav|flac|m4a|opus|ogg|oga|aac|ac3|amr|mka|wma|bin|avif)$' \
     2>/dev/null | while read -r f; do
