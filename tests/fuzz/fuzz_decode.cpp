@@ -12,6 +12,7 @@
 #include <string>
 #include <system_error>
 
+#include "decode_options.hpp"
 #include "fuzz_support.hpp"
 
 namespace fs = std::filesystem;
@@ -19,25 +20,6 @@ using spool::fuzz::finding;
 using spool::fuzz::require;
 
 namespace {
-
-spool::media::transcode_options small_options() {
-  spool::media::transcode_options o;
-  auto& p = o.plan;
-  p.video.preset = "ultrafast";
-  p.video.rungs = {{"16p", 16, 30, 0, 0}};
-  p.audio.enabled = true;
-  p.packaging.hls = true;
-  p.packaging.dash = true;
-  p.packaging.progressive.clear();
-  p.thumbnails.poster = false;
-  p.thumbnails.storyboard = false;
-  // One input must not take long: a short limit and a whole-job deadline.
-  o.policy.max_duration_s = 10;
-  o.policy.deadline = std::chrono::seconds(20);
-  o.encoder_threads = 1;
-  o.encode_nice = 0;
-  return o;
-}
 
 std::string entries(const fs::path& dir) {
   std::string out;
@@ -55,7 +37,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const spool::media::transcode_options options = small_options();
+  static const spool::media::transcode_options options = spool::fuzz::decode_options();
   const fs::path input = spool::fuzz::scratch() / "input";
   const fs::path parent = spool::fuzz::scratch() / "out-parent";
   const fs::path output = parent / "package";

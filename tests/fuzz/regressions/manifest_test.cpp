@@ -1,14 +1,14 @@
 // Findings of fuzz_manifest in the manifest writers (lib/media/manifest.cpp), kept out of the default
 // build until the writers are fixed: configure with -DSPOOL_FUZZ=ON -DSPOOL_FUZZ_PENDING=ON and run
 // spool-fuzz-pending-tests (docs/fuzzing.md).
-#include "manifest_checks.hpp"
-
 #include "media/manifest.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstdint>
 #include <string>
+
+#include "manifest_checks.hpp"
 
 using spool::media::track_info;
 
