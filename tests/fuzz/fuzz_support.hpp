@@ -3,8 +3,10 @@
 // file (the library opens paths), and the rule that a bad input may fail only with a typed error.
 #include <spool/error.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +40,17 @@ inline const std::filesystem::path& scratch() {
           std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path();
       p = base / ("spool-fuzz-" + std::to_string(::getpid()));
       std::error_code ec;
+      // A finding ends the process with abort(), which runs no destructor: remove what dead runs left.
+      for (auto it = std::filesystem::directory_iterator(base, ec); !ec && it != std::filesystem::directory_iterator();
+           it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.rfind("spool-fuzz-", 0) != 0) continue;
+        const long pid = std::strtol(name.c_str() + 11, nullptr, 10);
+        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+          std::error_code rec;
+          std::filesystem::remove_all(it->path(), rec);
+        }
+      }
       std::filesystem::remove_all(p, ec);
       std::filesystem::create_directories(p);
     }
