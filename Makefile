@@ -2,12 +2,14 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 DEMO_OUT   ?= demo-out
 TSAN_ENV    = TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
-.PHONY: all deps build test demo asan tsan corpus bench bench-queue clean
+.PHONY: all deps build test demo asan tsan fuzz corpus bench bench-queue clean
 
 all: build
 
@@ -39,6 +41,15 @@ tsan: deps
 	# and the media pipeline's own threads: async completion, cancellation, progress
 	$(TSAN_ENV) $(TSAN_BUILD)/bin/spool-media-tests '[async],[cancel],[progress]'
 
+# libFuzzer targets (tests/fuzz, docs/fuzzing.md) with clang, ASan and UBSan, FUZZ_SECONDS each; fails on
+# any finding and prints its reproducer. Seeds include the corpus cache when `make corpus` has run.
+fuzz:
+	@scripts/install-deps.sh fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DSPOOL_FUZZ=ON -DSPOOL_BUILD_BENCH=OFF \
+	  -DSPOOL_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target spool-fuzz
+	tests/fuzz/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 # Real-world media from Debian's own packages through the whole ladder.
 corpus: build
 	python3 tests/corpus/run_corpus.py --spool $(BUILD)/bin/spool
@@ -62,4 +73,4 @@ demo: build
 	@echo "  status: $(BUILD)/bin/spool status $(DEMO_OUT)/package"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(DEMO_OUT)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(DEMO_OUT)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what spool needs from Debian 12's packages, and only what is missing.
-# Usage: scripts/install-deps.sh [build|bench|sanitize|all]
+# Usage: scripts/install-deps.sh [build|bench|sanitize|fuzz|all]
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config python3
@@ -13,9 +13,10 @@ want=("${build_pkgs[@]}")
 case "${1:-build}" in
   build) ;;
   sanitize) want+=("${sanitize_pkgs[@]}") ;;
+  fuzz) want+=("${sanitize_pkgs[@]}") ;;  # libFuzzer ships in libclang-rt-14-dev
   bench) want+=("${bench_pkgs[@]}") ;;
   all) want+=("${sanitize_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|bench|sanitize|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|bench|sanitize|fuzz|all]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <string_view>
 
@@ -49,6 +50,14 @@ std::int64_t get_int(const value& v, std::string_view key) {
   return static_cast<std::int64_t>(d);
 }
 
+// For the int fields: a value past int's range must not wrap around into a valid one (4294967312 → 16).
+int get_int32(const value& v, std::string_view key) {
+  std::int64_t i = get_int(v, key);
+  if (i < std::numeric_limits<int>::min() || i > std::numeric_limits<int>::max())
+    bad("'" + std::string(key) + "' is out of range");
+  return static_cast<int>(i);
+}
+
 bool get_bool(const value& v, std::string_view key) {
   if (!v.is_bool()) bad("'" + std::string(key) + "' must be true or false");
   return v.get_bool();
@@ -65,11 +74,10 @@ rung read_rung(const value& v, std::size_t i) {
   check_keys(o, {"name", "height", "crf", "maxrate_kbps", "bufsize_kbps"}, where);
   rung r;
   if (auto* x = o.if_contains("height"))
-    r.height = static_cast<int>(get_int(*x, "height"));
-  else
-    bad(where + " needs a height");
+    r.height = get_int32(*x, "height");
+  else bad(where + " needs a height");
   r.name = o.contains("name") ? get_string(o.at("name"), "name") : std::to_string(r.height) + "p";
-  if (auto* x = o.if_contains("crf")) r.crf = static_cast<int>(get_int(*x, "crf"));
+  if (auto* x = o.if_contains("crf")) r.crf = get_int32(*x, "crf");
   if (auto* x = o.if_contains("maxrate_kbps")) r.maxrate_kbps = get_int(*x, "maxrate_kbps");
   if (auto* x = o.if_contains("bufsize_kbps")) r.bufsize_kbps = get_int(*x, "bufsize_kbps");
   return r;
@@ -105,10 +113,9 @@ void read_spec(const value& spec, plan& out) {
     const object& ao = as_object(*v, "audio");
     check_keys(ao, {"enabled", "bitrate_kbps", "sample_rate", "channels"}, "audio");
     if (auto* x = ao.if_contains("enabled")) out.audio.enabled = get_bool(*x, "enabled");
-    if (auto* x = ao.if_contains("bitrate_kbps"))
-      out.audio.bitrate_kbps = static_cast<int>(get_int(*x, "bitrate_kbps"));
-    if (auto* x = ao.if_contains("sample_rate")) out.audio.sample_rate = static_cast<int>(get_int(*x, "sample_rate"));
-    if (auto* x = ao.if_contains("channels")) out.audio.channels = static_cast<int>(get_int(*x, "channels"));
+    if (auto* x = ao.if_contains("bitrate_kbps")) out.audio.bitrate_kbps = get_int32(*x, "bitrate_kbps");
+    if (auto* x = ao.if_contains("sample_rate")) out.audio.sample_rate = get_int32(*x, "sample_rate");
+    if (auto* x = ao.if_contains("channels")) out.audio.channels = get_int32(*x, "channels");
   }
   if (auto* v = o.if_contains("packaging")) {
     const object& po = as_object(*v, "packaging");
@@ -126,8 +133,8 @@ void read_spec(const value& spec, plan& out) {
     if (auto* x = to.if_contains("poster")) out.thumbnails.poster = get_bool(*x, "poster");
     if (auto* x = to.if_contains("storyboard")) out.thumbnails.storyboard = get_bool(*x, "storyboard");
     if (auto* x = to.if_contains("interval_s")) out.thumbnails.interval_s = get_number(*x, "interval_s");
-    if (auto* x = to.if_contains("tile_width")) out.thumbnails.tile_width = static_cast<int>(get_int(*x, "tile_width"));
-    if (auto* x = to.if_contains("columns")) out.thumbnails.columns = static_cast<int>(get_int(*x, "columns"));
+    if (auto* x = to.if_contains("tile_width")) out.thumbnails.tile_width = get_int32(*x, "tile_width");
+    if (auto* x = to.if_contains("columns")) out.thumbnails.columns = get_int32(*x, "columns");
   }
 }
 

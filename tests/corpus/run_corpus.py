@@ -49,6 +49,22 @@ ESTIMATED_DURATION_FORMATS = {"mpegvideo", "h264", "hevc", "m4v", "mjpeg", "vc1"
 
 TMP_MARK = ".spool-tmp"
 
+# Error codes the CLI may print: spool's own (the errc enum) and the names code_name() gives errno values.
+ERRNO_CODES = {"no_space", "quota_exceeded", "file_too_large", "io_error", "permission_denied", "not_found",
+               "out_of_memory"}
+
+
+def known_codes(header: Path = REPO / "include" / "spool" / "error.hpp") -> set[str]:
+    """The names of spool::errc, read from the header so that a new code needs no edit here."""
+    text = header.read_text()
+    body = text[text.index("enum class errc"):]
+    body = body[:body.index("};")]
+    body = re.sub(r"//[^\n]*", "", body)
+    return set(re.findall(r"^\s*([a-z_]+)\s*(?:=\s*\d+\s*)?,", body, re.M)) | ERRNO_CODES
+
+
+KNOWN_CODES = known_codes()
+
 
 # --------------------------------------------------------------------------------------------------
 # Small helpers
@@ -422,6 +438,34 @@ def run_spool(cmd: list[str], timeout: float, env: dict[str, str]) -> Run:
     return run
 
 
+@dataclasses.dataclass
+class Refusal:
+    pattern: str  # a label as the report shows it (package:path), globs allowed
+    code: str     # the error code the file is refused with
+    reason: str
+    used: int = 0
+
+
+def read_refusals(path: Path) -> list[Refusal]:
+    """expected-refusals.txt: LABEL CODE REASON... a line; '#' starts a comment."""
+    out = []
+    for n, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        words = line.split(None, 2)
+        if len(words) < 3:
+            raise SystemExit(f"{path}:{n}: want LABEL CODE REASON, got {raw!r}")
+        if words[1] not in KNOWN_CODES:
+            raise SystemExit(f"{path}:{n}: unknown error code {words[1]!r}")
+        out.append(Refusal(words[0], words[1], words[2]))
+    return out
+
+
+def expected_refusal(refusals: list[Refusal], label: str) -> Refusal | None:
+    return next((r for r in refusals if fnmatch.fnmatchcase(label, r.pattern)), None)
+
+
 def check_error_json(run: Run) -> tuple[list[str], dict | None]:
     """Problems with a failing run's final stderr line, and the error object if well formed."""
     problems = []
@@ -437,6 +481,9 @@ def check_error_json(run: Run) -> tuple[list[str], dict | None]:
         if not isinstance(err.get(key), str) or not err.get(key):
             problems.append(f"error.{key} missing or not a non-empty string")
     cat = err.get("category")
+    code = err.get("code")
+    if isinstance(code, str) and code and code not in KNOWN_CODES:
+        problems.append(f"unknown error code {code!r}")
     if isinstance(cat, str) and cat not in CATEGORIES:
         problems.append(f"unknown error category {cat!r}")
     elif run.rc == 3 and cat not in EXIT3_CATEGORIES:
@@ -774,7 +821,26 @@ def judge_success(v: Verdict, run: Run, out: Path, info: dict) -> None:
     v.duration_line = "; ".join(parts)
 
 
-def judge(item: Item, spool: str, workroot: Path, idx: int, tf: float, keep: bool) -> Verdict:
+def judge_refusal(v: Verdict, rc: int, err: dict, refusals: list[Refusal]) -> None:
+    """A known-good media file may be refused only as expected-refusals.txt says, and never with exit 4
+    (resource, transient, internal): a refusal there would hide a regression that breaks valid files."""
+    code, cat, msg = err.get("code"), err.get("category"), err.get("message")
+    entry = expected_refusal(refusals, v.item.label)
+    if entry:
+        entry.used += 1
+    if rc == 4:
+        v.fail("refused-valid", f"transcode: a media file failed with exit 4 ({cat}/{code}): {msg}")
+    elif entry is None:
+        v.fail("refused-valid", f"transcode: a media file was refused ({cat}/{code}: {msg}) and "
+                                f"expected-refusals.txt does not list it")
+    elif entry.code != code:
+        v.fail("refused-valid", f"transcode: refused with {code} ({msg}); expected-refusals.txt expects {entry.code}")
+    else:
+        v.kind = "expected"
+
+
+def judge(item: Item, spool: str, workroot: Path, idx: int, tf: float, keep: bool,
+          refusals: list[Refusal]) -> Verdict:
     v = Verdict(item)
     t0 = time.monotonic()
     parent = workroot / f"{idx:03d}"
@@ -804,6 +870,8 @@ def judge(item: Item, spool: str, workroot: Path, idx: int, tf: float, keep: boo
             v.fail("bad-error", f"probe: {p}")
         if err and err.get("category") == "internal":
             v.fail("internal", f"probe: internal error {err.get('code')}: {err.get('message')}")
+        elif err and probe.rc == 4 and item.kind == "media":
+            v.fail("refused-valid", f"probe: a media file failed with exit 4 ({err.get('category')}/{err.get('code')})")
     else:
         v.fail("exit-code", f"probe: unexpected exit {probe.rc}")
         v.stderr_tail = tail(probe.stderr)
@@ -824,6 +892,9 @@ def judge(item: Item, spool: str, workroot: Path, idx: int, tf: float, keep: boo
     elif run.rc == 0:
         v.kind = "ok"
         judge_success(v, run, out, info)
+        if entry := expected_refusal(refusals, item.label):
+            entry.used += 1
+            v.warnings.append(f"transcoded, though expected-refusals.txt expects {entry.code}: remove the entry")
         if v.probe_error and v.probe_error.get("category") in EXIT3_CATEGORIES:
             v.fail("inconsistent", f"probe refused the input ({v.probe_error.get('code')}) but transcode succeeded")
     elif run.rc in (3, 4):
@@ -834,6 +905,8 @@ def judge(item: Item, spool: str, workroot: Path, idx: int, tf: float, keep: boo
             v.fail("bad-error", f"transcode: {p}")
         if err and err.get("category") == "internal":
             v.fail("internal", f"transcode: internal error {err.get('code')}: {err.get('message')}")
+        elif err and not problems and item.kind == "media":
+            judge_refusal(v, run.rc, err, refusals)
         if out.exists():
             v.fail("leftover", "transcode failed but left the output directory behind")
         if problems or (err and err.get("category") == "internal"):
@@ -858,8 +931,8 @@ def judge(item: Item, spool: str, workroot: Path, idx: int, tf: float, keep: boo
 
 def one_line(v: Verdict) -> str:
     what = v.kind
-    if v.kind == "refused" and v.error:
-        what = f"refused {v.error.get('category')}/{v.error.get('code')}"
+    if v.kind in ("refused", "expected", "refused-valid") and v.error:
+        what = f"{'refused as expected' if v.kind == 'expected' else 'refused'} {v.error.get('category')}/{v.error.get('code')}"
     elif v.status == "SKIP":
         what = "skipped"
     extra = f"  [{v.duration_line}]" if v.duration_line else ""
@@ -872,6 +945,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spool", default=str(REPO / "build" / "bin" / "spool"), help="the spool CLI (default build/bin/spool)")
     ap.add_argument("--cache", default=str(REPO / "build" / "corpus-cache"), help="download cache (default build/corpus-cache)")
     ap.add_argument("--packages", default=str(HERE / "packages.txt"), help="package list (default tests/corpus/packages.txt)")
+    ap.add_argument("--refusals", default=str(HERE / "expected-refusals.txt"),
+                    help="media files expected to be refused, with the code and why (default tests/corpus/expected-refusals.txt)")
     ap.add_argument("--max-files", type=int, default=150, help="run at most N files (default 150)")
     ap.add_argument("--per-package", type=int, default=10, help="media files taken from one package (default 10)")
     ap.add_argument("--per-ext", type=int, default=3, help="media files of one extension taken from one package (default 3)")
@@ -897,6 +972,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. Packages.
     specs = read_package_list(Path(args.packages))
+    refusals = read_refusals(Path(args.refusals))
     apt = Apt()
     packages: list[Package] = []
     t_dl = time.monotonic()
@@ -956,7 +1032,7 @@ def main(argv: list[str] | None = None) -> int:
                 v = Verdict(it, status="SKIP", kind="skipped")
                 v.warnings.append(f"time budget of {args.budget:.0f}s used up")
             else:
-                v = judge(it, spool, workroot, i, args.timeout_factor, args.keep)
+                v = judge(it, spool, workroot, i, args.timeout_factor, args.keep, refusals)
             verdicts.append(v)
             log(one_line(v))
             for p in v.problems:
@@ -974,6 +1050,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [v for v in verdicts if v.status == "FAIL"]
     skipped = [v for v in verdicts if v.status == "SKIP"]
     ok = sum(v.kind == "ok" for v in passed)
+    expected = sum(v.kind == "expected" for v in passed)
     refused: dict[str, int] = {}
     for v in passed:
         if v.kind == "refused" and v.error:
@@ -987,8 +1064,12 @@ def main(argv: list[str] | None = None) -> int:
     missing = [p.name for p in packages if not p.root]
     if missing:
         log(f"corpus: packages unavailable: {', '.join(missing)}")
-    log(f"corpus: {len(verdicts)} files in {total_s:.0f}s: {ok} transcoded, {len(passed) - ok} refused cleanly "
+    log(f"corpus: {len(verdicts)} files in {total_s:.0f}s: {ok} transcoded, {expected} media files refused as "
+        f"expected-refusals.txt expects, {len(passed) - ok - expected} odd or broken files refused cleanly "
         f"({', '.join(f'{k} x{n}' for k, n in sorted(refused.items())) or 'none'}), {len(failed)} failed, {len(skipped)} skipped")
+    unused = [r for r in refusals if not r.used]
+    if unused and not args.filter and not skipped:
+        log("corpus: expected-refusals.txt entries that matched no file (stale?): " + ", ".join(r.pattern for r in unused))
     warned = [v for v in verdicts if v.warnings and v.status != "SKIP"]
     if warned:
         log(f"corpus: {len(warned)} warnings:")
