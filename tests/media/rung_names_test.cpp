@@ -41,21 +41,16 @@ TEST_CASE("rung names that are package files are invalid_spec, naming the rung",
        {"master.m3u8", "manifest.mpd", "result.json", "status.json", "poster.jpg", "storyboard.jpg", "storyboard.vtt",
         "audio", "Audio", "MASTER.M3U8", "Poster.JPG", ".hidden", ".status.json.tmp-x", ".", ".."}) {
     INFO("rung name '" << name << "'");
-    std::string detail;
-    auto ec = spool::validate(with_rungs({"240p", name}), &detail);
-    INFO("detail: " << detail);
-    CHECK(ec == spool::errc::invalid_spec);
-    CHECK(detail.find(std::string("'") + name + "'") != std::string::npos);
+    auto e = spool::validate(with_rungs({"240p", name}));
+    INFO("detail: " << e.what());
+    CHECK(e.code == spool::errc::invalid_spec);
+    CHECK(e.what().find(std::string("'") + name + "'") != std::string::npos);
   }
-  // The same through a JSON spec, which leaves the plan untouched.
-  spool::plan plan;
-  const auto before = media::to_json(plan);
-  std::string detail;
-  auto ec = spool::apply_spec(std::string_view(R"({"video": {"rungs": [{"name": "result.json", "height": 240}]}})"),
-                              plan, &detail);
-  CHECK(ec == spool::errc::invalid_spec);
-  CHECK(detail.find("result.json") != std::string::npos);
-  CHECK(media::to_json(plan) == before);
+  // The same through a JSON spec.
+  auto r = spool::apply_spec(std::string_view(R"({"video": {"rungs": [{"name": "result.json", "height": 240}]}})"));
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == spool::errc::invalid_spec);
+  CHECK(r.error().what().find("result.json") != std::string::npos);
 }
 
 TEST_CASE("with a progressive MP4, no rung may be named like a rung's MP4", "[media][spec][names]") {
@@ -76,22 +71,21 @@ TEST_CASE("with a progressive MP4, no rung may be named like a rung's MP4", "[me
     std::string list;
     for (const auto& r : c.rungs) list += r + " ";
     INFO("rungs " << list << "progressive '" << c.progressive << "'");
-    std::string detail;
-    auto ec = spool::validate(with_rungs(c.rungs, c.progressive), &detail);
-    INFO("detail: " << detail);
+    auto e = spool::validate(with_rungs(c.rungs, c.progressive));
+    INFO("detail: " << e.what());
     if (c.ok) {
-      CHECK_FALSE(ec);
+      CHECK_FALSE(e);
     } else {
-      CHECK(ec == spool::errc::invalid_spec);
-      CHECK(detail.find("progressive MP4") != std::string::npos);
+      CHECK(e.code == spool::errc::invalid_spec);
+      CHECK(e.what().find("progressive MP4") != std::string::npos);
     }
   }
 }
 
 TEST_CASE("rung names differing only in case are the same directory on some file systems", "[media][spec][names]") {
-  std::string detail;
-  CHECK(spool::validate(with_rungs({"720p", "720P"}), &detail) == spool::errc::invalid_spec);
-  CHECK(detail.find("twice") != std::string::npos);
+  auto e = spool::validate(with_rungs({"720p", "720P"}));
+  CHECK(e.code == spool::errc::invalid_spec);
+  CHECK(e.what().find("twice") != std::string::npos);
 }
 
 TEST_CASE("a plan with a reserved rung name fails before anything is written", "[media][spec][names]") {

@@ -24,19 +24,16 @@ TEST_CASE("a spec with one rung and 4 s segments on a 2 s GOP without DASH is wh
   const fs::path input = dir / "in.mp4";
   make_input(input, spec);
 
-  spool::plan plan;
-  std::string detail;
   // (A string literal is ambiguous between the json::value and string_view overloads; name the type.)
-  auto sec = spool::apply_spec(std::string_view(R"({
+  auto parsed = spool::apply_spec(std::string_view(R"({
       "version": 1,
       "preset": "hls-ladder",
       "video": {"preset": "ultrafast", "rungs": [{"name": "small", "height": 180, "crf": 30}]},
       "packaging": {"segment_s": 4, "gop_s": 2, "dash": false},
       "thumbnails": {"storyboard": false}
-    })"),
-                               plan, &detail);
-  INFO(detail);
-  REQUIRE_FALSE(sec);
+    })"));
+  REQUIRE(parsed.has_value());
+  spool::plan plan = *parsed;
   REQUIRE(plan.video.rungs.size() == 1);
   CHECK(plan.packaging.segment_s == 4);
   CHECK_FALSE(plan.packaging.dash);
@@ -75,11 +72,9 @@ TEST_CASE("a spec that disables audio gives a package without audio", "[media][s
   spec.duration_s = 2;
   const fs::path input = dir / "in.mp4";
   make_input(input, spec);
-  spool::plan plan;
-  std::string detail;
-  REQUIRE_FALSE(spool::apply_spec(
-      std::string_view(R"({"version": 1, "video": {"rungs": [{"height": 240}]}, "audio": {"enabled": false}})"), plan,
-      &detail));
+  spool::plan plan =
+      spool::apply_spec(std::string_view(R"({"version": 1, "video": {"rungs": [{"height": 240}]}, "audio": {"enabled": false}})"))
+          .value();
   CHECK(plan.video.rungs.at(0).name == "240p");
   media::transcode_result result;
   auto pkg = transcode_ok(input, dir / "out", options_for(plan), result);
@@ -113,15 +108,12 @@ TEST_CASE("invalid specs are invalid_spec with a reason and leave the plan alone
   };
   for (const char* text : bad) {
     INFO("spec: " << text);
-    spool::plan plan;
-    const auto before = media::to_json(plan);
-    std::string detail;
-    auto ec = spool::apply_spec(std::string_view(text), plan, &detail);
-    INFO("detail: " << detail);
-    CHECK(ec == spool::errc::invalid_spec);
-    CHECK(spool::kind_of(ec) == spool::category_kind::input);
-    CHECK_FALSE(detail.empty());
-    CHECK(media::to_json(plan) == before);
+    auto r = spool::apply_spec(std::string_view(text));
+    REQUIRE_FALSE(r.has_value());
+    INFO("detail: " << r.error().what());
+    CHECK(r.error().code == spool::errc::invalid_spec);
+    CHECK(spool::kind_of(r.error().code) == spool::category_kind::input);
+    CHECK_FALSE(r.error().message.empty());
   }
 }
 
@@ -130,10 +122,8 @@ TEST_CASE("to_json and apply_spec round-trip a plan", "[media][spec]") {
   plan.packaging.segment_s = 4;
   plan.packaging.dash = false;
   plan.audio.bitrate_kbps = 96;
-  const auto json = media::to_json(plan);
-  spool::plan back;
-  std::string detail;
-  INFO(detail);
-  REQUIRE_FALSE(spool::apply_spec(json, back, &detail));
-  CHECK(media::to_json(back) == json);
+  const auto json = spool::to_json(plan);
+  auto back = spool::apply_spec(json);
+  REQUIRE(back.has_value());
+  CHECK(spool::to_json(*back) == json);
 }

@@ -39,10 +39,7 @@ std::string describe(const spool::error_code& ec) {
 }
 
 spool::plan default_plan() {
-  spool::plan p;
-  auto ec = spool::make_preset("hls-ladder", p);
-  if (ec) throw std::runtime_error("make_preset(hls-ladder): " + ec.message());
-  return p;
+  return spool::make_preset("hls-ladder").value();
 }
 
 spool::plan small_plan(std::vector<int> heights) {

@@ -62,9 +62,9 @@ TEST_CASE("Queue::JobQueue::Lifecycle: submit, receive and ack with callbacks on
   CHECK_FALSE(id.empty());
   REQUIRE(got.size() == 1);
   CHECK(got[0].message_id == id);
-  spool::job_spec body;
-  REQUIRE_FALSE(spool::parse_job_spec(got[0].body, body));
-  CHECK(body.input == "/srv/uploads/lecture.mp4");
+  auto body = spool::parse_job_spec(got[0].body);
+  REQUIRE(body.has_value());
+  CHECK(body->input == "/srv/uploads/lecture.mp4");
   CHECK_FALSE(ack_ec);
   CHECK(on_io_thread);
   q::queue_stats s;
@@ -93,7 +93,7 @@ TEST_CASE("Queue::JobQueue::InvalidJob: a job with a bad plan is refused before 
   asio::io_context io;
   q::job_queue jobs(io.get_executor(), fresh_memory_queue());
   auto job = lecture();
-  job.preset = "no-such-preset";
+  job.plan.packaging.segment_s = 5;  // not a multiple of the 2 s GOP
   spool::error_code got;
   jobs.async_submit(job, [&](spool::error_code ec, std::string) { got = ec; });
   io.run();
@@ -124,9 +124,9 @@ TEST_CASE("Queue::JobQueue::SubmitBatch: one id per job in order, keys deduplica
   auto got = jobs.async_receive(q::receive_options{10, 0ms, 60s}, asio::use_future).get();
   REQUIRE(got.size() == 3);
   for (const auto& d : got) {
-    spool::job_spec body;
-    REQUIRE_FALSE(spool::parse_job_spec(d.body, body));
-    CHECK(body.input == "/srv/uploads/lecture.mp4");
+    auto body = spool::parse_job_spec(d.body);
+    REQUIRE(body.has_value());
+    CHECK(body->input == "/srv/uploads/lecture.mp4");
     CHECK(std::find(ids.begin(), ids.end(), d.message_id) != ids.end());
   }
   CHECK(jobs.async_submit_batch({}, asio::use_future).get().empty());
@@ -138,7 +138,7 @@ TEST_CASE("Queue::JobQueue::SubmitBatchInvalid: one bad job fails the batch and 
   asio::io_context io;
   q::job_queue jobs(io.get_executor(), fresh_memory_queue());
   auto bad = lecture("upload-3");
-  bad.preset = "no-such-preset";
+  bad.plan.packaging.segment_s = 5;
   spool::error_code got;
   std::size_t n = 99;
   jobs.async_submit_batch({lecture("upload-1"), lecture(), bad},

@@ -1,49 +1,95 @@
 #include <spool/job.hpp>
+#include <spool/version.hpp>
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
 using spool::errc;
 
-TEST_CASE("Job::Spec: a job round-trips through JSON", "[job]") {
+TEST_CASE("Job::Spec: a job round-trips through JSON with its whole plan", "[job]") {
   spool::job_spec j;
   j.job_id = "abc";
   j.idempotency_key = "upload-42";
   j.input = "/srv/uploads/lecture.mp4";
   j.output = "/srv/packages/lecture";
-  j.plan = boost::json::parse(R"({"video":{"rungs":[{"name":"360p","height":360}]}})");
+  j.plan = spool::resolve_plan("hls-ladder", nullptr).value();
+  j.plan.video.rungs.resize(1);
+  j.plan.video.rungs[0].name = "360p";
+  j.plan.video.rungs[0].height = 360;
   j.metadata = boost::json::parse(R"({"course":"MATH101","user":7})");
-  spool::job_spec back;
-  std::string detail;
-  REQUIRE_FALSE(spool::parse_job_spec(boost::json::serialize(spool::to_json(j)), back, &detail));
-  CHECK(back.job_id == "abc");
-  CHECK(back.idempotency_key == "upload-42");
-  CHECK(back.input == j.input);
-  CHECK(back.output == j.output);
-  CHECK(back.metadata == j.metadata);
-  spool::plan p;
-  REQUIRE_FALSE(spool::make_plan(back, p));
-  REQUIRE(p.video.rungs.size() == 1);
-  CHECK(p.video.rungs[0].height == 360);
+  const std::string text = boost::json::serialize(spool::to_json(j));
+  auto message = boost::json::parse(text).as_object();
+  CHECK(message.at("version") == 2);
+  CHECK(message.at("resolved_by").as_string() == spool::version_string());
+  CHECK_FALSE(message.contains("preset"));  // resolved: nothing is looked up again by the worker
+  auto back = spool::parse_job_spec(text);
+  REQUIRE(back.has_value());
+  CHECK(back->job_id == "abc");
+  CHECK(back->idempotency_key == "upload-42");
+  CHECK(back->input == j.input);
+  CHECK(back->output == j.output);
+  CHECK(back->metadata == j.metadata);
+  CHECK(back->resolved_by == spool::version_string());
+  REQUIRE(back->plan.video.rungs.size() == 1);
+  CHECK(back->plan.video.rungs[0].height == 360);
+  CHECK(spool::to_json(back->plan) == spool::to_json(j.plan));
+}
+
+TEST_CASE("Job::Spec: a version 2 job is encoded as resolved, whatever this version's presets say", "[job]") {
+  // A worker must not re-resolve: every setting comes from the message, none from a preset.
+  auto plan = spool::resolve_plan("hls-ladder", nullptr).value();
+  plan.video.preset = "medium";
+  plan.video.rungs = {{"only", 240, 30, 500, 1000}};
+  plan.audio.bitrate_kbps = 64;
+  spool::job_spec j;
+  j.input = "in.mp4";
+  j.output = "out";
+  j.plan = plan;
+  j.resolved_by = "9.9.9";
+  auto back = spool::parse_job_spec(boost::json::serialize(spool::to_json(j))).value();
+  CHECK(back.resolved_by == "9.9.9");
+  CHECK(back.plan.video.preset == "medium");
+  REQUIRE(back.plan.video.rungs.size() == 1);
+  CHECK(back.plan.video.rungs[0].name == "only");
+  CHECK(back.plan.audio.bitrate_kbps == 64);
+}
+
+TEST_CASE("Job::Spec: a version 1 job queued by spool 0.1 is resolved by the reader", "[job]") {
+  auto back = spool::parse_job_spec(
+      R"({"version":1,"job_id":"","input":"/i.mp4","output":"/o","preset":"hls-ladder",
+          "plan":{"video":{"rungs":[{"name":"360p","height":360}]}}})");
+  REQUIRE(back.has_value());
+  REQUIRE(back->plan.video.rungs.size() == 1);
+  CHECK(back->plan.video.rungs[0].height == 360);
+  CHECK(back->plan.audio.bitrate_kbps == 128);  // the rest from the preset
+  auto bare = spool::parse_job_spec(R"({"version":1,"input":"/i.mp4","output":"/o"})");
+  REQUIRE(bare.has_value());
+  CHECK(bare->plan.video.rungs.size() == 4);
 }
 
 TEST_CASE("Job::Spec: malformed jobs are invalid_spec with a reason", "[job]") {
   const std::pair<const char*, const char*> cases[] = {
-      {R"({"output":"/o"})", "input"},
-      {R"({"input":"/i"})", "output"},
-      {R"({"input":"/i","output":"/o","version":2})", "version"},
-      {R"({"input":"/i","output":"/o","colour":"red"})", "colour"},
-      {R"({"input":"/i","output":"/o","preset":"nope"})", "preset"},
-      {R"({"input":"/i","output":"/o","plan":{"packaging":{"segment_s":5}}})", "multiple"},
+      {R"({"version":2,"output":"/o","plan":{}})", "input"},
+      {R"({"version":2,"input":"/i","plan":{}})", "output"},
+      {R"({"input":"/i","output":"/o"})", "version"},
+      {R"({"input":"/i","output":"/o","version":3})", "version"},
+      {R"({"version":2,"input":"/i","output":"/o"})", "plan"},
+      {R"({"version":2,"input":"/i","output":"/o","plan":{},"preset":"hls-ladder"})", "preset"},
+      {R"({"version":1,"input":"/i","output":"/o","resolved_by":"0.2.0"})", "resolved_by"},
+      {R"({"version":2,"input":"/i","output":"/o","plan":{},"colour":"red"})", "colour"},
+      {R"({"version":1,"input":"/i","output":"/o","preset":"nope"})", "preset"},
+      {R"({"version":1,"input":"/i","output":"/o","plan":{"packaging":{"segment_s":5}}})", "multiple"},
+      {R"({"version":2,"input":"/i","output":"/o","plan":{"packaging":{"segment_s":5}}})", "multiple"},
       {R"([1,2])", "object"},
       {R"({"input":)", "JSON"},
   };
   for (const auto& [text, word] : cases) {
     INFO(text);
-    spool::job_spec j;
-    std::string detail;
-    CHECK(spool::parse_job_spec(text, j, &detail) == errc::invalid_spec);
-    CHECK(detail.find(word) != std::string::npos);
+    auto r = spool::parse_job_spec(text);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::invalid_spec);
+    INFO(r.error().what());
+    CHECK(r.error().what().find(word) != std::string::npos);
   }
 }
 

@@ -4,11 +4,11 @@
 #include <catch2/catch.hpp>
 
 using spool::errc;
-namespace media = spool::media;
 
 TEST_CASE("Plan::Preset: hls-ladder is the documented default", "[plan]") {
-  spool::plan p;
-  REQUIRE_FALSE(spool::make_preset("hls-ladder", p));
+  auto preset = spool::make_preset("hls-ladder");
+  REQUIRE(preset.has_value());
+  const spool::plan& p = *preset;
   REQUIRE(p.video.rungs.size() == 4);
   CHECK(p.video.rungs[0].name == "1080p");
   CHECK(p.video.rungs[0].maxrate_kbps == 5000);
@@ -22,18 +22,18 @@ TEST_CASE("Plan::Preset: hls-ladder is the documented default", "[plan]") {
   CHECK(p.packaging.segment_s == 6);
   CHECK(p.packaging.gop_s == 2);
   CHECK_FALSE(spool::validate(p));
-  spool::plan unknown;
-  CHECK(spool::make_preset("nope", unknown) == errc::invalid_spec);
+  auto unknown = spool::make_preset("nope");
+  REQUIRE_FALSE(unknown.has_value());
+  CHECK(unknown.error().code == errc::invalid_spec);
+  CHECK(unknown.error().what().find("nope") != std::string::npos);
 }
 
 TEST_CASE("Plan::Spec: overrides apply on top of the preset", "[plan]") {
-  spool::plan p;
-  std::string detail;
-  auto ec = spool::apply_spec(R"({"version":1,"preset":"hls-ladder",
+  auto r = spool::apply_spec(R"({"version":1,"preset":"hls-ladder",
       "video":{"rungs":[{"name":"small","height":240,"crf":28,"maxrate_kbps":400}]},
-      "packaging":{"segment_s":4,"dash":false},"audio":{"bitrate_kbps":96}})",
-                              p, &detail);
-  REQUIRE_FALSE(ec);
+      "packaging":{"segment_s":4,"dash":false},"audio":{"bitrate_kbps":96}})");
+  REQUIRE(r.has_value());
+  const spool::plan& p = *r;
   REQUIRE(p.video.rungs.size() == 1);
   CHECK(p.video.rungs[0].name == "small");
   CHECK(p.video.rungs[0].crf == 28);
@@ -62,24 +62,18 @@ TEST_CASE("Plan::Spec: bad specs are typed errors with a reason, and change noth
   };
   for (const auto& c : cases) {
     INFO(c.json);
-    spool::plan p;
-    spool::plan before = p;
-    std::string detail;
-    CHECK(spool::apply_spec(c.json, p, &detail) == errc::invalid_spec);
-    CHECK(detail.find(c.words) != std::string::npos);
-    CHECK(p.video.rungs.size() == before.video.rungs.size());
-    CHECK(p.packaging.segment_s == before.packaging.segment_s);
+    auto r = spool::apply_spec(c.json);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::invalid_spec);
+    CHECK(r.error().what().find(c.words) != std::string::npos);
   }
 }
 
 TEST_CASE("Plan::RoundTrip: to_json reads back to the same plan", "[plan]") {
-  spool::plan p;
-  REQUIRE_FALSE(spool::apply_spec(R"({"video":{"codec":"libx265","rungs":[{"name":"hd","height":720,"crf":26}]},
-                                      "packaging":{"progressive":"hd"}})",
-                                  p));
-  spool::plan q;
-  REQUIRE_FALSE(spool::apply_spec(media::to_json(p), q));
-  CHECK(boost::json::serialize(media::to_json(q)) == boost::json::serialize(media::to_json(p)));
+  auto p = spool::apply_spec(R"({"video":{"codec":"libx265","rungs":[{"name":"hd","height":720,"crf":26}]},
+                                   "packaging":{"progressive":"hd"}})").value();
+  auto q = spool::apply_spec(spool::to_json(p)).value();
+  CHECK(boost::json::serialize(spool::to_json(q)) == boost::json::serialize(spool::to_json(p)));
   CHECK(q.video.codec == "libx265");
   CHECK(q.packaging.progressive == "hd");
 }

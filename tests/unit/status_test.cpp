@@ -65,8 +65,9 @@ spool::job_status sample() {
 TEST_CASE("Job::Status: the JSON of a status reads back the same", "[status]") {
   auto s = sample();
   auto text = boost::json::serialize(spool::to_json(s));
-  spool::job_status back;
-  REQUIRE_FALSE(spool::parse_job_status(text, back));
+  auto parsed = spool::parse_job_status(text);
+  REQUIRE(parsed.has_value());
+  const spool::job_status& back = *parsed;
   CHECK(back.job_id == s.job_id);
   CHECK(back.state == s.state);
   CHECK(back.attempt == 3);
@@ -82,12 +83,12 @@ TEST_CASE("Job::Status: the JSON of a status reads back the same", "[status]") {
 }
 
 TEST_CASE("Job::Status: what is not a status is refused", "[status]") {
-  spool::job_status out;
-  std::string detail;
   for (const char* bad : {"", "[]", "{}", R"({"job_id":"x"})", R"({"job_id":"x","state":"exploded"})",
                           R"({"job_id":7,"state":"queued"})"}) {
     INFO(bad);
-    CHECK(spool::parse_job_status(bad, out, &detail) == spool::errc::invalid_spec);
+    auto r = spool::parse_job_status(bad);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == spool::errc::invalid_spec);
   }
 }
 

@@ -98,7 +98,7 @@ struct fixture {
     j.idempotency_key = key;
     j.input = in.string();
     j.output = out.string();
-    j.plan = boost::json::parse(plan);
+    j.plan = spool::apply_spec(boost::json::parse(plan)).value();
     j.metadata = boost::json::object{{"course", "cs101"}};
     q::send_result r;
     REQUIRE_FALSE(queue->send({boost::json::serialize(spool::to_json(j)), key, 0ms}, r));

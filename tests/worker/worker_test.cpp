@@ -303,7 +303,7 @@ TEST_CASE("Worker::Idempotency: a resubmitted key runs once, also through a queu
   j.idempotency_key = "upload-42";
   j.input = in.string();
   j.output = out.string();
-  j.plan = boost::json::parse(small_plan_json);
+  j.plan = spool::apply_spec(boost::json::parse(small_plan_json)).value();
   q::send_result again;
   REQUIRE_FALSE(faulty->send({boost::json::serialize(spool::to_json(j)), "upload-42", 0ms}, again));
   REQUIRE(again.message_id != first);

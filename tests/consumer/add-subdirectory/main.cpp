@@ -4,8 +4,8 @@
 #include <cstdio>
 
 int main() {
-  spool::plan p;
-  if (spool::make_preset("hls-ladder", p) || p.video.rungs.size() != 4) {
+  auto p = spool::make_preset("hls-ladder");
+  if (!p.has_value() || p->video.rungs.size() != 4) {
     std::fprintf(stderr, "consumer check failed: hls-ladder should give 4 rungs\n");
     return 1;
   }
@@ -13,6 +13,6 @@ int main() {
     std::fprintf(stderr, "consumer check failed: library and header versions differ\n");
     return 1;
   }
-  std::printf("spool %s, %zu rungs\n", spool::version_string(), p.video.rungs.size());
+  std::printf("spool %s, %zu rungs\n", spool::version_string(), p->video.rungs.size());
   return 0;
 }

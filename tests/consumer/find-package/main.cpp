@@ -18,14 +18,13 @@ int main() {
   check(spool::version() == SPOOL_VERSION, "the library's version matches the headers'");
   check(std::strlen(spool::version_string()) >= 5, "version_string() is major.minor.patch");
 
-  spool::plan p;
-  check(!spool::make_preset("hls-ladder", p), "make_preset(\"hls-ladder\") succeeds");
-  check(p.video.rungs.size() == 4, "hls-ladder has 4 rungs");
-  check(!spool::spool::validate(p), "the preset validates");
+  auto p = spool::make_preset("hls-ladder");
+  check(p.has_value(), "make_preset(\"hls-ladder\") succeeds");
+  check(p.has_value() && p->video.rungs.size() == 4, "hls-ladder has 4 rungs");
+  check(p.has_value() && !spool::validate(*p), "the preset validates");
 
-  spool::plan unknown;
-  check(spool::make_preset("no-such-preset", unknown) == spool::errc::invalid_spec,
-        "an unknown preset is invalid_spec");
+  auto unknown = spool::make_preset("no-such-preset");
+  check(!unknown.has_value() && unknown.error().code == spool::errc::invalid_spec, "an unknown preset is invalid_spec");
 
   spool::error_code ec = spool::errc::format_not_allowed;
   check(spool::code_name(ec) == "format_not_allowed", "code_name() of a spool error");
