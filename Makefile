@@ -6,6 +6,8 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
+BENCH_ARGS ?=
+BENCH_QUEUE_ARGS ?=
 DEMO_OUT   ?= demo-out
 TSAN_ENV    = TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
@@ -54,13 +56,14 @@ fuzz:
 corpus: build
 	python3 tests/corpus/run_corpus.py --spool $(BUILD)/bin/spool
 
+# BENCH_ARGS passes options on, e.g. BENCH_ARGS="--baseline-spool OTHER/bin/spool --runs 4" (bench/README.md).
 bench: build
 	@scripts/install-deps.sh bench
-	$(BUILD)/bin/spool-bench-ladder --spool $(BUILD)/bin/spool
+	$(BUILD)/bin/spool-bench-ladder --spool $(BUILD)/bin/spool $(BENCH_ARGS)
 
 # The queue backends' throughput and latency, next to the disk's durable-commit rate (about a minute).
 bench-queue: build
-	$(BUILD)/bin/spool-bench-queue
+	$(BUILD)/bin/spool-bench-queue $(BENCH_QUEUE_ARGS)
 
 demo: build
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)

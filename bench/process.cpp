@@ -165,6 +165,19 @@ std::vector<child_result> run_children(const std::vector<child_spec>& children, 
   return results;
 }
 
+std::string join_command(const std::vector<std::string>& argv) {
+  const auto quote = [](const std::string& s) {
+    constexpr const char* plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=./:,@";
+    if (!s.empty() && s.find_first_not_of(plain) == std::string::npos) return s;
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+  };
+  std::string line;
+  for (const auto& a : argv) line += (line.empty() ? "" : " ") + quote(a);
+  return line;
+}
+
 std::string capture_output(const std::vector<std::string>& argv, const std::string& scratch_file,
                            double timeout_s, std::size_t max_bytes) {
   child_spec c{argv, scratch_file, {}};

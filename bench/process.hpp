@@ -32,6 +32,9 @@ struct child_result {
 std::vector<child_result> run_children(const std::vector<child_spec>& children, double timeout_s,
                                        double& group_wall_s, bool& interrupted);
 
+/// `argv` as one shell command line, each argument quoted when the shell would split or expand it.
+std::string join_command(const std::vector<std::string>& argv);
+
 /// Runs one short command and returns its stdout (at most `max_bytes`); empty on any failure.
 std::string capture_output(const std::vector<std::string>& argv, const std::string& scratch_file,
                            double timeout_s = 20, std::size_t max_bytes = 64 * 1024);

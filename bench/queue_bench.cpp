@@ -4,8 +4,11 @@
 // Each run measures every backend and the reference side by side, because the machine is noisy;
 // the table shows medians over the runs and ratios paired within each run.
 #include "args.hpp"
+#include "machine.hpp"
+#include "stats.hpp"
 
 #include <spool/job.hpp>
+#include <spool/json_text.hpp>
 #include <spool/queue/registry.hpp>
 
 #include <boost/json.hpp>
@@ -84,12 +87,7 @@ struct measure {
   std::vector<sample> runs;
 };
 
-std::optional<double> median(std::vector<double> v) {
-  if (v.empty()) return std::nullopt;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+using spool_bench::median;
 
 /// Nearest-rank percentile of durations in nanoseconds, in microseconds.
 double percentile_us(std::vector<std::int64_t>& ns, double p) {
@@ -121,17 +119,7 @@ std::string grouped(double v) {
   return out;
 }
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::string loadavg() {
-  std::istringstream in(read_text("/proc/loadavg"));
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a.empty() ? "" : a + " " + b + " " + c;
-}
+using spool_bench::loadavg;
 
 std::string fs_type(const fs::path& p) {
   struct statfs s {};
@@ -457,7 +445,7 @@ class bench {
     load_after_ = loadavg();
     remove_scratch();
     if (o_.json)
-      fmt::print("{}\n", json::serialize(to_json()));
+      fmt::print("{}\n", spool::to_json_text(to_json()));
     else
       print_table();
     return 0;
