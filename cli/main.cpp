@@ -206,11 +206,10 @@ spool::input_policy make_policy(const parsed_args& a) {
 
 int cmd_probe(const parsed_args& a) {
   if (a.positional.size() != 1) return usage("probe takes one input");
-  media::probe_result r;
-  std::string detail;
   // Ctrl-C ends a probe stalled on a slow or silent server (exit 130).
-  if (auto ec = media::probe(a.positional[0], make_policy(a), r, &g_cancel, &detail)) return report_error(ec, detail);
-  fmt::print("{}\n", boost::json::serialize(media::to_json(r)));
+  auto r = spool::probe(a.positional[0], make_policy(a), &g_cancel);
+  if (!r) return report_error(r.error().code, r.error().what());
+  fmt::print("{}\n", spool::to_json_text(media::to_json(*r)));
   return ok;
 }
 
@@ -260,10 +259,10 @@ int cmd_transcode(const parsed_args& a) {
     };
   }
   media::transcode_result r;
-  auto ec = media::transcode(a.positional[0], a.positional[1], opt, r, &g_cancel);
+  auto ec = spool::transcode(a.positional[0], a.positional[1], opt, r, &g_cancel);
   if (tty && !a.quiet && ec) fmt::print(stderr, "\n");
   if (ec) return report_error(ec, r.error_detail);
-  fmt::print("{}\n", boost::json::serialize(media::to_json(r)));
+  fmt::print("{}\n", spool::to_json_text(media::to_json(r)));
   return ok;
 }
 
@@ -395,7 +394,8 @@ int cmd_submit(int argc, char** argv) {
     st.metadata = job.metadata;
     st.idempotency_key = job.idempotency_key;
     st.updated_at = std::chrono::system_clock::now();
-    spool::create_status(job.output, st);  // output_exists (one is there) is fine; the job is queued
+    // output_exists (one is there) is fine: the job is queued.
+    if (auto sink = spool::open_status(job.output)) (void)(*sink)->create(st);
   }
   fmt::print("{}\n", sent.message_id);
   return ok;
@@ -462,10 +462,10 @@ int cmd_dlq(int argc, char** argv) {
 
 int cmd_status(int argc, char** argv) {
   if (argc != 3) return usage("status takes one output directory");
-  spool::job_status st;
-  std::string detail;
-  if (auto ec = spool::read_status(argv[2], st, &detail)) return report_error(ec, detail);
-  fmt::print("{}\n", boost::json::serialize(spool::to_json(st)));
+  auto st = spool::read_status(argv[2]);
+  if (!st) return report_error(st.error().code, st.error().what());
+  if (!*st) return report_error(spool::errc::input_unreadable, std::string("no status at ") + argv[2]);
+  fmt::print("{}\n", spool::to_json_text(spool::to_json(**st)));
   return ok;
 }
 

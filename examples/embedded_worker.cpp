@@ -76,11 +76,12 @@ asio::awaitable<int> host(std::string input, std::string output, std::string que
     co_return 1;
   }
 
-  spool::job_status status;
-  if (auto ec = spool::read_status(output, status, &detail)) {
-    std::fprintf(stderr, "no status: %s\n", detail.c_str());
+  auto found = spool::read_status(output);
+  if (!found.has_value() || !*found) {
+    std::fprintf(stderr, "no status: %s\n", found.has_value() ? "none written" : found.error().what().c_str());
     co_return 1;
   }
+  const spool::job_status& status = **found;
   std::printf("[host]   job %s is %s (attempt %d); worker: %lld done, %lld already complete, %lld dead\n",
               status.job_id.c_str(), std::string(to_string(status.state)).c_str(), status.attempt,
               static_cast<long long>(summary.succeeded), static_cast<long long>(summary.already_complete),

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
 
   boost::asio::io_context io;
   // The transcoder owns the threads that decode and encode; `io` only sees the completion.
-  spool::media::transcoder transcoder(io.get_executor());
+  spool::transcoder transcoder(io.get_executor());
 
   int status = 1;
   transcoder.async_transcode(argv[1], argv[2], std::move(options),

@@ -34,7 +34,7 @@ void print_progress(const spool::media::progress& p) {  // runs on a media threa
 
 asio::awaitable<int> run(std::string input, std::string output, std::chrono::seconds timeout) {
   auto ex = co_await asio::this_coro::executor;
-  spool::media::transcoder transcoder(ex);
+  spool::transcoder transcoder(ex);
   asio::steady_timer timer(ex, timeout);
 
   spool::media::transcode_options options;

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   // The transcoder still needs an executor for its identity; with use_future it is never used to
   // run the completion.
   asio::io_context io;
-  spool::media::transcoder transcoder(io.get_executor());
+  spool::transcoder transcoder(io.get_executor());
 
   // Plain use_future would turn an error into a system_error thrown by get() and drop
   // result.error_detail. Given a function, use_future passes it the completion's arguments instead

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   options.on_progress = print_progress;  // called on this thread, between waits
 
   spool::media::transcode_result result;
-  spool::error_code ec = spool::media::transcode(argv[1], argv[2], options, result, &cancel);
+  spool::error_code ec = spool::transcode(argv[1], argv[2], options, result, &cancel);
   if (ec) {
     // Print the stable code name and category (what a retry policy keys on) and the detail.
     std::fprintf(stderr, "\nfailed: %s (%s): %s\n", spool::code_name(ec).c_str(),

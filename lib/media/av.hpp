@@ -63,13 +63,11 @@ inline std::string err2str(int e) {
   return buf;
 }
 
-/// An error with words attached, thrown inside the engine and caught at its edge.
-struct failure {
-  error_code ec;
-  std::string detail;
-};
+/// An error with words attached, thrown inside the engine and caught at its edge (the same type
+/// spool::result throws, and storage's helpers).
+using failure = ::spool::failure;
 
-[[noreturn]] inline void fail(error_code ec, std::string detail) { throw failure{ec, std::move(detail)}; }
+[[noreturn]] inline void fail(error_code ec, std::string detail) { throw failure(error(ec, std::move(detail))); }
 [[noreturn]] inline void fail_av(int averror, std::string what, errc fallback = errc::internal) {
   fail(from_averror(averror, fallback), what + ": " + err2str(averror));
 }

@@ -2,6 +2,8 @@
 
 #include "media/thumbnails.hpp"
 
+#include <spool/package_layout.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -223,8 +225,8 @@ struct frame_bounds {
 class rung_worker {
  public:
   rung_worker(run_state& run, completion& done, const transcode_options& opt, const video_source& src, rung r,
-              geometry g, fs::path dir, int threads)
-      : run_(run), done_(done), opt_(opt), src_(src), rung_(std::move(r)), geo_(g), dir_(std::move(dir)), threads_(threads),
+              geometry g, track_output out, int threads)
+      : run_(run), done_(done), opt_(opt), src_(src), rung_(std::move(r)), geo_(g), out_(std::move(out)), threads_(threads),
         queue_(run, static_cast<std::size_t>(std::max(2, opt.queue_frames)), std::size_t{256} << 20) {
     track_.name = rung_.name;
     track_.video = true;
@@ -267,7 +269,7 @@ class rung_worker {
         writer_->finish();
       }
     } catch (const av::failure& e) {
-      run_.set_error(e.ec, "rendition " + rung_.name + ": " + e.detail);
+      run_.set_error(e.code(), "rendition " + rung_.name + ": " + e.message());
     } catch (const std::bad_alloc&) {
       run_.set_error(errc::out_of_memory, "rendition " + rung_.name + ": out of memory");
     } catch (const std::exception& e) {
@@ -428,7 +430,7 @@ class rung_worker {
     }
     require_consumed(opts, "encoder " + name);
     half_frame_ = 0.5 / av::q2d(src_.out_rate);
-    writer_ = std::make_unique<cmaf_writer>(dir_ / rung_.name, enc_.get(), opt_.plan.packaging.segment_s, track_);
+    writer_ = std::make_unique<cmaf_writer>(out_, enc_.get(), opt_.plan.packaging.segment_s, track_);
     pkt_ = av::make_packet();
   }
 
@@ -464,7 +466,7 @@ class rung_worker {
   const video_source& src_;
   rung rung_;
   geometry geo_;
-  fs::path dir_;
+  track_output out_;
   int threads_;
   frame_queue queue_;
   std::thread thread_;
@@ -487,10 +489,10 @@ class rung_worker {
 // Audio: decoded, resampled and AAC-encoded once; one track shared by every variant.
 class audio_branch {
  public:
-  audio_branch(const audio_settings& s, AVStream* st, std::int64_t origin, fs::path dir, double max_duration_s)
-      : settings_(s), st_(st), origin_(origin), dir_(std::move(dir)),
+  audio_branch(const audio_settings& s, AVStream* st, std::int64_t origin, track_output out, double max_duration_s)
+      : settings_(s), st_(st), origin_(origin), out_(std::move(out)),
         max_samples_(static_cast<std::int64_t>(std::min(max_duration_s, 1e9) * s.sample_rate)) {
-    track_.name = "audio";
+    track_.name = package_layout::audio_dir;
     track_.video = false;
   }
 
@@ -532,7 +534,7 @@ class audio_branch {
     track_.channels = settings_.channels;
     fifo_.reset(av_audio_fifo_alloc(AV_SAMPLE_FMT_FLTP, settings_.channels, 4096));
     if (!fifo_) throw std::bad_alloc();
-    writer_ = std::make_unique<cmaf_writer>(dir_ / "audio", enc_.get(), segment_s_, track_);
+    writer_ = std::make_unique<cmaf_writer>(out_, enc_.get(), segment_s_, track_);
     frame_ = av::make_frame();
     pkt_ = av::make_packet();
   }
@@ -756,7 +758,7 @@ class audio_branch {
   audio_settings settings_;
   AVStream* st_;
   std::int64_t origin_;
-  fs::path dir_;
+  track_output out_;
   double segment_s_ = 6;
   track_info track_;
   av::codec_ptr dec_, enc_;
@@ -841,9 +843,19 @@ std::int64_t declared_end(const AVFormatContext* ctx, const AVStream* st, std::i
   return end;
 }
 
+// Where a track's files go: the package, and a local copy when a progressive MP4 is made from it.
+track_output output_for(io::package_sink& sink, const std::string& name, const fs::path& workspace, bool copy) {
+  track_output o;
+  o.sink = &sink;
+  o.dir = name;
+  if (copy && !workspace.empty()) o.local_copy = workspace / name;
+  return o;
+}
+
 }  // namespace
 
-void run_pipeline(opened_input& in, const probe_result& probe, const transcode_options& opt, const fs::path& dir,
+void run_pipeline(opened_input& in, const probe_result& probe, const transcode_options& opt, io::package_sink& sink,
+                  const fs::path& workspace,
                   input_guard& guard, pipeline_output& out, clock::time_point started) {
   AVFormatContext* ctx = in.get();
   const plan& p = opt.plan;
@@ -913,6 +925,13 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     src.container_sar = st->sample_aspect_ratio;
     if (si.display_width <= 0 || si.display_height <= 0) av::fail(errc::input_undecodable, "the video stream has no size");
     auto rungs = plan_rungs(p.video.rungs, si.display_width, si.display_height);
+    // The progressive MP4's rung: the named one, or the first produced when a small source dropped it.
+    std::string progressive;
+    if (!p.packaging.progressive.empty() && !rungs.empty()) {
+      progressive = rungs.front().r.name;
+      for (const auto& rp : rungs)
+        if (rp.r.name == p.packaging.progressive) progressive = rp.r.name;
+    }
     std::int64_t total_px = 0;
     for (const auto& rp : rungs) {
       std::int64_t px = static_cast<std::int64_t>(rp.g.width) * rp.g.height;
@@ -922,14 +941,18 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       total_px += px;
     }
     for (auto& rp : rungs)
-      workers.push_back(std::make_unique<rung_worker>(run, done, opt, src, rp.r, rp.g, dir, encoder_threads(opt, rp.g, total_px)));
+      workers.push_back(std::make_unique<rung_worker>(run, done, opt, src, rp.r, rp.g,
+                                                      output_for(sink, rp.r.name, workspace, rp.r.name == progressive),
+                                                      encoder_threads(opt, rp.g, total_px)));
     if (p.thumbnails.poster || p.thumbnails.storyboard)
       thumbs = std::make_unique<thumbnailer>(p.thumbnails, si.rotation, si.display_width, si.display_height, duration_s,
                                              opt.policy.max_pixels);
   }
   if (ai >= 0) {
     std::int64_t aorigin = av_rescale_q(origin_us, AV_TIME_BASE_Q, ctx->streams[ai]->time_base);
-    audio = std::make_unique<audio_branch>(p.audio, ctx->streams[ai], aorigin, dir, opt.policy.max_duration_s);
+    audio = std::make_unique<audio_branch>(p.audio, ctx->streams[ai], aorigin,
+                                           output_for(sink, std::string(package_layout::audio_dir), workspace, true),
+                                           opt.policy.max_duration_s);
     audio->set_segment(p.packaging.segment_s);
   }
 
@@ -1034,7 +1057,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       for (auto& w : workers) w->queue().close();
       if (audio && !run.abort) audio->finish();
     } catch (const av::failure& e) {
-      run.set_error(e.ec, e.detail);
+      run.set_error(e.code(), e.message());
     } catch (const std::bad_alloc&) {
       run.set_error(errc::out_of_memory, "out of memory while decoding");
     } catch (const std::exception& e) {
@@ -1190,7 +1213,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   out.duration_s = d;
   guard.check();
   if (thumbs) {
-    out.files = thumbs->write(dir, d);
+    out.files = thumbs->write(sink, d);
     out.warnings.insert(out.warnings.end(), thumbs->warnings().begin(), thumbs->warnings().end());
   }
   guard.check();

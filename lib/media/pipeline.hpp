@@ -21,9 +21,10 @@ struct pipeline_output {
   double duration_s = 0;
 };
 
-/// Decodes `in` once and encodes every rung and the audio group into `dir`. Throws av::failure.
-void run_pipeline(opened_input& in, const probe_result& probe, const transcode_options& options,
-                  const std::filesystem::path& dir, input_guard& guard, pipeline_output& out,
+/// Decodes `in` once and encodes every rung, the audio group and the thumbnails into `sink`. With a
+/// `workspace`, the tracks a progressive MP4 is made from are also copied there. Throws av::failure.
+void run_pipeline(opened_input& in, const probe_result& probe, const transcode_options& options, io::package_sink& sink,
+                  const std::filesystem::path& workspace, input_guard& guard, pipeline_output& out,
                   std::chrono::steady_clock::time_point started);
 
 }  // namespace spool::media

@@ -77,26 +77,20 @@ void describe(AVFormatContext* ctx, probe_result& out) {
   out.audio_index = a >= 0 ? a : -1;
 }
 
-error_code probe(const std::string& input, const input_policy& policy, probe_result& out, std::string* detail) {
-  return probe(input, policy, out, nullptr, detail);
-}
-
-error_code probe(const std::string& input, const input_policy& policy, probe_result& out,
-                 const std::atomic<bool>* cancel, std::string* detail) {
+result<probe_result> probe(io::byte_source& input, const input_policy& policy, const std::atomic<bool>* cancel) {
   try {
     input_guard guard;
     guard.cancel = cancel;
     guard.set_deadline(std::chrono::steady_clock::now(), policy.deadline_for_opening());
     opened_input in;
     in.open(input, policy, guard);
+    probe_result out;
     describe(in.get(), out);
-    return {};
+    return out;
   } catch (const av::failure& f) {
-    if (detail) *detail = f.detail;
-    return f.ec;
+    return error(f.code(), f.message());
   } catch (const std::bad_alloc&) {
-    if (detail) *detail = "out of memory";
-    return errc::out_of_memory;
+    return error(errc::out_of_memory, "out of memory");
   }
 }
 

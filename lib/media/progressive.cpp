@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "media/output_dir.hpp"
+#include "core/durable_file.hpp"
 #include <spool/package_layout.hpp>
 
 namespace fs = std::filesystem;
@@ -104,7 +104,7 @@ class track_reader {
   }
   // A read error of our own files is an I/O error; anything else the demuxer says about them is a bug.
   void check(int r, const std::string& what) {
-    if (errno_) fail_errno(errno_, "cannot read " + files_[errno_file_].string());
+    if (errno_) detail::fail_errno(errno_, "cannot read " + files_[errno_file_].string());
     check_own(r, what);
   }
 
@@ -200,7 +200,7 @@ class mp4_sink {
       // Only the read-back of this very file is served; movenc asks for nothing else.
       if ((flags & AVIO_FLAG_WRITE) || self->reader_ || fs::path(url) != self->path_) return AVERROR(EPERM);
       self->read_fd_ = ::open(self->path_.c_str(), O_RDONLY | O_CLOEXEC);
-      if (self->read_fd_ < 0) fail_errno(errno, "cannot read back " + self->path_.string());
+      if (self->read_fd_ < 0) detail::fail_errno(errno, "cannot read back " + self->path_.string());
       self->reader_ = make_avio(self, &read_cb, nullptr, &read_seek_cb);
       *pb = self->reader_.get();
       return 0;
@@ -222,7 +222,7 @@ class mp4_sink {
         ssize_t n = ::read(self->read_fd_, buf, static_cast<std::size_t>(size));
         if (n > 0) return static_cast<int>(n);
         if (n == 0) return AVERROR_EOF;
-        if (errno != EINTR) fail_errno(errno, "cannot read back " + self->path_.string());
+        if (errno != EINTR) detail::fail_errno(errno, "cannot read back " + self->path_.string());
       }
     });
   }
@@ -235,7 +235,7 @@ class mp4_sink {
 
   fs::path path_;
   input_guard& guard_;
-  out_file file_;
+  detail::out_file file_;
   std::int64_t pos_ = 0;
   avio_ptr pb_;
   int read_fd_ = -1;

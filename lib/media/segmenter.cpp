@@ -76,8 +76,8 @@ void cmaf_writer::rethrow_pending() {
   if (pending_) std::rethrow_exception(std::exchange(pending_, nullptr));
 }
 
-cmaf_writer::cmaf_writer(fs::path dir, const AVCodecContext* enc, double segment_s, track_info& info)
-    : dir_(std::move(dir)), info_(info), enc_tb_(enc->time_base) {
+cmaf_writer::cmaf_writer(track_output out, const AVCodecContext* enc, double segment_s, track_info& info)
+    : out_(std::move(out)), info_(info), enc_tb_(enc->time_base) {
   try {
     open(enc, segment_s);
   } catch (...) {
@@ -87,9 +87,6 @@ cmaf_writer::cmaf_writer(fs::path dir, const AVCodecContext* enc, double segment
 }
 
 void cmaf_writer::open(const AVCodecContext* enc, double segment_s) {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) fail_errno(ec.value(), "cannot create " + dir_.string());
   info_.timescale = enc->codec_type == AVMEDIA_TYPE_AUDIO ? enc->sample_rate : 90000;
   seg_len_ = static_cast<std::int64_t>(std::llround(segment_s * info_.timescale));
   info_.codecs = codecs_string(enc);
@@ -216,16 +213,14 @@ void cmaf_writer::close_segment(std::int64_t end) {
     // The first flush of a delayed moov writes only ftyp + moov; the second the fragment itself.
     flush_fragment();
     seg_from = init_size();
-    file_.open(dir_ / package_layout::init);
-    file_.write(buf_.data(), seg_from);
-    info_.init_bytes = file_.close();
+    out_.put(package_layout::init, std::string_view(buf_.data(), seg_from));
+    info_.init_bytes = static_cast<std::int64_t>(seg_from);
   }
   buf_.erase(0, seg_from);  // in place: a segment can be megabytes, and the buffer is reused
   patch_fragments(buf_);
-  file_.open(dir_ / package_layout::segment_file(info_.segments.size() + 1));
-  file_.write(buf_);
+  out_.put(package_layout::segment_file(info_.segments.size() + 1), buf_);
+  const auto bytes = static_cast<std::int64_t>(buf_.size());
   buf_.clear();
-  std::int64_t bytes = file_.close();
   info_.segments.push_back({seg_start_ + pres_offset_, end - seg_start_, bytes});
   in_segment_ = false;
 }

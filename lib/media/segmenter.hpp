@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "media/av.hpp"
-#include "media/output_dir.hpp"
+#include "media/package_out.hpp"
 
 namespace spool::media {
 
@@ -43,8 +43,8 @@ struct track_info {
 
 class cmaf_writer {
  public:
-  /// `dir` is created; `enc` must be open (its extradata goes into init.mp4).
-  cmaf_writer(std::filesystem::path dir, const AVCodecContext* enc, double segment_s, track_info& info);
+  /// Writes init.mp4 and the segments through `out`; `enc` must be open (its extradata goes into init.mp4).
+  cmaf_writer(track_output out, const AVCodecContext* enc, double segment_s, track_info& info);
   cmaf_writer(const cmaf_writer&) = delete;
   cmaf_writer& operator=(const cmaf_writer&) = delete;
   ~cmaf_writer();
@@ -67,12 +67,11 @@ class cmaf_writer {
   void patch_fragments(std::string& segment);
   std::size_t init_size();
 
-  std::filesystem::path dir_;
+  track_output out_;
   track_info& info_;
   AVRational enc_tb_;
   AVFormatContext* ctx_ = nullptr;
   AVIOContext* pb_ = nullptr;
-  out_file file_;
   std::int64_t seg_len_ = 0;   ///< segment length in the track timescale
   std::int64_t next_cut_ = 0;  ///< next grid line, in the track timescale
   std::int64_t seg_start_ = AV_NOPTS_VALUE;

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "media/output_dir.hpp"
+#include "media/package_out.hpp"
 #include <spool/package_layout.hpp>
 #include "media/segmenter.hpp"
 
@@ -69,7 +69,7 @@ std::string vtt_time(double t) {
   return fmt::format("{:02d}:{:02d}:{:02d}.{:03d}", ms / 3600000, ms / 60000 % 60, ms / 1000 % 60, ms % 1000);
 }
 
-void write_jpeg(const AVFrame* f, const std::filesystem::path& p) {
+void write_jpeg(const AVFrame* f, io::package_sink& sink, std::string_view name) {
   const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
   if (!codec) av::fail(errc::encoder_unavailable, "no JPEG encoder in this FFmpeg");
   av::codec_ptr enc(avcodec_alloc_context3(codec));
@@ -80,7 +80,7 @@ void write_jpeg(const AVFrame* f, const std::filesystem::path& p) {
   enc->time_base = AVRational{1, 25};
   enc->flags |= AV_CODEC_FLAG_QSCALE;
   enc->global_quality = FF_QP2LAMBDA * 4;
-  const std::string what = "cannot encode " + p.filename().string();
+  const std::string what = "cannot encode " + std::string(name);
   check_own(avcodec_open2(enc.get(), codec, nullptr), what);
   auto frame = clone(f);
   frame->quality = enc->global_quality;
@@ -88,16 +88,16 @@ void write_jpeg(const AVFrame* f, const std::filesystem::path& p) {
   check_own(avcodec_send_frame(enc.get(), frame.get()), what);
   check_own(avcodec_send_frame(enc.get(), nullptr), what);
   auto pkt = av::make_packet();
-  out_file out(p);
+  std::string jpeg;
   for (;;) {
     int r = avcodec_receive_packet(enc.get(), pkt.get());
     if (r == AVERROR_EOF) break;
     check_own(r, what);  // after the flush, even EAGAIN would mean a lost picture
-    out.write(pkt->data, static_cast<std::size_t>(pkt->size));
+    jpeg.append(reinterpret_cast<const char*>(pkt->data), static_cast<std::size_t>(pkt->size));
     av_packet_unref(pkt.get());
   }
-  if (out.size() == 0) av::fail(errc::internal, what + ": the encoder returned nothing");
-  out.close();
+  if (jpeg.empty()) av::fail(errc::internal, what + ": the encoder returned nothing");
+  put(sink, name, jpeg);
 }
 
 }  // namespace
@@ -193,10 +193,10 @@ void thumbnailer::thin_tiles() {
   next_tile_ = (std::floor(tiles_.back().first / interval_) + 1) * interval_;
 }
 
-std::vector<std::string> thumbnailer::write(const std::filesystem::path& dir, double duration_s) {
+std::vector<std::string> thumbnailer::write(io::package_sink& sink, double duration_s) {
   std::vector<std::string> files;
   if (settings_.poster && poster_) {
-    write_jpeg(poster_.get(), dir / package_layout::poster);
+    write_jpeg(poster_.get(), sink, package_layout::poster);
     files.emplace_back(package_layout::poster);
   }
   if (storyboard_ && !tiles_.empty()) {
@@ -226,8 +226,8 @@ std::vector<std::string> thumbnailer::write(const std::filesystem::path& dir, do
       vtt += fmt::format("{} --> {}\n{}#xywh={},{},{},{}\n\n", vtt_time(start), vtt_time(end),
                          package_layout::storyboard, x, y, tile_w_, tile_h_);
     }
-    write_jpeg(sheet.get(), dir / package_layout::storyboard);
-    write_file(dir / package_layout::storyboard_index, vtt);
+    write_jpeg(sheet.get(), sink, package_layout::storyboard);
+    put(sink, package_layout::storyboard_index, vtt);
     files.emplace_back(package_layout::storyboard);
     files.emplace_back(package_layout::storyboard_index);
   }

@@ -1,5 +1,6 @@
 #pragma once
 // Internal: poster image and storyboard sprite sheet (+ WebVTT) from frames sampled while decoding.
+#include <spool/io.hpp>
 #include <spool/plan.hpp>
 #include <spool/input_policy.hpp>
 #include <spool/media/transcode.hpp>
@@ -23,7 +24,7 @@ class thumbnailer {
   /// Offers a decoded frame at presentation time `t` (seconds from the start); cheap when unused.
   void offer(const AVFrame* f, double t);
   /// Writes poster.jpg, storyboard.jpg and storyboard.vtt as configured; returns the names written.
-  std::vector<std::string> write(const std::filesystem::path& dir, double duration_s);
+  std::vector<std::string> write(io::package_sink& sink, double duration_s);
   /// What was left out, for the result's warnings.
   const std::vector<transcode_warning>& warnings() const { return warnings_; }
 

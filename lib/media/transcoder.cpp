@@ -1,13 +1,18 @@
-#include "media/output_dir.hpp"
-#include "media/manifest.hpp"
-#include "media/pipeline.hpp"
-#include "media/progressive.hpp"
-
+// The engine's entry: one input into one package sink.
 #include <spool/json_text.hpp>
 #include <spool/media/transcode.hpp>
+#include <spool/package_layout.hpp>
 #include <spool/version.hpp>
 
 #include <boost/json.hpp>
+
+#include <unistd.h>
+
+#include "core/durable_file.hpp"
+#include "media/manifest.hpp"
+#include "media/package_out.hpp"
+#include "media/pipeline.hpp"
+#include "media/progressive.hpp"
 
 namespace fs = std::filesystem;
 
@@ -56,9 +61,8 @@ boost::json::value to_json(const transcode_result& r) {
   boost::json::array warnings;
   for (const auto& w : r.warnings)
     warnings.push_back(boost::json::object{{"code", w.code}, {"message", w.message}, {"count", w.count}});
-  return boost::json::object{
+  boost::json::object o{
       {"spool_version", version_string()},
-      {"output", r.output.string()},
       {"duration_s", r.duration_s},
       {"renditions", std::move(renditions)},
       {"files", std::move(files)},
@@ -67,13 +71,46 @@ boost::json::value to_json(const transcode_result& r) {
       {"timings",
        {{"elapsed_s", r.elapsed_s}, {"probe_s", r.probe_s}, {"encode_s", r.encode_s}, {"publish_s", r.publish_s}}},
   };
+  // Where the package went is the caller's to know (result.json travels with the package).
+  if (!r.output.empty()) o["output"] = r.output;
+  return o;
 }
 
-error_code transcode(const std::string& input, const fs::path& output, const transcode_options& options,
+namespace {
+
+// The engine's own folder for the progressive MP4 (made from local copies of its tracks, so the
+// package's storage is never read back): at most twice that rung's size, removed when the job ends,
+// and a crashed run's is removed by the next one (nobody holds its lock).
+class workspace {
+ public:
+  explicit workspace(const fs::path& parent) {
+    const fs::path dir = parent.empty() ? fs::temp_directory_path() : parent;
+    const std::string prefix = "spool-work-";
+    detail::remove_stale(dir, prefix);
+    auto t = detail::make_locked_temp(dir, prefix, true);
+    path_ = std::move(t.path);
+    lock_fd_ = t.fd;
+  }
+  ~workspace() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+    ::close(lock_fd_);
+  }
+  workspace(const workspace&) = delete;
+  workspace& operator=(const workspace&) = delete;
+  const fs::path& path() const noexcept { return path_; }
+
+ private:
+  fs::path path_;
+  int lock_fd_ = -1;
+};
+
+}  // namespace
+
+error_code transcode(io::byte_source& input, io::package_sink& output, const transcode_options& options,
                      transcode_result& result, const cancel_flag* cancel) {
   auto started = clock::now();
   result = transcode_result{};
-  result.output = output;
   try {
     if (auto e = validate(options.plan)) av::fail(e.code, e.what());
     if (cancel && cancel->load()) av::fail(errc::cancelled, "cancelled");
@@ -85,56 +122,59 @@ error_code transcode(const std::string& input, const fs::path& output, const tra
     in.open(input, options.policy, guard);
     describe(in.get(), result.input);
     result.probe_s = seconds_since(started);
-    // From here on the whole job, publish included, has the deadline its input's length gives it.
+    // From here on the whole job has the deadline its input's length gives it; the caller's commit
+    // keeps to it too.
     guard.set_deadline(started, options.policy.deadline_for(result.input.duration_s));
+    result.deadline = guard.deadline;
 
-    staging_dir staging(output, options.overwrite);
+    std::optional<workspace> work;
+    if (!options.plan.packaging.progressive.empty()) work.emplace(options.workspace);
     pipeline_output out;
     auto encode_start = clock::now();
-    run_pipeline(in, result.input, options, staging.path(), guard, out, started);
+    run_pipeline(in, result.input, options, output, work ? work->path() : fs::path(), guard, out, started);
     result.encode_s = seconds_since(encode_start);
 
     auto publish_start = clock::now();
     const track_info* audio = out.audio ? &*out.audio : nullptr;
+    namespace layout = package_layout;
     guard.check();
     if (options.plan.packaging.hls) {
-      for (const auto& v : out.video) write_file(staging.path() / v.name / "index.m3u8", hls_media_playlist(v));
-      if (audio) write_file(staging.path() / audio->name / "index.m3u8", hls_media_playlist(*audio));
-      write_file(staging.path() / "master.m3u8", hls_master_playlist(out.video, audio));
-      result.files.emplace_back("master.m3u8");
+      for (const auto& v : out.video) put_manifest(output, v.name + "/" + std::string(layout::media_playlist), hls_media_playlist(v));
+      if (audio) put_manifest(output, audio->name + "/" + std::string(layout::media_playlist), hls_media_playlist(*audio));
+      put_manifest(output, layout::master_playlist, hls_master_playlist(out.video, audio));
+      result.files.emplace_back(layout::master_playlist);
     }
     if (options.plan.packaging.dash) {
-      write_file(staging.path() / "manifest.mpd", dash_manifest(out.video, audio, out.duration_s));
-      result.files.emplace_back("manifest.mpd");
+      put_manifest(output, layout::mpd, dash_manifest(out.video, audio, out.duration_s));
+      result.files.emplace_back(layout::mpd);
     }
     guard.check();
     if (!options.plan.packaging.progressive.empty() && !out.video.empty()) {
-      // The named rung, or the best one produced when a small source dropped it.
+      // The named rung, or the first one produced when a small source dropped it.
       const track_info* pick = &out.video.front();
       for (const auto& v : out.video)
         if (v.name == options.plan.packaging.progressive) pick = &v;
-      write_progressive(staging.path(), *pick, audio, staging.path() / (pick->name + ".mp4"), guard);
-      result.files.push_back(pick->name + ".mp4");
+      const std::string name = layout::progressive_file(pick->name);
+      write_progressive(work->path(), *pick, audio, work->path() / name, guard);
+      if (auto e = output.put_file(name, work->path() / name)) av::fail(e.code, e.what());
+      result.files.push_back(name);
     }
     for (auto& f : out.files) result.files.push_back(f);
     for (const auto& v : out.video) result.renditions.push_back(to_result(v));
     if (audio) result.renditions.push_back(to_result(*audio));
     result.duration_s = out.duration_s;
     result.warnings = std::move(out.warnings);
-    result.files.emplace_back("result.json");
+    result.files.emplace_back(layout::result);
     guard.check();
     result.elapsed_s = seconds_since(started);
-    write_file(staging.path() / "result.json", to_json_text(to_json(result)) + "\n");
-    if (options.before_publish) options.before_publish(staging.path());
-    guard.check();
-    staging.publish([&guard] { guard.check(); });
+    put_manifest(output, layout::result, to_json_text(to_json(result)) + "\n");
     result.publish_s = seconds_since(publish_start);
     result.elapsed_s = seconds_since(started);
     return {};
   } catch (const av::failure& f) {
-    result.error_detail = f.detail.empty() ? f.ec.message() : f.detail;
+    result.error_detail = f.message();
     result.elapsed_s = seconds_since(started);
-    return f.ec;
+    return f.code();
   } catch (const std::bad_alloc&) {
     result.error_detail = "out of memory";
     return errc::out_of_memory;

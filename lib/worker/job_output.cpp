@@ -1,18 +1,21 @@
 #include "worker/job_output.hpp"
 
-#include <spool/worker/status.hpp>
-
-#include <stdexcept>
-#include <system_error>
-
-#include "media/output_dir.hpp"
-
-namespace fs = std::filesystem;
+#include <spool/json_text.hpp>
+#include <spool/package_layout.hpp>
 
 namespace spool::worker_detail {
+namespace {
 
-status_channel::status_channel(const worker_options& o, fs::path dir, job_status s)
-    : o_(o), dir_(std::move(dir)), s_(std::move(s)) {}
+std::string child(const std::string& path, std::string_view name) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p + "/" + std::string(name);
+}
+
+}  // namespace
+
+status_channel::status_channel(const worker_options& o, std::unique_ptr<io::status_sink> sink, job_status s)
+    : o_(o), sink_(std::move(sink)), s_(std::move(s)) {}
 
 void status_channel::set(job_state state, error_code ec, std::string message) {
   std::lock_guard lock(mutex_);
@@ -38,16 +41,17 @@ void status_channel::progress(const media::progress& p) {
   publish_locked();
 }
 
-void status_channel::finish_into(const fs::path& staging) {
+error status_channel::finish_into(io::package_sink& package) {
   std::lock_guard lock(mutex_);
   s_.state = job_state::succeeded;
   s_.progress = 1;
   s_.eta_s = 0;
   s_.error = {};
   s_.error_message.clear();
-  std::string detail;
-  if (auto ec = write_status(staging, stamp(), &detail)) throw std::runtime_error("cannot write status: " + detail);
+  if (auto e = package.put_manifest(package_layout::status, to_json_text(to_json(stamp())) + "\n"))
+    return error(e.code, "cannot write the final status: " + e.what());
   frozen_ = true;
+  return {};
 }
 
 void status_channel::announce_current() {
@@ -74,7 +78,8 @@ const job_status& status_channel::stamp() {
 void status_channel::publish_locked() {
   // A status write that fails (a read-only or full output location) must not fail the job: the
   // transcode reports the real problem with the output.
-  if (!dir_.empty()) write_status(dir_, stamp());
+  if (sink_) (void)sink_->write(stamp());
+  else stamp();
   notify(s_);
 }
 
@@ -87,36 +92,32 @@ void status_channel::notify(const job_status& s) {
   }
 }
 
-bool finished_here(const fs::path& out, const std::string& job_id, const std::string& key, job_status& found) {
+bool finished_here(const output_place& out, const std::string& job_id, const std::string& key, job_status& found) {
   // The status may have been overwritten since by a later delivery's progress; result.json, which
   // only a publish puts there, is what says the package is whole.
-  std::error_code ec;
-  if (read_status(out, found) || !fs::exists(out / "result.json", ec)) return false;
+  auto sink = out.store->open_status(out.path);
+  if (!sink) return false;
+  auto s = (*sink)->read();
+  if (!s || !*s) return false;
+  auto result = out.store->read_file(child(out.path, package_layout::result));
+  if (!result || !*result) return false;
+  found = **s;
   return found.job_id == job_id || (!key.empty() && found.idempotency_key == key);
 }
 
-bool output_is_ours(const fs::path& out, const std::string& job_id, const std::string& key) {
-  std::error_code ec;
-  const auto st = fs::symlink_status(out, ec);
-  if (st.type() == fs::file_type::not_found || st.type() == fs::file_type::none) return true;
-  if (st.type() != fs::file_type::directory) return false;
-  fs::directory_iterator it(out, ec);
-  if (ec) return true;
+bool output_is_ours(const output_place& out, const std::string& job_id, const std::string& key) {
+  auto names = out.store->list(out.path);
+  if (!names) return names.error().code != errc::output_exists;  // not a folder: not ours; unreadable: can't tell
+  if (!*names) return true;                                      // nothing there yet
   bool foreign = false;
-  for (; it != fs::directory_iterator(); it.increment(ec)) {
-    auto name = it->path().filename().string();
-    if (name != media::status_file_name && name.rfind(media::status_tmp_prefix, 0) != 0) {
-      foreign = true;
-      break;
-    }
-  }
-  if (ec) return true;
-  job_status s;
-  auto read = read_status(out, s);
+  for (const auto& n : **names) foreign = foreign || n != package_layout::status;
+  auto sink = out.store->open_status(out.path);
+  if (!sink) return !foreign;
+  auto s = (*sink)->read();
   // Empty, or a status location (a status.json of spool's, of any job): spool's to write. A
   // status.json that is not spool's is someone else's file.
-  if (!foreign) return !read || read == errc::input_unreadable;
-  return !read && (s.job_id == job_id || (!key.empty() && s.idempotency_key == key));
+  if (!foreign) return s.has_value();
+  return s.has_value() && *s && ((*s)->job_id == job_id || (!key.empty() && (*s)->idempotency_key == key));
 }
 
 }  // namespace spool::worker_detail

@@ -1,4 +1,6 @@
+#include <spool/json_text.hpp>
 #include <spool/media/transcode.hpp>
+#include <spool/storage/store.hpp>
 #include <spool/worker/status.hpp>
 #include <spool/worker/worker.hpp>
 
@@ -14,8 +16,7 @@
 #include <mutex>
 #include <optional>
 
-#include "media/output_dir.hpp"
-#include "worker/faults.hpp"
+#include "core/faults.hpp"
 #include "worker/job_output.hpp"
 
 namespace fs = std::filesystem;
@@ -109,6 +110,9 @@ struct worker_runtime::impl {
   void give_back(const queue::delivery& d) noexcept;
   void run_job(const std::shared_ptr<job>& j) noexcept;
   void process(job& j);
+  error_code encode_and_publish(job& j, const job_spec& spec, const worker_detail::output_place& out,
+                                const media::transcode_options& to, status_channel& status,
+                                media::transcode_result& result);
   void heartbeat_loop() noexcept;
   void heartbeat_once(std::unique_lock<std::mutex>& lock);
   int wanted_concurrency(steady::time_point& next_check, int current);
@@ -351,7 +355,7 @@ void worker_runtime::impl::run_job(const std::shared_ptr<job>& j) noexcept {
         job_status s;
         s.job_id = j->delivery.message_id;
         s.attempt = j->delivery.receive_count;
-        j->status.emplace(options, fs::path(), std::move(s));
+        j->status.emplace(options, nullptr, std::move(s));
       }
       settle(*j, *j->status, errc::internal, detail);
     } catch (...) {
@@ -363,7 +367,7 @@ void worker_runtime::impl::run_job(const std::shared_ptr<job>& j) noexcept {
 void worker_runtime::impl::dead_letter_untouched(job& j, const error_code& ec, const std::string& why,
                                                  const job_status& initial) {
   auto decision = queue::decide(options.retry, ec, j.delivery.receive_count, 0);
-  auto qec = queue->dead_letter(j.delivery, decision.reason + ": " + why, boost::json::serialize(error_json(ec, why)));
+  auto qec = queue->dead_letter(j.delivery, decision.reason + ": " + why, to_json_text(error_json(ec, why)));
   if (qec == errc::lease_lost) count(&worker_summary::lease_lost);
   if (!qec) {
     count(&worker_summary::dead);
@@ -371,7 +375,7 @@ void worker_runtime::impl::dead_letter_untouched(job& j, const error_code& ec, c
     s.state = job_state::dead;
     s.error = ec;
     s.error_message = why;
-    status_channel(options, {}, initial).announce(s);
+    status_channel(options, nullptr, initial).announce(s);
   }
 }
 
@@ -387,7 +391,7 @@ void worker_runtime::impl::process(job& j) {
     const std::string detail = parsed.error().what();
     // No output to report into: the dead-letter record carries the reason.
     status_channel none(options, {}, initial);
-    auto err = boost::json::serialize(error_json(ec, detail));
+    auto err = to_json_text(error_json(ec, detail));
     if (!queue->dead_letter(d, "the job spec is invalid: " + detail, err)) count(&worker_summary::dead);
     initial.state = job_state::dead;
     initial.error = ec;
@@ -398,18 +402,29 @@ void worker_runtime::impl::process(job& j) {
   job_spec spec = *std::move(parsed);
   initial.metadata = spec.metadata;
   initial.idempotency_key = spec.idempotency_key;
-  fs::path out = spec.output;
 
-  // Someone else's directory: nothing of this job's is written there, not even its status.
+  // Where the package goes, through storage: a location that names no writable storage is the
+  // job's own fault.
+  auto where = storage::resolve(spec.output);
+  if (where && !where->backend->caps().write)
+    where = error(errc::protocol_not_allowed, "the output " + spec.output + " is not a place packages can be written");
+  if (!where) {
+    dead_letter_untouched(j, where.error().code, where.error().what(), initial);
+    return;
+  }
+  const worker_detail::output_place out{where->backend, where->path};
+
+  // Someone else's folder: nothing of this job's is written there, not even its status.
   if (!worker_detail::output_is_ours(out, d.message_id, spec.idempotency_key)) {
     dead_letter_untouched(j, errc::output_exists,
-                          out.string() +
+                          spec.output +
                               " holds files that are not this job's (no status.json names it); "
                               "nothing was written there",
                           initial);
     return;
   }
-  auto& status = j.status.emplace(options, out, initial);
+  auto status_sink = out.store->open_status(out.path);
+  auto& status = j.status.emplace(options, status_sink ? *std::move(status_sink) : nullptr, initial);
 
   // Earlier deliveries never reported back: their workers crashed or lost the lease. A job that
   // takes its worker down every time must not do so forever (SQS's maxReceiveCount). Deliveries
@@ -418,8 +433,8 @@ void worker_runtime::impl::process(job& j) {
     error_code ec = errc::internal;
     std::string why = "delivered " + std::to_string(d.receive_count) + " times without finishing (max_attempts " +
                       std::to_string(options.retry.max_attempts) + "); its workers may be crashing on it";
-    media::remove_stale_staging(out);  // what the crashed deliveries left
-    if (!queue->dead_letter(d, why, boost::json::serialize(error_json(ec, why)))) {
+    out.store->remove_leftovers(out.path);  // what the crashed deliveries left
+    if (!queue->dead_letter(d, why, to_json_text(error_json(ec, why)))) {
       count(&worker_summary::dead);
       status.set(job_state::dead, ec, why);
     }
@@ -428,9 +443,9 @@ void worker_runtime::impl::process(job& j) {
 
   job_status found;
   if (worker_detail::finished_here(out, d.message_id, spec.idempotency_key, found)) {
-    // A delivery killed inside publish left the replaced directory beside the package; a transcode
+    // A delivery killed inside publish left the replaced folder beside the package; a transcode
     // would remove it on its way, this path has to.
-    media::remove_stale_staging(out);
+    out.store->remove_leftovers(out.path);
     complete_already(j, status, std::move(found));
     return;
   }
@@ -443,20 +458,9 @@ void worker_runtime::impl::process(job& j) {
   to.encoder_threads = options.encoder_threads;
   to.progress_interval = std::min(options.status_interval, milliseconds(500));
   to.on_progress = [&status](const media::progress& p) { status.progress(p); };
-  to.before_publish = [this, &j, &status](const fs::path& staging) {
-    // The last moment to find out that the lease is gone (a stalled process, a heartbeat that could
-    // not get through): publishing now would race the job's newer delivery.
-    queue::clock::time_point expires{};
-    auto lec = queue->extend(j.delivery, options.lease, expires);
-    if (lec == errc::lease_lost || (lec && steady::now() + milliseconds(500) >= j.lease_deadline.load())) {
-      j.cancel_for(cancel_reason::lease_lost);
-      throw std::runtime_error("the lease was lost before publishing");
-    }
-    status.finish_into(staging);
-  };
 
   media::transcode_result result;
-  auto ec = media::transcode(spec.input, out, to, result, &j.cancel);
+  auto ec = encode_and_publish(j, spec, out, to, status, result);
   if (ec == errc::output_exists && j.why == cancel_reason::none &&
       worker_detail::finished_here(out, d.message_id, spec.idempotency_key, found)) {
     // Another delivery of this job published while this one encoded.
@@ -475,6 +479,62 @@ void worker_runtime::impl::process(job& j) {
     std::this_thread::sleep_for(milliseconds(200 << tries));
   }
   count(&worker_summary::succeeded);
+}
+
+// The job's input read through storage and its package written into a storage sink by the engine;
+// then the worker, not the engine, sequences the publish: the lease is checked one last time, the
+// final status goes into the package, and the package is committed.
+error_code worker_runtime::impl::encode_and_publish(job& j, const job_spec& spec, const worker_detail::output_place& out,
+                                                    const media::transcode_options& to, status_channel& status,
+                                                    media::transcode_result& result) {
+  auto fail = [&](const error& e) {
+    result.error_detail = e.what();
+    return e.code;
+  };
+  auto in = storage::resolve(spec.input);
+  if (!in) return fail(in.error());
+  storage::source_options so;
+  so.policy = options.policy;
+  const auto opening = steady::now() + options.policy.deadline_for_opening();
+  so.interrupt = [&j, opening]() -> error_code {
+    if (j.cancel.load(std::memory_order_relaxed)) return errc::cancelled;
+    if (steady::now() > opening) return errc::deadline_exceeded;
+    return {};
+  };
+  auto source = in->backend->open_source(in->path, so);
+  if (!source) return fail(source.error());
+  auto sink = out.store->open_package(out.path, storage::package_options{});
+  if (!sink) return fail(sink.error());
+  auto& package = **sink;
+
+  if (auto ec = media::transcode(**source, package, to, result, &j.cancel)) {
+    package.abort();
+    return ec;
+  }
+  // The last moment to find out that the lease is gone (a stalled process, a heartbeat that could
+  // not get through): publishing now would race the job's newer delivery.
+  queue::clock::time_point expires{};
+  auto lec = queue->extend(j.delivery, options.lease, expires);
+  if (lec == errc::lease_lost || (lec && steady::now() + milliseconds(500) >= j.lease_deadline.load())) {
+    j.cancel_for(cancel_reason::lease_lost);
+    package.abort();
+    return fail(error(errc::lease_lost, "the lease was lost before publishing"));
+  }
+  if (auto e = status.finish_into(package)) {
+    package.abort();
+    return fail(e);
+  }
+  const auto deadline = result.deadline;
+  auto e = package.commit([&j, deadline]() -> error {
+    if (j.cancel.load()) return error(errc::cancelled, "cancelled while publishing");
+    if (steady::now() > deadline) return error(errc::deadline_exceeded, "the job's deadline passed while publishing");
+    return {};
+  });
+  if (e) {
+    package.abort();
+    return fail(e);
+  }
+  return {};
 }
 
 void worker_runtime::impl::complete_already(job& j, status_channel& status, job_status found) {
@@ -525,7 +585,7 @@ void worker_runtime::impl::settle(job& j, status_channel& status, const error_co
       }
       break;
     case queue::verdict::dead_letter:
-      qec = queue->dead_letter(d, decision.reason, boost::json::serialize(error_json(ec, detail)));
+      qec = queue->dead_letter(d, decision.reason, to_json_text(error_json(ec, detail)));
       if (!qec) {
         count(&worker_summary::dead);
         status.set(job_state::dead, ec, detail);

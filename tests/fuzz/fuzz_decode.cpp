@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   spool::fuzz::write_file(input, data, size);
 
   spool::media::transcode_result result;
-  auto ec = spool::media::transcode(input.string(), output, options, result);
+  auto ec = spool::spool::transcode(input.string(), output, options, result);
   if (ec) {
     spool::fuzz::require_typed(ec, "transcode", result.error_detail);
     // Nothing at all may be left: no package, no staging directory.

@@ -5,7 +5,7 @@
 #include "package_checks.hpp"
 
 #include <spool/media/transcode.hpp>
-#include <spool/media/transcoder.hpp>
+#include <spool/transcoder.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -69,7 +69,7 @@ TEST_CASE("async_transcode with a callback completes on the io_context thread", 
   const auto input = short_input(dir);
   const fs::path out = dir / "out";
   asio::io_context ioc;
-  media::transcoder tc(ioc.get_executor());
+  spool::transcoder tc(ioc.get_executor());
   const auto io_thread = std::this_thread::get_id();
   std::optional<spool::error_code> got;
   media::transcode_result result;
@@ -93,7 +93,7 @@ TEST_CASE("async_transcode with a callback completes on the io_context thread", 
   REQUIRE_FALSE(*got);
   CHECK(handler_thread == io_thread);
   CHECK_FALSE(progress_on_io_thread);  // media work never runs on the host's io_context
-  CHECK(result.output == out);
+  CHECK(result.output == out.string());
   CHECK(fs::is_regular_file(out / "master.m3u8"));
   CHECK(temp_leftovers(dir.path()).empty());
 }
@@ -103,7 +103,7 @@ TEST_CASE("async_transcode with use_future", "[media][async]") {
   const auto input = short_input(dir);
   const fs::path out = dir / "out";
   asio::io_context ioc;
-  media::transcoder tc(ioc.get_executor());
+  spool::transcoder tc(ioc.get_executor());
   std::future<media::transcode_result> fut =
       tc.async_transcode(input.string(), out, options_for(small_plan({240})), asio::use_future);
   // use_future delivers through its own executor; run the io_context on a second thread anyway
@@ -114,7 +114,7 @@ TEST_CASE("async_transcode with use_future", "[media][async]") {
   REQUIRE_NOTHROW(result = fut.get());
   guard.reset();
   runner.join();
-  CHECK(result.output == out);
+  CHECK(result.output == out.string());
   CHECK(fs::is_regular_file(out / "master.m3u8"));
   auto pkg = load_package(out);
   package_expectation expect;
@@ -128,7 +128,7 @@ TEST_CASE("async_transcode with use_future reports failures as system_error", "[
   const fs::path input = dir / "garbage.mp4";
   write_garbage(input, 4096);
   asio::io_context ioc;
-  media::transcoder tc(ioc.get_executor());
+  spool::transcoder tc(ioc.get_executor());
   auto fut = tc.async_transcode(input.string(), dir / "out", options_for(small_plan({240})), asio::use_future);
   auto guard = asio::make_work_guard(ioc);
   std::thread runner([&] { ioc.run(); });
@@ -155,7 +155,7 @@ TEST_CASE("async_transcode with use_awaitable in a coroutine", "[media][async]")
   const auto input = short_input(dir);
   const fs::path out = dir / "out";
   asio::io_context ioc;
-  media::transcoder tc(ioc.get_executor());
+  spool::transcoder tc(ioc.get_executor());
   const auto io_thread = std::this_thread::get_id();
   bool done = false;
   std::thread::id resumed_on;
@@ -166,7 +166,7 @@ TEST_CASE("async_transcode with use_awaitable in a coroutine", "[media][async]")
       [&]() -> asio::awaitable<void> {
         auto r = co_await tc.async_transcode(input.string(), out, options, asio::use_awaitable);
         resumed_on = std::this_thread::get_id();
-        if (r.output != out) failure = "unexpected output path " + r.output.string();
+        if (r.output != out) failure = "unexpected output path " + r.output;
         done = true;
       },
       [&](std::exception_ptr e) {
@@ -191,7 +191,7 @@ TEST_CASE("a cancellation signal emitted mid-transcode completes with errc::canc
   const auto input = long_input(dir);
   const fs::path out = dir / "out";
   asio::io_context ioc;
-  media::transcoder tc(ioc.get_executor());
+  spool::transcoder tc(ioc.get_executor());
   asio::cancellation_signal signal;
   std::atomic<bool> requested{false};
   auto options = options_for(default_plan());
@@ -217,7 +217,7 @@ TEST_CASE("cancellation from a timer after progress starts", "[media][async][can
   const auto input = long_input(dir);
   const fs::path out = dir / "out";
   asio::io_context ioc;
-  media::transcoder tc(ioc.get_executor());
+  spool::transcoder tc(ioc.get_executor());
   asio::cancellation_signal signal;
   std::atomic<bool> started{false};
   auto options = options_for(default_plan());
@@ -254,7 +254,7 @@ TEST_CASE("destroying the transcoder cancels running work", "[media][async][canc
   asio::io_context ioc;
   std::optional<spool::error_code> got;
   {
-    media::transcoder tc(ioc.get_executor());
+    spool::transcoder tc(ioc.get_executor());
     std::promise<void> started;
     std::atomic<bool> once{false};
     auto options = options_for(default_plan());
@@ -282,7 +282,7 @@ TEST_CASE("the synchronous cancel flag stops the transcode", "[media][cancel]") 
     if (p.fraction > 0) cancel = true;
   };
   media::transcode_result result;
-  auto ec = media::transcode(input.string(), out, options, result, &cancel);
+  auto ec = spool::transcode(input.string(), out, options, result, &cancel);
   check_cancelled(ec, out);
 }
 
@@ -292,7 +292,7 @@ TEST_CASE("a cancel flag set before the start cancels at once", "[media][cancel]
   const fs::path out = dir / "out";
   media::cancel_flag cancel{true};
   media::transcode_result result;
-  auto ec = media::transcode(input.string(), out, options_for(small_plan()), result, &cancel);
+  auto ec = spool::transcode(input.string(), out, options_for(small_plan()), result, &cancel);
   check_cancelled(ec, out);
 }
 
@@ -314,7 +314,7 @@ TEST_CASE("progress reports are monotonic and bounded per rendition and end at 1
     reports.push_back(p);
   };
   media::transcode_result result;
-  auto ec = media::transcode(input.string(), dir / "out", options, result);
+  auto ec = spool::transcode(input.string(), dir / "out", options, result);
   INFO(describe(ec) << " - " << result.error_detail);
   REQUIRE_FALSE(ec);
   REQUIRE_FALSE(reports.empty());

@@ -94,7 +94,7 @@ TEST_CASE("audio that cannot be decoded at all fails typed, unless the job asked
       if (!e.video) e.damage = true;
     });
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", options(), result);
+    auto ec = spool::transcode(input.string(), dir / "out", options(), result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK(ec == spool::errc::input_undecodable);
     CHECK(result.error_detail.find("audio") != std::string::npos);

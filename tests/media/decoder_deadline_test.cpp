@@ -59,7 +59,7 @@ TEST_CASE("the default decoder allow-list takes the codecs lectures arrive in", 
     make_input(input, spec);
     auto options = options_for(small_plan({128}));
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", options, result);
+    auto ec = spool::transcode(input.string(), dir / "out", options, result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK_FALSE(ec);
     CHECK(result.renditions.size() == 2);
@@ -82,7 +82,7 @@ TEST_CASE("a transcoded stream whose codec is not allowed is codec_not_allowed",
     auto options = options_for(small_plan({128}));
     options.policy.decoders = without(options.policy.decoders, "mpeg4");
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", options, result);
+    auto ec = spool::transcode(input.string(), dir / "out", options, result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK(ec == spool::errc::codec_not_allowed);
     CHECK(ec == spool::condition::permanent);
@@ -93,13 +93,13 @@ TEST_CASE("a transcoded stream whose codec is not allowed is codec_not_allowed",
     auto options = options_for(small_plan({128}));
     options.policy.decoders = without(options.policy.decoders, "mp3");
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", options, result);
+    auto ec = spool::transcode(input.string(), dir / "out", options, result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK(ec == spool::errc::codec_not_allowed);
     check_failed_cleanly(ec, dir / "out");
 
     options.plan.audio.enabled = false;
-    auto ec2 = media::transcode(input.string(), dir / "out", options, result);
+    auto ec2 = spool::transcode(input.string(), dir / "out", options, result);
     INFO(describe(ec2) << " - " << result.error_detail);
     CHECK_FALSE(ec2);
     CHECK(result.renditions.size() == 1);
@@ -139,7 +139,7 @@ TEST_CASE("a deadline proportional to the input stops a job that runs past it", 
   SECTION("too little time per second of input") {
     options.policy.deadline_factor = 0.05;  // one second for a job that takes several
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", options, result);
+    auto ec = spool::transcode(input.string(), dir / "out", options, result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK(ec == spool::errc::deadline_exceeded);
     check_failed_cleanly(ec, dir / "out");
@@ -147,7 +147,7 @@ TEST_CASE("a deadline proportional to the input stops a job that runs past it", 
   SECTION("enough time") {
     options.policy.deadline_factor = 20;
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", options, result);
+    auto ec = spool::transcode(input.string(), dir / "out", options, result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK_FALSE(ec);
   }
@@ -175,7 +175,7 @@ TEST_CASE("the phases after encoding are checked: manifests, the progressive MP4
       }
     };
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", options, result, &cancel);
+    auto ec = spool::transcode(input.string(), dir / "out", options, result, &cancel);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK(finals == 1);
     CHECK(ec == spool::errc::cancelled);

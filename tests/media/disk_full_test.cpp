@@ -59,7 +59,7 @@ TEST_CASE("a write limit during the transcode is a resource error with no leftov
       options.plan.video.rungs = {{"360p", 360, 23, 0, 0}, {"240p", 240, 23, 0, 0}};
       options.plan.video.preset = "ultrafast";
       media::transcode_result result;
-      auto ec = media::transcode(input.string(), out, options, result);
+      auto ec = spool::transcode(input.string(), out, options, result);
       std::string text = describe(ec) + " - " + result.error_detail;
       ssize_t ignored = write(pipefd[1], text.data(), text.size());
       (void)ignored;

@@ -59,7 +59,7 @@ TEST_CASE("frames claiming 30 s are shown no longer than the container declares"
     patch_matroska_duration(input, declared);
     REQUIRE(max_packet_end_s(input, true) > 29);  // the claim is in the file
     media::probe_result probed;
-    REQUIRE_FALSE(media::probe(input.string(), spool::input_policy{}, probed));
+    REQUIRE_FALSE(probe(input.string(), spool::input_policy{}, probed));
     REQUIRE(probed.duration_s == Approx(declared).margin(0.01));
 
     media::transcode_result result;
@@ -94,7 +94,7 @@ TEST_CASE("a last frame claiming 30 s in a container that declares it is refused
     remux(dir / "src.mkv", input, r);
     REQUIRE(max_packet_end_s(input, true) > 29);
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", limited(5), result);
+    auto ec = spool::transcode(input.string(), dir / "out", limited(5), result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK(ec == spool::errc::too_long);
     check_failed_cleanly(ec, dir / "out");
@@ -150,7 +150,7 @@ TEST_CASE("a video timestamp past the limit is too_long whatever the declared du
     declare_duration(input, c, 2);
     REQUIRE(max_packet_end_s(input, true) > 20);
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", limited(5), result);
+    auto ec = spool::transcode(input.string(), dir / "out", limited(5), result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK(ec == spool::errc::too_long);
     check_failed_cleanly(ec, dir / "out");
@@ -187,7 +187,7 @@ TEST_CASE("an audio timestamp jump past the limit is too_long, with or without v
     if (c.muxer == "mp4") patch_mp4_duration(input, 2);
     REQUIRE(max_packet_end_s(input, false) > 600);
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", limited(10), result);
+    auto ec = spool::transcode(input.string(), dir / "out", limited(10), result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK(ec == spool::errc::too_long);
     check_failed_cleanly(ec, dir / "out");
@@ -223,7 +223,7 @@ TEST_CASE("an audio gap inside the limit is filled a frame at a time, in the mem
     long kb = child_peak_rss_kb(
         [&] {
           media::transcode_result res;
-          return media::transcode(in.string(), out, options, res) ? 1 : 0;
+          return spool::transcode(in.string(), out, options, res) ? 1 : 0;
         },
         code);
     REQUIRE(code == 0);

@@ -22,7 +22,7 @@ namespace {
 
 spool::error_code run(const fs::path& input, const fs::path& out, const media::transcode_options& options,
                       media::transcode_result& result) {
-  return media::transcode(input.string(), out, options, result);
+  return spool::transcode(input.string(), out, options, result);
 }
 
 /// Counts open/read events on `file` while alive.
@@ -156,7 +156,7 @@ TEST_CASE("http and https URLs are refused unless allowed", "[media][errors][pol
     INFO("input " << url);
     media::transcode_result result;
     const fs::path out = dir / "out";
-    auto ec = media::transcode(url, out, options_for(small_plan()), result);
+    auto ec = spool::transcode(url, out, options_for(small_plan()), result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK(ec == spool::errc::protocol_not_allowed);
     CHECK(spool::kind_of(ec) == spool::category_kind::policy);
@@ -171,7 +171,7 @@ TEST_CASE("FFmpeg protocol prefixes are not a way around the local-file rule", "
     INFO("input " << url);
     media::transcode_result result;
     const fs::path out = dir / "out";
-    auto ec = media::transcode(url, out, options_for(small_plan()), result);
+    auto ec = spool::transcode(url, out, options_for(small_plan()), result);
     INFO(describe(ec) << " - " << result.error_detail);
     // Refused as a protocol, or (read as a plain file name) not found; never opened through FFmpeg's protocol.
     CHECK((ec == spool::errc::protocol_not_allowed || spool::kind_of(ec) == spool::category_kind::input));

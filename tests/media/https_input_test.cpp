@@ -67,7 +67,7 @@ outcome transcode_url(const std::string& url, const fs::path& out, const media::
   media::transcode_result result;
   auto started = std::chrono::steady_clock::now();
   outcome o;
-  o.ec = media::transcode(url, out, options, result, cancel);
+  o.ec = spool::transcode(url, out, options, result, cancel);
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   o.detail = result.error_detail;
   return o;
@@ -212,7 +212,7 @@ TEST_CASE("https: redirects are followed only to https URLs on allowed hosts", "
     auto policy = s.options().policy;
     media::probe_result probed;
     std::string detail;
-    auto ec = media::probe(origin.url("localhost", "/start"), policy, probed, &detail);
+    auto ec = probe(origin.url("localhost", "/start"), policy, probed, &detail);
     INFO(describe(ec) << " - " << detail);
     REQUIRE_FALSE(ec);
     CHECK(probed.video_index >= 0);
@@ -220,7 +220,7 @@ TEST_CASE("https: redirects are followed only to https URLs on allowed hosts", "
 
     const int before = target.connections();
     policy.https_max_redirects = 0;
-    ec = media::probe(origin.url("localhost", "/start"), policy, probed, &detail);
+    ec = probe(origin.url("localhost", "/start"), policy, probed, &detail);
     INFO(describe(ec) << " - " << detail);
     CHECK(ec == errc::protocol_not_allowed);
     CHECK(target.connections() == before);

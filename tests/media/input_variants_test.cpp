@@ -70,7 +70,7 @@ TEST_CASE("display-matrix rotation 90 gives portrait output without rotation met
   make_input(input, spec);
   {
     media::probe_result probed;
-    REQUIRE_FALSE(media::probe(input.string(), spool::input_policy{}, probed));
+    REQUIRE_FALSE(probe(input.string(), spool::input_policy{}, probed));
     REQUIRE(probed.video_index >= 0);
     const auto& vs = probed.streams.at(static_cast<std::size_t>(probed.video_index));
     CHECK(vs.rotation == 90);
@@ -138,7 +138,7 @@ TEST_CASE("4:2:2 and 4:4:4 and 10-bit inputs come out 8-bit 4:2:0", "[media][inp
       const fs::path probe_input = dir / ("probe." + spec.container);
       make_input(probe_input, spec);
       media::probe_result probed;
-      REQUIRE_FALSE(media::probe(probe_input.string(), spool::input_policy{}, probed));
+      REQUIRE_FALSE(probe(probe_input.string(), spool::input_policy{}, probed));
       REQUIRE(probed.video_index >= 0);
       const auto& vs = probed.streams.at(static_cast<std::size_t>(probed.video_index));
       CHECK(vs.pix_fmt == pix);
@@ -163,7 +163,7 @@ TEST_CASE("interlaced input comes out progressive yuv420p", "[media][input]") {
     const fs::path input = dir / ("in." + container);
     make_input(input, spec);
     media::probe_result probed;
-    REQUIRE_FALSE(media::probe(input.string(), spool::input_policy{}, probed));
+    REQUIRE_FALSE(probe(input.string(), spool::input_policy{}, probed));
     REQUIRE(probed.video_index >= 0);
     CHECK(probed.streams.at(static_cast<std::size_t>(probed.video_index)).interlaced);
     media::transcode_result result;
@@ -251,7 +251,7 @@ TEST_CASE("raw H.264 elementary stream without timestamps keeps every frame", "[
   make_input(input, spec);
   auto options = options_for(small_plan());
   media::transcode_result result;
-  auto ec = media::transcode(input.string(), dir / "out", options, result);
+  auto ec = spool::transcode(input.string(), dir / "out", options, result);
   INFO(describe(ec) << " - " << result.error_detail);
   REQUIRE_FALSE(ec);
   auto pkg = load_package(dir / "out");

@@ -28,7 +28,7 @@ TEST_CASE("default ladder from 1280x720 30 fps 14 s with audio", "[media][ladder
   REQUIRE(options.plan.video.rungs.size() == 4);
   media::transcode_result result;
   const fs::path out = dir / "out";
-  auto ec = media::transcode(input.string(), out, options, result);
+  auto ec = spool::transcode(input.string(), out, options, result);
   INFO("transcode: " << describe(ec) << " " << result.error_detail);
   REQUIRE_FALSE(ec);
   CHECK(temp_leftovers(dir.path()).empty());
@@ -72,7 +72,7 @@ TEST_CASE("default ladder from 1280x720 30 fps 14 s with audio", "[media][ladder
 
   // The typed result mirrors result.json.
   CHECK(result.duration_s == Approx(14).margin(1.0 / 30 + 1e-3));
-  CHECK(result.output == out);
+  CHECK(result.output == out.string());
   REQUIRE(result.renditions.size() == 4);
   CHECK(result.renditions[0].name == "720p");
   CHECK(result.renditions[3].kind == "audio");

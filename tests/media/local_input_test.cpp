@@ -29,7 +29,7 @@ int probe_in_child(const fs::path& input, unsigned seconds = 10) {
       [&] {
         ::alarm(seconds);
         media::probe_result p;
-        auto ec = media::probe(input.string(), spool::input_policy{}, p);
+        auto ec = probe(input.string(), spool::input_policy{}, p);
         if (!ec) return 0;
         return ec == spool::errc::input_unreadable ? 3 : 4;
       },
@@ -51,7 +51,7 @@ TEST_CASE("FIFOs, devices and directories are refused at once", "[media][input][
     CHECK(probe_in_child(p) == 3);
   }
   media::transcode_result result;
-  auto ec = media::transcode(fifo.string(), dir / "out", options_for(small_plan()), result);
+  auto ec = spool::transcode(fifo.string(), dir / "out", options_for(small_plan()), result);
   CHECK(ec == spool::errc::input_unreadable);
   CHECK(result.error_detail.find("not a regular file") != std::string::npos);
 }

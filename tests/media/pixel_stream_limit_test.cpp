@@ -31,14 +31,14 @@ media::transcode_options with_limit() {
 
 void expect_refused(const fs::path& input, const fs::path& out, spool::errc want) {
   media::transcode_result result;
-  auto ec = media::transcode(input.string(), out, with_limit(), result);
+  auto ec = spool::transcode(input.string(), out, with_limit(), result);
   INFO(describe(ec) << " - " << result.error_detail);
   CHECK(ec == want);
   CHECK(spool::kind_of(ec) == spool::category_kind::policy);
   check_failed_cleanly(ec, out);
   media::probe_result probed;
   std::string detail;
-  auto pec = media::probe(input.string(), with_limit().policy, probed, &detail);
+  auto pec = probe(input.string(), with_limit().policy, probed, &detail);
   INFO("probe: " << describe(pec) << " - " << detail);
   CHECK(pec == want);
 }
@@ -125,7 +125,7 @@ TEST_CASE("the probing decoders run under the pixel limit", "[media][limits][pix
     long kb = child_peak_rss_kb(
         [&] {
           media::probe_result p;
-          auto ec = media::probe(file.string(), spool::input_policy{}, p);
+          auto ec = probe(file.string(), spool::input_policy{}, p);
           return ec == spool::errc::too_many_pixels ? 2 : ec ? 1 : 0;
         },
         code);
@@ -164,7 +164,7 @@ TEST_CASE("more streams than the limit is too_many_streams in every container an
     const fs::path input = dir / ("many." + c.ext);
     remux(dir / "src.mkv", input, r);
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", options_for(small_plan({120})), result);
+    auto ec = spool::transcode(input.string(), dir / "out", options_for(small_plan({120})), result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK(ec == spool::errc::too_many_streams);
     CHECK(spool::kind_of(ec) == spool::category_kind::policy);
@@ -188,7 +188,7 @@ TEST_CASE("exactly the stream limit is accepted", "[media][limits][streams]") {
     const fs::path input = dir / ("limit." + std::string(muxer == "mp4" ? "mp4" : "mkv"));
     remux(dir / "src.mkv", input, r);
     media::transcode_result result;
-    auto ec = media::transcode(input.string(), dir / "out", options_for(small_plan({120})), result);
+    auto ec = spool::transcode(input.string(), dir / "out", options_for(small_plan({120})), result);
     INFO(describe(ec) << " - " << result.error_detail);
     CHECK_FALSE(ec);
   }

@@ -157,7 +157,7 @@ TEST_CASE("cancelling when the encoders are done stops the remux and publishes n
     cancel = true;
   };
   media::transcode_result result;
-  auto ec = media::transcode(input.string(), out, options, result, &cancel);
+  auto ec = spool::transcode(input.string(), out, options, result, &cancel);
   INFO(describe(ec) << " - " << result.error_detail);
   CHECK(reached_final);
   CHECK(ec == spool::errc::cancelled);
@@ -181,7 +181,7 @@ TEST_CASE("a deadline passing during the remux fails the job and publishes nothi
     if (left > -0.25) std::this_thread::sleep_for(std::chrono::duration<double>(left + 0.25));
   };
   media::transcode_result result;
-  auto ec = media::transcode(input.string(), out, options, result);
+  auto ec = spool::transcode(input.string(), out, options, result);
   INFO(describe(ec) << " - " << result.error_detail);
   if (!reached_final)
     WARN(
@@ -233,7 +233,7 @@ TEST_CASE("a full disk while writing the progressive MP4 is no_space and publish
     int code = exit_exception;
     try {
       media::transcode_result result;
-      auto ec = media::transcode(input.string(), out, options_for(plan), result);
+      auto ec = spool::transcode(input.string(), out, options_for(plan), result);
       std::string text = describe(ec) + " - " + result.error_detail;
       ssize_t ignored = write(pipefd[1], text.data(), text.size());
       (void)ignored;

@@ -98,7 +98,7 @@ TEST_CASE("a plan with a reserved rung name fails before anything is written", "
     INFO("rung named " << name);
     media::transcode_result result;
     const fs::path out = dir / "out";
-    auto ec = media::transcode(input.string(), out, options_for(with_rungs({name})), result);
+    auto ec = spool::transcode(input.string(), out, options_for(with_rungs({name})), result);
     CHECK(ec == spool::errc::invalid_spec);
     CHECK(spool::is_permanent(ec));
     CHECK(result.error_detail.find(name) != std::string::npos);

@@ -46,7 +46,7 @@ TEST_CASE("audio-only input gives an audio-only package by default", "[media][st
   REQUIRE(options.policy.allow_audio_only);
   media::transcode_result result;
   const fs::path out = dir / "out";
-  auto ec = media::transcode(input.string(), out, options, result);
+  auto ec = spool::transcode(input.string(), out, options, result);
   INFO(describe(ec) << " - " << result.error_detail);
   REQUIRE_FALSE(ec);
   CHECK(temp_leftovers(dir.path()).empty());
@@ -96,7 +96,7 @@ TEST_CASE("audio-only input is refused when the policy requires video", "[media]
   options.policy.allow_audio_only = false;
   media::transcode_result result;
   const fs::path out = dir / "out";
-  auto ec = media::transcode(input.string(), out, options, result);
+  auto ec = spool::transcode(input.string(), out, options, result);
   INFO(describe(ec) << " - " << result.error_detail);
   CHECK(ec == spool::errc::audio_only_refused);
   CHECK(spool::kind_of(ec) == spool::category_kind::policy);

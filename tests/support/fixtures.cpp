@@ -62,6 +62,17 @@ spool::media::transcode_options options_for(const spool::plan& p) {
   return o;
 }
 
+spool::error_code probe(const std::string& input, const spool::input_policy& policy, spool::media::probe_result& out,
+                        std::string* detail) {
+  auto r = spool::probe(input, policy);
+  if (!r) {
+    if (detail) *detail = r.error().what();
+    return r.error().code;
+  }
+  out = *std::move(r);
+  return {};
+}
+
 std::vector<std::string> list_dir(const fs::path& dir) {
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());

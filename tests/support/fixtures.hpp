@@ -4,6 +4,9 @@
 #include <spool/error.hpp>
 #include <spool/plan.hpp>
 #include <spool/media/transcode.hpp>
+#include <spool/transcode.hpp>
+
+#include "catch_result.hpp"
 
 #include <filesystem>
 #include <string>
@@ -40,6 +43,10 @@ spool::plan small_plan(std::vector<int> heights = {240, 180});
 
 /// Options with `p` and the default policy; progress is not requested.
 spool::media::transcode_options options_for(const spool::plan& p);
+
+/// spool::probe of a location into `out`, as an error code (the reason in `detail`).
+spool::error_code probe(const std::string& input, const spool::input_policy& policy, spool::media::probe_result& out,
+                        std::string* detail = nullptr);
 
 /// Names of the files directly inside `dir` (sorted).
 std::vector<std::string> list_dir(const std::filesystem::path& dir);

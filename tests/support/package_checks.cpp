@@ -512,7 +512,7 @@ void check_package(const package_view& pkg, const package_expectation& expect) {
 
 package_view transcode_ok(const fs::path& input, const fs::path& out, const spool::media::transcode_options& options,
                           spool::media::transcode_result& result) {
-  auto ec = spool::media::transcode(input.string(), out, options, result);
+  auto ec = spool::transcode(input.string(), out, options, result);
   INFO("transcode " << input.filename() << ": " << describe(ec) << " - " << result.error_detail);
   REQUIRE_FALSE(ec);
   auto left = temp_leftovers(out.parent_path());

@@ -4,6 +4,8 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include "catch_result.hpp"
+
 using spool::errc;
 
 TEST_CASE("Job::Spec: a job round-trips through JSON with its whole plan", "[job]") {

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include "catch_result.hpp"
+
 using spool::errc;
 
 TEST_CASE("Plan::Preset: hls-ladder is the documented default", "[plan]") {

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include "catch_result.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -10,7 +12,7 @@
 #include <sstream>
 #include <vector>
 
-#include "worker/faults.hpp"
+#include "core/faults.hpp"
 
 namespace fs = std::filesystem;
 using spool::job_state;
@@ -60,6 +62,13 @@ spool::job_status sample() {
   return s;
 }
 
+// The status kept for `dir`, through storage's status sink.
+spool::error write_status(const fs::path& dir, const spool::job_status& s) { return spool::open_status(dir).value()->write(s); }
+spool::error create_status(const fs::path& dir, const spool::job_status& s) {
+  return spool::open_status(dir).value()->create(s);
+}
+std::optional<spool::job_status> read_back(const fs::path& dir) { return spool::read_status(dir).value(); }
+
 }  // namespace
 
 TEST_CASE("Job::Status: the JSON of a status reads back the same", "[status]") {
@@ -92,18 +101,18 @@ TEST_CASE("Job::Status: what is not a status is refused", "[status]") {
   }
 }
 
-TEST_CASE("Job::Status: write_status replaces status.json whole and leaves no temporary", "[status]") {
+TEST_CASE("Job::Status: a status sink's write replaces status.json whole and leaves no temporary", "[status]") {
   temp_dir d;
   auto out = d.path / "lecture";  // created on the first write
   auto s = sample();
-  REQUIRE_FALSE(spool::write_status(out, s));
+  REQUIRE_FALSE(write_status(out, s));
   s.state = job_state::succeeded;
   s.error = {};
-  REQUIRE_FALSE(spool::write_status(out, s));
-  spool::job_status back;
-  REQUIRE_FALSE(spool::read_status(out, back));
-  CHECK(back.state == job_state::succeeded);
-  CHECK_FALSE(back.error);
+  REQUIRE_FALSE(write_status(out, s));
+  auto back = read_back(out);
+  REQUIRE(back.has_value());
+  CHECK(back->state == job_state::succeeded);
+  CHECK_FALSE(back->error);
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(out)) names.push_back(e.path().filename().string());
   CHECK(names == std::vector<std::string>{"status.json"});
@@ -116,43 +125,44 @@ TEST_CASE("Job::Status: a crashed writer's temporary is removed by the next writ
   std::ofstream(d.path / ".status.json.tmp-AbC123") << "{\"job_id\":";
   fs::permissions(d.path / ".status.json.tmp-AbC123", fs::perms::owner_read | fs::perms::owner_write |
                                                           fs::perms::group_read | fs::perms::others_read);
-  REQUIRE_FALSE(spool::write_status(d.path, sample()));
+  REQUIRE_FALSE(write_status(d.path, sample()));
   CHECK_FALSE(fs::exists(d.path / ".status.json.tmp-AbC123"));
   CHECK(fs::exists(d.path / "status.json"));
 }
 
-TEST_CASE("Job::Status: reading where there is none is a typed error", "[status]") {
+TEST_CASE("Job::Status: reading where there is none says so; what is not a status is a typed error", "[status]") {
   temp_dir d;
-  spool::job_status out;
-  std::string detail;
-  CHECK(spool::read_status(d.path / "missing", out, &detail) == spool::errc::input_unreadable);
-  CHECK_FALSE(detail.empty());
+  auto missing = spool::read_status(d.path / "missing");
+  REQUIRE(missing.has_value());
+  CHECK_FALSE(missing->has_value());  // none there: an empty answer, not an error
   std::ofstream(d.path / "status.json") << "not json";
-  CHECK(spool::read_status(d.path, out, &detail) == spool::errc::invalid_spec);
+  auto bad = spool::read_status(d.path);
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().code == spool::errc::invalid_spec);
 }
 
-TEST_CASE("Job::Status: create_status writes where there is no status.json, and only there", "[status]") {
+TEST_CASE("Job::Status: a status sink's create writes where there is no status.json, and only there", "[status]") {
   temp_dir d;
   auto out = d.path / "lecture";  // created with it
   auto queued = sample();
   queued.state = job_state::queued;
-  REQUIRE_FALSE(spool::create_status(out, queued));
-  spool::job_status back;
-  REQUIRE_FALSE(spool::read_status(out, back));
-  CHECK(back.state == job_state::queued);
+  REQUIRE_FALSE(create_status(out, queued));
+  auto back = read_back(out);
+  REQUIRE(back.has_value());
+  CHECK(back->state == job_state::queued);
 
   // A second create finds it there: refused, and the file is what the first wrote.
   const auto before = contents(out / "status.json");
   auto other = sample();
   other.job_id = "ffffffffffffffffffffffffffffffff";
-  std::string detail;
-  CHECK(spool::create_status(out, other, &detail) == spool::errc::output_exists);
-  CHECK_FALSE(detail.empty());
+  auto e = create_status(out, other);
+  CHECK(e.code == spool::errc::output_exists);
+  CHECK_FALSE(e.message.empty());
   CHECK(contents(out / "status.json") == before);
   CHECK(names_in(out) == std::vector<std::string>{"status.json"});
 }
 
-TEST_CASE("Job::Status: a status written while create_status is under way is never replaced", "[status]") {
+TEST_CASE("Job::Status: a status written while a create is under way is never replaced", "[status]") {
   temp_dir d;
   hook_reset reset;
   // The submit's "queued" is synced and about to go in when a worker writes "running".
@@ -162,15 +172,15 @@ TEST_CASE("Job::Status: a status written while create_status is under way is nev
   int calls = 0;
   spool::detail::faults().before_status_create = [&] {
     ++calls;
-    REQUIRE_FALSE(spool::write_status(d.path, running));
+    REQUIRE_FALSE(write_status(d.path, running));
   };
   auto queued = sample();
   queued.state = job_state::queued;
-  CHECK(spool::create_status(d.path, queued) == spool::errc::output_exists);
+  CHECK(create_status(d.path, queued).code == spool::errc::output_exists);
   CHECK(calls == 1);
-  spool::job_status back;
-  REQUIRE_FALSE(spool::read_status(d.path, back));
-  CHECK(back.state == job_state::running);
+  auto back = read_back(d.path);
+  REQUIRE(back.has_value());
+  CHECK(back->state == job_state::running);
   // The refused temporary is gone too.
   CHECK(names_in(d.path) == std::vector<std::string>{"status.json"});
 }

@@ -9,6 +9,8 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include "catch_result.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -136,12 +138,14 @@ struct fixture {
 };
 
 inline spool::job_status status_of(const fs::path& out) {
-  spool::job_status s;
-  std::string detail;
-  auto ec = spool::read_status(out, s, &detail);
-  INFO(detail);
-  REQUIRE_FALSE(ec);
-  return s;
+  auto s = spool::read_status(out);
+  REQUIRE(s);
+  REQUIRE(s->has_value());
+  return **s;
+}
+
+inline spool::error write_status(const fs::path& out, const spool::job_status& s) {
+  return spool::open_status(out).value()->write(s);
 }
 
 inline spool::worker_summary run_worker(std::shared_ptr<q::queue_adapter> queue, spool::worker_options o) {

@@ -16,7 +16,7 @@
 #include <sstream>
 #include <system_error>
 
-#include "worker/faults.hpp"
+#include "core/faults.hpp"
 #include "worker_fixture.hpp"
 
 namespace asio = boost::asio;
@@ -333,7 +333,7 @@ TEST_CASE("Worker::ForeignOutput: a directory with someone else's files is dead-
   spool::job_status theirs;
   theirs.job_id = "0000000000000000000000000000beef";
   theirs.state = job_state::succeeded;
-  REQUIRE_FALSE(spool::write_status(other, theirs));
+  REQUIRE_FALSE(write_status(other, theirs));
   // A status.json that is not spool's.
   auto app = f.dir / "app";
   fs::create_directories(app);
@@ -370,7 +370,7 @@ TEST_CASE("Worker::ForeignOutput: a directory with someone else's files is dead-
   spool::job_status old;
   old.job_id = "0000000000000000000000000000dead";
   old.state = job_state::dead;
-  REQUIRE_FALSE(spool::write_status(reused, old));
+  REQUIRE_FALSE(write_status(reused, old));
   auto id = f.submit(in, reused);
   summary = run_worker(f.queue, f.options());
   CHECK(summary.succeeded == 1);

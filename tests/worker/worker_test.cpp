@@ -361,7 +361,7 @@ TEST_CASE("Worker::PublishedMeanwhile: a package another delivery published for 
       done.job_id = id;
       done.state = job_state::succeeded;
       done.progress = 1;
-      spool::write_status(out, done);
+      write_status(out, done);
     }
   };
   auto summary = run_worker(f.queue, o);
@@ -385,7 +385,7 @@ TEST_CASE("Worker::Leftovers: a staging directory left by a killed delivery is r
   spool::job_status done;
   done.job_id = id;
   done.state = job_state::succeeded;
-  REQUIRE_FALSE(spool::write_status(out, done));
+  REQUIRE_FALSE(write_status(out, done));
   auto stale = f.dir / ".out.spool-tmp-K1ll3d";
   fs::create_directories(stale);
   spool::test::write_text(stale / "status.json", "{}");

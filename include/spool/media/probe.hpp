@@ -2,6 +2,7 @@
 // What an input is, read under the input policy.
 #include <spool/error.hpp>
 #include <spool/input_policy.hpp>
+#include <spool/io.hpp>
 
 #include <boost/json/value.hpp>
 
@@ -40,13 +41,11 @@ struct probe_result {
   int audio_index = -1;
 };
 
-/// Opens `input` (a path, file:// URI or allowed https:// URL) under `policy` and describes it.
-/// On failure `detail` says why, in words fit for a log or an API response.
-error_code probe(const std::string& input, const input_policy& policy, probe_result& out,
-                 std::string* detail = nullptr);
-/// As above; stops with errc::cancelled soon after *cancel becomes true (a stalled read included).
-error_code probe(const std::string& input, const input_policy& policy, probe_result& out,
-                 const std::atomic<bool>* cancel, std::string* detail = nullptr);
+/// Reads the container in `input` under `policy` and describes it; a failure says why in words fit
+/// for a log or an API response. Stops with errc::cancelled soon after *cancel becomes true (a
+/// stalled read included). spool::probe (spool/transcode.hpp) does the same from a location.
+result<probe_result> probe(io::byte_source& input, const input_policy& policy,
+                           const std::atomic<bool>* cancel = nullptr);
 
 boost::json::value to_json(const probe_result& p);
 

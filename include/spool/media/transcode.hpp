@@ -1,10 +1,13 @@
 #pragma once
-// One input into one adaptive-bitrate package (CMAF segments referenced by HLS and DASH),
-// synchronously. See transcoder.hpp for the asynchronous, cancellable form.
+// The media engine: one input into one adaptive-bitrate package (CMAF segments referenced by HLS and
+// DASH), read and written through the ports of spool/io.hpp only. spool/transcode.hpp opens them from
+// locations (a path, file://, https://) and publishes the package; spool/transcoder.hpp is the
+// asynchronous, cancellable form.
 #include <spool/error.hpp>
-#include <spool/plan.hpp>
 #include <spool/input_policy.hpp>
+#include <spool/io.hpp>
 #include <spool/media/probe.hpp>
+#include <spool/plan.hpp>
 
 #include <boost/json/value.hpp>
 
@@ -49,14 +52,14 @@ struct transcode_options {
   int encode_nice = 10;
   /// Threads each encoder may use; 0 = chosen from the core count and the rung's share of pixels.
   int encoder_threads = 0;
-  /// Replace a non-empty output directory (atomically, after the new package is complete).
-  bool overwrite = false;
   /// Frames buffered per rendition between the decoder and each encoder.
   int queue_frames = 4;
-  /// Called with the staging directory once the package is complete, just before it is published;
-  /// files it writes there are published with the package (the worker adds its final status.json).
-  /// An exception it throws fails the transcode with errc::internal and nothing is published.
-  std::function<void(const std::filesystem::path& staging)> before_publish;
+  /// Read where the package is opened (spool::transcode, the CLI), not by the engine: replace a
+  /// package already at the output, atomically, once the new one is whole.
+  bool overwrite = false;
+  /// Where the engine's local workspace goes (empty: the system's temporary folder). Only a
+  /// progressive MP4 needs one: up to twice that rung's size, removed when the job ends.
+  std::filesystem::path workspace;
 };
 
 struct rendition_result {
@@ -83,12 +86,14 @@ struct transcode_warning {
 
 struct transcode_result {
   probe_result input;
-  std::filesystem::path output;
+  std::string output;  ///< where the package was published (set by spool::transcode and the worker)
   double duration_s = 0;
   std::vector<rendition_result> renditions;  ///< video rungs in ladder order, then audio
   std::vector<std::string> files;            ///< top-level files written (master.m3u8, ...)
   std::vector<transcode_warning> warnings;   ///< also in result.json
   double elapsed_s = 0, probe_s = 0, encode_s = 0, publish_s = 0;
+  /// The job's deadline (steady clock; max when none): a caller's commit keeps to it too.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   /// On failure: what went wrong, in words.
   std::string error_detail;
 };
@@ -98,12 +103,12 @@ boost::json::value to_json(const transcode_result& r);
 /// Cooperative cancellation: set to true from any thread; the transcode stops within about a frame.
 using cancel_flag = std::atomic<bool>;
 
-/// Transcodes `input` into the directory `output` (created; must not exist, or hold nothing but a
-/// status.json, unless options.overwrite). Everything is written under a temporary sibling directory and published by
-/// one rename, so on any failure or cancellation nothing is left behind. Blocks the calling thread;
-/// the media work runs on threads this call owns.
-error_code transcode(const std::string& input, const std::filesystem::path& output,
-                     const transcode_options& options, transcode_result& result,
-                     const cancel_flag* cancel = nullptr);
+/// Transcodes the bytes of `input` into `output`: every segment, thumbnail, manifest and, last,
+/// result.json, put into the sink. The package is not committed: the caller publishes it (or aborts
+/// it) once it has done what it must first (a worker checks its lease and adds its status). Blocks the
+/// calling thread; the media work runs on threads this call owns. On failure `result.error_detail`
+/// says why, and the caller aborts the sink.
+error_code transcode(io::byte_source& input, io::package_sink& output, const transcode_options& options,
+                     transcode_result& result, const cancel_flag* cancel = nullptr);
 
 }  // namespace spool::media

@@ -28,7 +28,7 @@ TEST_CASE("Decode::Fuzz::TallGif: a 12x24932 GIF is refused before an encoder is
   fs::remove_all(parent);
   fs::create_directories(parent);
   spool::media::transcode_result result;
-  auto ec = spool::media::transcode(input.string(), parent / "package", spool::fuzz::decode_options(), result);
+  auto ec = spool::spool::transcode(input.string(), parent / "package", spool::fuzz::decode_options(), result);
   INFO(spool::code_name(ec) << ": " << result.error_detail);
   CHECK(ec);
   CHECK(spool::is_permanent(ec));

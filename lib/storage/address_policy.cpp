@@ -1,9 +1,9 @@
-#include "media/address_policy.hpp"
+#include "storage/address_policy.hpp"
 
 #include <array>
 #include <cstdint>
 
-namespace spool::media {
+namespace spool::storage {
 
 namespace {
 
@@ -75,4 +75,4 @@ std::string_view refused_address_kind(const boost::asio::ip::address& a) noexcep
   return classify_v6(a.to_v6());
 }
 
-}  // namespace spool::media
+}  // namespace spool::storage

@@ -7,12 +7,12 @@
 #include <utility>
 #include <vector>
 
-#include "media/address_policy.hpp"
+#include "storage/address_policy.hpp"
 
 namespace {
 
 bool refused(const std::string& literal) {
-  return !spool::media::refused_address_kind(boost::asio::ip::make_address(literal)).empty();
+  return !spool::storage::refused_address_kind(boost::asio::ip::make_address(literal)).empty();
 }
 
 }  // namespace
@@ -121,7 +121,7 @@ TEST_CASE("address policy: internal IPv6 ranges and IPv4 embedded in IPv6 are re
 }
 
 TEST_CASE("address policy: the reason names the range", "[https][address]") {
-  using spool::media::refused_address_kind;
+  using spool::storage::refused_address_kind;
   auto kind = [](const char* a) { return std::string(refused_address_kind(boost::asio::ip::make_address(a))); };
   CHECK(kind("127.0.0.1") == "loopback");
   CHECK(kind("::1") == "loopback");

@@ -1,4 +1,4 @@
-#include "media/https_source.hpp"
+#include "storage/https_source.hpp"
 
 #include <spool/version.hpp>
 
@@ -18,9 +18,9 @@
 #include <charconv>
 #include <optional>
 
-#include "media/address_policy.hpp"
+#include "storage/address_policy.hpp"
 
-namespace spool::media {
+namespace spool::storage {
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
@@ -531,6 +531,8 @@ bool https_source::open() {
   return true;
 }
 
+void https_source::set_should_stop(std::function<error_code()> check) { impl_->settings.should_stop = std::move(check); }
+
 std::int64_t https_source::size() const noexcept { return impl_->size; }
 bool https_source::seekable() const noexcept { return impl_->range_ok; }
 std::int64_t https_source::position() const noexcept { return impl_->pos; }
@@ -577,4 +579,4 @@ std::string redact_url(std::string_view url) {
   return out;
 }
 
-}  // namespace spool::media
+}  // namespace spool::storage

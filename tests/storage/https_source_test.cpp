@@ -1,6 +1,6 @@
 // The https reader on its own, without FFmpeg: random access through Range requests, connection
 // reuse, a server that ignores Range, and the idle timeout and stop predicate.
-#include "media/https_source.hpp"
+#include "storage/https_source.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -19,8 +19,8 @@
 namespace fs = std::filesystem;
 using namespace spool::test;
 using spool::errc;
-using spool::media::https_settings;
-using spool::media::https_source;
+using spool::storage::https_settings;
+using spool::storage::https_source;
 
 namespace {
 
@@ -165,7 +165,7 @@ TEST_CASE("https source: a CA file that cannot be loaded is the caller's mistake
 }
 
 TEST_CASE("https source: URLs in messages lose their query, fragment and user info", "[https]") {
-  using spool::media::redact_url;
+  using spool::storage::redact_url;
   CHECK(redact_url("https://bucket.example.com/a/b.mp4?X-Amz-Signature=abc") == "https://bucket.example.com/a/b.mp4");
   CHECK(redact_url("https://user:pw@host.example:8443/x#frag") == "https://host.example:8443/x");
   CHECK(redact_url("https://[::1]:8443/v.mp4?sig=1") == "https://[::1]:8443/v.mp4");

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace spool::media {
+namespace spool::storage {
 
 struct https_settings {
   std::vector<std::string> allowed_hosts;         ///< exact, case-insensitive host names (or IP literals)
@@ -36,6 +36,8 @@ class https_source {
 
   /// Connects and requests the resource from its first byte; false on failure (see error()).
   bool open();
+  /// Replaces what waits ask (https_settings::should_stop), e.g. once the engine has its deadline.
+  void set_should_stop(std::function<error_code()> check);
 
   /// Total size in bytes, or -1 when the server did not say.
   std::int64_t size() const noexcept;
@@ -69,4 +71,4 @@ class https_source {
 /// or fragment (presigned URLs carry their credentials in the query).
 std::string redact_url(std::string_view url);
 
-}  // namespace spool::media
+}  // namespace spool::storage

@@ -1,8 +1,8 @@
 #pragma once
 // The asynchronous transcoder: an Asio I/O object whose async_transcode takes any completion token
-// (callbacks, use_awaitable, use_future, deferred, ...). The media work runs on threads spool owns,
-// never on the threads running the host's io_context.
-#include <spool/media/transcode.hpp>
+// (callbacks, use_awaitable, use_future, deferred, ...). The media work runs on threads spool owns
+// (or the host supplies), never on the threads running the host's io_context.
+#include <spool/transcode.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -21,12 +21,12 @@
 #include <string>
 #include <utility>
 
-namespace spool::media {
+namespace spool {
 
 namespace detail {
 // Shared between the initiating function, the cancellation slot and the media thread.
 struct transcode_op_state {
-  cancel_flag cancel{false};
+  media::cancel_flag cancel{false};
 };
 // Tracks running operations so the transcoder's destructor can cancel them.
 struct transcoder_core {
@@ -58,8 +58,9 @@ class basic_transcoder {
   basic_transcoder(const basic_transcoder&) = delete;
   basic_transcoder& operator=(const basic_transcoder&) = delete;
 
-  /// Cancels every running transcode and waits for the owned pool to finish; their handlers
-  /// complete with errc::cancelled.
+  /// Cancels every running transcode; their handlers complete with errc::cancelled. With the
+  /// object's own pool it waits for them to stop; with a host-supplied executor it does not (the
+  /// operations own what they use, and complete through their handlers' executors).
   ~basic_transcoder() {
     {
       std::lock_guard lock(core_->mutex);
@@ -71,10 +72,11 @@ class basic_transcoder {
 
   executor_type get_executor() const noexcept { return ex_; }
 
-  /// Starts transcoding `input` into the directory `output`.
+  /// Starts transcoding `input` into a package published at `output` (see spool::transcode).
   ///
   /// @par Completion Signature
-  /// `void(spool::error_code, spool::media::transcode_result)`
+  /// `void(spool::error_code, spool::media::transcode_result)`; on failure the result's
+  /// error_detail says why (as_tuple keeps it with exception-style tokens, which throw only the code).
   ///
   /// @par Per-Operation Cancellation
   /// terminal, partial and total: the transcode stops within about one frame, no output is
@@ -82,10 +84,11 @@ class basic_transcoder {
   ///
   /// The handler is never invoked from within this function; it runs through its associated
   /// executor (by default this object's executor).
-  template <class Token = boost::asio::default_completion_token_t<executor_type>>
-  auto async_transcode(std::string input, std::filesystem::path output, transcode_options options,
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, media::transcode_result))
+                Token = boost::asio::default_completion_token_t<executor_type>>
+  auto async_transcode(std::string input, std::string output, media::transcode_options options,
                        Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
-    return boost::asio::async_initiate<Token, void(error_code, transcode_result)>(
+    return boost::asio::async_initiate<Token, void(error_code, media::transcode_result)>(
         initiate{this}, token, std::move(input), std::move(output), std::move(options));
   }
 
@@ -94,8 +97,8 @@ class basic_transcoder {
     basic_transcoder* self;
 
     template <class Handler>
-    void operator()(Handler&& handler, std::string input, std::filesystem::path output,
-                    transcode_options options) const {
+    void operator()(Handler&& handler, std::string input, std::string output,
+                    media::transcode_options options) const {
       auto state = std::make_shared<detail::transcode_op_state>();
       auto slot = boost::asio::get_associated_cancellation_slot(handler);
       if (slot.is_connected())
@@ -112,8 +115,8 @@ class basic_transcoder {
       boost::asio::post(self->media_ex_, [state, core, input = std::move(input), output = std::move(output),
                                           options = std::move(options), work = std::move(work),
                                           handler = std::forward<Handler>(handler)]() mutable {
-        transcode_result result;
-        error_code ec = transcode(input, output, options, result, &state->cancel);
+        media::transcode_result result;
+        error_code ec = spool::transcode(input, output, options, result, &state->cancel);
         {
           std::lock_guard lock(core->mutex);
           core->running.erase(state);
@@ -137,4 +140,4 @@ class basic_transcoder {
 
 using transcoder = basic_transcoder<>;
 
-}  // namespace spool::media
+}  // namespace spool

@@ -6,11 +6,11 @@
 
 #include <string_view>
 
-namespace spool::media {
+namespace spool::storage {
 
 /// Why `a` is refused ("loopback", "private", "link-local", ...), or an empty view for an address
 /// that may be connected to. IPv4 addresses embedded in IPv6 forms (mapped, NAT64, 6to4) are judged
 /// by the IPv4 address they reach.
 std::string_view refused_address_kind(const boost::asio::ip::address& a) noexcept;
 
-}  // namespace spool::media
+}  // namespace spool::storage

@@ -1,5 +1,5 @@
 #pragma once
-// Internal: fault injection for the worker's tests. A hook that is set runs at its point and throws
+// Internal: fault injection for tests. A hook that is set runs at its point and throws
 // what that point can throw in production (std::system_error where a thread is created, bad_alloc or
 // anything else inside a job), so the recovery paths are exercised without exhausting the machine.
 // Set hooks only while no worker runs; the default (empty) hooks cost one test of a std::function.
@@ -8,13 +8,13 @@
 
 namespace spool::detail {
 
-struct worker_faults {
+struct fault_hooks {
   std::function<void()> start_heartbeat;                  ///< before run() creates the heartbeat thread
   std::function<void()> start_job;                        ///< before run() creates a job's thread
   std::function<void(const std::string& job_id)> in_job;  ///< first thing on a job's thread
-  std::function<void()> before_status_create;             ///< create_status: the temporary is synced, not yet linked
+  std::function<void()> before_status_create;             ///< a status sink's create(): the temporary is synced, not yet linked
 };
 
-worker_faults& faults();
+fault_hooks& faults();
 
 }  // namespace spool::detail

@@ -1,0 +1,27 @@
+#pragma once
+// Internal: how the engine writes into a package: through the sink only, each failure thrown typed.
+// A track may also keep a copy in the engine's local workspace (the progressive MP4 is made from it,
+// so the package's storage never has to be read back).
+#include <spool/io.hpp>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace spool::media {
+
+/// Stores `bytes` as `name` in `sink`; a failure throws av::failure with the sink's code and words.
+void put(io::package_sink& sink, std::string_view name, std::string_view bytes);
+/// Stores a manifest (see io::package_sink::put_manifest); throws likewise.
+void put_manifest(io::package_sink& sink, std::string_view name, std::string_view text);
+
+/// Where one rendition's files go.
+struct track_output {
+  io::package_sink* sink = nullptr;
+  std::string dir;                  ///< the rendition's folder in the package ("720p", "audio")
+  std::filesystem::path local_copy; ///< also written here when not empty
+
+  void put(std::string_view file, std::string_view bytes) const;
+};
+
+}  // namespace spool::media
