@@ -33,7 +33,7 @@ std::string hls_master_playlist(const std::vector<track_info>& video, const trac
   if (video.empty()) {
     if (audio)
       out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n{}/{}\n",
-                         audio->peak_bitrate(), audio->avg_bitrate(), audio->codecs, audio->name,
+                         audio->peak_bitrate(), std::min(audio->peak_bitrate(), audio->avg_bitrate()), audio->codecs, audio->name,
                          package_layout::media_playlist);
     return out;
   }
@@ -47,7 +47,9 @@ std::string hls_master_playlist(const std::vector<track_info>& video, const trac
   // the peak of the combined stream (RFC 8216bis asks for the largest sum of peaks in any case).
   for (const auto& v : video) {
     std::int64_t peak = v.peak_bitrate() + (audio ? audio->peak_bitrate() : 0);
-    std::int64_t avg = v.avg_bitrate() + (audio ? audio->avg_bitrate() : 0);
+    // The average over the whole track never exceeds the peak of its windows; the min only guards the
+    // last bit of rounding.
+    std::int64_t avg = std::min(peak, v.avg_bitrate() + (audio ? audio->avg_bitrate() : 0));
     std::string codecs = audio ? v.codecs + "," + audio->codecs : v.codecs;
     out +=
         fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{},FRAME-RATE={}",

@@ -37,6 +37,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+// The longest side every encoder spool drives accepts (libx265's limit; H.264 level 6.2's widest).
+constexpr int max_encoded_side = 8192;
+
 // Where a track's files go: the package, and a local copy when a progressive MP4 is made from it.
 track_output output_for(io::package_sink& sink, const std::string& name, const fs::path& workspace, bool copy) {
   track_output o;
@@ -129,6 +132,12 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     std::int64_t total_px = 0;
     for (const auto& rp : rungs) {
       std::int64_t px = static_cast<std::int64_t>(rp.g.width) * rp.g.height;
+      // Refused here, before an encoder is opened on a picture it cannot take (x264 refuses sides
+      // over 16384 and leaks on the way; x265 takes 8192).
+      if (std::max(rp.g.width, rp.g.height) > max_encoded_side)
+        av::fail(errc::feature_unsupported,
+                 fmt::format("rendition {} would be {}x{}: encoders take sides of at most {} pixels", rp.r.name,
+                             rp.g.width, rp.g.height, max_encoded_side));
       if (px > opt.policy.max_pixels)
         av::fail(errc::too_many_pixels, fmt::format("rendition {} would be {}x{}, over the limit of {} pixels",
                                                     rp.r.name, rp.g.width, rp.g.height, opt.policy.max_pixels));

@@ -25,22 +25,36 @@ std::int64_t track_info::bytes() const {
   return b;
 }
 
-std::int64_t track_info::avg_bitrate() const {
-  double d = duration_s();
-  std::int64_t b = 0;
-  for (const auto& s : segments) b += s.bytes;
-  return d > 0 ? static_cast<std::int64_t>(std::ceil(static_cast<double>(b) * 8 / d)) : 0;
+namespace {
+
+// Bits per second of `bytes` over `ticks` at `timescale`, rounded up; one formula for the peak and
+// the average, so a single window gives both the same number. Long double: no product overflows.
+std::int64_t rate_of(std::int64_t bytes, std::int64_t ticks, int timescale) {
+  if (ticks <= 0) return 0;
+  long double r = std::ceil(static_cast<long double>(bytes) * 8 * timescale / ticks);
+  return r >= 9.2e18L ? INT64_MAX : static_cast<std::int64_t>(r);
 }
 
-int track_info::target_duration_s() const {
+}  // namespace
+
+std::int64_t track_info::avg_bitrate() const {
+  std::int64_t bytes = 0, ticks = 0;
+  for (const auto& s : segments) {
+    bytes += s.bytes;
+    ticks += s.duration;
+  }
+  return rate_of(bytes, ticks, timescale);
+}
+
+std::int64_t track_info::target_duration_s() const {
   std::int64_t longest = 0;
   for (const auto& s : segments) longest = std::max(longest, s.duration);
-  return timescale > 0 ? static_cast<int>((longest + timescale - 1) / timescale) : 0;
+  return timescale > 0 ? longest / timescale + (longest % timescale != 0 ? 1 : 0) : 0;
 }
 
 std::int64_t track_info::peak_bitrate() const {
-  auto rate = [&](std::int64_t bytes, std::int64_t ticks) { return (bytes * 8 * timescale + ticks - 1) / ticks; };
-  const std::int64_t target = std::int64_t{target_duration_s()} * timescale;
+  auto rate = [&](std::int64_t bytes, std::int64_t ticks) { return rate_of(bytes, ticks, timescale); };
+  const std::int64_t target = target_duration_s() * timescale;
   std::int64_t peak = -1;
   for (std::size_t i = 0; i < segments.size(); ++i) {
     std::int64_t ticks = 0, bytes = 0;

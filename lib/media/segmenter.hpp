@@ -33,7 +33,7 @@ struct track_info {
   std::int64_t bytes() const;
   std::int64_t avg_bitrate() const;
   /// The media playlist's EXT-X-TARGETDURATION: the longest segment, rounded up to whole seconds.
-  int target_duration_s() const;
+  std::int64_t target_duration_s() const;
   /// The peak segment bit rate (RFC 8216bis 4.4.6.2, BANDWIDTH): the highest bit rate of any run of
   /// consecutive segments lasting 0.5 to 1.5 times the target duration, so a short tail segment
   /// counts together with its neighbour instead of alone. A track shorter than half its target

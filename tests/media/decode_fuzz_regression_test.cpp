@@ -1,9 +1,8 @@
-// Findings of fuzz_decode in the media engine, kept out of the default build until fixed (docs/fuzzing.md,
-// "Pending"). Their reproducers are the binary files beside this source. Run them in the fuzz build,
-// where LeakSanitizer watches the process: -DSPOOL_FUZZ=ON -DSPOOL_FUZZ_PENDING=ON, then
-// spool-fuzz-pending-tests.
+// Findings of fuzz_decode in the media engine, kept as regression tests (docs/fuzzing.md). Their
+// reproducers are in tests/fuzz/regressions; under make asan, LeakSanitizer watches the process.
 #include <spool/error.hpp>
 #include <spool/media/transcode.hpp>
+#include <spool/transcode.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -17,7 +16,7 @@
 namespace fs = std::filesystem;
 
 TEST_CASE("Decode::Fuzz::TallGif: a 12x24932 GIF is refused before an encoder is opened, leaking nothing",
-          "[decode][fuzz][pending]") {
+          "[media][decode][fuzz]") {
   // fuzz_decode: two GIF images back to back, the first 12x24932. The one rendition (12 pixels is under
   // the 16-pixel rung, so the source's own size) is a picture x264 refuses; x264_encoder_open fails and
   // leaks the parameter strings it copied (2 + 2 objects, 332 bytes, libx264.so.164), which LeakSanitizer
@@ -28,7 +27,7 @@ TEST_CASE("Decode::Fuzz::TallGif: a 12x24932 GIF is refused before an encoder is
   fs::remove_all(parent);
   fs::create_directories(parent);
   spool::media::transcode_result result;
-  auto ec = spool::spool::transcode(input.string(), parent / "package", spool::fuzz::decode_options(), result);
+  auto ec = spool::transcode(input.string(), parent / "package", spool::fuzz::decode_options(), result);
   INFO(spool::code_name(ec) << ": " << result.error_detail);
   CHECK(ec);
   CHECK(spool::is_permanent(ec));
