@@ -2,6 +2,7 @@
 // exit codes and a JSON error line.
 #include <spool/job.hpp>
 #include <spool/queue/registry.hpp>
+#include <spool/queue/submit.hpp>
 #include <spool/spool.hpp>
 
 #include <boost/json.hpp>
@@ -104,6 +105,8 @@ int report_error(const spool::error_code& ec, const std::string& detail) {
     default: return failed;
   }
 }
+
+int report_error(const spool::error& e) { return report_error(e.code, e.message); }
 
 void install_signals() {
   struct sigaction sa {};
@@ -321,8 +324,9 @@ boost::json::value json_or_null(const std::string& text) {
 }
 
 int open_queue(const std::string& uri, std::shared_ptr<spool::queue::queue_adapter>& q) {
-  std::string detail;
-  if (auto ec = spool::queue::open(uri, q, &detail)) return report_error(ec, detail);
+  auto opened = spool::queue::open_queue(uri);
+  if (!opened) return report_error(opened.error());
+  q = std::move(*opened);
   return ok;
 }
 
@@ -369,31 +373,26 @@ int cmd_submit(int argc, char** argv) {
     job.metadata = boost::json::parse(a.metadata, jec);
     if (jec) return report_error(spool::errc::invalid_spec, "--metadata is not valid JSON: " + jec.message());
   }
-  // Refuse a bad preset or spec here, before anything is queued.
-  spool::media::plan plan;
-  std::string detail;
-  if (auto ec = spool::make_plan(job, plan, &detail)) return report_error(ec, detail);
+  // Refuse a bad preset or spec here, before a queue is even opened (or created).
+  if (auto e = spool::queue::check_job(job)) return report_error(e);
 
   std::shared_ptr<spool::queue::queue_adapter> q;
   if (int rc = open_queue(a.queue, q)) return rc;
-  spool::queue::outgoing_message m;
-  // The job id is the message id, known only once sent, so the body's job_id stays empty.
-  m.body = boost::json::serialize(spool::to_json(job));
-  m.dedup_key = job.idempotency_key;
-  spool::queue::send_result sent;
-  if (auto ec = q->send(m, sent)) return report_error(ec, "");
+  auto submitted = spool::queue::submit(*q, job);
+  if (!submitted) return report_error(submitted.error());
+  const auto& sent = *submitted;
   // "queued" until a worker says more. Created only where there is no status.json: a worker may
   // have taken the job and written "running" since the send, and that must stand. Never into a
   // directory holding other files: the worker dead-letters such a job without touching it.
   if (!sent.duplicate && job.output.find("://") == std::string::npos && status_location(job.output)) {
     spool::job_status st;
-    st.job_id = sent.message_id;
+    st.job_id = sent.job_id;
     st.metadata = job.metadata;
     st.idempotency_key = job.idempotency_key;
     st.updated_at = std::chrono::system_clock::now();
     spool::create_status(job.output, st);  // output_exists (one is there) is fine; the job is queued
   }
-  fmt::print("{}\n", sent.message_id);
+  fmt::print("{}\n", sent.job_id);
   return ok;
 }
 
@@ -411,8 +410,9 @@ int cmd_queue(int argc, char** argv) {
   }
   std::shared_ptr<spool::queue::queue_adapter> q;
   if (int rc = open_queue(a.queue, q)) return rc;
-  spool::queue::queue_stats st;
-  if (auto ec = q->stats(st)) return report_error(ec, "");
+  auto counted = q->stats();
+  if (!counted) return report_error(counted.error());
+  const auto& st = *counted;
   boost::json::object o{{"visible", st.visible},
                         {"in_flight", st.in_flight},
                         {"delayed", st.delayed},
@@ -434,24 +434,33 @@ int cmd_dlq(int argc, char** argv) {
   if (!parse_queue_args(argc, argv, 3, allowed, a, why)) return usage(why);
   std::shared_ptr<spool::queue::queue_adapter> q;
   if (int rc = open_queue(a.queue, q)) return rc;
+  auto* store = q->dead_letters();
+  if (!store)
+    return report_error({spool::errc::feature_unsupported,
+                         "the " + std::string(q->type_name()) + " queue backend has no dead-letter store"});
   if (sub == "redrive") {
-    std::size_t moved = 0;
-    if (auto ec = q->redrive(a.id, moved)) return report_error(ec, "");
-    fmt::print("{}\n", boost::json::serialize(boost::json::object{{"moved", moved}}));
+    auto moved = store->redrive(a.id);
+    if (!moved) return report_error(moved.error());
+    fmt::print("{}\n", boost::json::serialize(boost::json::object{{"moved", *moved}}));
     return ok;
   }
-  std::vector<spool::queue::dead_letter_record> dead;
-  if (auto ec = q->list_dead(dead)) return report_error(ec, "");
-  for (const auto& d : dead) {
-    boost::json::object o{{"job_id", d.message_id},
-                          {"attempts", d.receive_count},
-                          {"reason", d.reason},
-                          {"error", json_or_null(d.last_error_json)},
-                          {"sent_at", spool::to_iso8601(d.sent_at)},
-                          {"dead_at", spool::to_iso8601(d.dead_at)},
-                          {"job", json_or_null(d.body)}};
-    fmt::print("{}\n", boost::json::serialize(o));
-  }
+  // A page at a time: a long dead-letter queue is never all in memory.
+  std::string after;
+  do {
+    auto page = store->list_dead(after, 100);
+    if (!page) return report_error(page.error());
+    for (const auto& d : page->records) {
+      boost::json::object o{{"job_id", d.message_id},
+                            {"attempts", d.receive_count},
+                            {"reason", d.reason},
+                            {"error", json_or_null(d.last_error_json)},
+                            {"sent_at", spool::to_iso8601(d.sent_at)},
+                            {"dead_at", spool::to_iso8601(d.dead_at)},
+                            {"job", json_or_null(d.body)}};
+      fmt::print("{}\n", boost::json::serialize(o));
+    }
+    after = std::move(page->next);
+  } while (!after.empty());
   return ok;
 }
 

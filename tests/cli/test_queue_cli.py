@@ -144,14 +144,20 @@ class QueueCli(unittest.TestCase):
         self.assert_refused(self.submit("--metadata", "{not json"))
         self.assertEqual(self.stats()["visible"], 0)
 
+    # A queue URI nothing can open is the caller's mistake (usage, exit 2), not a bad job.
     def test_unknown_scheme_is_refused(self):
         p = run("submit", "--queue", "nosuch://q", "--input", self.input, "--output", self.output)
-        self.assertEqual(self.assert_refused(p)["code"], "invalid_spec")
-        self.assertEqual(self.assert_refused(run("queue", "stats", "--queue", "nosuch://q"))["code"], "invalid_spec")
+        e = self.assert_refused(p, code=2, category="usage")
+        self.assertEqual(e["code"], "invalid_argument")
+        self.assertIn("nosuch://q", e["message"])
+        e = self.assert_refused(run("queue", "stats", "--queue", "nosuch://q"), code=2, category="usage")
+        self.assertEqual(e["code"], "invalid_argument")
 
     def test_relative_file_queue_is_refused(self):
         p = run("queue", "stats", "--queue", "file://jobs.db")
-        self.assertEqual(self.assert_refused(p)["code"], "invalid_spec")
+        e = self.assert_refused(p, code=2, category="usage")
+        self.assertEqual(e["code"], "invalid_argument")
+        self.assertIn("absolute path", e["message"])
 
     def test_usage_errors_exit_2(self):
         for args in (["submit", "--input", self.input, "--output", self.output],
