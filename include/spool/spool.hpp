@@ -13,6 +13,7 @@
 #include <spool/queue/registry.hpp>
 #include <spool/queue/retry.hpp>
 #include <spool/queue/scaling.hpp>
+#include <spool/queue/submit.hpp>
 #include <spool/version.hpp>
 #include <spool/worker/status.hpp>
 #include <spool/worker/worker.hpp>
