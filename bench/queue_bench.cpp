@@ -255,10 +255,9 @@ class backend {
   std::shared_ptr<q::queue_adapter> open_again() {
     const std::string uri = name_ == "mem" ? fmt::format("mem://bench-queue-{}-{}", ::getpid(), count_)
                                            : fmt::format("file://{}", (dir_ / db_name()).string());
-    std::shared_ptr<q::queue_adapter> a;
-    std::string detail;
-    if (auto ec = q::open(uri, a, &detail)) fail("open " + uri + " (" + detail + ")", ec);
-    return a;
+    auto a = q::open_queue(uri);
+    if (!a) fail("open " + uri + " (" + a.error().message + ")", a.error().code);
+    return *a;
   }
   /// Deletes the last queue's files (file://); a mem:// queue must have been drained.
   void discard() {
@@ -290,11 +289,10 @@ q::receive_options receive_opts(std::size_t batch, std::chrono::milliseconds wai
 
 /// One send per message in [first, last).
 void sends(q::queue_adapter& a, message_iter first, message_iter last, timing& t) {
-  q::send_result r;
   const auto t0 = steady::now();
   for (auto it = first; it != last; ++it) {
     const auto t1 = steady::now();
-    if (auto ec = a.send(*it, r)) fail("send", ec);
+    if (auto r = a.send(*it); !r) fail("send", r.error().code);
     t.ns.push_back(ns_since(t1));
   }
   t.seconds += seconds_since(t0);
@@ -308,13 +306,10 @@ sample measure_submit_batch(q::queue_adapter& a, const std::vector<q::outgoing_m
                        msgs.begin() + static_cast<std::ptrdiff_t>(std::min(msgs.size(), i + batch)));
   std::vector<std::int64_t> ns;
   ns.reserve(parts.size());
-  std::vector<q::send_result> out;
-  out.reserve(batch);
   const auto t0 = steady::now();
   for (const auto& p : parts) {
     const auto t = steady::now();
-    out.clear();
-    if (auto ec = a.send_batch(p, out)) fail("send_batch", ec);
+    if (auto out = a.send_batch(p); !out) fail("send_batch", out.error().code);
     ns.push_back(ns_since(t));
   }
   const double s = seconds_since(t0);
@@ -325,18 +320,17 @@ sample measure_submit_batch(q::queue_adapter& a, const std::vector<q::outgoing_m
 sample measure_receive_ack(q::queue_adapter& a, std::size_t n, std::size_t batch, double& seconds) {
   std::vector<std::int64_t> ns;
   ns.reserve(n);
-  std::vector<q::delivery> got;
-  got.reserve(batch);
   const auto opts = receive_opts(batch, 0ms);
   std::size_t done = 0;
   const auto t0 = steady::now();
   while (done < n) {
-    got.clear();
-    if (auto ec = a.receive(opts, got)) fail("receive", ec);
+    auto received = a.receive(opts);
+    if (!received) fail("receive", received.error().code);
+    const auto& got = *received;
     if (got.empty()) throw std::runtime_error(fmt::format("receive: the queue ran dry after {} of {}", done, n));
     for (const auto& d : got) {
       const auto t = steady::now();
-      if (auto ec = a.ack(d)) fail("ack", ec);
+      if (auto e = a.ack(d)) fail("ack", e.code);
       ns.push_back(ns_since(t));
     }
     done += got.size();
@@ -347,14 +341,13 @@ sample measure_receive_ack(q::queue_adapter& a, std::size_t n, std::size_t batch
 
 /// Receives and acks until the queue is empty, untimed.
 void drain(q::queue_adapter& a, std::size_t batch) {
-  std::vector<q::delivery> got;
   const auto opts = receive_opts(batch, 0ms);
   for (;;) {
-    got.clear();
-    if (auto ec = a.receive(opts, got)) fail("receive (drain)", ec);
-    if (got.empty()) return;
-    for (const auto& d : got)
-      if (auto ec = a.ack(d)) fail("ack (drain)", ec);
+    auto got = a.receive(opts);
+    if (!got) fail("receive (drain)", got.error().code);
+    if (got->empty()) return;
+    for (const auto& d : *got)
+      if (auto e = a.ack(d)) fail("ack (drain)", e.code);
   }
 }
 
@@ -368,20 +361,19 @@ sample measure_concurrent(q::queue_adapter& producer_q, q::queue_adapter& consum
   steady::time_point t0, t_end;
   {
     std::jthread consumer([&] {
-      std::vector<q::delivery> got;
-      got.reserve(batch);
       const auto opts = receive_opts(batch, 100ms);
       auto last_progress = steady::now();
       while (!go.load()) std::this_thread::yield();
       while (acked < msgs.size() && !stop.load()) {
-        got.clear();
-        if (auto ec = consumer_q.receive(opts, got)) {
-          consumer_problem = "receive: " + ec.message();
+        auto received = consumer_q.receive(opts);
+        if (!received) {
+          consumer_problem = "receive: " + received.error().what();
           break;
         }
+        const auto& got = *received;
         for (const auto& d : got) {
-          if (auto ec = consumer_q.ack(d)) {
-            consumer_problem = "ack: " + ec.message();
+          if (auto e = consumer_q.ack(d)) {
+            consumer_problem = "ack: " + e.what();
             break;
           }
           ++acked;
@@ -397,11 +389,10 @@ sample measure_concurrent(q::queue_adapter& producer_q, q::queue_adapter& consum
     });
     std::jthread producer([&] {
       while (!go.load()) std::this_thread::yield();
-      q::send_result r;
       for (const auto& m : msgs) {
         if (stop.load()) return;
-        if (auto ec = producer_q.send(m, r)) {
-          producer_problem = "send: " + ec.message();
+        if (auto r = producer_q.send(m); !r) {
+          producer_problem = "send: " + r.error().what();
           stop = true;
           return;
         }

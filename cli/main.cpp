@@ -3,6 +3,7 @@
 #include <spool/job.hpp>
 #include <spool/queue/registry.hpp>
 #include <spool/json_text.hpp>
+#include <spool/queue/submit.hpp>
 #include <spool/spool.hpp>
 
 #include <boost/json.hpp>
@@ -105,6 +106,8 @@ int report_error(const spool::error_code& ec, const std::string& detail) {
     default: return failed;
   }
 }
+
+int report_error(const spool::error& e) { return report_error(e.code, e.message); }
 
 void install_signals() {
   struct sigaction sa {};
@@ -323,21 +326,10 @@ boost::json::value json_or_null(const std::string& text) {
 }
 
 int open_queue(const std::string& uri, std::shared_ptr<spool::queue::queue_adapter>& q) {
-  std::string detail;
-  if (auto ec = spool::queue::open(uri, q, &detail)) return report_error(ec, detail);
+  auto opened = spool::queue::open_queue(uri);
+  if (!opened) return report_error(opened.error());
+  q = std::move(*opened);
   return ok;
-}
-
-/// Whether `dir` is missing, empty, or holds only status files: somewhere spool may write a status.
-bool status_location(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::directory_iterator it(dir, ec);
-  if (ec) return ec == std::errc::no_such_file_or_directory;
-  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    auto name = it->path().filename().string();
-    if (name != "status.json" && name.rfind(".status.json.tmp-", 0) != 0) return false;
-  }
-  return !ec;
 }
 
 int cmd_submit(int argc, char** argv) {
@@ -376,28 +368,17 @@ int cmd_submit(int argc, char** argv) {
   auto plan = spool::resolve_plan(a.preset.empty() ? "hls-ladder" : a.preset, overrides.is_null() ? nullptr : &overrides);
   if (!plan) return report_error(plan.error().code, plan.error().what());
   job.plan = *std::move(plan);
+  // Refused here, before a queue is even opened (or created), as a worker would refuse it.
+  if (auto e = spool::queue::check_job(job)) return report_error(e);
 
   std::shared_ptr<spool::queue::queue_adapter> q;
   if (int rc = open_queue(a.queue, q)) return rc;
-  spool::queue::outgoing_message m;
-  // The job id is the message id, known only once sent, so the body's job_id stays empty.
-  m.body = boost::json::serialize(spool::to_json(job));
-  m.dedup_key = job.idempotency_key;
-  spool::queue::send_result sent;
-  if (auto ec = q->send(m, sent)) return report_error(ec, "");
-  // "queued" until a worker says more. Created only where there is no status.json: a worker may
-  // have taken the job and written "running" since the send, and that must stand. Never into a
-  // directory holding other files: the worker dead-letters such a job without touching it.
-  if (!sent.duplicate && job.output.find("://") == std::string::npos && status_location(job.output)) {
-    spool::job_status st;
-    st.job_id = sent.message_id;
-    st.metadata = job.metadata;
-    st.idempotency_key = job.idempotency_key;
-    st.updated_at = std::chrono::system_clock::now();
-    // output_exists (one is there) is fine: the job is queued.
-    if (auto sink = spool::open_status(job.output)) (void)(*sink)->create(st);
-  }
-  fmt::print("{}\n", sent.message_id);
+  auto submitted = spool::queue::submit(*q, job);
+  if (!submitted) return report_error(submitted.error());
+  const auto& sent = *submitted;
+  // No status is written here: the job's status is the worker's, from the moment one takes it
+  // (spool::queue::submit, which basic_job_queue::async_submit runs as well, writes none either).
+  fmt::print("{}\n", sent.job_id);
   return ok;
 }
 
@@ -415,8 +396,9 @@ int cmd_queue(int argc, char** argv) {
   }
   std::shared_ptr<spool::queue::queue_adapter> q;
   if (int rc = open_queue(a.queue, q)) return rc;
-  spool::queue::queue_stats st;
-  if (auto ec = q->stats(st)) return report_error(ec, "");
+  auto counted = q->stats();
+  if (!counted) return report_error(counted.error());
+  const auto& st = *counted;
   boost::json::object o{{"visible", st.visible},
                         {"in_flight", st.in_flight},
                         {"delayed", st.delayed},
@@ -438,24 +420,33 @@ int cmd_dlq(int argc, char** argv) {
   if (!parse_queue_args(argc, argv, 3, allowed, a, why)) return usage(why);
   std::shared_ptr<spool::queue::queue_adapter> q;
   if (int rc = open_queue(a.queue, q)) return rc;
+  auto* store = q->dead_letters();
+  if (!store)
+    return report_error({spool::errc::feature_unsupported,
+                         "the " + std::string(q->type_name()) + " queue backend has no dead-letter store"});
   if (sub == "redrive") {
-    std::size_t moved = 0;
-    if (auto ec = q->redrive(a.id, moved)) return report_error(ec, "");
-    fmt::print("{}\n", boost::json::serialize(boost::json::object{{"moved", moved}}));
+    auto moved = store->redrive(a.id);
+    if (!moved) return report_error(moved.error());
+    fmt::print("{}\n", boost::json::serialize(boost::json::object{{"moved", *moved}}));
     return ok;
   }
-  std::vector<spool::queue::dead_letter_record> dead;
-  if (auto ec = q->list_dead(dead)) return report_error(ec, "");
-  for (const auto& d : dead) {
-    boost::json::object o{{"job_id", d.message_id},
-                          {"attempts", d.receive_count},
-                          {"reason", d.reason},
-                          {"error", json_or_null(d.last_error_json)},
-                          {"sent_at", spool::to_iso8601(d.sent_at)},
-                          {"dead_at", spool::to_iso8601(d.dead_at)},
-                          {"job", json_or_null(d.body)}};
-    fmt::print("{}\n", boost::json::serialize(o));
-  }
+  // A page at a time: a long dead-letter queue is never all in memory.
+  std::string after;
+  do {
+    auto page = store->list_dead(after, 100);
+    if (!page) return report_error(page.error());
+    for (const auto& d : page->records) {
+      boost::json::object o{{"job_id", d.message_id},
+                            {"attempts", d.receive_count},
+                            {"reason", d.reason},
+                            {"error", json_or_null(d.last_error_json)},
+                            {"sent_at", spool::to_iso8601(d.sent_at)},
+                            {"dead_at", spool::to_iso8601(d.dead_at)},
+                            {"job", json_or_null(d.body)}};
+      fmt::print("{}\n", boost::json::serialize(o));
+    }
+    after = std::move(page->next);
+  } while (!after.empty());
   return ok;
 }
 

@@ -38,12 +38,12 @@ void print_status(const spool::job_status& s) {
 
 asio::awaitable<int> host(std::string input, std::string output, std::string queue_db) {
   auto ex = co_await asio::this_coro::executor;
-  std::shared_ptr<spool::queue::queue_adapter> adapter;
-  std::string detail;
-  if (auto ec = spool::queue::open("file://" + queue_db, adapter, &detail)) {
-    std::fprintf(stderr, "cannot open the queue: %s\n", detail.c_str());
+  auto opened = spool::queue::open_queue("file://" + queue_db);
+  if (!opened) {
+    std::fprintf(stderr, "cannot open the queue: %s\n", opened.error().what().c_str());
     co_return 1;
   }
+  std::shared_ptr<spool::queue::queue_adapter> adapter = *opened;
 
   // The web request: queue the job and answer at once.
   spool::queue::job_queue jobs(ex, adapter);
@@ -52,12 +52,13 @@ asio::awaitable<int> host(std::string input, std::string output, std::string que
   job.output = output;
   job.idempotency_key = "upload:" + std::filesystem::path(input).filename().string();
   job.metadata = boost::json::object{{"course", "demo-101"}};
-  auto [sec, id] = co_await jobs.async_submit(job, asio::as_tuple(asio::use_awaitable));
+  auto [sec, submitted] = co_await jobs.async_submit(job, asio::as_tuple(asio::use_awaitable));
   if (sec) {
-    std::fprintf(stderr, "submit failed: %s\n", sec.message().c_str());
+    std::fprintf(stderr, "submit failed: %s\n", submitted.message.c_str());
     co_return 1;
   }
-  std::printf("[host]   upload accepted, job %s queued\n", id.c_str());
+  std::printf("[host]   upload accepted, job %s %s\n", submitted.job_id.c_str(),
+              submitted.duplicate ? "was queued before" : "queued");
   std::fflush(stdout);
 
   // The embedded worker: until the queue is empty, or Ctrl-C (which drains).

@@ -17,6 +17,7 @@
 #include <spool/queue/registry.hpp>
 #include <spool/queue/retry.hpp>
 #include <spool/queue/scaling.hpp>
+#include <spool/queue/submit.hpp>
 // The media engine.
 #include <spool/media/log.hpp>
 #include <spool/media/probe.hpp>

@@ -13,18 +13,19 @@
 // processes can never hand out the same message. "now" is read after the lock is held.
 #include <spool/queue/registry.hpp>
 
-#include <sys/random.h>
+#include <boost/url/parse.hpp>
 
 #include <algorithm>
-#include <cerrno>
+#include <charconv>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <random>
 #include <utility>
 
+#include "queue/builtin_schemes.hpp"
 #include "queue/file_queue_schema.hpp"
+#include "queue/ids.hpp"
 #include "queue/sqlite.hpp"
 
 namespace spool::queue {
@@ -43,35 +44,12 @@ clock::time_point from_ms(std::int64_t ms) {
   return clock::time_point(std::chrono::duration_cast<clock::duration>(milliseconds(ms)));
 }
 
-// 128 random bits as 32 hex digits, from the kernel on every call: ids and receipts are compared
-// across processes, and a user-space generator copied by fork() would repeat itself in the child.
-std::string random_id() {
-  unsigned char buf[16];
-  std::size_t got = 0;
-  while (got < sizeof buf) {
-    ssize_t n = ::getrandom(buf + got, sizeof buf - got, 0);
-    if (n > 0) {
-      got += static_cast<std::size_t>(n);
-    } else if (n < 0 && errno != EINTR) {
-      break;
-    }
-  }
-  if (got < sizeof buf) {  // no getrandom (very old kernel): random_device reads /dev/urandom
-    std::random_device rd;
-    for (auto& b : buf) b = static_cast<unsigned char>(rd());
-  }
-  static const char* hex = "0123456789abcdef";
-  std::string out(32, '0');
-  for (std::size_t i = 0; i < sizeof buf; ++i) {
-    out[2 * i] = hex[buf[i] >> 4];
-    out[2 * i + 1] = hex[buf[i] & 0xf];
-  }
-  return out;
-}
+using detail::random_id;
 
-class file_queue final : public queue_adapter {
+class file_queue final : public queue_adapter, public dead_letter_store {
  public:
-  explicit file_queue(std::shared_ptr<const time_source> time) : time_(std::move(time)) {}
+  file_queue(std::string path, std::shared_ptr<const time_source> time)
+      : path_(std::move(path)), time_(std::move(time)) {}
   file_queue(const file_queue&) = delete;
   file_queue& operator=(const file_queue&) = delete;
 
@@ -80,7 +58,8 @@ class file_queue final : public queue_adapter {
     if (db_) sqlite3_close_v2(db_);
   }
 
-  error_code open(const std::string& path, std::string& detail) {
+  error_code open(std::string& detail) {
+    const std::string& path = path_;
     int rc =
         sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
@@ -90,13 +69,15 @@ class file_queue final : public queue_adapter {
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, busy_timeout_ms);
 
+    // Someone else's file stays as it was: refused before its journal mode is touched. A file that
+    // is not an SQLite database is a wrong path, not a failing disk.
+    int schema = 0;
+    if (auto ec = file_schema::check_ours(db_, path, schema, detail))
+      return sqlite3_errcode(db_) == SQLITE_NOTADB ? error_code(errc::invalid_argument) : ec;
     // journal_mode=WAL is stored in the file; switching needs a moment's exclusive access, which the
     // busy timeout waits for when another process is opening the same file.
     std::string mode;
-    if (auto ec = sqlite::query_text(db_, "PRAGMA journal_mode=WAL", mode, detail)) {
-      // A file that is not an SQLite database is a wrong path, not a failing disk.
-      return sqlite3_errcode(db_) == SQLITE_NOTADB ? error_code(errc::invalid_spec) : ec;
-    }
+    if (auto ec = sqlite::query_text(db_, "PRAGMA journal_mode=WAL", mode, detail)) return ec;
     if (mode != "wal") {
       detail = "cannot switch " + path + " to WAL mode (journal_mode is " + mode + ")";
       return errc::io_error;
@@ -110,6 +91,9 @@ class file_queue final : public queue_adapter {
     return ec;
   }
 
+  std::string_view type_name() const noexcept override { return "file"; }
+  dead_letter_store* dead_letters() noexcept override { return this; }
+
   capabilities caps() const noexcept override {
     capabilities c;
     c.max_batch = 100;
@@ -121,48 +105,50 @@ class file_queue final : public queue_adapter {
     c.dedup_window = milliseconds(dedup_window_ms);
     c.durable = true;
     c.shared_between_processes = true;
+    c.send_batch = true;
     c.atomic_send_batch = true;
+    c.stats = true;
     c.uncounted_release = true;
     return c;
   }
 
-  error_code send(const outgoing_message& m, send_result& out) override {
-    if (!acceptable(m)) return errc::invalid_argument;
+  result<send_result> send(const outgoing_message& m) override {
+    if (auto e = refused(m)) return e;
     send_result r{random_id(), false};
     std::lock_guard lock(mutex_);
-    if (auto ec = write_txn([&] { return insert_message(m, now(), r); })) return ec;
-    const bool stored = !r.duplicate;
-    out = std::move(r);
-    if (stored) wake();
-    return {};
+    if (auto e = write_txn([&] { return insert_message(m, now(), r); })) return e;
+    if (!r.duplicate) wake();
+    return r;
   }
 
   // The whole batch in one BEGIN IMMEDIATE transaction: one durable commit, and all of it or none
   // of it. Keys sent earlier in the batch are found by the dedup lookup, which sees the
   // transaction's own rows.
-  error_code send_batch(const std::vector<outgoing_message>& msgs, std::vector<send_result>& out) override {
-    if (msgs.empty()) return {};
+  result<std::vector<result<send_result>>> send_batch(const std::vector<outgoing_message>& msgs) override {
+    std::vector<result<send_result>> out;
+    if (msgs.empty()) return out;
     for (const auto& m : msgs)
-      if (!acceptable(m)) return errc::invalid_argument;
+      if (auto e = refused(m)) return e;
     std::vector<send_result> results(msgs.size());
     for (auto& r : results) r.message_id = random_id();
     std::lock_guard lock(mutex_);
-    if (auto ec = write_txn([&]() -> error_code {
+    if (auto e = write_txn([&]() -> error {
           const instant t = now();
           for (std::size_t i = 0; i < msgs.size(); ++i)
-            if (auto e = insert_message(msgs[i], t, results[i])) return e;
+            if (auto e2 = insert_message(msgs[i], t, results[i])) return e2;
           return {};
         }))
-      return ec;
+      return e;
     const bool stored = std::any_of(results.begin(), results.end(), [](const send_result& r) { return !r.duplicate; });
-    out.insert(out.end(), std::make_move_iterator(results.begin()), std::make_move_iterator(results.end()));
+    out.assign(std::make_move_iterator(results.begin()), std::make_move_iterator(results.end()));
     if (stored) wake();
-    return {};
+    return out;
   }
 
-  error_code receive(const receive_options& o, std::vector<delivery>& out, const std::atomic<bool>* cancel) override {
+  result<std::vector<delivery>> receive(const receive_options& o, const std::atomic<bool>* cancel) override {
     const capabilities c = caps();
-    if (o.lease > c.max_lease) return errc::invalid_argument;
+    if (auto e = over("lease", o.lease, c.max_lease)) return e;
+    std::vector<delivery> out;
     const std::int64_t lease = std::max<std::int64_t>(1, o.lease.count());
     const std::size_t max = std::clamp<std::size_t>(o.max_messages, 1, c.max_batch);
     const auto deadline = std::chrono::steady_clock::now() + std::max(o.wait, milliseconds(0));
@@ -175,10 +161,10 @@ class file_queue final : public queue_adapter {
       }
       std::int64_t next_visible = -1;  // earliest visible_at of any message, -1 if the queue is empty
       std::size_t got = 0;
-      if (auto ec = try_receive(max, lease, out, got, next_visible)) return ec;
-      if (got > 0 || (cancel && cancel->load())) return {};
+      if (auto e = try_receive(max, lease, out, got, next_visible)) return e;
+      if (got > 0 || (cancel && cancel->load())) return out;
       auto left = deadline - std::chrono::steady_clock::now();
-      if (left <= std::chrono::steady_clock::duration::zero()) return {};
+      if (left <= std::chrono::steady_clock::duration::zero()) return out;
       // Another process can send at any time, so poll: 10 ms backing off to 50 ms (which also bounds
       // how late a cancel is noticed). A send, nack or redrive through this object wakes us at once,
       // and a delayed message or expiring lease is waited for exactly.
@@ -199,91 +185,109 @@ class file_queue final : public queue_adapter {
   // received the message again: that delivery is still the current one, as the contract words it
   // (and SQS deletes in that case too). Once the message is redelivered, nacked, acked or
   // dead-lettered the old receipt no longer matches and the result is lease_lost.
-  error_code ack(const delivery& d) override {
+  error ack(const delivery& d) override {
     std::lock_guard lock(mutex_);
-    return write_txn([&]() -> error_code {
+    return write_txn([&]() -> error {
       const std::int64_t wall = now().wall;
       stmt keep(
           prepare("INSERT OR REPLACE INTO acked_keys (dedup_key, id, acked_at) SELECT dedup_key, id, ?3 "
                   "FROM messages WHERE id = ?1 AND receipt = ?2 AND dedup_key IS NOT NULL"));
       keep.bind(1, d.message_id).bind(2, d.receipt).bind(3, wall);
-      if (auto ec = done(keep.step())) return ec;
+      if (auto e = done(keep.step())) return e;
       stmt q(prepare("DELETE FROM messages WHERE id = ?1 AND receipt = ?2"));
       q.bind(1, d.message_id).bind(2, d.receipt);
-      if (auto ec = changed(q.step())) return ec;
+      if (auto e = changed(q.step(), d)) return e;
       stmt forget(prepare("DELETE FROM acked_keys WHERE acked_at < ?1"));
       forget.bind(1, wall - dedup_window_ms);
       return done(forget.step());
     });
   }
 
-  error_code nack(const delivery& d, milliseconds delay) override {
-    if (delay > caps().max_delay) return errc::invalid_argument;
+  error nack(const delivery& d, milliseconds delay) override {
+    if (auto e = over("delay", delay, caps().max_delay)) return e;
     return give_back(d, std::max<std::int64_t>(0, delay.count()), 0);
   }
 
   // Like nack(0), and the delivery no longer counts: receive_count goes back to what it was.
-  error_code release(const delivery& d) override { return give_back(d, 0, 1); }
+  error release(const delivery& d) override { return give_back(d, 0, 1); }
 
   // Like ack, extend accepts a matching receipt whose lease time has passed (no redelivery yet).
-  error_code extend(const delivery& d, milliseconds lease, clock::time_point& expires_at) override {
-    if (lease > caps().max_lease) return errc::invalid_argument;
+  result<clock::time_point> extend(const delivery& d, milliseconds lease) override {
+    if (auto e = over("lease", lease, caps().max_lease)) return e;
     const std::int64_t ls = std::max<std::int64_t>(0, lease.count());
     instant t;
     std::lock_guard lock(mutex_);
-    auto ec = write_txn([&]() -> error_code {
-      t = now();
-      stmt q(prepare("UPDATE messages SET lease_expires_at = ?3, visible_at = ?3 WHERE id = ?1 AND receipt = ?2"));
-      q.bind(1, d.message_id).bind(2, d.receipt).bind(3, t.boot + ls);
-      return changed(q.step());
-    });
-    if (!ec) expires_at = from_ms(t.wall + ls);
-    return ec;
+    if (auto e = write_txn([&]() -> error {
+          t = now();
+          stmt q(prepare("UPDATE messages SET lease_expires_at = ?3, visible_at = ?3 WHERE id = ?1 AND receipt = ?2"));
+          q.bind(1, d.message_id).bind(2, d.receipt).bind(3, t.boot + ls);
+          return changed(q.step(), d);
+        }))
+      return e;
+    return from_ms(t.wall + ls);
   }
 
-  error_code dead_letter(const delivery& d, const std::string& reason, const std::string& last_error_json) override {
+  error dead_letter(const delivery& d, const std::string& reason, const std::string& last_error_json) override {
     std::lock_guard lock(mutex_);
-    return write_txn([&]() -> error_code {
+    return write_txn([&]() -> error {
       stmt ins(
           prepare("INSERT INTO dead (id, body, dedup_key, reason, last_error_json, receive_count, sent_at, dead_at) "
                   "SELECT id, body, dedup_key, ?3, ?4, receive_count, sent_at, ?5 FROM messages "
                   "WHERE id = ?1 AND receipt = ?2"));
       ins.bind(1, d.message_id).bind(2, d.receipt).bind(3, reason).bind(4, last_error_json).bind(5, now().wall);
-      if (auto ec = changed(ins.step())) return ec;
+      if (auto e = changed(ins.step(), d)) return e;
       stmt del(prepare("DELETE FROM messages WHERE id = ?1 AND receipt = ?2"));
       del.bind(1, d.message_id).bind(2, d.receipt);
-      return changed(del.step());
+      return changed(del.step(), d);
     });
   }
 
-  error_code list_dead(std::vector<dead_letter_record>& out) override {
-    std::lock_guard lock(mutex_);
-    std::vector<dead_letter_record> all;
-    // seq is the order of dead-lettering, whatever the wall clock did meanwhile.
-    stmt q(prepare("SELECT id, body, reason, last_error_json, receive_count, sent_at, dead_at FROM dead ORDER BY seq"));
-    int rc;
-    while ((rc = q.step()) == SQLITE_ROW) {
-      dead_letter_record r;
-      r.message_id = q.str(0);
-      r.body = q.str(1);
-      r.reason = q.str(2);
-      r.last_error_json = q.str(3);
-      r.receive_count = static_cast<int>(q.i64(4));
-      r.sent_at = from_ms(q.i64(5));
-      r.dead_at = from_ms(q.i64(6));
-      all.push_back(std::move(r));
+  // One page after the record whose seq is `after`: seq orders records by when they were
+  // dead-lettered, whatever the wall clock did meanwhile.
+  result<dead_letter_page> list_dead(std::string_view after, std::size_t limit) override {
+    if (limit == 0) return error{errc::invalid_argument, "list_dead needs a limit of at least 1"};
+    std::int64_t from = 0;
+    if (!after.empty()) {
+      auto [end, ec] = std::from_chars(after.data(), after.data() + after.size(), from);
+      if (ec != std::errc() || end != after.data() + after.size() || from < 0)
+        return error{errc::invalid_argument,
+                     "'" + std::string(after) + "' is not a position in " + path_ + "'s dead letters"};
     }
-    if (rc != SQLITE_DONE) return from_sqlite(rc);
-    out.insert(out.end(), std::make_move_iterator(all.begin()), std::make_move_iterator(all.end()));
-    return {};
+    const auto n = static_cast<std::int64_t>(std::min<std::size_t>(limit, 1000));
+    dead_letter_page page;
+    std::lock_guard lock(mutex_);
+    stmt q(
+        prepare("SELECT seq, id, body, reason, last_error_json, receive_count, sent_at, dead_at FROM dead "
+                "WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+    q.bind(1, from).bind(2, n + 1);  // one more than the page: is there a next one?
+    int rc;
+    std::int64_t last = from;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      if (static_cast<std::int64_t>(page.records.size()) == n) {
+        page.next = std::to_string(last);
+        break;
+      }
+      dead_letter_record r;
+      last = q.i64(0);
+      r.message_id = q.str(1);
+      r.body = q.str(2);
+      r.reason = q.str(3);
+      r.last_error_json = q.str(4);
+      r.receive_count = static_cast<int>(q.i64(5));
+      r.sent_at = from_ms(q.i64(6));
+      r.dead_at = from_ms(q.i64(7));
+      page.records.push_back(std::move(r));
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return failed(rc);
+    return page;
   }
 
   // The message keeps its id, body, dedup key and sent_at; receive count and first receipt start
   // over. An unknown id moves nothing and is not an error.
-  error_code redrive(const std::string& message_id, std::size_t& moved) override {
+  result<std::size_t> redrive(const std::string& message_id) override {
     std::size_t n = 0;
     std::lock_guard lock(mutex_);
-    auto ec = write_txn([&]() -> error_code {
+    auto e = write_txn([&]() -> error {
       const bool all = message_id.empty();
       const instant t = now();
       stmt ins(
@@ -293,19 +297,18 @@ class file_queue final : public queue_adapter {
                         "SELECT id, body, dedup_key, sent_at, ?1, ?3, 0 FROM dead WHERE id = ?2"));
       ins.bind(1, t.boot).bind(3, t.wall);
       if (!all) ins.bind(2, message_id);
-      if (auto ec2 = done(ins.step())) return ec2;
+      if (auto e2 = done(ins.step())) return e2;
       n = static_cast<std::size_t>(sqlite3_changes(db_));
       stmt del(prepare(all ? "DELETE FROM dead" : "DELETE FROM dead WHERE id = ?1"));
       if (!all) del.bind(1, message_id);
       return done(del.step());
     });
-    if (ec) return ec;
-    moved = n;
+    if (e) return e;
     if (n) wake();
-    return {};
+    return n;
   }
 
-  error_code stats(queue_stats& out) override {
+  result<queue_stats> stats() override {
     std::lock_guard lock(mutex_);
     const instant t = now();
     // One statement reads one snapshot, so the counts are consistent with each other.
@@ -318,7 +321,7 @@ class file_queue final : public queue_adapter {
                 "(SELECT MIN(sent_at) FROM messages)"));
     q.bind(1, t.boot);
     int rc = q.step();
-    if (rc != SQLITE_ROW) return from_sqlite(rc);
+    if (rc != SQLITE_ROW) return failed(rc);
     queue_stats s;
     s.visible = q.i64(0);
     s.in_flight = q.i64(1);
@@ -326,36 +329,44 @@ class file_queue final : public queue_adapter {
     s.dead = q.i64(3);
     // sent_at is a wall-clock time (it must mean something after a reboot): the age is too.
     s.oldest_age_s = q.is_null(4) ? 0.0 : std::max<double>(0.0, static_cast<double>(t.wall - q.i64(4)) / 1000.0);
-    out = s;
-    return {};
+    return s;
   }
 
  private:
   instant now() const { return file_schema::now(*time_); }
 
-  bool acceptable(const outgoing_message& m) const {
-    const capabilities c = caps();
-    return m.body.size() <= c.max_message_bytes && m.delay <= c.max_delay;
+  // The limits caps() states: invalid_argument, naming the limit.
+  error refused(const outgoing_message& m) const {
+    if (m.body.size() > caps().max_message_bytes)
+      return {errc::invalid_argument, "a body of " + std::to_string(m.body.size()) +
+                                          " bytes is over file://'s limit of " +
+                                          std::to_string(caps().max_message_bytes)};
+    return over("delay", m.delay, caps().max_delay);
+  }
+  static error over(const char* what, milliseconds got, milliseconds most) {
+    if (got <= most) return {};
+    return {errc::invalid_argument, std::string("a ") + what + " of " + std::to_string(got.count()) +
+                                        " ms is over file://'s limit of " + std::to_string(most.count()) + " ms"};
   }
 
   // Ends the lease: visible again after `delay_ms`, the receive count lowered by `uncount`.
-  error_code give_back(const delivery& d, std::int64_t delay_ms, std::int64_t uncount) {
+  error give_back(const delivery& d, std::int64_t delay_ms, std::int64_t uncount) {
     std::lock_guard lock(mutex_);
-    auto ec = write_txn([&]() -> error_code {
+    auto e = write_txn([&]() -> error {
       const instant t = now();
       stmt q(
           prepare("UPDATE messages SET visible_at = ?3, visible_wall = ?4, receipt = NULL, lease_expires_at = NULL, "
                   "receive_count = MAX(receive_count - ?5, 0) WHERE id = ?1 AND receipt = ?2"));
       q.bind(1, d.message_id).bind(2, d.receipt).bind(3, t.boot + delay_ms).bind(4, t.wall + delay_ms).bind(5, uncount);
-      return changed(q.step());
+      return changed(q.step(), d);
     });
-    if (!ec) wake();
-    return ec;
+    if (!e) wake();
+    return e;
   }
 
   // Inside a write transaction: stores `m` under r.message_id, or, when its dedup key is taken by a
   // live or dead message, sets r to that message's id with duplicate = true.
-  error_code insert_message(const outgoing_message& m, instant t, send_result& r) {
+  error insert_message(const outgoing_message& m, instant t, send_result& r) {
     if (!m.dedup_key.empty()) {
       stmt q(
           prepare("SELECT id FROM messages WHERE dedup_key = ?1 UNION ALL "
@@ -368,7 +379,7 @@ class file_queue final : public queue_adapter {
         r.duplicate = true;
         return {};
       }
-      if (rc != SQLITE_DONE) return from_sqlite(rc);
+      if (rc != SQLITE_DONE) return failed(rc);
     }
     const std::int64_t delay = std::max<std::int64_t>(0, m.delay.count());
     stmt ins(
@@ -380,14 +391,14 @@ class file_queue final : public queue_adapter {
   }
 
   // One receive attempt in its own write transaction. Sets next_visible when nothing was ready.
-  error_code try_receive(std::size_t max, std::int64_t lease, std::vector<delivery>& out, std::size_t& got,
-                         std::int64_t& next_visible) {
+  error try_receive(std::size_t max, std::int64_t lease, std::vector<delivery>& out, std::size_t& got,
+                    std::int64_t& next_visible) {
     std::lock_guard lock(mutex_);
     // A cheap read first: an idle queue polled by many receivers should not take the write lock.
     {
       stmt q(prepare("SELECT MIN(visible_at) FROM messages"));
       int rc = q.step();
-      if (rc != SQLITE_ROW) return from_sqlite(rc);
+      if (rc != SQLITE_ROW) return failed(rc);
       if (q.is_null(0)) return {};
       if (q.i64(0) > now().boot) {
         next_visible = q.i64(0);
@@ -395,7 +406,7 @@ class file_queue final : public queue_adapter {
       }
     }
     std::vector<delivery> batch;
-    auto ec = write_txn([&]() -> error_code {
+    auto e = write_txn([&]() -> error {
       batch.clear();
       const instant t = now();
       std::vector<std::int64_t> seqs;
@@ -417,7 +428,7 @@ class file_queue final : public queue_adapter {
           d.receipt = random_id();
           batch.push_back(std::move(d));
         }
-        if (rc != SQLITE_DONE) return from_sqlite(rc);
+        if (rc != SQLITE_DONE) return failed(rc);
       }
       for (std::size_t i = 0; i < batch.size(); ++i) {
         stmt u(
@@ -425,11 +436,13 @@ class file_queue final : public queue_adapter {
                     "receive_count = receive_count + 1, first_received_at = COALESCE(first_received_at, ?4) "
                     "WHERE seq = ?1"));
         u.bind(1, seqs[i]).bind(2, batch[i].receipt).bind(3, t.boot + lease).bind(4, t.wall);
-        if (auto e = changed(u.step())) return e == errc::lease_lost ? errc::internal : e;
+        if (auto e2 = done(u.step())) return e2;
+        if (sqlite3_changes(db_) == 0)
+          return error{errc::internal, path_ + ": a message vanished inside a transaction"};
       }
       return {};
     });
-    if (ec) return ec;
+    if (e) return e;
     got = batch.size();
     out.insert(out.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
     return {};
@@ -437,28 +450,32 @@ class file_queue final : public queue_adapter {
 
   // Runs body inside BEGIN IMMEDIATE ... COMMIT; rolls back on any error. Caller holds mutex_.
   template <class F>
-  error_code write_txn(F&& body) {
+  error write_txn(F&& body) {
     {
       stmt begin(prepare("BEGIN IMMEDIATE"));  // cached: parsing it took a few microseconds per write
-      if (auto ec = done(begin.step())) return ec;
+      if (auto e = done(begin.step())) return e;
     }
-    error_code ec = body();
-    if (!ec) {
+    error e = body();
+    if (!e) {
       stmt commit(prepare("COMMIT"));
-      ec = done(commit.step());
+      e = done(commit.step());
     }
-    if (ec) rollback();
-    return ec;
+    if (e) rollback();
+    return e;
   }
 
   void rollback() {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
 
-  static error_code done(int rc) { return rc == SQLITE_DONE ? error_code{} : from_sqlite(rc); }
-  error_code changed(int rc) {
-    if (rc != SQLITE_DONE) return from_sqlite(rc);
-    return sqlite3_changes(db_) > 0 ? error_code{} : error_code{errc::lease_lost};
+  // SQLite's failure with its own words, read before a rollback can replace them.
+  error failed(int rc) const { return {from_sqlite(rc), path_ + ": " + sqlite3_errmsg(db_)}; }
+  error done(int rc) const { return rc == SQLITE_DONE ? error{} : failed(rc); }
+  // A write matched on (id, receipt) that matched nothing: the receipt is not current.
+  error changed(int rc, const delivery& d) const {
+    if (rc != SQLITE_DONE) return failed(rc);
+    if (sqlite3_changes(db_) > 0) return {};
+    return {errc::lease_lost, "message " + d.message_id + ": this delivery's receipt is no longer current"};
   }
 
   // Statements are prepared on first use and kept until the queue closes.
@@ -483,6 +500,7 @@ class file_queue final : public queue_adapter {
     wake_cv_.notify_all();
   }
 
+  const std::string path_;
   const std::shared_ptr<const time_source> time_;
   std::mutex mutex_;  // guards db_ and cache_: one connection, one user at a time
   sqlite3* db_ = nullptr;
@@ -495,38 +513,35 @@ class file_queue final : public queue_adapter {
 
 }  // namespace
 
-error_code make_file_queue(const std::string& path, std::shared_ptr<queue_adapter>& out, std::string* detail,
-                           std::shared_ptr<const time_source> time) {
-  std::string why;
-  auto fail = [&](error_code ec) {
-    if (detail) *detail = why;
-    return ec;
-  };
+result<std::shared_ptr<queue_adapter>> make_file_queue(const std::string& path,
+                                                       std::shared_ptr<const time_source> time) {
   namespace fs = std::filesystem;
-  if (path.empty() || path.find('\0') != std::string::npos || !fs::path(path).is_absolute()) {
-    why = "file queue path must be absolute: \"" + path + "\"";
-    return fail(errc::invalid_spec);
-  }
+  if (path.empty() || path.find('\0') != std::string::npos || !fs::path(path).is_absolute())
+    return error{errc::invalid_argument, "a file queue's path must be absolute: \"" + path + "\""};
   fs::path p(path);
   std::error_code fec;
-  if (fs::is_directory(p, fec)) {
-    why = path + " is a directory";
-    return fail(errc::invalid_spec);
-  }
+  if (fs::is_directory(p, fec)) return error{errc::invalid_argument, path + " is a directory"};
   if (p.has_parent_path()) {
     fs::create_directories(p.parent_path(), fec);
-    if (fec) {
-      why = "cannot create " + p.parent_path().string() + ": " + fec.message();
-      return fail(fec == std::errc::no_space_on_device ? errc::no_space : errc::io_error);
-    }
+    if (fec)
+      return error{fec == std::errc::no_space_on_device ? errc::no_space : errc::io_error,
+                   "cannot create " + p.parent_path().string() + ": " + fec.message()};
   }
-  auto q = std::make_shared<file_queue>(time ? std::move(time) : system_time());
-  if (auto ec = q->open(path, why)) {
-    why = path + ": " + why;
-    return fail(ec);
-  }
-  out = std::move(q);
-  return {};
+  auto q = std::make_shared<file_queue>(path, time ? std::move(time) : system_time());
+  std::string why;
+  if (auto ec = q->open(why)) return error{ec, path + ": " + why};
+  return q;
+}
+
+// file:///absolute/path.db, or file://localhost/absolute/path.db.
+void detail::register_file_scheme() {
+  register_scheme("file", [](std::string_view uri) -> result<std::shared_ptr<queue_adapter>> {
+    auto u = boost::urls::parse_uri(uri);
+    if (!u || !(u->encoded_host().empty() || u->encoded_host() == "localhost") || u->path().empty() ||
+        u->path().front() != '/')
+      return error{errc::invalid_argument, "a file:// queue needs an absolute path, as in file:///var/spool/jobs.db"};
+    return make_file_queue(std::string(u->path()));
+  });
 }
 
 }  // namespace spool::queue

@@ -131,20 +131,29 @@ instant now(const time_source& t) {
           duration_cast<milliseconds>(t.wall().time_since_epoch()).count()};
 }
 
-error_code prepare(sqlite3* db, const std::string& path, const time_source& time, std::string& detail) {
+error_code check_ours(sqlite3* db, const std::string& path, int& v, std::string& detail) {
   std::string text;
   if (auto ec = sqlite::query_text(db, "PRAGMA user_version", text, detail)) return ec;
-  int v = std::atoi(text.c_str());
+  v = std::atoi(text.c_str());
   if (v > version) {
     detail = path + " was written by a newer spool (queue schema " + text + ")";
-    return errc::invalid_spec;
+    return errc::invalid_argument;
   }
   if (v == 0) {
     if (auto ec = sqlite::query_text(db, "SELECT COUNT(*) FROM sqlite_master", text, detail)) return ec;
     if (text != "0") {
       detail = path + " is an SQLite database but not a spool queue";
-      return errc::invalid_spec;
+      return errc::invalid_argument;
     }
+  }
+  return {};
+}
+
+error_code prepare(sqlite3* db, const std::string& path, const time_source& time, std::string& detail) {
+  int v = 0;
+  if (auto ec = check_ours(db, path, v, detail)) return ec;  // again: another process may have written it since
+  std::string text;
+  if (v == 0) {
     // A new database is made as schema 3 and upgraded like any other.
     const std::string create = std::string(messages_v2) + dead_v1 + acked_keys_v3;
     if (auto ec = sqlite::exec(db, create.c_str(), detail)) return ec;

@@ -23,8 +23,14 @@ struct instant {
 };
 instant now(const time_source& t);
 
+/// Refuses (invalid_argument) a database written by a newer spool, or one that holds tables but is
+/// not a spool queue; sets `v` to its schema version (0: empty). Read-only: file_queue asks before it
+/// changes anything about the file, such as its journal mode.
+error_code check_ours(sqlite3* db, const std::string& path, int& v, std::string& detail);
+
 /// Inside a write transaction (BEGIN IMMEDIATE): creates the tables in an empty database, upgrades
-/// an older schema in place, or refuses a newer one or a foreign database (invalid_spec). Then, if
+/// an older schema in place, or refuses a newer one or a foreign database (invalid_argument: the
+/// host named the wrong file). Then, if
 /// the database's times belong to another boot, moves them onto this one: every lease ends, and a
 /// delay keeps what is left of it by the wall clock (at most max_wait_ms).
 error_code prepare(sqlite3* db, const std::string& path, const time_source& time, std::string& detail);

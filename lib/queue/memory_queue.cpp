@@ -10,7 +10,10 @@
 #include <spool/queue/registry.hpp>
 #include <spool/queue/time_source.hpp>
 
+#include <boost/url/parse.hpp>
+
 #include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -19,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "queue/builtin_schemes.hpp"
 #include "queue/ids.hpp"
 
 namespace spool::queue {
@@ -39,7 +43,6 @@ struct dead_message {
   dead_letter_record record;
   std::string dedup_key;
   nanoseconds sent{};
-  std::uint64_t order = 0;  ///< dead-lettered n-th: list_dead's order, whatever the wall clock did
 };
 
 // Where a message stands in the receive order.
@@ -47,9 +50,11 @@ using order_key = std::pair<nanoseconds, std::uint64_t>;  // (visible_at, seq)
 
 constexpr milliseconds dedup_window{24 * 3600 * 1000};
 
-class memory_queue final : public queue_adapter {
+class memory_queue final : public queue_adapter, public dead_letter_store {
  public:
   explicit memory_queue(std::shared_ptr<const time_source> time) : time_(std::move(time)) {}
+
+  std::string_view type_name() const noexcept override { return "mem"; }
 
   capabilities caps() const noexcept override {
     capabilities c;
@@ -57,36 +62,42 @@ class memory_queue final : public queue_adapter {
     c.dedup_window = dedup_window;
     c.durable = false;
     c.shared_between_processes = false;
+    c.send_batch = true;
     c.atomic_send_batch = true;
+    c.stats = true;
     c.uncounted_release = true;
     return c;
   }
 
-  error_code send(const outgoing_message& m, send_result& out) override {
-    if (!acceptable(m)) return errc::invalid_argument;
+  dead_letter_store* dead_letters() noexcept override { return this; }
+
+  result<send_result> send(const outgoing_message& m) override {
+    if (auto e = refused(m)) return e;
     std::string id = detail::random_id();  // before taking the lock, which receivers wait for
     std::lock_guard lock(mutex_);
-    out = store(m, std::move(id), now());
+    send_result out = store(m, std::move(id), now());
     if (!out.duplicate) cv_.notify_all();
-    return {};
+    return out;
   }
 
   // All or nothing: every message is checked, and every id drawn, before the first is stored.
-  error_code send_batch(const std::vector<outgoing_message>& msgs, std::vector<send_result>& out) override {
+  result<std::vector<result<send_result>>> send_batch(const std::vector<outgoing_message>& msgs) override {
     for (const auto& m : msgs)
-      if (!acceptable(m)) return errc::invalid_argument;
+      if (auto e = refused(m)) return e;
     std::vector<std::string> ids(msgs.size());
     for (auto& id : ids) id = detail::random_id();
-    out.reserve(out.size() + msgs.size());
+    std::vector<result<send_result>> out;
+    out.reserve(msgs.size());
     std::lock_guard lock(mutex_);
     const auto t = now();
-    for (std::size_t i = 0; i < msgs.size(); ++i) out.push_back(store(msgs[i], std::move(ids[i]), t));
+    for (std::size_t i = 0; i < msgs.size(); ++i) out.emplace_back(store(msgs[i], std::move(ids[i]), t));
     if (!msgs.empty()) cv_.notify_all();
-    return {};
+    return out;
   }
 
-  error_code receive(const receive_options& o, std::vector<delivery>& out, const std::atomic<bool>* cancel) override {
-    if (o.lease > caps().max_lease) return errc::invalid_argument;
+  result<std::vector<delivery>> receive(const receive_options& o, const std::atomic<bool>* cancel) override {
+    if (auto e = lease_refused(o.lease)) return e;
+    std::vector<delivery> out;
     auto deadline = std::chrono::steady_clock::now() + o.wait;
     std::unique_lock lock(mutex_);
     const std::size_t max = std::max<std::size_t>(1, o.max_messages);
@@ -114,18 +125,18 @@ class memory_queue final : public queue_adapter {
         // crashed: it is delivered again when the lease ends.
         out.push_back({s.id, s.body, s.receipt, s.receive_count, s.sent_at, s.first_received_at, t.wall + o.lease});
       }
-      if (n > 0 || (cancel && cancel->load())) return {};
+      if (n > 0 || (cancel && cancel->load())) return out;
       auto left = deadline - std::chrono::steady_clock::now();
-      if (left <= std::chrono::steady_clock::duration::zero()) return {};
+      if (left <= std::chrono::steady_clock::duration::zero()) return out;
       // Wake for a send, a nack, or the next delayed message; poll for cancellation.
       cv_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(left, milliseconds(20)));
     }
   }
 
-  error_code ack(const delivery& d) override {
+  error ack(const delivery& d) override {
     std::lock_guard lock(mutex_);
     auto it = current(d);
-    if (it == messages_.end()) return errc::lease_lost;
+    if (it == messages_.end()) return lost(d);
     if (!it->second.dedup_key.empty()) {
       // Remembered for the dedup window, then forgotten (oldest first).
       const nanoseconds t = now().boot;
@@ -142,56 +153,62 @@ class memory_queue final : public queue_adapter {
     return {};
   }
 
-  error_code nack(const delivery& d, milliseconds delay) override {
-    if (delay > caps().max_delay) return errc::invalid_argument;
+  error nack(const delivery& d, milliseconds delay) override {
+    if (auto e = delay_refused(delay)) return e;
     return give_back(d, delay, false);
   }
 
-  error_code release(const delivery& d) override { return give_back(d, milliseconds(0), true); }
+  error release(const delivery& d) override { return give_back(d, milliseconds(0), true); }
 
-  error_code extend(const delivery& d, milliseconds lease, clock::time_point& expires_at) override {
-    if (lease > caps().max_lease) return errc::invalid_argument;
+  result<clock::time_point> extend(const delivery& d, milliseconds lease) override {
+    if (auto e = lease_refused(lease)) return e;
     std::lock_guard lock(mutex_);
     auto it = current(d);
-    if (it == messages_.end()) return errc::lease_lost;
+    if (it == messages_.end()) return lost(d);
     stored& s = it->second;
     const auto t = now();
     s.lease_expires_at = t.boot + lease;
     set_visible_at(s, s.lease_expires_at);
-    expires_at = t.wall + lease;
-    return {};
+    return t.wall + lease;
   }
 
-  error_code dead_letter(const delivery& d, const std::string& reason, const std::string& last_error_json) override {
+  error dead_letter(const delivery& d, const std::string& reason, const std::string& last_error_json) override {
     std::lock_guard lock(mutex_);
     auto it = current(d);
-    if (it == messages_.end()) return errc::lease_lost;
+    if (it == messages_.end()) return lost(d);
     stored& s = it->second;
     dead_letter_record r{s.id, std::move(s.body), reason, last_error_json, s.receive_count, s.sent_at, now().wall};
-    dead_.emplace(s.id, dead_message{std::move(r), std::move(s.dedup_key), s.sent, next_seq_++});
+    const std::uint64_t order = next_seq_++;  // dead-lettered n-th, whatever the wall clock did
+    dead_ids_.emplace(s.id, order);
+    dead_.emplace(order, dead_message{std::move(r), std::move(s.dedup_key), s.sent});
     erase(it);
     return {};
   }
 
-  error_code list_dead(std::vector<dead_letter_record>& out) override {
+  // The position is the order number of the last record given out, so a page starts where the one
+  // before ended even when records were redriven in between.
+  result<dead_letter_page> list_dead(std::string_view after, std::size_t limit) override {
+    if (limit == 0) return error{errc::invalid_argument, "list_dead needs a limit of at least 1"};
+    std::uint64_t from = 0;
+    if (!after.empty()) {
+      auto [end, ec] = std::from_chars(after.data(), after.data() + after.size(), from);
+      if (ec != std::errc() || end != after.data() + after.size())
+        return error{errc::invalid_argument, "'" + std::string(after) + "' is not a position in mem://'s dead letters"};
+      ++from;
+    }
+    dead_letter_page page;
     std::lock_guard lock(mutex_);
-    std::vector<const dead_message*> all;
-    for (const auto& [id, m] : dead_) all.push_back(&m);
-    std::sort(all.begin(), all.end(), [](const auto* a, const auto* b) { return a->order < b->order; });
-    out.reserve(out.size() + all.size());
-    for (const auto* m : all) out.push_back(m->record);
-    return {};
+    auto it = dead_.lower_bound(from);
+    for (; it != dead_.end() && page.records.size() < limit; ++it) page.records.push_back(it->second.record);
+    if (it != dead_.end()) page.next = std::to_string(std::prev(it)->first);
+    return page;
   }
 
-  error_code redrive(const std::string& message_id, std::size_t& moved) override {
+  result<std::size_t> redrive(const std::string& message_id) override {
     std::lock_guard lock(mutex_);
-    moved = 0;
+    std::size_t moved = 0;
     const auto t = now();
-    for (auto it = dead_.begin(); it != dead_.end();) {
-      if (!message_id.empty() && it->first != message_id) {
-        ++it;
-        continue;
-      }
+    auto move_back = [&](std::map<std::uint64_t, dead_message>::iterator it) {
       stored s;
       s.id = it->second.record.message_id;
       s.body = std::move(it->second.record.body);
@@ -200,17 +217,23 @@ class memory_queue final : public queue_adapter {
       s.sent = it->second.sent;
       s.visible_at = t.boot;
       s.seq = next_seq_++;
+      dead_ids_.erase(s.id);
       insert(std::move(s));
-      it = dead_.erase(it);
       ++moved;
+      return dead_.erase(it);
+    };
+    if (message_id.empty()) {
+      for (auto it = dead_.begin(); it != dead_.end();) it = move_back(it);
+    } else if (auto id = dead_ids_.find(message_id); id != dead_ids_.end()) {
+      move_back(dead_.find(id->second));
     }
     if (moved) cv_.notify_all();
-    return {};
+    return moved;
   }
 
-  error_code stats(queue_stats& out) override {
+  result<queue_stats> stats() override {
     std::lock_guard lock(mutex_);
-    out = {};
+    queue_stats out;
     const nanoseconds t = now().boot;
     nanoseconds oldest = t;
     for (const auto& [id, s] : messages_) {
@@ -225,7 +248,7 @@ class memory_queue final : public queue_adapter {
     }
     out.dead = static_cast<std::int64_t>(dead_.size());
     out.oldest_age_s = std::chrono::duration<double>(t - oldest).count();
-    return {};
+    return out;
   }
 
  private:
@@ -249,9 +272,25 @@ class memory_queue final : public queue_adapter {
   };
 
   // The limits caps() states, the same as every backend enforces them.
-  bool acceptable(const outgoing_message& m) const {
-    const capabilities c = caps();
-    return m.body.size() <= c.max_message_bytes && m.delay <= c.max_delay;
+  error refused(const outgoing_message& m) const {
+    if (m.body.size() > caps().max_message_bytes)
+      return {errc::invalid_argument, "a body of " + std::to_string(m.body.size()) +
+                                          " bytes is over mem://'s limit of " +
+                                          std::to_string(caps().max_message_bytes)};
+    return delay_refused(m.delay);
+  }
+  error delay_refused(milliseconds delay) const {
+    if (delay <= caps().max_delay) return {};
+    return {errc::invalid_argument, "a delay of " + std::to_string(delay.count()) + " ms is over mem://'s limit of " +
+                                        std::to_string(caps().max_delay.count()) + " ms"};
+  }
+  error lease_refused(milliseconds lease) const {
+    if (lease <= caps().max_lease) return {};
+    return {errc::invalid_argument, "a lease of " + std::to_string(lease.count()) + " ms is over mem://'s limit of " +
+                                        std::to_string(caps().max_lease.count()) + " ms"};
+  }
+  static error lost(const delivery& d) {
+    return {errc::lease_lost, "message " + d.message_id + ": this delivery's receipt is no longer current"};
   }
 
   // The message if `d` is its current delivery; a redelivery or an ack makes older receipts stale.
@@ -262,10 +301,10 @@ class memory_queue final : public queue_adapter {
   }
 
   // Ends the lease: visible again after `delay`; `uncount` takes this delivery off the count.
-  error_code give_back(const delivery& d, milliseconds delay, bool uncount) {
+  error give_back(const delivery& d, milliseconds delay, bool uncount) {
     std::lock_guard lock(mutex_);
     auto it = current(d);
-    if (it == messages_.end()) return errc::lease_lost;
+    if (it == messages_.end()) return lost(d);
     stored& s = it->second;
     s.receipt.clear();
     s.lease_expires_at = {};
@@ -326,7 +365,8 @@ class memory_queue final : public queue_adapter {
   // Keys of acknowledged messages: key -> (id, acked at), and the order to forget them in.
   std::unordered_map<std::string, std::pair<std::string, nanoseconds>> acked_;
   std::deque<std::pair<nanoseconds, std::string>> acked_order_;
-  std::map<std::string, dead_message> dead_;
+  std::map<std::uint64_t, dead_message> dead_;               // by the order they were dead-lettered in
+  std::unordered_map<std::string, std::uint64_t> dead_ids_;  // id -> its place in dead_
   std::uint64_t next_seq_ = 0;
 };
 
@@ -344,6 +384,17 @@ std::shared_ptr<queue_adapter> make_memory_queue(const std::string& name) {
 
 std::shared_ptr<queue_adapter> make_memory_queue(std::shared_ptr<const time_source> time) {
   return std::make_shared<memory_queue>(time ? std::move(time) : system_time());
+}
+
+// mem://name: the name is everything after the scheme (host and path), so mem://jobs and
+// mem://tenant/jobs are two queues.
+void detail::register_memory_scheme() {
+  register_scheme("mem", [](std::string_view uri) -> result<std::shared_ptr<queue_adapter>> {
+    auto u = boost::urls::parse_uri(uri);
+    std::string name = u ? std::string(u->encoded_host()) + std::string(u->encoded_path()) : "";
+    if (name.empty()) return error{errc::invalid_argument, "mem:// needs a name, as in mem://jobs"};
+    return make_memory_queue(name);
+  });
 }
 
 }  // namespace spool::queue

@@ -6,8 +6,6 @@
 
 #include <boost/json/serialize.hpp>
 
-#include <sys/random.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -17,6 +15,7 @@
 #include <optional>
 
 #include "core/faults.hpp"
+#include "queue/ids.hpp"
 #include "worker/job_output.hpp"
 
 namespace fs = std::filesystem;
@@ -29,13 +28,6 @@ using std::chrono::milliseconds;
 using worker_detail::status_channel;
 
 enum class cancel_reason { none, shutdown, lease_lost };
-
-std::uint64_t random_u64() {
-  std::uint64_t v = 0;
-  if (::getrandom(&v, sizeof v, 0) != static_cast<ssize_t>(sizeof v))
-    v = static_cast<std::uint64_t>(steady::now().time_since_epoch().count());
-  return v;
-}
 
 // One leased job.
 struct job {
@@ -120,7 +112,16 @@ struct worker_runtime::impl {
   void settle(job& j, status_channel& status, const error_code& ec, const std::string& detail);
   void complete_already(job& j, status_channel& status, job_status found);
   void dead_letter_untouched(job& j, const error_code& ec, const std::string& why, const job_status& initial);
+  error_code bury(const queue::delivery& d, const std::string& reason, const std::string& last_error_json);
 };
+
+// Dead-letters the delivery. A backend without a dead-letter store has nowhere to keep it: the job
+// is acknowledged, and its status (and the host's event) is the only record of why it died.
+error_code worker_runtime::impl::bury(const queue::delivery& d, const std::string& reason,
+                                      const std::string& last_error_json) {
+  if (auto* store = queue->dead_letters()) return store->dead_letter(d, reason, last_error_json).code;
+  return queue->ack(d).code;
+}
 
 int worker_runtime::impl::wanted_concurrency(steady::time_point& next_check, int current) {
   const auto& o = options;
@@ -128,9 +129,9 @@ int worker_runtime::impl::wanted_concurrency(steady::time_point& next_check, int
   auto now = steady::now();
   if (now < next_check) return current;
   next_check = now + std::chrono::seconds(2);
-  queue::queue_stats s;
-  if (queue->stats(s)) return current;
-  auto n = queue::recommended_workers(s, o.scaling);
+  auto s = queue->stats();
+  if (!s) return current;
+  auto n = queue::recommended_workers(*s, o.scaling);
   return static_cast<int>(std::clamp<std::int64_t>(n, std::max(o.min_concurrency, 1), o.concurrency));
 }
 
@@ -139,9 +140,10 @@ bool worker_runtime::impl::idle() {
     std::lock_guard lock(mutex);
     if (!jobs.empty()) return false;
   }
-  queue::queue_stats s;
-  if (queue->stats(s)) return false;
-  return s.visible == 0 && s.delayed == 0 && s.in_flight == 0;
+  auto s = queue->stats();
+  // A backend that cannot count: the receive that found nothing, with no job running, is all we know.
+  if (!s) return s.error().code == errc::feature_unsupported;
+  return s->visible == 0 && s->delayed == 0 && s->in_flight == 0;
 }
 
 // Gives a delivery that never started back to the queue, uncounted where the backend can.
@@ -243,8 +245,9 @@ error_code worker_runtime::impl::run(worker_summary& out) {
       ro.max_messages = std::min(free, max_batch);
       ro.wait = options.poll_wait;
       ro.lease = options.lease;
-      auto ec = queue->receive(ro, got, &receive_cancel);
-      if (ec) {
+      auto received = queue->receive(ro, &receive_cancel);
+      if (received) got = std::move(*received);
+      if (auto ec = received ? error_code() : received.error().code) {
         // A queue that is unreachable for a while is waited out; one that can never work is not.
         if (is_permanent(ec) || kind_of(ec) == category_kind::usage) {
           fatal = ec;
@@ -319,10 +322,10 @@ void worker_runtime::impl::heartbeat_once(std::unique_lock<std::mutex>& lock) {
     if (!j->done && !j->cancel && now >= j->next_extend) due.push_back(j);
   lock.unlock();
   for (auto& j : due) {
-    queue::clock::time_point expires{};
     error_code ec;
     try {
-      ec = queue->extend(j->delivery, options.lease, expires);
+      auto extended = queue->extend(j->delivery, options.lease);
+      if (!extended) ec = extended.error().code;
     } catch (...) {
       ec = errc::internal;  // the adapter threw: as a failed extension, retried soon
     }
@@ -367,7 +370,7 @@ void worker_runtime::impl::run_job(const std::shared_ptr<job>& j) noexcept {
 void worker_runtime::impl::dead_letter_untouched(job& j, const error_code& ec, const std::string& why,
                                                  const job_status& initial) {
   auto decision = queue::decide(options.retry, ec, j.delivery.receive_count, 0);
-  auto qec = queue->dead_letter(j.delivery, decision.reason + ": " + why, to_json_text(error_json(ec, why)));
+  auto qec = bury(j.delivery, decision.reason + ": " + why, to_json_text(error_json(ec, why)));
   if (qec == errc::lease_lost) count(&worker_summary::lease_lost);
   if (!qec) {
     count(&worker_summary::dead);
@@ -392,7 +395,7 @@ void worker_runtime::impl::process(job& j) {
     // No output to report into: the dead-letter record carries the reason.
     status_channel none(options, {}, initial);
     auto err = to_json_text(error_json(ec, detail));
-    if (!queue->dead_letter(d, "the job spec is invalid: " + detail, err)) count(&worker_summary::dead);
+    if (!bury(d, "the job spec is invalid: " + detail, err)) count(&worker_summary::dead);
     initial.state = job_state::dead;
     initial.error = ec;
     initial.error_message = detail;
@@ -434,7 +437,7 @@ void worker_runtime::impl::process(job& j) {
     std::string why = "delivered " + std::to_string(d.receive_count) + " times without finishing (max_attempts " +
                       std::to_string(options.retry.max_attempts) + "); its workers may be crashing on it";
     out.store->remove_leftovers(out.path);  // what the crashed deliveries left
-    if (!queue->dead_letter(d, why, to_json_text(error_json(ec, why)))) {
+    if (!bury(d, why, to_json_text(error_json(ec, why)))) {
       count(&worker_summary::dead);
       status.set(job_state::dead, ec, why);
     }
@@ -474,7 +477,7 @@ void worker_runtime::impl::process(job& j) {
   status.announce_current();
   // Published. A failed ack only means another delivery will find the package complete.
   for (int tries = 0; tries < 3; ++tries) {
-    auto aec = queue->ack(d);
+    auto aec = queue->ack(d).code;
     if (!aec || aec == errc::lease_lost) break;
     std::this_thread::sleep_for(milliseconds(200 << tries));
   }
@@ -513,8 +516,8 @@ error_code worker_runtime::impl::encode_and_publish(job& j, const job_spec& spec
   }
   // The last moment to find out that the lease is gone (a stalled process, a heartbeat that could
   // not get through): publishing now would race the job's newer delivery.
-  queue::clock::time_point expires{};
-  auto lec = queue->extend(j.delivery, options.lease, expires);
+  auto extended = queue->extend(j.delivery, options.lease);
+  auto lec = extended ? error_code() : extended.error().code;
   if (lec == errc::lease_lost || (lec && steady::now() + milliseconds(500) >= j.lease_deadline.load())) {
     j.cancel_for(cancel_reason::lease_lost);
     package.abort();
@@ -538,7 +541,7 @@ error_code worker_runtime::impl::encode_and_publish(job& j, const job_spec& spec
 }
 
 void worker_runtime::impl::complete_already(job& j, status_channel& status, job_status found) {
-  auto ec = queue->ack(j.delivery);
+  auto ec = queue->ack(j.delivery).code;
   count(ec ? &worker_summary::lease_lost : &worker_summary::already_complete);
   if (ec) return;
   if (found.state == job_state::succeeded) {
@@ -564,28 +567,28 @@ void worker_runtime::impl::settle(job& j, status_channel& status, const error_co
   if (why == cancel_reason::shutdown)
     decision.what = queue::verdict::release;
   else
-    decision = queue::decide(options.retry, ec, d.receive_count, random_u64());
+    decision = queue::decide(options.retry, ec, d.receive_count, queue::detail::random_u64());
 
   error_code qec;
   switch (decision.what) {
     case queue::verdict::release:
       // Stopped by a shutdown: given back without counting (where the backend can). A job that
       // reports itself cancelled when nobody asked is a failure like any other, and counts.
-      qec = why == cancel_reason::shutdown ? queue->release(d) : queue->nack(d, milliseconds(0));
+      qec = (why == cancel_reason::shutdown ? queue->release(d) : queue->nack(d, milliseconds(0))).code;
       if (!qec) {
         count(&worker_summary::released);
         status.set(job_state::queued);
       }
       break;
     case queue::verdict::retry:
-      qec = queue->nack(d, decision.delay);
+      qec = queue->nack(d, decision.delay).code;
       if (!qec) {
         count(&worker_summary::retried);
         status.set(job_state::failed, ec, detail);
       }
       break;
     case queue::verdict::dead_letter:
-      qec = queue->dead_letter(d, decision.reason, to_json_text(error_json(ec, detail)));
+      qec = bury(d, decision.reason, to_json_text(error_json(ec, detail)));
       if (!qec) {
         count(&worker_summary::dead);
         status.set(job_state::dead, ec, detail);

@@ -83,15 +83,11 @@ class QueueCli(unittest.TestCase):
                 "--metadata", '{"tenant":"a"}', cwd=self.dir)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(self.stats()["visible"], 1)
-        # Paths are made absolute, and the job starts out "queued" with its metadata.
-        with open(os.path.join(self.dir, "out", "status.json")) as f:
-            status = json.load(f)
-        self.assertEqual(status["job_id"], p.stdout.strip())
-        self.assertEqual(status["state"], "queued")
-        self.assertEqual(status["metadata"], {"tenant": "a"})
+        # Nothing is written where the package will go: its status is the worker's to write.
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "out")))
 
-    def test_submit_never_replaces_a_status_json(self):
-        # A worker took the job and wrote "running" before the submit got to write "queued".
+    def test_submit_never_touches_a_status_json(self):
+        # A worker took the job and wrote "running" already.
         os.makedirs(self.output)
         running = {"job_id": "0123456789abcdef0123456789abcdef", "state": "running", "attempt": 1, "progress": 0.5,
                    "eta_s": 3, "updated_at": "2026-01-02T03:04:05.678Z", "error": None}
@@ -144,14 +140,20 @@ class QueueCli(unittest.TestCase):
         self.assert_refused(self.submit("--metadata", "{not json"))
         self.assertEqual(self.stats()["visible"], 0)
 
+    # A queue URI nothing can open is the caller's mistake (usage, exit 2), not a bad job.
     def test_unknown_scheme_is_refused(self):
         p = run("submit", "--queue", "nosuch://q", "--input", self.input, "--output", self.output)
-        self.assertEqual(self.assert_refused(p)["code"], "invalid_spec")
-        self.assertEqual(self.assert_refused(run("queue", "stats", "--queue", "nosuch://q"))["code"], "invalid_spec")
+        e = self.assert_refused(p, code=2, category="usage")
+        self.assertEqual(e["code"], "invalid_argument")
+        self.assertIn("nosuch://q", e["message"])
+        e = self.assert_refused(run("queue", "stats", "--queue", "nosuch://q"), code=2, category="usage")
+        self.assertEqual(e["code"], "invalid_argument")
 
     def test_relative_file_queue_is_refused(self):
         p = run("queue", "stats", "--queue", "file://jobs.db")
-        self.assertEqual(self.assert_refused(p)["code"], "invalid_spec")
+        e = self.assert_refused(p, code=2, category="usage")
+        self.assertEqual(e["code"], "invalid_argument")
+        self.assertIn("absolute path", e["message"])
 
     def test_usage_errors_exit_2(self):
         for args in (["submit", "--input", self.input, "--output", self.output],

@@ -7,6 +7,8 @@
 #                   against that prefix with find_package(spool), and once more with nothing but the
 #                   flags `pkg-config --static spool` gives. Both binaries must run and exit 0.
 # add-subdirectory: build the consumer with spool added as a subdirectory, and run it.
+# installed:        build the consumer against the spool another run installed in PREFIX (the
+#                   find-package run's WORK_DIR/prefix), and run its program APP.
 cmake_minimum_required(VERSION 3.20)
 
 foreach(var MODE SPOOL_SOURCE_DIR CONSUMER_DIR WORK_DIR)
@@ -41,8 +43,20 @@ endfunction()
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
+if(NOT APP)
+  set(APP app)
+endif()
 
-if(MODE STREQUAL "find-package")
+if(MODE STREQUAL "installed")
+  if(NOT EXISTS "${PREFIX}")
+    message(FATAL_ERROR "consumer ${MODE}: no installed spool in '${PREFIX}'")
+  endif()
+  step("configure consumer" ${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/app-build ${common_args}
+       -DCMAKE_PREFIX_PATH=${PREFIX})
+  step("build consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/app-build -j2)
+  step("run consumer" ${WORK_DIR}/app-build/${APP})
+
+elseif(MODE STREQUAL "find-package")
   step("configure spool" ${CMAKE_COMMAND} -S ${SPOOL_SOURCE_DIR} -B ${WORK_DIR}/spool-build ${common_args}
        -DCMAKE_INSTALL_PREFIX=${prefix}
        -DSPOOL_BUILD_TESTS=OFF -DSPOOL_BUILD_EXAMPLES=OFF -DSPOOL_BUILD_BENCH=OFF)

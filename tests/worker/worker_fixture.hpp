@@ -1,8 +1,9 @@
 #pragma once
 // What the worker tests share: a scratch directory with a mem:// queue, a recorder of status
-// events, an adapter that fails on purpose, and checks of a published package. Assertions run on
-// the test thread only; worker threads record.
+// events, an adapter that fails on purpose (spool::test::faulty_queue), and checks of a published
+// package. Assertions run on the test thread only; worker threads record.
 #include <spool/queue/registry.hpp>
+#include <spool/test/faulty_queue.hpp>
 #include <spool/worker/status.hpp>
 #include <spool/worker/worker.hpp>
 
@@ -27,6 +28,7 @@ namespace fs = std::filesystem;
 namespace q = spool::queue;
 using namespace std::chrono_literals;
 using spool::job_state;
+using spool::test::queue_op;
 
 inline std::shared_ptr<q::queue_adapter> fresh_memory_queue() {
   static std::atomic<int> n{0};
@@ -102,9 +104,10 @@ struct fixture {
     j.output = out.string();
     j.plan = spool::apply_spec(boost::json::parse(plan)).value();
     j.metadata = boost::json::object{{"course", "cs101"}};
-    q::send_result r;
-    REQUIRE_FALSE(queue->send({boost::json::serialize(spool::to_json(j)), key, 0ms}, r));
-    return r.message_id;
+    auto r = queue->send({boost::json::serialize(spool::to_json(j)), key, 0ms});
+    INFO((r ? std::string() : r.error().what()));
+    REQUIRE(r.has_value());
+    return r->message_id;
   }
 
   spool::worker_options options() {
@@ -120,9 +123,22 @@ struct fixture {
   }
 
   q::queue_stats stats() {
-    q::queue_stats s;
-    REQUIRE_FALSE(queue->stats(s));
-    return s;
+    auto s = queue->stats();
+    REQUIRE(s.has_value());
+    return *s;
+  }
+
+  // Every dead-letter record, page by page.
+  std::vector<q::dead_letter_record> dead() {
+    std::vector<q::dead_letter_record> out;
+    std::string after;
+    do {
+      auto page = queue->dead_letters()->list_dead(after, 10);
+      REQUIRE(page.has_value());
+      out.insert(out.end(), page->records.begin(), page->records.end());
+      after = page->next;
+    } while (!after.empty());
+    return out;
   }
 
   // Temporaries of any kind anywhere under the scratch directory.
@@ -181,54 +197,18 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 120s) {
   return pred();
 }
 
-// Delegates to a real queue; failures are switched on per method.
-class faulty_queue : public q::queue_adapter {
+// spool::test::faulty_queue, which can also act as a backend without deduplication (SQS standard
+// queues).
+class faulty_queue : public spool::test::faulty_queue {
  public:
-  explicit faulty_queue(std::shared_ptr<q::queue_adapter> inner) : inner_(std::move(inner)) {}
-  std::atomic<int> failing_acks{0};  // this many acks fail with io_error
-  std::atomic<bool> refuse_extend{false};
-  std::atomic<int> extends{0}, refused{0};
-
-  q::capabilities caps() const noexcept override { return inner_->caps(); }
-  std::atomic<bool> no_dedup{false};  // like a backend without deduplication (SQS standard queues)
-  spool::error_code send(const q::outgoing_message& m, q::send_result& out) override {
-    if (!no_dedup) return inner_->send(m, out);
+  using spool::test::faulty_queue::faulty_queue;
+  std::atomic<bool> no_dedup{false};
+  spool::result<q::send_result> send(const q::outgoing_message& m) override {
+    if (!no_dedup) return spool::test::faulty_queue::send(m);
     auto copy = m;
     copy.dedup_key.clear();
-    return inner_->send(copy, out);
+    return spool::test::faulty_queue::send(copy);
   }
-  std::atomic<int> receives{0};
-  spool::error_code receive(const q::receive_options& o, std::vector<q::delivery>& out,
-                            const std::atomic<bool>* cancel) override {
-    ++receives;
-    return inner_->receive(o, out, cancel);
-  }
-  spool::error_code ack(const q::delivery& d) override {
-    if (failing_acks > 0) {
-      --failing_acks;
-      return spool::errc::io_error;
-    }
-    return inner_->ack(d);
-  }
-  spool::error_code nack(const q::delivery& d, q::milliseconds delay) override { return inner_->nack(d, delay); }
-  spool::error_code release(const q::delivery& d) override { return inner_->release(d); }
-  spool::error_code extend(const q::delivery& d, q::milliseconds lease, q::clock::time_point& t) override {
-    ++extends;
-    if (refuse_extend) {
-      ++refused;
-      return spool::errc::lease_lost;
-    }
-    return inner_->extend(d, lease, t);
-  }
-  spool::error_code dead_letter(const q::delivery& d, const std::string& r, const std::string& e) override {
-    return inner_->dead_letter(d, r, e);
-  }
-  spool::error_code list_dead(std::vector<q::dead_letter_record>& out) override { return inner_->list_dead(out); }
-  spool::error_code redrive(const std::string& id, std::size_t& moved) override { return inner_->redrive(id, moved); }
-  spool::error_code stats(q::queue_stats& out) override { return inner_->stats(out); }
-
- private:
-  std::shared_ptr<q::queue_adapter> inner_;
 };
 
 }  // namespace worker_test

@@ -100,15 +100,15 @@ TEST_CASE("Worker::OneRun: a second run() while one is in progress returns alrea
   spool::error_code first_ec = spool::errc::internal;
   spool::worker_summary first;
   std::thread t([&] { first_ec = w.run(first); });
-  REQUIRE(eventually([&] { return faulty->receives > 0; }, 30s));
+  REQUIRE(eventually([&] { return faulty->calls(queue_op::receive) > 0; }, 30s));
   spool::worker_summary second;
   second.succeeded = 99;
   CHECK(w.run(second) == spool::errc::already_running);
   CHECK(second.succeeded == 0);
   CHECK(w.run(second, std::stop_token()) == spool::errc::already_running);
   // The refused calls changed nothing: the first run goes on until drained.
-  const int receives = faulty->receives;
-  CHECK(eventually([&] { return faulty->receives > receives; }, 30s));
+  const int receives = faulty->calls(queue_op::receive);
+  CHECK(eventually([&] { return faulty->calls(queue_op::receive) > receives; }, 30s));
   w.drain();
   t.join();
   CHECK_FALSE(first_ec);
@@ -266,8 +266,7 @@ TEST_CASE("Worker::Exceptions: a job that always throws is dead-lettered after m
   auto summary = run_worker(f.queue, o);
   CHECK(summary.retried == 2);
   CHECK(summary.dead == 1);
-  std::vector<q::dead_letter_record> dead;
-  REQUIRE_FALSE(f.queue->list_dead(dead));
+  auto dead = f.dead();
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].message_id == id);
   CHECK(dead[0].receive_count == 3);
@@ -348,8 +347,7 @@ TEST_CASE("Worker::ForeignOutput: a directory with someone else's files is dead-
   CHECK(snapshot(other) == before_other);
   CHECK(snapshot(app) == before_app);
   CHECK(f.leftovers().empty());
-  std::vector<q::dead_letter_record> dead;
-  REQUIRE_FALSE(f.queue->list_dead(dead));
+  auto dead = f.dead();
   REQUIRE(dead.size() == 3);
   for (const auto& d : dead) {
     CHECK(ids.count(d.message_id) == 1);

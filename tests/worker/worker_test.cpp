@@ -97,8 +97,7 @@ TEST_CASE("Worker::Poison: an input error is dead-lettered on the first attempt,
   auto summary = run_worker(f.queue, f.options());
   CHECK(summary.dead == 1);
   CHECK(summary.succeeded + summary.retried == 0);
-  std::vector<q::dead_letter_record> dead;
-  REQUIRE_FALSE(f.queue->list_dead(dead));
+  auto dead = f.dead();
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].message_id == id);
   CHECK(dead[0].receive_count == 1);
@@ -119,27 +118,51 @@ TEST_CASE("Worker::Poison: an input error is dead-lettered on the first attempt,
   spool::test::input_spec spec;
   spec.duration_s = 2;
   spool::test::make_input(in, spec);
-  std::size_t moved = 0;
-  REQUIRE_FALSE(f.queue->redrive(id, moved));
-  CHECK(moved == 1);
+  auto moved = f.queue->dead_letters()->redrive(id);
+  REQUIRE(moved.has_value());
+  CHECK(*moved == 1);
   summary = run_worker(f.queue, f.options());
   CHECK(summary.succeeded == 1);
   require_package(out, id);
   CHECK(f.stats().dead == 0);
 }
 
+TEST_CASE(
+    "Worker::MinimalBackend: without a dead-letter store or stats, a dead job is acknowledged and its status "
+    "says why; an idle run still ends",
+    "[worker]") {
+  fixture f;
+  auto minimal = std::make_shared<faulty_queue>(f.queue);
+  minimal->withdraw(queue_op::dead_letter);
+  minimal->withdraw(queue_op::stats);
+  REQUIRE(minimal->dead_letters() == nullptr);
+  auto in = f.dir / "notes.mp4";
+  spool::test::write_text(in, "these are lecture notes, not a video\n");
+  auto out = f.dir / "out";
+  auto id = f.submit(in, out);
+  auto summary = run_worker(minimal, f.options());  // exit_when_idle: ends without stats
+  CHECK(summary.dead == 1);
+  CHECK(minimal->calls(queue_op::ack) == 1);
+  CHECK(minimal->calls(queue_op::dead_letter) == 0);
+  auto s = status_of(out);
+  CHECK(s.job_id == id);
+  CHECK(s.state == job_state::dead);
+  CHECK(s.error == spool::errc::input_not_media);
+  auto st = f.stats();  // the backend underneath: nothing left, nothing kept
+  CHECK(st.visible + st.in_flight + st.delayed + st.dead == 0);
+}
+
 TEST_CASE("Worker::Invalid: a job whose body is not a job spec is dead-lettered with the reason", "[worker]") {
   fixture f;
-  q::send_result r;
-  REQUIRE_FALSE(f.queue->send({R"({"version":1,"input":"/x.mp4"})", "", 0ms}, r));
+  auto r = f.queue->send({R"({"version":1,"input":"/x.mp4"})", "", 0ms});
+  REQUIRE(r.has_value());
   auto summary = run_worker(f.queue, f.options());
   CHECK(summary.dead == 1);
-  std::vector<q::dead_letter_record> dead;
-  REQUIRE_FALSE(f.queue->list_dead(dead));
+  auto dead = f.dead();
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].reason.find("output") != std::string::npos);
   CHECK(boost::json::parse(dead[0].last_error_json).at("code") == "invalid_spec");
-  REQUIRE(f.events->states()[r.message_id] == std::vector<job_state>{job_state::dead});
+  REQUIRE(f.events->states()[r->message_id] == std::vector<job_state>{job_state::dead});
 }
 
 TEST_CASE("Worker::Crashes: a job whose deliveries keep dying is dead-lettered once its attempts are used up",
@@ -152,18 +175,17 @@ TEST_CASE("Worker::Crashes: a job whose deliveries keep dying is dead-lettered o
   o.retry.max_attempts = 3;
   // Three deliveries that never report back, as if each worker had been killed mid-job.
   for (int i = 0; i < 3; ++i) {
-    std::vector<q::delivery> d;
     q::receive_options ro;
     ro.lease = 1ms;
-    REQUIRE_FALSE(f.queue->receive(ro, d));
-    REQUIRE(d.size() == 1);
+    auto d = f.queue->receive(ro);
+    REQUIRE(d.has_value());
+    REQUIRE(d->size() == 1);
     std::this_thread::sleep_for(5ms);
   }
   auto summary = run_worker(f.queue, o);
   CHECK(summary.dead == 1);
   CHECK(summary.succeeded == 0);
-  std::vector<q::dead_letter_record> dead;
-  REQUIRE_FALSE(f.queue->list_dead(dead));
+  auto dead = f.dead();
   REQUIRE(dead.size() == 1);
   CHECK(dead[0].message_id == id);
   CHECK(dead[0].receive_count == 4);
@@ -238,7 +260,7 @@ TEST_CASE("Worker::Heartbeat: a job longer than its lease keeps it and runs once
 TEST_CASE("Worker::LeaseLost: a refused extension cancels the transcode and leaves the job alone", "[worker]") {
   fixture f;
   auto faulty = std::make_shared<faulty_queue>(f.queue);
-  faulty->refuse_extend = true;
+  faulty->fail_next(queue_op::extend, -1, {spool::errc::lease_lost, "the queue refuses every heartbeat"});
   auto in = f.input("long.mp4", 12, 640, 360);
   auto out = f.dir / "out";
   f.submit(in, out, R"({"video":{"preset":"veryfast","rungs":[{"name":"360p","height":360}]}})");
@@ -250,7 +272,7 @@ TEST_CASE("Worker::LeaseLost: a refused extension cancels the transcode and leav
   spool::worker_summary summary;
   spool::error_code ec;
   std::thread t([&] { ec = w.run(summary); });
-  CHECK(eventually([&] { return faulty->refused > 0 && w.running() == 0; }, 60s));
+  CHECK(eventually([&] { return faulty->failures(queue_op::extend) > 0 && w.running() == 0; }, 60s));
   w.stop();
   t.join();
   CHECK_FALSE(ec);
@@ -266,7 +288,7 @@ TEST_CASE("Worker::AlreadyComplete: a redelivered job whose package is published
           "[worker]") {
   fixture f;
   auto faulty = std::make_shared<faulty_queue>(f.queue);
-  faulty->failing_acks = 3;  // every try of the first acknowledgement fails
+  faulty->fail_next(queue_op::ack, 3, spool::errc::io_error);  // every try of the first acknowledgement fails
   auto in = f.input("in.mp4");
   auto out = f.dir / "out";
   auto id = f.submit(in, out);
@@ -275,6 +297,8 @@ TEST_CASE("Worker::AlreadyComplete: a redelivered job whose package is published
   auto summary = run_worker(faulty, o);
   CHECK(summary.succeeded == 1);
   CHECK(summary.already_complete == 1);
+  CHECK(faulty->failures(queue_op::ack) == 3);
+  CHECK(faulty->calls(queue_op::ack) == 4);
   auto st = f.stats();
   CHECK(st.visible + st.in_flight + st.delayed + st.dead == 0);
   require_package(out, id);
@@ -304,8 +328,9 @@ TEST_CASE("Worker::Idempotency: a resubmitted key runs once, also through a queu
   j.input = in.string();
   j.output = out.string();
   j.plan = spool::apply_spec(boost::json::parse(small_plan_json)).value();
-  q::send_result again;
-  REQUIRE_FALSE(faulty->send({boost::json::serialize(spool::to_json(j)), "upload-42", 0ms}, again));
+  auto sent = faulty->send({boost::json::serialize(spool::to_json(j)), "upload-42", 0ms});
+  REQUIRE(sent.has_value());
+  const auto again = *sent;
   REQUIRE(again.message_id != first);
   summary = run_worker(faulty, f.options());
   CHECK(summary.already_complete == 1);
@@ -321,7 +346,7 @@ TEST_CASE("Worker::Idempotency: a resubmitted key runs once, also through a queu
 TEST_CASE("Worker::LeaseBeforePublish: a lease found lost at the last moment publishes nothing", "[worker]") {
   fixture f;
   auto faulty = std::make_shared<faulty_queue>(f.queue);
-  faulty->refuse_extend = true;
+  faulty->fail_next(queue_op::extend, -1, {spool::errc::lease_lost, "the queue refuses every heartbeat"});
   auto in = f.input("in.mp4");
   auto out = f.dir / "out";
   f.submit(in, out);
@@ -333,11 +358,11 @@ TEST_CASE("Worker::LeaseBeforePublish: a lease found lost at the last moment pub
   spool::worker_summary summary;
   spool::error_code ec = spool::errc::internal;
   std::thread t([&] { ec = w.run(summary); });
-  CHECK(eventually([&] { return faulty->refused > 0 && w.running() == 0; }, 60s));
+  CHECK(eventually([&] { return faulty->failures(queue_op::extend) > 0 && w.running() == 0; }, 60s));
   w.stop();
   t.join();
   CHECK_FALSE(ec);
-  CHECK(faulty->extends == 1);
+  CHECK(faulty->calls(queue_op::extend) == 1);
   CHECK(summary.lease_lost == 1);
   CHECK(summary.succeeded == 0);
   CHECK_FALSE(fs::exists(out / "master.m3u8"));
@@ -490,8 +515,9 @@ TEST_CASE("Worker::Async: basic_worker::async_run with use_future, and cancellat
 
 TEST_CASE("Worker::File: jobs through a durable file:// queue", "[worker]") {
   fixture f;
-  std::string detail;
-  REQUIRE_FALSE(q::make_file_queue((f.dir / "jobs.db").string(), f.queue, &detail));
+  auto opened = q::make_file_queue((f.dir / "jobs.db").string());
+  REQUIRE(opened.has_value());
+  f.queue = *opened;
   auto in = f.input("in.mp4");
   auto id1 = f.submit(in, f.dir / "a");
   auto id2 = f.submit(in, f.dir / "b");

@@ -1,39 +1,56 @@
 #pragma once
 // The queue adapter: what a backend (mem://, file://, sqs+https://, or an integrator's own) implements.
 // Backends only move bytes; retry policy, dead-letter decisions and idempotency of jobs live in the
-// core and are the same for every backend.
+// core and are the same for every backend. docs/writing-a-queue-backend.md builds one from scratch.
 //
-// Contract (checked by spool/queue/conformance.hpp, which every backend runs):
+// What a backend must write: type_name(), caps() and five operations, send, receive, ack, nack and
+// extend. Everything else is optional and declared, never guessed:
+//  - send_batch and stats answer errc::feature_unsupported (naming the operation and the backend)
+//    unless the backend overrides them and declares caps().send_batch / caps().stats;
+//  - release gives a delivery back with nack(d, 0), which counts it, unless the backend overrides it
+//    and declares caps().uncounted_release (the worker calls release on every shutdown, so the
+//    default must work);
+//  - the dead-letter store (dead_letter, list_dead, redrive) is its own small interface, reached
+//    through dead_letters(), which is null when the backend has none.
+//
+// Contract (checked by the conformance suite in spool/test/queue_conformance.hpp, which every
+// backend runs):
 //  - Delivery is at-least-once. A received message is leased: invisible to other receivers until the
 //    lease expires, it is acknowledged (removed), negatively acknowledged (visible again after a
 //    delay) or extended.
-//  - Every delivery carries a fresh receipt (a fencing token). ack, nack and extend with a receipt
-//    that is no longer current (the lease expired and the message was delivered again, or it was
-//    already acked) fail with errc::lease_lost and never affect the newer delivery.
+//  - Every delivery carries a fresh receipt (a fencing token). ack, nack, release, extend and
+//    dead_letter with a receipt that is no longer current (the lease expired and the message was
+//    delivered again, or it was already acked) fail with errc::lease_lost and never affect the newer
+//    delivery (where caps().fencing says so).
 //  - receive_count counts deliveries, crashed ones included (like SQS ApproximateReceiveCount).
-//    release gives a delivery back without counting it, where caps().uncounted_release says so.
 //  - A non-empty dedup_key makes send idempotent: sending the same key again returns the first
 //    message's id with duplicate = true, for as long as the backend remembers the key: while the
 //    message or its dead-letter record exists, and for caps().dedup_window after it was acknowledged
 //    (mem:// and file://: 24 hours), so a host retrying a submit after the job finished queues nothing.
-//  - send_batch sends several messages as send would, appending one send_result per message, in
-//    order. Dedup keys are honoured inside the batch as well as across batches: a key repeated
-//    within one batch gives the first message's id with duplicate = true. An empty batch succeeds.
-//    Backends that override it and declare caps().atomic_send_batch (mem:// and file://) store all
-//    of the batch or none of it: file:// writes the whole batch in one transaction, one durable
-//    commit. The default implementation calls send for each message and stops at the first error.
-//    Either way, on an error exactly the messages whose results were appended are stored. A batch
-//    may be larger than caps().max_batch (which bounds receive); a backend that cannot take it at
-//    once may split it, and is then all-or-nothing per part only.
+//  - send_batch answers one entry per message, in order: its send_result, or why that message was
+//    not stored. An error for the whole call means none was stored. Dedup keys count within the
+//    batch as well as across batches: a key repeated within one batch gives the first message's id
+//    with duplicate = true. An empty batch succeeds. With caps().atomic_send_batch (mem:// and
+//    file://) the backend stores all of a batch or none of it, so no entry ever fails alone; file://
+//    writes a batch in one transaction, one durable commit.
 //  - receive returns min(max_messages, visible messages) deliveries when any are visible (it does
-//    not stop at one), appended to `out`; it blocks at most options.wait for the first, and returns
-//    early (with no messages and no error) when *cancel becomes true.
+//    not stop at one); it blocks at most options.wait for the first, and returns early (with no
+//    messages and no error) when *cancel becomes true.
 //  - Timestamps are kept to the millisecond. Leases and delays are measured on a clock that does not
 //    step (mem:// and file:// read time_source::since_boot()); the timestamps in a delivery, a
-//    dead-letter record and extend's expires_at are wall-clock times, for display.
-//  - Limits beyond caps() (a delay, lease or body too large) are errc::invalid_argument and change
-//    nothing.
-//  - All methods are thread-safe and may block.
+//    dead-letter record and extend's expiry are wall-clock times, for display.
+//  - Limits beyond caps() (a delay, lease or body too large) are errc::invalid_argument, with the
+//    limit in the message, and change nothing.
+//
+// Blocking, on purpose. Every method returns when its work is done (receive: at most options.wait
+// later) and may be called from any number of threads at once. That is the easiest interface to
+// implement over whatever a backend talks to (an SQL client, files, an HTTP client used
+// synchronously), and nobody above has to pay for it: basic_job_queue runs these calls on threads
+// of its own, never on the host's io_context, and the worker on its own threads.
+//
+// Errors. Every failure is a spool::error, a code the core acts on and a message in words that
+// reaches the host unchanged ("/var/q.db: database or disk is full"). An exception that escapes a
+// method (std::bad_alloc) is taken by the callers as an internal error.
 #include <spool/error.hpp>
 
 #include <atomic>
@@ -41,6 +58,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -84,6 +102,12 @@ struct dead_letter_record {
   clock::time_point sent_at{}, dead_at{};
 };
 
+/// One page of the dead-letter store.
+struct dead_letter_page {
+  std::vector<dead_letter_record> records;  ///< in the order they were dead-lettered
+  std::string next;                         ///< `after` for the following page; empty when none follows
+};
+
 struct queue_stats {
   std::int64_t visible = 0;    ///< ready to be received
   std::int64_t in_flight = 0;  ///< leased
@@ -92,9 +116,10 @@ struct queue_stats {
   double oldest_age_s = 0;     ///< age of the oldest message not yet acked (visible, leased or delayed)
 };
 
-/// What a backend can do; the conformance suite skips what a backend declares it cannot.
+/// What a backend can do. The conformance suite skips what a backend declares it cannot do, and
+/// checks that an operation it does not declare answers errc::feature_unsupported.
 struct capabilities {
-  std::size_t max_batch = 10;
+  std::size_t max_batch = 10;  ///< most deliveries one receive returns
   std::size_t max_message_bytes = 1 << 20;
   milliseconds max_delay{15 * 60 * 1000};
   milliseconds max_lease{12 * 3600 * 1000};
@@ -103,49 +128,79 @@ struct capabilities {
   milliseconds dedup_window{0};  ///< how long a key is still honoured after its message was acknowledged
   bool durable = false;          ///< survives the process (and a crash) once send returns
   bool shared_between_processes = false;
+  // Optional operations.
+  bool send_batch = false;         ///< send_batch is implemented
   bool atomic_send_batch = false;  ///< send_batch stores the whole batch or none of it
+  bool stats = false;              ///< stats is implemented
   /// release() gives a delivery back without counting it: the next delivery has the same
   /// receive_count as the released one. Without it release() is nack(d, 0) and counts (SQS cannot
   /// lower ApproximateReceiveCount).
   bool uncounted_release = false;
 };
 
+/// Where messages go that will not be retried. Optional: a backend that has one returns it from
+/// queue_adapter::dead_letters(); it lives as long as the adapter. Thread-safe and blocking, like
+/// the adapter.
+class dead_letter_store {
+ public:
+  /// Moves the delivered message here. errc::lease_lost if d.receipt is not the current delivery.
+  virtual error dead_letter(const delivery& d, const std::string& reason, const std::string& last_error_json) = 0;
+  /// Up to `limit` records (a backend may give fewer), in the order they were dead-lettered,
+  /// starting after the position `after` names (empty: from the first). Records are never all
+  /// loaded at once. A malformed `after` or a zero limit is errc::invalid_argument.
+  virtual result<dead_letter_page> list_dead(std::string_view after, std::size_t limit) = 0;
+  /// Makes dead messages visible again with a fresh receive count: one by id, or all when id is
+  /// empty. Returns how many moved; an unknown id moves none and is not an error.
+  virtual result<std::size_t> redrive(const std::string& message_id) = 0;
+
+ protected:
+  ~dead_letter_store() = default;
+};
+
 class queue_adapter {
  public:
   virtual ~queue_adapter() = default;
 
+  // ---- required ----
+
+  /// The backend's name in messages: "mem", "file", "redis".
+  virtual std::string_view type_name() const noexcept = 0;
   virtual capabilities caps() const noexcept = 0;
-  virtual error_code send(const outgoing_message& m, send_result& out) = 0;
-  /// Sends `msgs` in order, appending one result per message to `out`. This default sends one at a
-  /// time (not atomic, one commit each); backends override it to store a batch at once.
-  virtual error_code send_batch(const std::vector<outgoing_message>& msgs, std::vector<send_result>& out) {
-    for (const auto& m : msgs) {
-      send_result r;
-      if (auto ec = send(m, r)) return ec;
-      out.push_back(std::move(r));
-    }
-    return {};
-  }
-  /// Appends up to options.max_messages deliveries to `out`.
-  virtual error_code receive(const receive_options& options, std::vector<delivery>& out,
-                             const std::atomic<bool>* cancel = nullptr) = 0;
+  virtual result<send_result> send(const outgoing_message& m) = 0;
+  /// Leases up to options.max_messages visible messages, waiting up to options.wait for the first.
+  virtual result<std::vector<delivery>> receive(const receive_options& options,
+                                                const std::atomic<bool>* cancel = nullptr) = 0;
   /// Removes the message. errc::lease_lost if d.receipt is not the current delivery.
-  virtual error_code ack(const delivery& d) = 0;
+  virtual error ack(const delivery& d) = 0;
   /// Ends the lease; the message is visible again after `delay`.
-  virtual error_code nack(const delivery& d, milliseconds delay) = 0;
-  /// Gives the delivery back, visible again at once, without counting it as an attempt: for work
-  /// stopped by a shutdown (drain, stop), never for a failure. errc::lease_lost if d.receipt is not
-  /// the current delivery. This default is nack(d, 0), which counts the delivery; backends that can
-  /// undo the count override it and declare caps().uncounted_release.
-  virtual error_code release(const delivery& d) { return nack(d, milliseconds(0)); }
-  /// Moves the lease's expiry to now + lease.
-  virtual error_code extend(const delivery& d, milliseconds lease, clock::time_point& expires_at) = 0;
-  /// Moves the delivered message to the dead-letter store.
-  virtual error_code dead_letter(const delivery& d, const std::string& reason, const std::string& last_error_json) = 0;
-  virtual error_code list_dead(std::vector<dead_letter_record>& out) = 0;
-  /// Makes dead messages visible again with a fresh receive count: one by id, or all when id is empty.
-  virtual error_code redrive(const std::string& message_id, std::size_t& moved) = 0;
-  virtual error_code stats(queue_stats& out) = 0;
+  virtual error nack(const delivery& d, milliseconds delay) = 0;
+  /// Moves the lease's expiry to now + lease; returns the new expiry (wall clock).
+  virtual result<clock::time_point> extend(const delivery& d, milliseconds lease) = 0;
+
+  // ---- optional ----
+
+  /// Sends several messages in one call (caps().send_batch). spool::queue::submit_batch sends one
+  /// at a time when a backend has no batch send.
+  virtual result<std::vector<result<send_result>>> send_batch(const std::vector<outgoing_message>& msgs) {
+    (void)msgs;
+    return unsupported("send_batch");
+  }
+  /// Gives the delivery back, visible again at once, for work stopped by a shutdown (drain, stop),
+  /// never for a failure. errc::lease_lost if d.receipt is not the current delivery. This default is
+  /// nack(d, 0), which counts the delivery; backends that can undo the count override it and
+  /// declare caps().uncounted_release.
+  virtual error release(const delivery& d) { return nack(d, milliseconds(0)); }
+  /// Counts the queue's messages (caps().stats).
+  virtual result<queue_stats> stats() { return unsupported("stats"); }
+  /// The dead-letter store, or null when the backend has none.
+  virtual dead_letter_store* dead_letters() noexcept { return nullptr; }
+
+ protected:
+  /// errc::feature_unsupported, naming `operation` and this backend.
+  error unsupported(std::string_view operation) const {
+    return {errc::feature_unsupported,
+            std::string(operation) + " is not supported by the " + std::string(type_name()) + " queue backend"};
+  }
 };
 
 }  // namespace spool::queue

@@ -1,23 +1,30 @@
 #pragma once
-// basic_job_queue: the asynchronous face of a queue backend. An Asio I/O object whose operations
-// take any completion token (callbacks, use_awaitable, use_future, deferred). The adapter's blocking
-// calls run on threads this object owns, never on the host's io_context; completions run through
-// each handler's associated executor.
+// basic_job_queue: the asynchronous face of a queue backend, and the only one a host needs. An Asio
+// I/O object whose operations take any completion token (callbacks, use_awaitable, use_future,
+// deferred, as_tuple). The backend's blocking calls run on threads this object owns (or on an
+// executor the host supplies), never on the host's io_context; completions run through each
+// handler's associated executor.
+//
+// Every operation completes with `void(spool::error_code, R)`, where R is a small struct named for
+// what happened (submitted, received, extended, done, counted, listed, redriven) whose `message`
+// says, on failure, what went wrong in words: the backend's own reason, unchanged. A cancelled
+// operation completes with spool::errc::cancelled, which compares equal to
+// spool::condition::cancelled (as boost::asio::error::operation_aborted also does).
 #include <spool/job.hpp>
 #include <spool/queue/adapter.hpp>
+#include <spool/queue/submit.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -28,6 +35,41 @@
 
 namespace spool::queue {
 
+/// How async_receive completed: the deliveries (none after a cancellation or a failure).
+struct received {
+  std::vector<delivery> deliveries;
+  std::string message;  ///< on failure, what went wrong
+};
+
+/// How async_extend completed.
+struct extended {
+  clock::time_point expires_at{};  ///< the lease's new expiry (wall clock)
+  std::string message;             ///< on failure, what went wrong
+};
+
+/// How an operation without a value completed (ack, nack, release, dead_letter).
+struct done {
+  std::string message;  ///< on failure, what went wrong
+};
+
+/// How async_stats completed.
+struct counted {
+  queue_stats stats;
+  std::string message;  ///< on failure, what went wrong
+};
+
+/// How async_list_dead completed: one page of the dead-letter store.
+struct listed {
+  dead_letter_page page;  ///< page.next is `after` for the following page; empty when none follows
+  std::string message;    ///< on failure, what went wrong
+};
+
+/// How async_redrive completed.
+struct redriven {
+  std::size_t moved = 0;  ///< dead messages made visible again
+  std::string message;    ///< on failure, what went wrong
+};
+
 /// @par Thread Safety
 /// Distinct objects: safe. Shared objects: every async_ operation may be started concurrently.
 template <class Executor = boost::asio::any_io_executor>
@@ -35,128 +77,295 @@ class basic_job_queue {
  public:
   using executor_type = Executor;
 
-  /// `io_threads` bounds how many adapter calls run at once (a long-polling receive holds one).
+  /// The backend's calls run on a pool owned by this object: `io_threads` bounds how many run at
+  /// once (a long-polling receive holds one).
   basic_job_queue(const executor_type& ex, std::shared_ptr<queue_adapter> adapter, std::size_t io_threads = 2)
-      : ex_(ex), adapter_(std::move(adapter)), pool_(std::make_unique<boost::asio::thread_pool>(io_threads)) {}
+      : ex_(ex),
+        adapter_(std::move(adapter)),
+        pool_(std::make_unique<boost::asio::thread_pool>(io_threads)),
+        blocking_ex_(pool_->get_executor()) {}
+
+  /// The backend's calls run on `blocking_executor`, supplied by the host. Each call occupies one of
+  /// its threads until it returns (a receive up to its wait), so it must not be the executor of a
+  /// latency-sensitive io_context.
+  basic_job_queue(const executor_type& ex, std::shared_ptr<queue_adapter> adapter,
+                  boost::asio::any_io_executor blocking_executor)
+      : ex_(ex), adapter_(std::move(adapter)), blocking_ex_(std::move(blocking_executor)) {}
 
   basic_job_queue(const basic_job_queue&) = delete;
   basic_job_queue& operator=(const basic_job_queue&) = delete;
 
-  /// Ends waiting receives (they complete with operation_aborted) and waits for running calls.
+  /// Ends waiting receives (they complete with errc::cancelled) and, when the pool is this object's
+  /// own, waits for the calls in progress. Operations already started still complete.
   ~basic_job_queue() {
     {
       std::lock_guard lock(core_->mutex);
       core_->closing = true;
       for (auto& f : core_->running) *f = true;
     }
-    pool_->join();
+    if (pool_) pool_->join();
   }
 
   executor_type get_executor() const noexcept { return ex_; }
-  queue_adapter& adapter() const noexcept { return *adapter_; }
 
-  /// Queues a job. The job's id is the queue's message id; a job whose idempotency_key was seen
-  /// before is not queued again and the first job's id is returned.
+  /// What the backend can do (no call to the backend is made).
+  capabilities caps() const noexcept { return adapter_->caps(); }
+
+  /// Queues a job (spool::queue::submit): checked as a worker will read it, then sent with its
+  /// idempotency_key as the dedup key. The job's id is the queue's message id; a key seen before
+  /// queues nothing and gives the first job's id with `duplicate` set.
   ///
   /// @par Completion Signature
-  /// `void(spool::error_code, std::string job_id)`; errc::invalid_spec for a job whose plan is bad.
-  template <class Token = boost::asio::default_completion_token_t<executor_type>>
+  /// `void(spool::error_code, spool::queue::submitted)`; errc::invalid_spec (with the reason in the
+  /// message) for a job a worker would refuse, and nothing is queued.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Not cancellable.
+  ///
+  /// The handler is never invoked from within this function.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, submitted))
+                Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_submit(job_spec job, Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
-    return start<void(error_code, std::string)>(std::forward<Token>(token), [a = adapter_, job = std::move(job)](
-                                                                                 const std::atomic<bool>&) {
-      if (auto e = validate(job.plan)) return std::make_tuple(e.code, std::string());
-      job_spec body = job;
-      body.job_id.clear();  // the queue names the job
-      outgoing_message m{boost::json::serialize(to_json(body)), job.idempotency_key, milliseconds(0)};
-      send_result r;
-      auto ec = a->send(m, r);
-      return std::make_tuple(ec, std::move(r.message_id));
-    });
+    return start<void(error_code, submitted)>(std::forward<Token>(token),
+                                              [a = adapter_, job = std::move(job)](const std::atomic<bool>&) {
+                                                auto r = submit(*a, job);
+                                                if (!r) return failed<submitted>(r.error());
+                                                return std::make_tuple(error_code(), std::move(*r));
+                                              });
   }
 
-  /// Queues several jobs with one send_batch: on mem:// and file:// all of them or none, and on
-  /// file:// one durable commit for the lot. Every job's plan is checked first; one bad job fails
-  /// the whole batch before anything is queued. Idempotency keys work as in async_submit, also
-  /// between jobs of the same batch.
+  /// Queues several jobs (spool::queue::submit_batch): every job is checked first, and one bad job
+  /// fails the whole batch before anything is queued. Then one send_batch where the backend has it
+  /// (on mem:// and file:// all of the jobs or none, and on file:// one durable commit for the lot),
+  /// else one send per job, not atomic. Idempotency keys work as in async_submit, also between jobs
+  /// of the same batch.
   ///
   /// @par Completion Signature
-  /// `void(spool::error_code, std::vector<std::string> job_ids)`, one id per job in order;
-  /// errc::invalid_spec if any job's plan is bad. After another error, `job_ids` names the jobs that
-  /// were queued all the same (a backend without atomic_send_batch may have queued a first part).
-  template <class Token = boost::asio::default_completion_token_t<executor_type>>
+  /// `void(spool::error_code, std::vector<spool::queue::submitted>)`: one entry per job, in order.
+  /// The code is the first failing job's; a job that was not queued has an empty job_id and its
+  /// entry's message says why. Jobs with an id were queued even when the code is set (a backend
+  /// without an atomic batch may have queued a first part).
+  ///
+  /// @par Per-Operation Cancellation
+  /// Not cancellable.
+  ///
+  /// The handler is never invoked from within this function.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, std::vector<submitted>))
+                Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_submit_batch(std::vector<job_spec> jobs,
                           Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
-    return start<void(error_code, std::vector<std::string>)>(
+    return start<void(error_code, std::vector<submitted>)>(
         std::forward<Token>(token), [a = adapter_, jobs = std::move(jobs)](const std::atomic<bool>&) {
-          std::vector<outgoing_message> msgs;
-          msgs.reserve(jobs.size());
-          for (const auto& job : jobs) {
-            if (auto e = validate(job.plan)) return std::make_tuple(e.code, std::vector<std::string>());
-            job_spec body = job;
-            body.job_id.clear();  // the queue names the job
-            msgs.push_back({boost::json::serialize(to_json(body)), job.idempotency_key, milliseconds(0)});
+          error_code first;
+          std::vector<submitted> out;
+          out.reserve(jobs.size());
+          for (auto& r : submit_batch(*a, jobs)) {
+            if (r) {
+              out.push_back(std::move(*r));
+              continue;
+            }
+            if (!first) first = r.error().code;
+            out.push_back({{}, false, r.error().what()});
           }
-          std::vector<send_result> results;
-          auto ec = a->send_batch(msgs, results);
-          std::vector<std::string> ids;
-          ids.reserve(results.size());
-          for (auto& r : results) ids.push_back(std::move(r.message_id));
-          return std::make_tuple(ec, std::move(ids));
+          return std::make_tuple(first, std::move(out));
         });
   }
 
   /// Leases up to options.max_messages jobs, waiting up to options.wait for the first.
   ///
   /// @par Completion Signature
-  /// `void(spool::error_code, std::vector<spool::queue::delivery>)`
+  /// `void(spool::error_code, spool::queue::received)`
   ///
   /// @par Per-Operation Cancellation
-  /// terminal, partial and total: a waiting receive stops within a few tens of milliseconds and
-  /// completes with boost::asio::error::operation_aborted; nothing is leased.
-  template <class Token = boost::asio::default_completion_token_t<executor_type>>
+  /// Terminal, partial and total: a waiting receive stops within a few tens of milliseconds and
+  /// completes with errc::cancelled; nothing is leased. Destroying this object cancels a waiting
+  /// receive the same way.
+  ///
+  /// The handler is never invoked from within this function.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, received))
+                Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_receive(receive_options options,
                      Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
-    return start<void(error_code, std::vector<delivery>)>(
+    return start<void(error_code, received)>(
         std::forward<Token>(token), [a = adapter_, options](const std::atomic<bool>& cancel) {
-          std::vector<delivery> out;
-          auto ec = a->receive(options, out, &cancel);
-          if (!ec && out.empty() && cancel.load()) ec = boost::asio::error::operation_aborted;
-          return std::make_tuple(ec, std::move(out));
+          auto cancelled = [] { return failed<received>(error{errc::cancelled, "the receive was cancelled"}); };
+          if (cancel.load()) return cancelled();  // asked before it started: nothing is leased
+          auto r = a->receive(options, &cancel);
+          if (!r) return failed<received>(r.error());
+          if (r->empty() && cancel.load()) return cancelled();
+          return std::make_tuple(error_code(), received{std::move(*r), {}});
         });
   }
 
+  /// Removes the job from the queue.
+  ///
   /// @par Completion Signature
-  /// `void(spool::error_code)`; errc::lease_lost when the delivery is no longer current.
-  template <class Token = boost::asio::default_completion_token_t<executor_type>>
+  /// `void(spool::error_code, spool::queue::done)`; errc::lease_lost when the delivery is no longer
+  /// current.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Not cancellable.
+  ///
+  /// The handler is never invoked from within this function.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, done))
+                Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_ack(delivery d, Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
-    return start<void(error_code)>(std::forward<Token>(token), [a = adapter_, d = std::move(d)](
-                                                                   const std::atomic<bool>&) {
-      return std::make_tuple(a->ack(d));
-    });
+    return start<void(error_code, done)>(
+        std::forward<Token>(token),
+        [a = adapter_, d = std::move(d)](const std::atomic<bool>&) { return finished(a->ack(d)); });
   }
 
+  /// Ends the lease; the job is visible again after `delay`, and the delivery counts as an attempt.
+  ///
   /// @par Completion Signature
-  /// `void(spool::error_code)`
-  template <class Token = boost::asio::default_completion_token_t<executor_type>>
+  /// `void(spool::error_code, spool::queue::done)`; errc::lease_lost when the delivery is no longer
+  /// current, errc::invalid_argument for a delay beyond caps().max_delay.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Not cancellable.
+  ///
+  /// The handler is never invoked from within this function.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, done))
+                Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_nack(delivery d, milliseconds delay,
                   Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
-    return start<void(error_code)>(std::forward<Token>(token), [a = adapter_, d = std::move(d), delay](
-                                                                   const std::atomic<bool>&) {
-      return std::make_tuple(a->nack(d, delay));
-    });
+    return start<void(error_code, done)>(
+        std::forward<Token>(token),
+        [a = adapter_, d = std::move(d), delay](const std::atomic<bool>&) { return finished(a->nack(d, delay)); });
   }
 
+  /// Gives a delivery back, visible again at once, for work a shutdown stopped: not counted where
+  /// caps().uncounted_release says so, else as a nack with no delay.
+  ///
   /// @par Completion Signature
-  /// `void(spool::error_code, spool::queue::clock::time_point expires_at)`
-  template <class Token = boost::asio::default_completion_token_t<executor_type>>
+  /// `void(spool::error_code, spool::queue::done)`; errc::lease_lost when the delivery is no longer
+  /// current.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Not cancellable.
+  ///
+  /// The handler is never invoked from within this function.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, done))
+                Token = boost::asio::default_completion_token_t<executor_type>>
+  auto async_release(delivery d, Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
+    return start<void(error_code, done)>(
+        std::forward<Token>(token),
+        [a = adapter_, d = std::move(d)](const std::atomic<bool>&) { return finished(a->release(d)); });
+  }
+
+  /// Moves the lease's expiry to now + lease (a heartbeat).
+  ///
+  /// @par Completion Signature
+  /// `void(spool::error_code, spool::queue::extended)`; errc::lease_lost when the delivery is no
+  /// longer current, errc::invalid_argument for a lease beyond caps().max_lease.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Not cancellable.
+  ///
+  /// The handler is never invoked from within this function.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, extended))
+                Token = boost::asio::default_completion_token_t<executor_type>>
   auto async_extend(delivery d, milliseconds lease,
                     Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
-    return start<void(error_code, clock::time_point)>(
-        std::forward<Token>(token), [a = adapter_, d = std::move(d), lease](const std::atomic<bool>&) {
-          clock::time_point t{};
-          auto ec = a->extend(d, lease, t);
-          return std::make_tuple(ec, t);
-        });
+    return start<void(error_code, extended)>(std::forward<Token>(token),
+                                             [a = adapter_, d = std::move(d), lease](const std::atomic<bool>&) {
+                                               auto r = a->extend(d, lease);
+                                               if (!r) return failed<extended>(r.error());
+                                               return std::make_tuple(error_code(), extended{*r, {}});
+                                             });
+  }
+
+  /// Moves the delivered job to the backend's dead-letter store, with the reason and the last
+  /// error ({"code","category","message"}, or empty).
+  ///
+  /// @par Completion Signature
+  /// `void(spool::error_code, spool::queue::done)`; errc::lease_lost when the delivery is no longer
+  /// current, errc::feature_unsupported when the backend has no dead-letter store.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Not cancellable.
+  ///
+  /// The handler is never invoked from within this function.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, done))
+                Token = boost::asio::default_completion_token_t<executor_type>>
+  auto async_dead_letter(delivery d, std::string reason, std::string last_error_json,
+                         Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
+    return start<void(error_code, done)>(std::forward<Token>(token),
+                                         [a = adapter_, d = std::move(d), reason = std::move(reason),
+                                          last_error_json = std::move(last_error_json)](const std::atomic<bool>&) {
+                                           auto* store = a->dead_letters();
+                                           if (!store) return finished(no_store(*a));
+                                           return finished(store->dead_letter(d, reason, last_error_json));
+                                         });
+  }
+
+  /// Reads one page of the dead-letter store: up to `limit` records after the position `after`
+  /// (empty: from the first), in the order they were dead-lettered.
+  ///
+  /// @par Completion Signature
+  /// `void(spool::error_code, spool::queue::listed)`; errc::feature_unsupported when the backend has
+  /// no dead-letter store, errc::invalid_argument for a malformed `after` or a zero limit.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Not cancellable.
+  ///
+  /// The handler is never invoked from within this function.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, listed))
+                Token = boost::asio::default_completion_token_t<executor_type>>
+  auto async_list_dead(std::string after, std::size_t limit,
+                       Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
+    return start<void(error_code, listed)>(std::forward<Token>(token),
+                                           [a = adapter_, after = std::move(after), limit](const std::atomic<bool>&) {
+                                             auto* store = a->dead_letters();
+                                             if (!store) return failed<listed>(no_store(*a));
+                                             auto r = store->list_dead(after, limit);
+                                             if (!r) return failed<listed>(r.error());
+                                             return std::make_tuple(error_code(), listed{std::move(*r), {}});
+                                           });
+  }
+
+  /// Makes dead jobs visible again with a fresh attempt count: the one with `message_id`, or all of
+  /// them when it is empty. An unknown id moves none and is not an error.
+  ///
+  /// @par Completion Signature
+  /// `void(spool::error_code, spool::queue::redriven)`; errc::feature_unsupported when the backend
+  /// has no dead-letter store.
+  ///
+  /// @par Per-Operation Cancellation
+  /// Not cancellable.
+  ///
+  /// The handler is never invoked from within this function.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, redriven))
+                Token = boost::asio::default_completion_token_t<executor_type>>
+  auto async_redrive(std::string message_id, Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
+    return start<void(error_code, redriven)>(std::forward<Token>(token),
+                                             [a = adapter_, id = std::move(message_id)](const std::atomic<bool>&) {
+                                               auto* store = a->dead_letters();
+                                               if (!store) return failed<redriven>(no_store(*a));
+                                               auto r = store->redrive(id);
+                                               if (!r) return failed<redriven>(r.error());
+                                               return std::make_tuple(error_code(), redriven{*r, {}});
+                                             });
+  }
+
+  /// Counts the queue's jobs: visible, in flight, delayed, dead, and the age of the oldest.
+  ///
+  /// @par Completion Signature
+  /// `void(spool::error_code, spool::queue::counted)`; errc::feature_unsupported when the backend
+  /// cannot count (caps().stats is false).
+  ///
+  /// @par Per-Operation Cancellation
+  /// Not cancellable.
+  ///
+  /// The handler is never invoked from within this function.
+  template <BOOST_ASIO_COMPLETION_TOKEN_FOR(void(error_code, counted))
+                Token = boost::asio::default_completion_token_t<executor_type>>
+  auto async_stats(Token&& token = boost::asio::default_completion_token_t<executor_type>()) {
+    return start<void(error_code, counted)>(std::forward<Token>(token), [a = adapter_](const std::atomic<bool>&) {
+      auto r = a->stats();
+      if (!r) return failed<counted>(r.error());
+      return std::make_tuple(error_code(), counted{*r, {}});
+    });
   }
 
  private:
@@ -166,7 +375,18 @@ class basic_job_queue {
     bool closing = false;
   };
 
-  // Runs `work` on the pool and completes the handler with the tuple it returns.
+  template <class R>
+  static std::tuple<error_code, R> failed(const error& e) {
+    R r{};
+    r.message = e.what();
+    return {e.code, std::move(r)};
+  }
+  static std::tuple<error_code, done> finished(const error& e) { return {e.code, done{e ? e.what() : std::string()}}; }
+  static error no_store(const queue_adapter& a) {
+    return {errc::feature_unsupported, "the " + std::string(a.type_name()) + " queue backend has no dead-letter store"};
+  }
+
+  // Runs `work` on the blocking executor and completes the handler with the tuple it returns.
   template <class Signature, class Token, class Work>
   auto start(Token&& token, Work work) {
     return boost::asio::async_initiate<Token, Signature>(
@@ -184,8 +404,8 @@ class basic_job_queue {
             if (c->closing) *cancel = true;
             c->running.insert(cancel);
           }
-          boost::asio::post(*pool_, [c, cancel, w = std::move(w), handler = std::move(handler),
-                                     work_guard = std::move(work_guard)]() mutable {
+          boost::asio::post(blocking_ex_, [c, cancel, w = std::move(w), handler = std::move(handler),
+                                           work_guard = std::move(work_guard)]() mutable {
             auto result = w(*cancel);
             {
               std::lock_guard lock(c->mutex);
@@ -206,6 +426,7 @@ class basic_job_queue {
   std::shared_ptr<queue_adapter> adapter_;
   std::shared_ptr<core> core_ = std::make_shared<core>();
   std::unique_ptr<boost::asio::thread_pool> pool_;
+  boost::asio::any_io_executor blocking_ex_;
 };
 
 using job_queue = basic_job_queue<>;

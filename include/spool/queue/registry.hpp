@@ -1,6 +1,7 @@
 #pragma once
 // Backends chosen by URI scheme: mem://name, file:///absolute/path.db, and whatever an integrator
-// registers. Built-in schemes register through the same call.
+// registers. The built-in backends register their schemes through the same register_scheme call,
+// and each parses its own URIs.
 #include <spool/queue/adapter.hpp>
 #include <spool/queue/time_source.hpp>
 
@@ -11,23 +12,27 @@
 
 namespace spool::queue {
 
-/// Opens a backend for `uri`; on failure returns the error and may say why in `detail`.
-using adapter_factory =
-    std::function<error_code(std::string_view uri, std::shared_ptr<queue_adapter>& out, std::string& detail)>;
+/// Opens a backend for `uri` (whose scheme is the one it was registered for). A URI the backend
+/// cannot take is errc::invalid_argument, with the reason in the message.
+using adapter_factory = std::function<result<std::shared_ptr<queue_adapter>>(std::string_view uri)>;
 
-/// Adds a scheme ("redis" for redis://...). errc::already_registered if the scheme is taken,
-/// errc::invalid_argument if it is malformed or the factory is empty.
-error_code register_scheme(const std::string& scheme, adapter_factory factory);
-/// Opens `uri` with the factory registered for its scheme. An unknown scheme is errc::invalid_spec.
-error_code open(std::string_view uri, std::shared_ptr<queue_adapter>& out, std::string* detail = nullptr);
+/// Adds a scheme ("redis" for redis://...); schemes match without regard to case.
+/// errc::already_registered if the scheme is taken, errc::invalid_argument if it is malformed or the
+/// factory is empty.
+error register_scheme(std::string_view scheme, adapter_factory factory);
+
+/// Opens the queue `uri` names, with the factory registered for its scheme. A URI without a
+/// registered scheme is errc::invalid_argument.
+result<std::shared_ptr<queue_adapter>> open_queue(std::string_view uri);
 
 /// The in-process backend (mem://name): every open of the same name shares one queue.
 std::shared_ptr<queue_adapter> make_memory_queue(const std::string& name);
 /// An in-process queue of its own (no name, not shared) reading `time` (null: the machine's clocks).
 std::shared_ptr<queue_adapter> make_memory_queue(std::shared_ptr<const time_source> time);
 /// The durable backend: SQLite in WAL mode with synchronous=FULL at `path` (created if missing),
-/// reading `time` (null: the machine's clocks).
-error_code make_file_queue(const std::string& path, std::shared_ptr<queue_adapter>& out, std::string* detail = nullptr,
-                           std::shared_ptr<const time_source> time = nullptr);
+/// reading `time` (null: the machine's clocks). A relative path, a directory, or a file that is not a
+/// spool queue is errc::invalid_argument.
+result<std::shared_ptr<queue_adapter>> make_file_queue(const std::string& path,
+                                                       std::shared_ptr<const time_source> time = nullptr);
 
 }  // namespace spool::queue

@@ -21,8 +21,9 @@ TEST_CASE("Queue::Retry::Permanent: input, policy and unsupported dead-letter on
 TEST_CASE("Queue::Retry::Transient: retryable failures retry until max_attempts, then dead-letter", "[retry]") {
   q::retry_policy p;
   p.max_attempts = 3;
-  for (auto e : {spool::error_code(errc::no_space), spool::error_code(errc::network), spool::error_code(errc::internal),
-                 spool::error_code(errc::invalid_argument), spool::error_code(ECONNRESET, boost::system::generic_category())}) {
+  for (auto e :
+       {spool::error_code(errc::no_space), spool::error_code(errc::network), spool::error_code(errc::internal),
+        spool::error_code(errc::invalid_argument), spool::error_code(ECONNRESET, boost::system::generic_category())}) {
     INFO(e.message());
     CHECK(q::decide(p, e, 1, 7).what == q::verdict::retry);
     CHECK(q::decide(p, e, 2, 7).what == q::verdict::retry);

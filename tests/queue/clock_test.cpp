@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "queue_helpers.hpp"
+
 namespace fs = std::filesystem;
 namespace q = spool::queue;
 using namespace std::chrono_literals;
@@ -23,20 +25,7 @@ using spool::errc;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "spool-clock-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
+using queue_test::temp_dir;
 
 // One backend on a manual clock; `reopen` gives a new object on the same store (file:// only).
 struct backend {
@@ -48,27 +37,17 @@ struct backend {
 
 std::vector<std::string> received_ids(q::queue_adapter& queue, std::vector<q::delivery>* out = nullptr,
                                       std::chrono::milliseconds lease = 60s) {
-  std::vector<q::delivery> got;
-  q::receive_options o;
-  o.max_messages = 10;
-  o.lease = lease;
-  REQUIRE_FALSE(queue.receive(o, got));
+  auto got = queue_test::receive(queue, 10, lease);
   std::vector<std::string> ids;
   for (const auto& d : got) ids.push_back(d.message_id);
   if (out) *out = got;
   return ids;
 }
 
-q::queue_stats stats_of(q::queue_adapter& queue) {
-  q::queue_stats s;
-  REQUIRE_FALSE(queue.stats(s));
-  return s;
-}
+q::queue_stats stats_of(q::queue_adapter& queue) { return queue_test::stats(queue); }
 
 std::string send(q::queue_adapter& queue, const std::string& body, std::chrono::milliseconds delay = 0ms) {
-  q::send_result r;
-  REQUIRE_FALSE(queue.send({body, {}, delay}, r));
-  return r.message_id;
+  return queue_test::send(queue, body, {}, delay);
 }
 
 // Runs `check` on mem:// and on file://, each on a clock of its own.
@@ -85,13 +64,7 @@ void on_both(Check check) {
     backend b;
     b.name = "file://";
     auto path = (dir.path / "q.db").string();
-    b.reopen = [path, t = b.time] {
-      std::shared_ptr<q::queue_adapter> out;
-      std::string detail;
-      INFO(detail);
-      REQUIRE_FALSE(q::make_file_queue(path, out, &detail, t));
-      return out;
-    };
+    b.reopen = [path, t = b.time] { return queue_test::file_queue(path, t); };
     b.queue = b.reopen();
     check(b);
     b.queue.reset();
@@ -112,8 +85,7 @@ TEST_CASE("Queue::Clock: a wall-clock step forward does not expire a lease", "[q
     CHECK(s.in_flight == 1);
     CHECK(s.visible == 0);
     // The heartbeat still extends it, and the receipt still acks.
-    q::clock::time_point expires{};
-    CHECK_FALSE(b.queue->extend(d[0], 60s, expires));
+    auto expires = queue_test::value_of(b.queue->extend(d[0], 60s));
     CHECK(expires >= b.time->wall() + 59s);  // reported in wall-clock time, for display
     b.time->advance(50s);                    // 60 s after the receive, 50 s into the extension
     CHECK(received_ids(*b.queue).empty());
@@ -137,7 +109,7 @@ TEST_CASE("Queue::Clock: a wall-clock step back does not hide an expired lease",
     CHECK(received_ids(*b.queue, &again) == std::vector<std::string>{id});
     REQUIRE(again.size() == 1);
     CHECK(again[0].receive_count == 2);
-    CHECK(b.queue->ack(first[0]) == errc::lease_lost);
+    CHECK(b.queue->ack(first[0]).code == errc::lease_lost);
     CHECK_FALSE(b.queue->ack(again[0]));
   });
 }
@@ -169,13 +141,12 @@ TEST_CASE("Queue::Clock: the dead-letter list keeps its order when the wall cloc
     auto first = send(*b.queue, "first");
     std::vector<q::delivery> d;
     REQUIRE(received_ids(*b.queue, &d).size() == 1);
-    REQUIRE_FALSE(b.queue->dead_letter(d[0], "one", ""));
+    queue_test::dead_letter(*b.queue, d[0], "one");
     b.time->step_wall(-1h);
     auto second = send(*b.queue, "second");
     REQUIRE(received_ids(*b.queue, &d).size() == 1);
-    REQUIRE_FALSE(b.queue->dead_letter(d[0], "two", ""));
-    std::vector<q::dead_letter_record> dead;
-    REQUIRE_FALSE(b.queue->list_dead(dead));
+    queue_test::dead_letter(*b.queue, d[0], "two");
+    auto dead = queue_test::all_dead(*b.queue);
     REQUIRE(dead.size() == 2);
     CHECK(dead[0].message_id == first);
     CHECK(dead[1].message_id == second);
@@ -187,9 +158,7 @@ TEST_CASE("Queue::File::Reboot: a reboot ends every lease and keeps what is left
   auto path = (dir.path / "q.db").string();
   auto time = std::make_shared<q::manual_time_source>();
   time->reboot("boot-a", 30 * 24h);  // a month of uptime: its times are far above the next boot's
-  std::string detail;
-  std::shared_ptr<q::queue_adapter> queue;
-  REQUIRE_FALSE(q::make_file_queue(path, queue, &detail, time));
+  auto queue = queue_test::file_queue(path, time);
   auto visible = send(*queue, "visible");
   auto leased = send(*queue, "leased");
   auto delayed = send(*queue, "delayed", 30min);
@@ -206,7 +175,7 @@ TEST_CASE("Queue::File::Reboot: a reboot ends every lease and keeps what is left
   // The machine goes down for five minutes; its clock since boot starts again.
   time->reboot("boot-b", 20s);
   time->step_wall(5min);
-  REQUIRE_FALSE(q::make_file_queue(path, queue, &detail, time));
+  queue = queue_test::file_queue(path, time);
   auto s = stats_of(*queue);
   CHECK(s.visible == 2);  // the visible one and the leased one: its worker died with the boot
   CHECK(s.in_flight == 0);
@@ -218,7 +187,7 @@ TEST_CASE("Queue::File::Reboot: a reboot ends every lease and keeps what is left
     CHECK(x.message_id != delayed);
     if (x.message_id == leased) CHECK(x.receive_count == 2);  // the crashed delivery counts
   }
-  CHECK(queue->ack(lease) == errc::lease_lost);
+  CHECK(queue->ack(lease).code == errc::lease_lost);
   // 30 minutes were asked for; 5 passed by the wall clock while the machine was down.
   time->advance(24min);
   CHECK(received_ids(*queue).empty());
@@ -227,7 +196,7 @@ TEST_CASE("Queue::File::Reboot: a reboot ends every lease and keeps what is left
 
   // Opening again within the same boot changes nothing.
   queue.reset();
-  REQUIRE_FALSE(q::make_file_queue(path, queue, &detail, time));
+  queue = queue_test::file_queue(path, time);
   s = stats_of(*queue);
   CHECK(s.in_flight == 3);
   CHECK(s.visible + s.delayed == 0);
@@ -277,10 +246,7 @@ TEST_CASE("Queue::File::Upgrade: a schema-3 file's wall-clock times become times
     sqlite3_close(db);
     REQUIRE(rc == SQLITE_OK);
   }
-  std::shared_ptr<q::queue_adapter> queue;
-  std::string detail;
-  INFO(detail);
-  REQUIRE_FALSE(q::make_file_queue(path, queue, &detail, time));
+  auto queue = queue_test::file_queue(path, time);
   auto s = stats_of(*queue);
   CHECK(s.visible == 1);
   CHECK(s.in_flight == 1);
@@ -288,10 +254,9 @@ TEST_CASE("Queue::File::Upgrade: a schema-3 file's wall-clock times become times
   CHECK(s.oldest_age_s == Approx(5.0).margin(0.01));
 
   // Keys of live and acknowledged messages are still known.
-  q::send_result r;
-  REQUIRE_FALSE(queue->send({"again", "key-d", 0ms}, r));
+  auto r = queue_test::value_of(queue->send({"again", "key-d", 0ms}));
   CHECK((r.duplicate && r.message_id == "m-delayed"));
-  REQUIRE_FALSE(queue->send({"again", "key-acked", 0ms}, r));
+  r = queue_test::value_of(queue->send({"again", "key-acked", 0ms}));
   CHECK((r.duplicate && r.message_id == "m-acked"));
 
   // The lease keeps its 10 minutes and its receipt, now on the steady clock.
@@ -308,7 +273,7 @@ TEST_CASE("Queue::File::Upgrade: a schema-3 file's wall-clock times become times
   q::delivery old;
   old.message_id = "m-leased";
   old.receipt = "r-leased";
-  CHECK(queue->ack(old) == errc::lease_lost);
+  CHECK(queue->ack(old).code == errc::lease_lost);
   CHECK_FALSE(queue->ack(d[0]));
   time->advance(20min);  // 30 minutes and a second after the upgrade
   CHECK(received_ids(*queue) == std::vector<std::string>{"m-delayed"});
@@ -339,10 +304,9 @@ TEST_CASE("Queue::File::Upgrade: a failed upgrade leaves the old schema whole", 
                          nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
-  std::shared_ptr<q::queue_adapter> queue;
-  std::string detail;
-  CHECK(q::make_file_queue(path, queue, &detail) != spool::error_code());
-  CHECK_FALSE(queue);
+  auto queue = q::make_file_queue(path);
+  REQUIRE_FALSE(queue.has_value());
+  CHECK(queue.error().message.find(path) != std::string::npos);  // which file, in words
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   sqlite3_stmt* st = nullptr;

@@ -15,7 +15,7 @@ TEST_CASE("Queue::Scaling: backlog per worker, as KEDA's SQS scaler counts it", 
   q::scaling_policy p;  // 1 job per worker, in-flight counted, delayed not
   CHECK(q::backlog(s, p) == 43);
   CHECK(q::recommended_workers(s, p) == 43);
-  p.jobs_per_worker = 5;  // KEDA's default queueLength
+  p.jobs_per_worker = 5;                     // KEDA's default queueLength
   CHECK(q::recommended_workers(s, p) == 9);  // ceil(43 / 5)
   p.count_in_flight = false;
   CHECK(q::recommended_workers(s, p) == 8);  // ceil(40 / 5)
@@ -41,6 +41,6 @@ TEST_CASE("Queue::Scaling: bounds, an empty queue, and the ECS latency target", 
   // Lectures: 10-minute encodes and 30 minutes of acceptable wait: 3 jobs per worker.
   CHECK(q::target_jobs_per_worker(30min, 10min) == 3);
   CHECK(q::target_jobs_per_worker(5min, 10min) == 1);  // never below one
-  p.jobs_per_worker = 0;  // nonsense counts as 1
+  p.jobs_per_worker = 0;                               // nonsense counts as 1
   CHECK(q::recommended_workers(deep, p) == 1500);
 }
