@@ -25,5 +25,5 @@
 // What composes them: transcoding between locations, the worker.
 #include <spool/transcode.hpp>
 #include <spool/transcoder.hpp>
-#include <spool/worker/status.hpp>
+#include <spool/storage/status.hpp>
 #include <spool/worker/worker.hpp>

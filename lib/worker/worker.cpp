@@ -1,7 +1,7 @@
 #include <spool/json_text.hpp>
 #include <spool/media/transcode.hpp>
 #include <spool/storage/store.hpp>
-#include <spool/worker/status.hpp>
+#include <spool/storage/status.hpp>
 #include <spool/worker/worker.hpp>
 
 #include <boost/json/serialize.hpp>

@@ -1,4 +1,4 @@
-#include <spool/worker/status.hpp>
+#include <spool/storage/status.hpp>
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>

@@ -4,7 +4,7 @@
 // package. Assertions run on the test thread only; worker threads record.
 #include <spool/queue/registry.hpp>
 #include <spool/test/faulty_queue.hpp>
-#include <spool/worker/status.hpp>
+#include <spool/storage/status.hpp>
 #include <spool/worker/worker.hpp>
 
 #include <boost/json.hpp>

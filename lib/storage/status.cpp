@@ -1,5 +1,5 @@
 #include <spool/storage/store.hpp>
-#include <spool/worker/status.hpp>
+#include <spool/storage/status.hpp>
 
 namespace spool {
 
