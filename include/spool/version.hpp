@@ -1,7 +1,7 @@
 #pragma once
 // The single source of spool's version; CMake parses these three lines.
 #define SPOOL_VERSION_MAJOR 0
-#define SPOOL_VERSION_MINOR 1
+#define SPOOL_VERSION_MINOR 2
 #define SPOOL_VERSION_PATCH 0
 #define SPOOL_VERSION (SPOOL_VERSION_MAJOR * 10000 + SPOOL_VERSION_MINOR * 100 + SPOOL_VERSION_PATCH)
 

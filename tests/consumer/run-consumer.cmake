@@ -8,7 +8,11 @@
 #                   flags `pkg-config --static spool` gives. Both binaries must run and exit 0.
 # add-subdirectory: build the consumer with spool added as a subdirectory, and run it.
 # installed:        build the consumer against the spool another run installed in PREFIX (the
-#                   find-package run's WORK_DIR/prefix), and run its program APP.
+#                   find-package run's WORK_DIR/prefix), and run its program APP. With
+#                   PKG_CONFIG_MODULE, build its main.cpp once more with that module's flags alone;
+#                   with FORBID_NEEDED (a regex), configure with pkg-config finding nothing (as
+#                   without FFmpeg's development files) and fail when a binary built, linked with
+#                   --no-as-needed, needs a shared library whose name matches it.
 cmake_minimum_required(VERSION 3.20)
 
 foreach(var MODE SPOOL_SOURCE_DIR CONSUMER_DIR WORK_DIR)
@@ -39,6 +43,53 @@ function(step what)
   endif()
 endfunction()
 
+# Builds CONSUMER_DIR/main.cpp with nothing but `pkg-config --static` flags of `module`, and runs it.
+function(build_with_pkg_config module pc_root out)
+  file(GLOB_RECURSE pc_files ${pc_root}/${module}.pc)
+  list(LENGTH pc_files n)
+  if(NOT n EQUAL 1)
+    message(FATAL_ERROR "consumer ${MODE}: expected one installed ${module}.pc, found: ${pc_files}")
+  endif()
+  get_filename_component(pc_dir ${pc_files} DIRECTORY)
+  find_program(PKG_CONFIG_EXECUTABLE pkg-config REQUIRED)
+  set(ENV{PKG_CONFIG_PATH} ${pc_dir})
+  execute_process(COMMAND ${PKG_CONFIG_EXECUTABLE} --cflags --libs --static ${module}
+                  OUTPUT_VARIABLE pc_flags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "consumer ${MODE}: pkg-config --static ${module} failed (${rc})")
+  endif()
+  message(STATUS "consumer ${MODE}: pkg-config ${module} flags: ${pc_flags}")
+  separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+  set(cxx ${CXX_COMPILER})
+  if(NOT cxx)
+    set(cxx c++)
+  endif()
+  # Sources before libraries: with static archives the order matters.
+  step("compile and link with pkg-config ${module}" ${cxx} -std=c++20 ${CONSUMER_DIR}/main.cpp -Wl,--no-as-needed ${pc_flags}
+       -o ${out})
+  step("run pkg-config ${module} consumer" ${out})
+endfunction()
+
+# Fails when `binary` needs a shared library matching FORBID_NEEDED.
+function(check_needed binary)
+  if(NOT FORBID_NEEDED)
+    return()
+  endif()
+  find_program(READELF readelf REQUIRED)
+  execute_process(COMMAND ${READELF} -d ${binary} OUTPUT_VARIABLE dyn RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "consumer ${MODE}: readelf -d ${binary} failed (${rc})")
+  endif()
+  string(REGEX MATCHALL "\\(NEEDED\\)[^\n]*" needed "${dyn}")
+  foreach(line IN LISTS needed)
+    if(line MATCHES "${FORBID_NEEDED}")
+      message(FATAL_ERROR "consumer ${MODE}: ${binary} needs a forbidden library: ${line}")
+    endif()
+  endforeach()
+  list(LENGTH needed n)
+  message(STATUS "consumer ${MODE}: ${binary} needs ${n} shared libraries, none matching '${FORBID_NEEDED}'")
+endfunction()
+
 # A stale prefix or cache would hide exactly the mistakes this test is for.
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
@@ -51,10 +102,22 @@ if(MODE STREQUAL "installed")
   if(NOT EXISTS "${PREFIX}")
     message(FATAL_ERROR "consumer ${MODE}: no installed spool in '${PREFIX}'")
   endif()
+  if(FORBID_NEEDED)
+    # As on a machine without FFmpeg's development files: pkg-config finds none of them.
+    file(MAKE_DIRECTORY ${WORK_DIR}/no-pkg-config)
+    set(ENV{PKG_CONFIG_LIBDIR} ${WORK_DIR}/no-pkg-config)
+    set(ENV{PKG_CONFIG_PATH} "")
+  endif()
   step("configure consumer" ${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/app-build ${common_args}
        -DCMAKE_PREFIX_PATH=${PREFIX})
   step("build consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/app-build -j2)
+  unset(ENV{PKG_CONFIG_LIBDIR})
   step("run consumer" ${WORK_DIR}/app-build/${APP})
+  check_needed(${WORK_DIR}/app-build/${APP})
+  if(PKG_CONFIG_MODULE)
+    build_with_pkg_config(${PKG_CONFIG_MODULE} ${PREFIX} ${WORK_DIR}/app-pkg-config)
+    check_needed(${WORK_DIR}/app-pkg-config)
+  endif()
 
 elseif(MODE STREQUAL "find-package")
   step("configure spool" ${CMAKE_COMMAND} -S ${SPOOL_SOURCE_DIR} -B ${WORK_DIR}/spool-build ${common_args}
@@ -68,29 +131,8 @@ elseif(MODE STREQUAL "find-package")
   step("build consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/app-build -j2)
   step("run consumer" ${WORK_DIR}/app-build/app)
 
-  # pkg-config: GNUInstallDirs may choose lib/ or lib/<multiarch>/; take whichever holds spool.pc.
-  file(GLOB_RECURSE pc_files ${prefix}/spool.pc)
-  list(LENGTH pc_files n)
-  if(NOT n EQUAL 1)
-    message(FATAL_ERROR "consumer ${MODE}: expected one installed spool.pc, found: ${pc_files}")
-  endif()
-  get_filename_component(pc_dir ${pc_files} DIRECTORY)
-  find_program(PKG_CONFIG_EXECUTABLE pkg-config REQUIRED)
-  set(ENV{PKG_CONFIG_PATH} ${pc_dir})
-  execute_process(COMMAND ${PKG_CONFIG_EXECUTABLE} --cflags --libs --static spool
-                  OUTPUT_VARIABLE pc_flags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "consumer ${MODE}: pkg-config --static spool failed (${rc})")
-  endif()
-  message(STATUS "consumer ${MODE}: pkg-config flags: ${pc_flags}")
-  separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
-  if(NOT CXX_COMPILER)
-    set(CXX_COMPILER c++)
-  endif()
-  # Sources before libraries: with static archives the order matters.
-  step("compile and link with pkg-config" ${CXX_COMPILER} -std=c++20 ${CONSUMER_DIR}/main.cpp ${pc_flags}
-       -o ${WORK_DIR}/app-pkg-config)
-  step("run pkg-config consumer" ${WORK_DIR}/app-pkg-config)
+  # pkg-config: GNUInstallDirs may choose lib/ or lib/<multiarch>/; the glob takes either.
+  build_with_pkg_config(spool ${prefix} ${WORK_DIR}/app-pkg-config)
 
 elseif(MODE STREQUAL "add-subdirectory")
   step("configure consumer" ${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/app-build ${common_args}
