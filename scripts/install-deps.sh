@@ -5,7 +5,8 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config python3
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
-  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libfmt-dev catch2 libssl-dev libsqlite3-dev)
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
+  libfmt-dev catch2 libssl-dev libsqlite3-dev)
 sanitize_pkgs=(clang libclang-rt-14-dev)
 bench_pkgs=(ffmpeg)
 

@@ -645,4 +645,10 @@ std::size_t worker_runtime::running() const noexcept {
       std::count_if(impl_->jobs.begin(), impl_->jobs.end(), [](const auto& j) { return !j->done.load(); }));
 }
 
+boost::json::value to_json(const worker_summary& s) {
+  return boost::json::object{{"succeeded", s.succeeded}, {"already_complete", s.already_complete},
+                             {"retried", s.retried},     {"dead", s.dead},
+                             {"released", s.released},   {"lease_lost", s.lease_lost}};
+}
+
 }  // namespace spool

@@ -1,4 +1,6 @@
+#include <spool/json_text.hpp>
 #include <spool/storage/status.hpp>
+#include <spool/worker/worker.hpp>
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -183,4 +185,16 @@ TEST_CASE("Job::Status: a status written while a create is under way is never re
   CHECK(back->state == job_state::running);
   // The refused temporary is gone too.
   CHECK(names_in(d.path) == std::vector<std::string>{"status.json"});
+}
+
+TEST_CASE("Worker::Summary: its JSON has every count under its own name, as a whole number", "[status][worker]") {
+  spool::worker_summary sum;
+  sum.succeeded = 1;
+  sum.already_complete = 2;
+  sum.retried = 3;
+  sum.dead = 4;
+  sum.released = 5;
+  sum.lease_lost = 6'000'000'000;  // past 32 bits
+  CHECK(spool::to_json_text(spool::to_json(sum)) ==
+        R"({"succeeded":1,"already_complete":2,"retried":3,"dead":4,"released":5,"lease_lost":6000000000})");
 }

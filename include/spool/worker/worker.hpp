@@ -35,6 +35,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/json/value.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -84,6 +85,9 @@ struct worker_summary {
   std::int64_t released = 0;          ///< given back unstarted or cancelled by drain/stop, without counting
   std::int64_t lease_lost = 0;        ///< another delivery took over
 };
+
+/// {"succeeded","already_complete","retried","dead","released","lease_lost"}, counts as numbers.
+boost::json::value to_json(const worker_summary& s);
 
 /// The blocking worker. run() occupies the calling thread; jobs, heartbeats and status writes run
 /// on threads it owns. One run at a time; when a run returns the worker is ready for the next.
