@@ -33,14 +33,15 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --timeout 1800 -LE consumer
 
-# The threaded parts (queues, job_queue, the worker) under ThreadSanitizer; the queue tests carry
-# the `unit` label as well as `queue`. FFmpeg itself is not
+# The threaded parts (queues, job_queue, the worker, storage's https reader) under ThreadSanitizer;
+# the queue tests carry the `unit` label as well as `queue`. FFmpeg itself is not
 # instrumented; tsan.supp says which of its internals are excused.
 tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DSPOOL_SANITIZE=thread -DSPOOL_BUILD_BENCH=OFF -DSPOOL_BUILD_EXAMPLES=OFF \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target spool-unit-tests spool-queue-tests spool-worker-tests spool-media-tests
-	$(TSAN_ENV) ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) --timeout 1800 -L 'unit|worker'
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target spool-unit-tests spool-queue-tests spool-worker-tests spool-media-tests \
+	  spool-storage-tests
+	$(TSAN_ENV) ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) --timeout 1800 -L 'unit|worker|storage'
 	# and the media pipeline's own threads: async completion, cancellation, progress
 	$(TSAN_ENV) $(TSAN_BUILD)/bin/spool-media-tests '[async],[cancel],[progress]'
 
