@@ -1,7 +1,7 @@
 #pragma once
 // Field-by-field comparison of plans, and of a JSON spec against the plan it produced, for the job
 // spec fuzz target and its regression tests.
-#include <spool/media/plan.hpp>
+#include <spool/plan.hpp>
 
 #include <boost/json.hpp>
 
@@ -10,8 +10,8 @@
 namespace spool::fuzz {
 
 /// A plan that differs from `p` in every field (not necessarily a valid one).
-inline media::plan unlike(const media::plan& p) {
-  media::plan u = p;
+inline ::spool::plan unlike(const ::spool::plan& p) {
+  ::spool::plan u = p;
   u.video.codec = p.video.codec == "libx265" ? "libx264" : "libx265";
   u.video.preset += "~";
   u.video.profile += "~";
@@ -35,7 +35,7 @@ inline media::plan unlike(const media::plan& p) {
 }
 
 /// The names of the fields in which `a` and `b` differ; empty when the plans are equal.
-inline std::string plan_diff(const media::plan& a, const media::plan& b) {
+inline std::string plan_diff(const ::spool::plan& a, const ::spool::plan& b) {
   std::string out;
   auto cmp = [&](bool same, const char* name) {
     if (!same) out += (out.empty() ? "" : ", ") + std::string(name);

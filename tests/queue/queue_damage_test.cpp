@@ -62,7 +62,7 @@ std::shared_ptr<q::queue_adapter> open(const fs::path& db) {
 }  // namespace
 
 TEST_CASE("Queue::File::Damaged: a table whose key column was altered is refused at open as io_error",
-          "[queue][damaged]") {
+          "[queue][fuzz][damaged]") {
   // fuzz_file_queue flipped one byte of "PRIMARY" in the stored CREATE TABLE: seq stopped being the
   // rowid, and every receive then found its own row gone.
   temp_dir dir;
@@ -80,7 +80,7 @@ TEST_CASE("Queue::File::Damaged: a table whose key column was altered is refused
   CHECK(e.what().find("'messages'") != std::string::npos);
 }
 
-TEST_CASE("Queue::File::Damaged: a missing column is refused at open as io_error", "[queue][damaged]") {
+TEST_CASE("Queue::File::Damaged: a missing column is refused at open as io_error", "[queue][fuzz][damaged]") {
   temp_dir dir;
   const fs::path db = dir.path / "q.db";
   make_queue(db);
@@ -93,7 +93,7 @@ TEST_CASE("Queue::File::Damaged: a missing column is refused at open as io_error
 }
 
 TEST_CASE("Queue::File::Damaged: a schema-4 file without its visible_wall column is refused at open as io_error",
-          "[queue][damaged]") {
+          "[queue][fuzz][damaged]") {
   // visible_wall is what carries a delay across a reboot; without it the next reboot's move fails.
   temp_dir dir;
   const fs::path db = dir.path / "q.db";
@@ -107,7 +107,7 @@ TEST_CASE("Queue::File::Damaged: a schema-4 file without its visible_wall column
 }
 
 TEST_CASE("Queue::File::Damaged: an unsupported file format number is a resource error, not internal",
-          "[queue][damaged]") {
+          "[queue][fuzz][damaged]") {
   // Bytes 44-47 of an SQLite file hold its schema format number (1-4); SQLite refuses others with a
   // plain SQLITE_ERROR ("unsupported file format").
   temp_dir dir;
@@ -126,7 +126,7 @@ TEST_CASE("Queue::File::Damaged: an unsupported file format number is a resource
 }
 
 TEST_CASE("Queue::File::Damaged: a message in both the live and the dead table cannot be redriven, typed",
-          "[queue][damaged]") {
+          "[queue][fuzz][damaged]") {
   // Redriving inserts the dead row into messages, where its id is still present: a UNIQUE failure that
   // only a damaged or hand-edited file can cause.
   temp_dir dir;
@@ -148,7 +148,7 @@ TEST_CASE("Queue::File::Damaged: a message in both the live and the dead table c
 }
 
 TEST_CASE("Queue::File::Damaged: times and counts beyond what the types hold are clamped, not overflowed",
-          "[queue][damaged]") {
+          "[queue][fuzz][damaged]") {
   // fuzz_file_queue found a dead_at of 37920293659628 ms (the year 3171): converting it to the
   // clock's nanoseconds overflowed (undefined behaviour; in practice it wrapped to 2002, before the
   // message was even sent). A receive count at INT_MAX overflowed when the next delivery added one.
@@ -173,7 +173,7 @@ TEST_CASE("Queue::File::Damaged: times and counts beyond what the types hold are
 }
 
 TEST_CASE("Queue::File::Damaged: a send time far in the past gives a large age, not an overflowed one",
-          "[queue][damaged]") {
+          "[queue][fuzz][damaged]") {
   // The oldest message's age is now - sent_at: with sent_at near INT64_MIN that difference does not
   // fit in 64 bits (it wrapped to a negative age, shown as 0).
   temp_dir dir;
@@ -187,7 +187,7 @@ TEST_CASE("Queue::File::Damaged: a send time far in the past gives a large age, 
 }
 
 TEST_CASE("Queue::File::Damaged: a long poll on a message due at the end of time waits its time and returns",
-          "[queue][damaged]") {
+          "[queue][fuzz][damaged]") {
   // The poll sleeps until the earliest visible_at; from a damaged file that may be any integer, and
   // turning it into the steady clock's nanoseconds overflowed (UndefinedBehaviorSanitizer reports it).
   temp_dir dir;
@@ -207,7 +207,7 @@ TEST_CASE("Queue::File::Damaged: a long poll on a message due at the end of time
 }
 
 TEST_CASE("Queue::File::Damaged: a message selected for delivery that cannot then be leased is io_error",
-          "[queue][damaged]") {
+          "[queue][fuzz][damaged]") {
   // receive selects the visible rows and leases them in one transaction; if the update matches no row
   // (here a trigger added to the file ignores it) the file is at fault, not spool.
   temp_dir dir;
