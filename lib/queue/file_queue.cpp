@@ -284,6 +284,10 @@ class file_queue final : public queue_adapter, public dead_letter_store {
         page.next = std::to_string(last);
         break;
       }
+      // Rows come in seq order after `from`. One that does not come after the last (a damaged b-tree
+      // SQLite reads without noticing) would give a position that does not move on: pages forever.
+      if (q.i64(0) <= last)
+        return error{errc::io_error, path_ + " is damaged: its dead letters are not in the order of their positions"};
       dead_letter_record r;
       last = q.i64(0);
       r.message_id = q.str(1);

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -223,4 +224,73 @@ TEST_CASE("Queue::File::Damaged: a message selected for delivery that cannot the
   INFO(text(got.error()));
   CHECK(got.error().code == spool::errc::io_error);
   CHECK(got.error().what().find("damaged") != std::string::npos);
+}
+
+TEST_CASE("Queue::File::Damaged: paging through dead letters whose b-tree is out of order ends",
+          "[queue][fuzz][damaged]") {
+  // fuzz_file_queue: a damaged page of the dead table gave rows whose seq was 0 after a seq of 1, so
+  // the next page's position went back to "0" and a host paging until `next` is empty never stopped.
+  // Rebuilt here on a valid file: four dead letters on one leaf page, their rowids 1, 2, 3, 4
+  // overwritten with 1, 9, 0, 0 (SQLite reads such a page without noticing; pages of one record
+  // then went 1, 9, 0, 1, ...).
+  temp_dir dir;
+  const fs::path db = dir.path / "q.db";
+  {
+    auto queue = queue_test::file_queue(db);
+    for (const char* body : {"a", "b", "c", "d"}) queue_test::send(*queue, body);
+    for (const auto& d : queue_test::receive(*queue, 4)) queue_test::dead_letter(*queue, d, "test");
+  }
+  std::int64_t page_size = 0, root = 0;
+  {
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(h,
+                               "SELECT (SELECT page_size FROM pragma_page_size), rootpage FROM sqlite_master "
+                               "WHERE name = 'dead'",
+                               -1, &s, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+    page_size = sqlite3_column_int64(s, 0);
+    root = sqlite3_column_int64(s, 1);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+  }
+  REQUIRE(fs::file_size(db) >= static_cast<std::uintmax_t>(root * page_size));
+  {
+    std::fstream f(db, std::ios::in | std::ios::out | std::ios::binary);
+    const std::int64_t page = (root - 1) * page_size;
+    auto byte_at = [&](std::int64_t at) {
+      f.seekg(at);
+      return static_cast<unsigned char>(f.get());
+    };
+    REQUIRE(byte_at(page) == 0x0D);  // a table leaf page: the dead letters fit on one
+    const int cells = byte_at(page + 3) << 8 | byte_at(page + 4);
+    REQUIRE(cells == 4);
+    const int damaged[] = {1, 9, 0, 0};
+    for (int i = 0; i < cells; ++i) {
+      const std::int64_t cell = page + (byte_at(page + 8 + 2 * i) << 8 | byte_at(page + 9 + 2 * i));
+      std::int64_t at = cell;
+      while (byte_at(at) & 0x80) ++at;    // the payload size, a varint
+      REQUIRE(byte_at(at + 1) == i + 1);  // the rowid, a one-byte varint
+      f.seekp(at + 1);
+      f.put(static_cast<char>(damaged[i]));
+    }
+    REQUIRE(f.good());
+  }
+
+  auto queue = open(db);
+  std::set<std::string> seen;
+  std::string after;
+  for (int call = 0; call < 10; ++call) {
+    auto page = queue->dead_letters()->list_dead(after, 1);
+    if (!page) {
+      INFO(text(page.error()));
+      CHECK(page.error().code == spool::errc::io_error);
+      break;
+    }
+    if (page->next.empty()) break;
+    INFO("page position " << page->next);
+    REQUIRE(seen.insert(page->next).second);  // a position given twice pages forever
+    after = page->next;
+  }
 }
