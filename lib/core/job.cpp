@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 
@@ -32,6 +33,23 @@ bool parse_iso8601(std::string_view s, std::chrono::system_clock::time_point& ou
   tm.tm_mon -= 1;
   out = std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(ms);
   return true;
+}
+
+// Whether every number in `v` is finite. JSON has no infinity, but a number past a double's range
+// (1e999) parses as one; no JSON writer can give it back.
+bool all_finite(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::double_: return std::isfinite(v.get_double());
+    case boost::json::kind::array:
+      for (const auto& x : v.get_array())
+        if (!all_finite(x)) return false;
+      return true;
+    case boost::json::kind::object:
+      for (const auto& kv : v.get_object())
+        if (!all_finite(kv.value())) return false;
+      return true;
+    default: return true;
+  }
 }
 
 }  // namespace
@@ -121,6 +139,8 @@ result<job_spec> parse_job_spec(std::string_view json_text) {
       if (!x.is_object()) return no("'plan' must be an object");
       plan_json = &x;
     } else if (k == "metadata") {
+      // Handed back unchanged in every status: a number that cannot be written again is refused.
+      if (!all_finite(x)) return no("'metadata' holds a number beyond a double's range, which JSON cannot give back");
       j.metadata = x;
     } else {
       return no("unknown key '" + std::string(k) + "' in the job");
@@ -192,7 +212,8 @@ result<job_status> parse_job_status(std::string_view json_text) {
     if (const auto* c = eo.if_contains("code"); c && c->is_string()) s.error = error_from_name(c->get_string());
     if (const auto* m = eo.if_contains("message"); m && m->is_string()) s.error_message = std::string(m->get_string());
   }
-  if (const auto* k = o.if_contains("idempotency_key"); k && k->is_string()) s.idempotency_key = std::string(k->get_string());
+  if (const auto* k = o.if_contains("idempotency_key"); k && k->is_string())
+    s.idempotency_key = std::string(k->get_string());
   if (const auto* m = o.if_contains("metadata")) s.metadata = *m;
   return s;
 }

@@ -19,6 +19,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -40,8 +41,16 @@ using sqlite::stmt;
 constexpr std::int64_t dedup_window_ms = 24LL * 3600 * 1000;
 constexpr int busy_timeout_ms = 10'000;
 
+// Stored times come from the file, and a damaged one may hold any integer: clamped to what a
+// time_point holds (about 292 years either side of 1970) rather than overflowing into nanoseconds.
 clock::time_point from_ms(std::int64_t ms) {
-  return clock::time_point(std::chrono::duration_cast<clock::duration>(milliseconds(ms)));
+  constexpr std::int64_t limit = std::chrono::duration_cast<milliseconds>(clock::duration::max()).count();
+  return clock::time_point(std::chrono::duration_cast<clock::duration>(milliseconds(std::clamp(ms, -limit, limit))));
+}
+// A stored receive count as an int, clamped the same way: never negative, and one below INT_MAX so
+// that the delivery being made can still count itself.
+int to_count(std::int64_t n) {
+  return static_cast<int>(std::clamp<std::int64_t>(n, 0, std::numeric_limits<int>::max() - 1));
 }
 
 using detail::random_id;
@@ -58,7 +67,14 @@ class file_queue final : public queue_adapter, public dead_letter_store {
     if (db_) sqlite3_close_v2(db_);
   }
 
+  // Opening runs fixed statements that succeed on every healthy queue file, so a generic SQLite error
+  // there (SQLITE_ERROR: "unsupported file format", a schema it cannot parse) is the file's fault.
   error_code open(std::string& detail) {
+    auto ec = open_file(detail);
+    return ec == errc::internal ? error_code(errc::io_error) : ec;
+  }
+
+  error_code open_file(std::string& detail) {
     const std::string& path = path_;
     int rc =
         sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -170,7 +186,8 @@ class file_queue final : public queue_adapter, public dead_letter_store {
       // and a delayed message or expiring lease is waited for exactly.
       std::chrono::steady_clock::duration sleep = std::min<std::chrono::steady_clock::duration>(left, step);
       if (next_visible >= 0) {
-        auto until = milliseconds(std::max<std::int64_t>(1, next_visible - now().boot));
+        // Clamped: a damaged file may hold any visible_at, and the wait is at most `step` anyway.
+        auto until = milliseconds(std::clamp<std::int64_t>(next_visible - now().boot, 1, 1000));
         sleep = std::min<std::chrono::steady_clock::duration>(sleep, until);
       }
       {
@@ -267,13 +284,17 @@ class file_queue final : public queue_adapter, public dead_letter_store {
         page.next = std::to_string(last);
         break;
       }
+      // Rows come in seq order after `from`. One that does not come after the last (a damaged b-tree
+      // SQLite reads without noticing) would give a position that does not move on: pages forever.
+      if (q.i64(0) <= last)
+        return error{errc::io_error, path_ + " is damaged: its dead letters are not in the order of their positions"};
       dead_letter_record r;
       last = q.i64(0);
       r.message_id = q.str(1);
       r.body = q.str(2);
       r.reason = q.str(3);
       r.last_error_json = q.str(4);
-      r.receive_count = static_cast<int>(q.i64(5));
+      r.receive_count = to_count(q.i64(5));
       r.sent_at = from_ms(q.i64(6));
       r.dead_at = from_ms(q.i64(7));
       page.records.push_back(std::move(r));
@@ -328,7 +349,10 @@ class file_queue final : public queue_adapter, public dead_letter_store {
     s.delayed = q.i64(2);
     s.dead = q.i64(3);
     // sent_at is a wall-clock time (it must mean something after a reboot): the age is too.
-    s.oldest_age_s = q.is_null(4) ? 0.0 : std::max<double>(0.0, static_cast<double>(t.wall - q.i64(4)) / 1000.0);
+    // In doubles: a damaged file's sent_at may be any integer, and the difference must not overflow.
+    s.oldest_age_s =
+        q.is_null(4) ? 0.0
+                     : std::max<double>(0.0, (static_cast<double>(t.wall) - static_cast<double>(q.i64(4))) / 1000.0);
     return s;
   }
 
@@ -421,7 +445,7 @@ class file_queue final : public queue_adapter, public dead_letter_store {
           seqs.push_back(q.i64(0));
           d.message_id = q.str(1);
           d.body = q.str(2);
-          d.receive_count = static_cast<int>(q.i64(3)) + 1;
+          d.receive_count = to_count(q.i64(3)) + 1;
           d.sent_at = from_ms(q.i64(4));
           d.first_received_at = from_ms(q.is_null(5) ? t.wall : q.i64(5));
           d.lease_expires_at = from_ms(t.wall + lease);
@@ -437,8 +461,12 @@ class file_queue final : public queue_adapter, public dead_letter_store {
                     "WHERE seq = ?1"));
         u.bind(1, seqs[i]).bind(2, batch[i].receipt).bind(3, t.boot + lease).bind(4, t.wall);
         if (auto e2 = done(u.step())) return e2;
+        // The row was selected in this very transaction: if it cannot be updated, the file lies (a
+        // damaged index, or a trigger someone added), not spool.
         if (sqlite3_changes(db_) == 0)
-          return error{errc::internal, path_ + ": a message vanished inside a transaction"};
+          return error{
+              errc::io_error,
+              path_ + " is damaged: a message selected for delivery could not be leased in the same transaction"};
       }
       return {};
     });

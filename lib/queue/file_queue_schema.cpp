@@ -18,6 +18,8 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <string_view>
+#include <vector>
 
 #include "queue/sqlite.hpp"
 
@@ -124,6 +126,74 @@ error_code move_to_this_boot(sqlite3* db, const time_source& time, const std::st
   return {};
 }
 
+// The columns of schema 4's tables, in order, as PRAGMA table_info names them. Every statement relies
+// on them; a file whose tables lost or changed a column (damage, or a hand edit) would otherwise fail
+// statement by statement later, as if spool had a bug.
+struct column {
+  std::string_view name, type;
+  bool primary_key;
+};
+struct table {
+  const char* name;
+  std::vector<column> columns;
+};
+const std::vector<table>& schema_4_tables() {
+  static_assert(version == 4, "the columns of the new schema's tables belong here");
+  static const std::vector<table> tables = {
+      {"messages",
+       {{"seq", "INTEGER", true},
+        {"id", "TEXT", false},
+        {"body", "BLOB", false},
+        {"dedup_key", "TEXT", false},
+        {"sent_at", "INTEGER", false},
+        {"visible_at", "INTEGER", false},
+        {"receipt", "TEXT", false},
+        {"lease_expires_at", "INTEGER", false},
+        {"receive_count", "INTEGER", false},
+        {"first_received_at", "INTEGER", false},
+        {"visible_wall", "INTEGER", false}}},
+      {"dead",
+       {{"seq", "INTEGER", true},
+        {"id", "TEXT", false},
+        {"body", "BLOB", false},
+        {"dedup_key", "TEXT", false},
+        {"reason", "TEXT", false},
+        {"last_error_json", "TEXT", false},
+        {"receive_count", "INTEGER", false},
+        {"sent_at", "INTEGER", false},
+        {"dead_at", "INTEGER", false}}},
+      {"acked_keys", {{"dedup_key", "TEXT", true}, {"id", "TEXT", false}, {"acked_at", "INTEGER", false}}},
+      {"boot", {{"id", "TEXT", false}}},
+  };
+  return tables;
+}
+
+error_code check_columns(sqlite3* db, const std::string& path, std::string& detail) {
+  for (const auto& want : schema_4_tables()) {
+    sqlite::once info(db, "SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid");
+    auto& q = info.get();
+    q.bind(1, std::string_view(want.name));
+    std::size_t i = 0;
+    bool same = true;
+    int rc;
+    while ((rc = q.step()) == SQLITE_ROW) {
+      same = same && i < want.columns.size() && q.str(0) == want.columns[i].name && q.str(1) == want.columns[i].type &&
+             (q.i64(2) != 0) == want.columns[i].primary_key;
+      ++i;
+    }
+    if (rc != SQLITE_DONE) {
+      detail = sqlite3_errmsg(db);
+      return sqlite::from_sqlite(rc);
+    }
+    if (!same || i != want.columns.size()) {
+      detail = path + " is damaged: its table '" + want.name + "' is not the one spool's queue schema " +
+               std::to_string(version) + " defines";
+      return errc::io_error;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 instant now(const time_source& t) {
@@ -168,6 +238,8 @@ error_code prepare(sqlite3* db, const std::string& path, const time_source& time
     if (!ec) ec = sqlite::exec(db, ("PRAGMA user_version = " + std::to_string(version)).c_str(), detail);
     if (ec) return ec;
   }
+
+  if (auto ec = check_columns(db, path, detail)) return ec;
 
   const std::string boot = time.boot_id();
   if (auto e = sqlite::query_text(db, "SELECT id FROM boot LIMIT 1", text, detail)) return e;

@@ -30,9 +30,10 @@ error_code check_ours(sqlite3* db, const std::string& path, int& v, std::string&
 
 /// Inside a write transaction (BEGIN IMMEDIATE): creates the tables in an empty database, upgrades
 /// an older schema in place, or refuses a newer one or a foreign database (invalid_argument: the
-/// host named the wrong file). Then, if
-/// the database's times belong to another boot, moves them onto this one: every lease ends, and a
-/// delay keeps what is left of it by the wall clock (at most max_wait_ms).
+/// host named the wrong file). A file whose tables then lack a column of this schema, or have one of
+/// another type, is damaged (io_error). Then, if the database's times belong to another boot, moves
+/// them onto this one: every lease ends, and a delay keeps what is left of it by the wall clock (at
+/// most max_wait_ms).
 error_code prepare(sqlite3* db, const std::string& path, const time_source& time, std::string& detail);
 
 }  // namespace spool::queue::file_schema

@@ -24,6 +24,10 @@ inline error_code from_sqlite(int rc) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED: return errc::throttled;
     case SQLITE_TOOBIG: return errc::invalid_argument;
+    // Every write keeps the queue's invariants (ids unique across live and dead messages, one
+    // message per dedup key) inside one transaction, so a constraint failing means the file was
+    // damaged or edited behind the queue's back, like SQLITE_CORRUPT.
+    case SQLITE_CONSTRAINT:
     case SQLITE_IOERR:
     case SQLITE_CORRUPT:
     case SQLITE_CANTOPEN:
@@ -32,7 +36,7 @@ inline error_code from_sqlite(int rc) {
     case SQLITE_PERM:
     case SQLITE_PROTOCOL:
     case SQLITE_NOLFS: return errc::io_error;
-    default: return errc::internal;  // MISUSE, CONSTRAINT, SCHEMA, ...: a bug here
+    default: return errc::internal;  // MISUSE, SCHEMA, ...: a bug here
   }
 }
 

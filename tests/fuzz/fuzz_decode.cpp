@@ -1,9 +1,10 @@
-// Opens and decodes the fuzz bytes through a real transcode under the default input policy, with the
-// smallest plan that still runs every stage (decode, scale, encode one 16-pixel rung, audio, CMAF
-// segments, HLS + DASH). Every input must end in a package or a typed error, and a failure must leave
-// nothing behind.
+// Opens and decodes the fuzz bytes through a real transcode (spool::transcode, from a path to a path
+// through local storage) under the default input policy, with the smallest plan that still runs every
+// stage (decode, scale, encode one 16-pixel rung, audio, CMAF segments, HLS + DASH). Every input must
+// end in a package or a typed error, and a failure must leave nothing behind.
 #include <spool/media/log.hpp>
 #include <spool/media/transcode.hpp>
+#include <spool/transcode.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -47,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   spool::fuzz::write_file(input, data, size);
 
   spool::media::transcode_result result;
-  auto ec = spool::spool::transcode(input.string(), output, options, result);
+  auto ec = spool::transcode(input.string(), output.string(), options, result);
   if (ec) {
     spool::fuzz::require_typed(ec, "transcode", result.error_detail);
     // Nothing at all may be left: no package, no staging directory.

@@ -1,7 +1,8 @@
-// Opens the fuzz bytes as an input under the default input policy (spool::media::probe): any file
-// must give either a description that respects the policy's limits or a typed error.
+// Opens the fuzz bytes as an input under the default input policy (spool::probe, from a path through
+// local storage): any file must give either a description that respects the policy's limits or a
+// typed error.
 #include <spool/media/log.hpp>
-#include <spool/media/probe.hpp>
+#include <spool/transcode.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -32,14 +33,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto path = spool::fuzz::scratch() / "input";
   spool::fuzz::write_file(path, data, size);
 
-  const spool::media::input_policy policy;  // the default: what every host gets
-  spool::media::probe_result r;
-  std::string detail;
-  auto ec = spool::media::probe(path.string(), policy, r, &detail);
-  if (ec) {
-    spool::fuzz::require_typed(ec, "probe", detail);
-    return 0;
-  }
+  const spool::input_policy policy;  // the default: what every host gets
+  auto probed = spool::probe(path.string(), policy);
+  const auto* got = spool::fuzz::value_or_typed(probed, "probe");
+  if (!got) return 0;
+  const auto& r = *got;
   // An accepted input is inside the limits the policy states, whatever its header claims.
   require(static_cast<int>(r.streams.size()) <= policy.max_streams, "more streams than max_streams accepted");
   require(std::isfinite(r.duration_s) && r.duration_s >= 0, "duration is negative or not finite");

@@ -82,6 +82,15 @@ inline void require_typed(const error_code& ec, std::string_view what, const std
   if (k == category_kind::internal || k == category_kind::none)
     finding(std::string(what) + " failed with an untyped error: " + describe(ec, detail));
 }
+inline void require_typed(const error& e, std::string_view what) { require_typed(e.code, what, e.message); }
+
+/// The value of `r`, or null after checking that its error is typed.
+template <class T>
+const T* value_or_typed(const result<T>& r, std::string_view what) {
+  if (r) return &*r;
+  require_typed(r.error(), what);
+  return nullptr;
+}
 
 /// Names in `dir` containing ".spool-tmp-": a failed or finished operation left staging behind.
 inline std::vector<std::string> temp_leftovers(const std::filesystem::path& dir) {

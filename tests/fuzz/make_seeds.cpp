@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,8 +15,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int fail(const char* what, const spool::error_code& ec, const std::string& detail = {}) {
-  std::fprintf(stderr, "spool-fuzz-seeds: %s: %s %s\n", what, ec.message().c_str(), detail.c_str());
+int fail(const char* what, const spool::error& e) {
+  std::ostringstream s;
+  s << e;
+  std::fprintf(stderr, "spool-fuzz-seeds: %s: %s\n", what, s.str().c_str());
   return 1;
 }
 
@@ -30,27 +33,30 @@ int main(int argc, char** argv) {
   std::error_code fec;
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(out.string() + suffix, fec);
   {
-    std::shared_ptr<q::queue_adapter> queue;
-    std::string detail;
-    if (auto ec = q::open("file://" + out.string(), queue, &detail)) return fail("open", ec, detail);
-    std::vector<q::send_result> sent;
+    auto opened = q::open_queue("file://" + out.string());
+    if (!opened) return fail("open", opened.error());
+    q::queue_adapter& queue = **opened;
+    // Version 2 messages, as a submit queues them; their plans do not matter to the queue.
     const std::vector<q::outgoing_message> msgs = {
-        {R"({"version":1,"input":"a.mp4","output":"a"})", "key-acked", 0ms},
-        {R"({"version":1,"input":"b.mp4","output":"b"})", "key-dead", 0ms},
-        {R"({"version":1,"input":"c.mp4","output":"c"})", "", 0ms},
-        {R"({"version":1,"input":"d.mp4","output":"d"})", "key-live", 0ms},
-        {R"({"version":1,"input":"e.mp4","output":"e"})", "", 3'600'000ms},
+        {R"({"version":2,"input":"a.mp4","output":"a","plan":{}})", "key-acked", 0ms},
+        {R"({"version":2,"input":"b.mp4","output":"b","plan":{}})", "key-dead", 0ms},
+        {R"({"version":2,"input":"c.mp4","output":"c","plan":{}})", "", 0ms},
+        {R"({"version":2,"input":"d.mp4","output":"d","plan":{}})", "key-live", 0ms},
+        {R"({"version":2,"input":"e.mp4","output":"e","plan":{}})", "", 3'600'000ms},
     };
-    if (auto ec = queue->send_batch(msgs, sent)) return fail("send_batch", ec);
-    std::vector<q::delivery> got;
+    auto sent = queue.send_batch(msgs);
+    if (!sent) return fail("send_batch", sent.error());
     q::receive_options ro;
     ro.max_messages = 3;
-    if (auto ec = queue->receive(ro, got)) return fail("receive", ec);
-    if (got.size() != 3) return fail("receive", make_error_code(spool::errc::internal), "expected 3 deliveries");
-    if (auto ec = queue->ack(got[0])) return fail("ack", ec);
-    if (auto ec = queue->dead_letter(got[1], "input refused", R"({"code":"input_not_media","category":"input"})"))
-      return fail("dead_letter", ec);
-    // got[2] stays leased.
+    auto got = queue.receive(ro);
+    if (!got) return fail("receive", got.error());
+    if (got->size() != 3) return fail("receive", {spool::errc::internal, "expected 3 deliveries"});
+    if (auto e = queue.ack((*got)[0])) return fail("ack", e);
+    if (!queue.dead_letters()) return fail("dead_letter", {spool::errc::internal, "no dead-letter store"});
+    if (auto e = queue.dead_letters()->dead_letter((*got)[1], "input refused",
+                                                   R"({"code":"input_not_media","category":"input"})"))
+      return fail("dead_letter", e);
+    // (*got)[2] stays leased.
   }
   return 0;
 }

@@ -200,7 +200,7 @@ inline std::string check_media_playlist(const std::string& text, const media::tr
 /// master.m3u8: one variant per video track in order (or the audio track alone), well-formed numbers,
 /// the audio group referenced by every variant, and BANDWIDTH (a peak) not below AVERAGE-BANDWIDTH.
 inline std::string check_master_playlist(const std::string& text, const std::vector<media::track_info>& video,
-                                         const media::track_info* audio, std::int64_t slack = 1) {
+                                         const media::track_info* audio, std::int64_t slack = 0) {
   using namespace manifest_detail;
   auto lines = lines_of(text);
   if (lines.empty() || lines.front() != "#EXTM3U") return "master playlist does not start with #EXTM3U";
@@ -231,8 +231,7 @@ inline std::string check_master_playlist(const std::string& text, const std::vec
     if (!to_i64(a["BANDWIDTH"], bw)) return "BANDWIDTH is not a non-negative integer: " + l;
     if (a.count("AVERAGE-BANDWIDTH") && !to_i64(a["AVERAGE-BANDWIDTH"], avg))
       return "AVERAGE-BANDWIDTH is not a non-negative integer: " + l;
-    // One bit per second of slack: both are rounded up from different floating-point expressions,
-    // which today can put the average 1 above the peak (pending, tests/fuzz/regressions/manifest_test.cpp).
+    // Both are one rounding of one formula (track_info::peak_bitrate, avg_bitrate): no slack by default.
     if (all_timed && avg > bw + slack) return "BANDWIDTH below AVERAGE-BANDWIDTH: " + l;
     if (t->video) {
       if (a["RESOLUTION"] != std::to_string(t->width) + "x" + std::to_string(t->height))

@@ -116,3 +116,23 @@ TEST_CASE("Job::Status: status JSON has the documented fields", "[job]") {
   CHECK(st == spool::job_state::dead);
   CHECK_FALSE(spool::parse_job_state("zombie", st));
 }
+
+TEST_CASE("Job::Spec: metadata holding a number past a double's range is invalid_spec, in both versions",
+          "[job][fuzz]") {
+  // fuzz_job_spec: a message whose metadata said {"user":411e308} was accepted with the number read as
+  // an infinity, which no JSON writer can hand back: the job's own to_json no longer read back.
+  for (const char* text : {R"({"version":1,"input":"/i","output":"/o","metadata":{"user":411e308}})",
+                           R"({"version":2,"input":"/i","output":"/o","plan":{},"metadata":[1,{"x":-1e999}]})"}) {
+    INFO(text);
+    auto r = spool::parse_job_spec(text);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::invalid_spec);
+    CHECK(r.error().what().find("metadata") != std::string::npos);
+  }
+  // The largest doubles are numbers like any other, and come back as they went.
+  auto big = spool::parse_job_spec(R"({"version":1,"input":"/i","output":"/o","metadata":{"user":1.5e308}})");
+  REQUIRE(big.has_value());
+  auto back = spool::parse_job_spec(boost::json::serialize(spool::to_json(*big)));
+  REQUIRE(back.has_value());
+  CHECK(back->metadata.at("user").as_double() == 1.5e308);
+}
