@@ -557,7 +557,7 @@ result<std::shared_ptr<queue_adapter>> make_file_queue(const std::string& path,
   }
   auto q = std::make_shared<file_queue>(path, time ? std::move(time) : system_time());
   std::string why;
-  if (auto ec = q->open(why)) return error{ec, path + ": " + why};
+  if (auto ec = q->open(why)) return error{ec, why.rfind(path, 0) == 0 ? why : path + ": " + why};
   return q;
 }
 

@@ -79,6 +79,11 @@ TEST_CASE("Queue::File::Damaged: a table whose key column was altered is refused
   CHECK(e.code == spool::errc::io_error);
   CHECK(e.what().find("damaged") != std::string::npos);
   CHECK(e.what().find("'messages'") != std::string::npos);
+  // The refusal names the file once, however deep the reason was found.
+  const std::string what = e.what();
+  const auto first = what.find(db.string());
+  REQUIRE(first != std::string::npos);
+  CHECK(what.find(db.string(), first + 1) == std::string::npos);
 }
 
 TEST_CASE("Queue::File::Damaged: a missing column is refused at open as io_error", "[queue][fuzz][damaged]") {
