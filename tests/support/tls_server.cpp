@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -115,7 +116,7 @@ struct tls_server::impl {
         from = start;
         length = size - start;
       }
-      res.content_length(length);
+      res.content_length(static_cast<std::uint64_t>(length));  // never negative: start < size
       res.keep_alive(req.keep_alive());
       http::response_serializer<http::empty_body> header(res);
       co_await http::async_write_header(stream, header, asio::redirect_error(asio::use_awaitable, ec));

@@ -134,7 +134,8 @@ void send_batch_all_or_nothing(queue_adapter& q, checker& c) {
       {msg("ok", 0ms, caps.dedup ? "job-7" : ""), msg("ok too"), msg(std::string(caps.max_message_bytes + 1, 'x'))});
   if (out) {
     std::size_t stored = 0;
-    for (const auto& e : *out) stored += e ? 1 : 0;
+    for (const auto& e : *out)
+      if (e) ++stored;
     c.fail("an atomic send_batch with a message over max_message_bytes succeeded for " + std::to_string(stored) +
            " of its 3 messages; want a failure of the whole call");
   }
