@@ -14,7 +14,7 @@ extern "C" {
 #include <cmath>
 #include <cstring>
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 namespace {
 
 constexpr std::size_t max_tiles = 400;
@@ -236,4 +236,4 @@ std::vector<std::string> thumbnailer::write(io::package_sink& sink, double durat
   return files;
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -20,7 +20,7 @@
 
 #include "storage/address_policy.hpp"
 
-namespace spool::storage {
+namespace spool::inline SPOOL_ABI_NAMESPACE::storage {
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
@@ -579,4 +579,4 @@ std::string redact_url(std::string_view url) {
   return out;
 }
 
-}  // namespace spool::storage
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::storage

@@ -21,7 +21,7 @@ extern "C" {
 #include <sstream>
 #include <stdexcept>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 namespace fs = std::filesystem;
 
 namespace {
@@ -945,4 +945,4 @@ std::vector<vtt_cue> parse_vtt(const fs::path& file) {
   return cues;
 }
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

@@ -22,7 +22,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
@@ -185,4 +185,4 @@ std::vector<std::string> tls_server::range_headers() const {
   return impl_->ranges;
 }
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test
