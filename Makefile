@@ -11,7 +11,12 @@ BENCH_QUEUE_ARGS ?=
 DEMO_OUT   ?= demo-out
 TSAN_ENV    = TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
-.PHONY: all deps build test demo asan tsan fuzz corpus bench bench-queue clean
+# clang-format and clang-tidy: Debian 12's (LLVM 14), installed by scripts/install-deps.sh lint.
+CLANG_FORMAT ?= clang-format
+RUN_CLANG_TIDY ?= run-clang-tidy
+FORMAT_DIRS = include lib cli tests examples bench
+
+.PHONY: all deps build test demo asan tsan fuzz corpus bench bench-queue format format-check tidy clean
 
 all: build
 
@@ -24,6 +29,23 @@ build: deps
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 900
+
+# Every C++ file laid out as .clang-format says: `format` rewrites them, `format-check` fails on the
+# first file that differs.
+format:
+	@scripts/install-deps.sh lint
+	find $(FORMAT_DIRS) -name '*.cpp' -o -name '*.hpp' | sort | xargs $(CLANG_FORMAT) -i
+
+format-check:
+	@scripts/install-deps.sh lint
+	find $(FORMAT_DIRS) -name '*.cpp' -o -name '*.hpp' | sort | xargs $(CLANG_FORMAT) --dry-run --Werror
+
+# clang-tidy (.clang-tidy: bugprone, concurrency, performance; every finding an error) over the
+# library's sources, on the compile database of the default build (configured, not built).
+tidy: deps
+	@scripts/install-deps.sh lint
+	cmake -S . -B $(BUILD) -DSPOOL_WERROR=ON $(CMAKE_ARGS) > /dev/null
+	$(RUN_CLANG_TIDY) -p $(BUILD) -j $(JOBS) -quiet '$(CURDIR)/lib/.*\.cpp$$'
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps

@@ -25,7 +25,7 @@ using steady = std::chrono::steady_clock;
 
 double seconds(steady::duration d) { return std::chrono::duration<double>(d).count(); }
 
-double tv_seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; }
+double tv_seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; }
 
 /// Blocks SIGCHLD, SIGINT and SIGTERM in this thread for its lifetime, so they can be waited for.
 class signal_block {

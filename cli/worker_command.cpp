@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 
+#include <chrono>
 #include <csignal>
 #include <map>
 #include <memory>
@@ -104,10 +105,11 @@ int worker_command::run(const std::vector<std::string>&) {
   }
   if (ec == errc::invalid_argument) {
     auto heartbeat = options_.heartbeat.count() > 0 ? options_.heartbeat : options_.lease / 3;
+    using secs = std::chrono::duration<double>;
     return report_error(ec,
                         fmt::format("the queue cannot grant a {:g} s lease with {:g} s heartbeats (its most: {:g} s)",
-                                    options_.lease.count() / 1000.0, heartbeat.count() / 1000.0,
-                                    (*q)->caps().max_lease.count() / 1000.0));
+                                    secs(options_.lease).count(), secs(heartbeat).count(),
+                                    secs((*q)->caps().max_lease).count()));
   }
   if (ec == errc::out_of_memory) return report_error(ec, "cannot start the worker's heartbeat thread");
   if (ec) return report_error(ec, "the queue cannot be used");

@@ -1,8 +1,10 @@
 # Warnings and sanitizers for spool's own targets only; never exported to consumers.
 function(spool_target_options target)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    # -Wconversion and -Wsign-conversion: a narrowing or a change of sign is written out where it is
+    # meant, and checked where the value can really be out of range.
     target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
-                                             -Wimplicit-fallthrough)
+                                             -Wimplicit-fallthrough -Wconversion -Wsign-conversion)
     if(SPOOL_WERROR)
       target_compile_options(${target} PRIVATE -Werror)
     endif()

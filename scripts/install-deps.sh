@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what spool needs from Debian 12's packages, and only what is missing.
-# Usage: scripts/install-deps.sh [build|bench|sanitize|fuzz|all]
+# Usage: scripts/install-deps.sh [build|bench|sanitize|fuzz|lint|all]
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config python3
@@ -9,6 +9,9 @@ build_pkgs=(build-essential cmake pkg-config python3
   libfmt-dev catch2 libssl-dev libsqlite3-dev)
 sanitize_pkgs=(clang libclang-rt-14-dev)
 bench_pkgs=(ffmpeg)
+# make format-check and make tidy: Debian 12's clang-format and clang-tidy (LLVM 14, as clang above);
+# clang-tidy brings run-clang-tidy.
+lint_pkgs=(clang-format clang-tidy)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
@@ -16,8 +19,9 @@ case "${1:-build}" in
   sanitize) want+=("${sanitize_pkgs[@]}") ;;
   fuzz) want+=("${sanitize_pkgs[@]}") ;;  # libFuzzer ships in libclang-rt-14-dev
   bench) want+=("${bench_pkgs[@]}") ;;
-  all) want+=("${sanitize_pkgs[@]}" "${bench_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|bench|sanitize|fuzz|all]" >&2; exit 2 ;;
+  lint) want+=("${lint_pkgs[@]}") ;;
+  all) want+=("${sanitize_pkgs[@]}" "${bench_pkgs[@]}" "${lint_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|bench|sanitize|fuzz|lint|all]" >&2; exit 2 ;;
 esac
 
 missing=()

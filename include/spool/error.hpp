@@ -2,6 +2,8 @@
 // spool's error vocabulary. Every failure is a boost::system::error_code (implicitly convertible to
 // std::error_code) whose category the queue layer acts on: permanent errors dead-letter at once,
 // resource and transient errors retry, cancellation releases the job without counting an attempt.
+#include <spool/version.hpp>
+
 #include <boost/assert/source_location.hpp>
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
@@ -13,7 +15,7 @@
 #include <system_error>
 #include <type_traits>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 
 using error_code = boost::system::error_code;
 
@@ -77,8 +79,8 @@ enum class condition {
   usage,
 };
 
-const boost::system::error_category& spool_category() noexcept;
-const boost::system::error_category& spool_condition_category() noexcept;
+SPOOL_API const boost::system::error_category& spool_category() noexcept;
+SPOOL_API const boost::system::error_category& spool_condition_category() noexcept;
 
 inline error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), spool_category()}; }
 inline boost::system::error_condition make_error_condition(condition c) noexcept {
@@ -86,7 +88,7 @@ inline boost::system::error_condition make_error_condition(condition c) noexcept
 }
 
 /// Classifies any error code, spool's or foreign (system, Asio, generic errno values).
-category_kind kind_of(const error_code& ec) noexcept;
+SPOOL_API category_kind kind_of(const error_code& ec) noexcept;
 /// input, policy or unsupported: dead-letter at once.
 inline bool is_permanent(const error_code& ec) noexcept {
   auto k = kind_of(ec);
@@ -98,17 +100,17 @@ inline bool is_retryable(const error_code& ec) noexcept {
   return k == category_kind::resource || k == category_kind::transient || k == category_kind::internal;
 }
 /// "input", "policy", ... as used in JSON error objects.
-std::string_view to_string(category_kind k) noexcept;
+SPOOL_API std::string_view to_string(category_kind k) noexcept;
 /// A stable snake_case name for the code ("format_not_allowed", "ENOSPC" style names for errno).
-std::string code_name(const error_code& ec);
+SPOOL_API std::string code_name(const error_code& ec);
 /// The spool code whose code_name() is `name` (as read back from status.json or a dead letter);
 /// errc::internal for a name that is not spool's.
-error_code error_from_name(std::string_view name) noexcept;
+SPOOL_API error_code error_from_name(std::string_view name) noexcept;
 
 
 /// A failure with its reason in words: the code says what to do about it, the message says what
 /// happened ("the input's format 'hls' is not allowed"). Every spool call that can fail gives both.
-struct error {
+struct SPOOL_API error {
   error_code code;
   std::string message;  ///< empty means code.message()
 
@@ -127,7 +129,7 @@ std::basic_ostream<Ch, Tr>& operator<<(std::basic_ostream<Ch, Tr>& os, const err
 }
 
 /// What a result<T>'s value() throws on failure: a system_error whose what() is the message.
-class failure : public boost::system::system_error {
+class SPOOL_API failure : public boost::system::system_error {
  public:
   explicit failure(const error& e) : boost::system::system_error(e.code, e.what()), message_(e.what()) {}
   const std::string& message() const noexcept { return message_; }
@@ -137,13 +139,13 @@ class failure : public boost::system::system_error {
 };
 
 /// Found by boost::system::result when value() is called on a failure.
-[[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);
+[[noreturn]] SPOOL_API void throw_exception_from_error(const error& e, const boost::source_location& loc);
 
 /// A value or an error: `auto r = f(); if (!r) log(r.error().what()); use(*r);`
 template <class T>
 using result = boost::system::result<T, error>;
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE
 
 template <> struct boost::system::is_error_code_enum<spool::errc> : std::true_type {};
 template <> struct boost::system::is_error_condition_enum<spool::condition> : std::true_type {};

@@ -4,14 +4,16 @@
 // without playlist or indirection formats, a decoder allow-list, limits checked before any large
 // allocation and again on every frame, and a deadline that grows with the input's duration.
 // docs/input-policy.md gives the reason for each.
+#include <spool/version.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 
-struct input_policy {
+struct SPOOL_API input_policy {
   /// https:// inputs are refused unless their host is listed here (exact match, case-insensitive).
   std::vector<std::string> https_hosts;
   /// https hosts may resolve to loopback, private, link-local or other internal addresses (refused by default).
@@ -54,4 +56,4 @@ struct input_policy {
   std::chrono::seconds deadline_for_opening() const;
 };
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

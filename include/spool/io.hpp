@@ -5,6 +5,7 @@
 // own threads; failures are typed and carry their reason in words.
 #include <spool/error.hpp>
 #include <spool/job.hpp>
+#include <spool/version.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -15,14 +16,14 @@
 #include <string>
 #include <string_view>
 
-namespace spool::io {
+namespace spool::inline SPOOL_ABI_NAMESPACE::io {
 
 /// Asked by a blocking call between short waits; a non-empty code (cancelled, deadline_exceeded)
 /// ends the call with that code.
 using interrupt_check = std::function<error_code()>;
 
 /// The bytes of one input. Used from one thread at a time.
-class byte_source {
+class SPOOL_API byte_source {
  public:
   virtual ~byte_source() = default;
 
@@ -41,14 +42,14 @@ class byte_source {
 };
 
 /// What a package sink can do beyond the required.
-struct sink_capabilities {
+struct SPOOL_API sink_capabilities {
   /// Files become visible one by one as they are published (publish_now), not all at once at commit.
   bool incremental = false;
 };
 
 /// One package being written. Nothing is visible before commit(), and abort() (or destroying the sink
 /// without committing) leaves the output as it was.
-class package_sink {
+class SPOOL_API package_sink {
  public:
   virtual ~package_sink() = default;
 
@@ -72,7 +73,7 @@ class package_sink {
 };
 
 /// Where a job's status lives while it runs: the worker's, never the engine's.
-class status_sink {
+class SPOOL_API status_sink {
  public:
   virtual ~status_sink() = default;
 
@@ -85,4 +86,4 @@ class status_sink {
   virtual result<std::optional<job_status>> read() = 0;
 };
 
-}  // namespace spool::io
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::io

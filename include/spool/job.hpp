@@ -3,6 +3,7 @@
 // A job travels through a queue as the JSON of job_spec (docs/job-spec.md, "version": 2).
 #include <spool/error.hpp>
 #include <spool/plan.hpp>
+#include <spool/version.hpp>
 
 #include <boost/json/value.hpp>
 
@@ -11,12 +12,12 @@
 #include <string>
 #include <string_view>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 
 /// A job as it travels through a queue (docs/job-spec.md). Its plan is resolved when it is
 /// submitted (a preset with overrides becomes the whole plan), so a worker of any version encodes
 /// exactly what was asked, and it is parsed and checked once on each side.
-struct job_spec {
+struct SPOOL_API job_spec {
   std::string job_id;           ///< assigned at submit when empty
   std::string idempotency_key;  ///< the same key again returns the first job's id; empty = none
   std::string input;            ///< where the source is: a path, file://, https:// (storage resolves it)
@@ -29,16 +30,16 @@ struct job_spec {
 };
 
 /// A preset with optional overrides (a JSON plan spec, docs/job-spec.md) resolved into a whole plan.
-result<plan> resolve_plan(std::string_view preset, const boost::json::value* overrides = nullptr);
+SPOOL_API result<plan> resolve_plan(std::string_view preset, const boost::json::value* overrides = nullptr);
 
 enum class job_state { queued, running, succeeded, failed, dead };
 
-std::string_view to_string(job_state s) noexcept;
+SPOOL_API std::string_view to_string(job_state s) noexcept;
 /// False for an unknown name.
-bool parse_job_state(std::string_view s, job_state& out) noexcept;
+SPOOL_API bool parse_job_state(std::string_view s, job_state& out) noexcept;
 
 /// What status.json says about a job.
-struct job_status {
+struct SPOOL_API job_status {
   std::string job_id;
   job_state state = job_state::queued;
   int attempt = 0;
@@ -53,22 +54,22 @@ struct job_status {
 
 /// A time as spool writes it everywhere (status.json, the CLI): UTC to the millisecond,
 /// "2026-11-26T05:27:01.204Z".
-std::string to_iso8601(std::chrono::system_clock::time_point t);
+SPOOL_API std::string to_iso8601(std::chrono::system_clock::time_point t);
 
 /// The job as its message: {"version": 2, "job_id", "input", "output", "plan": the whole plan,
 /// "resolved_by", "idempotency_key"?, "metadata"?}.
-boost::json::value to_json(const job_spec& j);
+SPOOL_API boost::json::value to_json(const job_spec& j);
 /// Reads a job message once: version 2 carries its resolved plan; version 1 (a preset name and
 /// optional overrides, as spool 0.1 queued them) is resolved here. A malformed one is
 /// errc::invalid_spec with the reason in the error's message.
-result<job_spec> parse_job_spec(std::string_view json_text);
+SPOOL_API result<job_spec> parse_job_spec(std::string_view json_text);
 
 /// {"job_id","state","attempt","progress","eta_s","error":{code,category,message}|null,"updated_at"}, plus
 /// "idempotency_key" and "metadata" when the job has them.
-boost::json::value to_json(const job_status& s);
+SPOOL_API boost::json::value to_json(const job_status& s);
 /// Reads what to_json(job_status) writes; errc::invalid_spec when it is not a status object.
-result<job_status> parse_job_status(std::string_view json_text);
+SPOOL_API result<job_status> parse_job_status(std::string_view json_text);
 /// {"code","category","message"} for an error.
-boost::json::value error_json(const error_code& ec, std::string_view message);
+SPOOL_API boost::json::value error_json(const error_code& ec, std::string_view message);
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

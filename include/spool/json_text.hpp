@@ -3,13 +3,15 @@
 // result.json, status.json, job messages and the CLI's output are read by people and by tools
 // alike, so spool prints numbers the shortest way that reads back to the same value ("30",
 // "0.1", "1e+300").
+#include <spool/version.hpp>
+
 #include <boost/json/value.hpp>
 
 #include <string>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 
 /// Compact JSON text of `v`; a non-finite double (which JSON cannot express) is written as null.
-std::string to_json_text(const boost::json::value& v);
+SPOOL_API std::string to_json_text(const boost::json::value& v);
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

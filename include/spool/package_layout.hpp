@@ -2,12 +2,14 @@
 // The names of the files and directories a package is made of, defined once: the media engine
 // writes them, plan validation keeps rung directories from colliding with them, the worker and
 // storage find result.json and status.json by them, and hosts serve them.
+#include <spool/version.hpp>
+
 #include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
 
-namespace spool::package_layout {
+namespace spool::inline SPOOL_ABI_NAMESPACE::package_layout {
 
 // In each rendition's directory.
 inline constexpr std::string_view init = "init.mp4";
@@ -15,7 +17,7 @@ inline constexpr std::string_view media_playlist = "index.m3u8";
 /// DASH SegmentTemplate@media for the same files segment_file() names.
 inline constexpr std::string_view segment_template = "seg_$Number%05d$.m4s";
 /// The n-th media segment (1-based): seg_00001.m4s, ...
-std::string segment_file(std::size_t n);
+SPOOL_API std::string segment_file(std::size_t n);
 
 // At the package's top level.
 inline constexpr std::string_view master_playlist = "master.m3u8";
@@ -36,4 +38,4 @@ inline std::string progressive_file(std::string_view rung) {
 inline constexpr std::array<std::string_view, 8> top_level = {master_playlist, mpd,        result,           status,
                                                               poster,          storyboard, storyboard_index, audio_dir};
 
-}  // namespace spool::package_layout
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::package_layout

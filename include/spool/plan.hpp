@@ -4,6 +4,7 @@
 // A plan comes from a named preset, optionally overridden by a versioned JSON job spec
 // (docs/job-spec.md).
 #include <spool/error.hpp>
+#include <spool/version.hpp>
 
 #include <boost/json/value.hpp>
 
@@ -13,10 +14,10 @@
 #include <string_view>
 #include <vector>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 
 /// One video rendition of the ladder. Rungs taller than the source are dropped (never upscale).
-struct rung {
+struct SPOOL_API rung {
   /// Directory name and label, e.g. "720p": 1-64 of [A-Za-z0-9._-], unique (ignoring case), not
   /// starting with '.', and not a package file's name (master.m3u8, audio, ..., or another rung's
   /// progressive "<name>.mp4").
@@ -27,7 +28,7 @@ struct rung {
   std::int64_t bufsize_kbps = 0;  ///< VBV buffer; 0 = 2 × maxrate
 };
 
-struct video_settings {
+struct SPOOL_API video_settings {
   std::string codec = "libx264";  ///< libx264, libx265 or libsvtav1 where the linked FFmpeg has it
   std::string preset = "veryfast";
   std::string profile = "high";  ///< H.264 profile; ignored by other codecs
@@ -41,14 +42,14 @@ struct video_settings {
   };
 };
 
-struct audio_settings {
+struct SPOOL_API audio_settings {
   bool enabled = true;
   int bitrate_kbps = 128;  ///< AAC-LC
   int sample_rate = 48000;
   int channels = 2;
 };
 
-struct packaging_settings {
+struct SPOOL_API packaging_settings {
   double segment_s = 6;     ///< target segment duration; a multiple of gop_s
   double gop_s = 2;         ///< keyframe grid, identical in every rung
   bool hls = true;          ///< master.m3u8 + per-rendition playlists
@@ -56,7 +57,7 @@ struct packaging_settings {
   std::string progressive;  ///< name of a rung to also write as a single faststart MP4; empty = none
 };
 
-struct thumbnail_settings {
+struct SPOOL_API thumbnail_settings {
   bool poster = true;      ///< poster.jpg
   bool storyboard = true;  ///< storyboard.jpg sprite sheet + storyboard.vtt
   double interval_s = 10;  ///< seconds between storyboard tiles (grown for long inputs, ≤ 400 tiles)
@@ -65,7 +66,7 @@ struct thumbnail_settings {
 };
 
 /// A complete transcode plan. Default-constructed, it is the "hls-ladder" preset.
-struct plan {
+struct SPOOL_API plan {
   video_settings video;
   audio_settings audio;
   packaging_settings packaging;
@@ -73,23 +74,23 @@ struct plan {
 };
 
 /// The built-in presets: "hls-ladder" (default, 1080p/720p/480p/360p H.264 + AAC).
-std::vector<std::string> preset_names();
+SPOOL_API std::vector<std::string> preset_names();
 /// The plan of a built-in preset; errc::invalid_spec for an unknown name.
-result<plan> make_preset(std::string_view name);
+SPOOL_API result<plan> make_preset(std::string_view name);
 
 /// Applies a JSON plan spec (docs/job-spec.md) to `base`: a "preset" key starts from that preset,
 /// every other key overrides. Unknown keys, wrong types and inconsistent values are
 /// errc::invalid_spec, with the reason in the error's message.
-result<plan> apply_spec(const boost::json::value& spec, plan base = {});
+SPOOL_API result<plan> apply_spec(const boost::json::value& spec, plan base = {});
 /// Parses and applies a JSON text.
-result<plan> apply_spec(std::string_view json_text, plan base = {});
+SPOOL_API result<plan> apply_spec(std::string_view json_text, plan base = {});
 inline result<plan> apply_spec(const char* json_text, plan base = {}) {
   return apply_spec(std::string_view(json_text), std::move(base));
 }
 /// Checks a plan for consistency (rung names unique, path-safe and not a package file's name, segment a
 /// multiple of the GOP, ...); an empty error when it holds.
-error validate(const plan& p);
+SPOOL_API error validate(const plan& p);
 /// The whole plan as a JSON plan spec that apply_spec() reads back to an equal plan.
-boost::json::value to_json(const plan& p);
+SPOOL_API boost::json::value to_json(const plan& p);
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

@@ -3,6 +3,7 @@
 // (callbacks, use_awaitable, use_future, deferred, ...). The media work runs on threads spool owns
 // (or the host supplies), never on the threads running the host's io_context.
 #include <spool/transcode.hpp>
+#include <spool/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -21,15 +22,15 @@
 #include <string>
 #include <utility>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 
 namespace detail {
 // Shared between the initiating function, the cancellation slot and the media thread.
-struct transcode_op_state {
+struct SPOOL_API transcode_op_state {
   media::cancel_flag cancel{false};
 };
 // Tracks running operations so the transcoder's destructor can cancel them.
-struct transcoder_core {
+struct SPOOL_API transcoder_core {
   std::mutex mutex;
   std::set<std::shared_ptr<transcode_op_state>> running;
   bool shutting_down = false;
@@ -41,7 +42,7 @@ struct transcoder_core {
 /// @par Thread Safety
 /// Distinct objects: safe. Shared objects: async_transcode may be called concurrently.
 template <class Executor = boost::asio::any_io_executor>
-class basic_transcoder {
+class SPOOL_API basic_transcoder {
  public:
   using executor_type = Executor;
 
@@ -140,4 +141,4 @@ class basic_transcoder {
 
 using transcoder = basic_transcoder<>;
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

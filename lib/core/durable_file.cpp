@@ -11,7 +11,7 @@
 
 namespace fs = std::filesystem;
 
-namespace spool::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::detail {
 namespace {
 
 // A temporary becomes group/other-readable only once its creator holds the lock on it.
@@ -139,4 +139,4 @@ void write_file(const fs::path& p, std::string_view content) {
   f.close();
 }
 
-}  // namespace spool::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::detail

@@ -10,14 +10,14 @@
 #include <string>
 #include <string_view>
 
-namespace spool::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::detail {
 
 /// Maps errno into spool's taxonomy (ENOSPC, EDQUOT, EFBIG: no_space; ENOMEM: out_of_memory; else
 /// io_error) and throws spool::failure with `what` and the system's words.
-[[noreturn]] void fail_errno(int e, const std::string& what);
+[[noreturn]] SPOOL_API void fail_errno(int e, const std::string& what);
 
 /// A file written with write(2); fsync'd on close.
-class out_file {
+class SPOOL_API out_file {
  public:
   out_file() = default;
   explicit out_file(const std::filesystem::path& p) { open(p); }
@@ -45,21 +45,21 @@ class out_file {
 };
 
 /// Writes all of `data` to `fd`, retrying short writes; `what` names the file in errors.
-void write_all(int fd, std::string_view data, const std::filesystem::path& what);
+SPOOL_API void write_all(int fd, std::string_view data, const std::filesystem::path& what);
 /// Writes a whole file, synced.
-void write_file(const std::filesystem::path& p, std::string_view content);
+SPOOL_API void write_file(const std::filesystem::path& p, std::string_view content);
 /// fsyncs a directory so the names in it are durable.
-void sync_dir(const std::filesystem::path& dir);
+SPOOL_API void sync_dir(const std::filesystem::path& dir);
 
 /// A temporary file or directory `dir/<prefix>XXXXXX`, locked (flock) by this process; the lock dies
 /// with the process, which is how remove_stale() tells a crashed writer's leftovers from a live
 /// one's. The caller closes `fd` when done (dropping the lock).
-struct locked_temp {
+struct SPOOL_API locked_temp {
   std::filesystem::path path;
   int fd = -1;
 };
-locked_temp make_locked_temp(const std::filesystem::path& dir, const std::string& prefix, bool directory);
+SPOOL_API locked_temp make_locked_temp(const std::filesystem::path& dir, const std::string& prefix, bool directory);
 /// Removes every `dir/<prefix>*` whose owner is gone (its lock can be taken). Best effort.
-void remove_stale(const std::filesystem::path& dir, const std::string& prefix) noexcept;
+SPOOL_API void remove_stale(const std::filesystem::path& dir, const std::string& prefix) noexcept;
 
-}  // namespace spool::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::detail

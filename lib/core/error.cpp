@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <string>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 namespace {
 
 struct entry {
@@ -188,4 +188,4 @@ error_code error_from_name(std::string_view name) noexcept {
   return errc::internal;
 }
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

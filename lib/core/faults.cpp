@@ -1,10 +1,10 @@
 #include "core/faults.hpp"
 
-namespace spool::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::detail {
 
 fault_hooks& faults() {
   static fault_hooks f;
   return f;
 }
 
-}  // namespace spool::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::detail

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 
 std::vector<std::string> input_policy::default_demuxers() {
   // Containers and elementary streams that carry their media inside the file itself. Absent on
@@ -61,4 +61,4 @@ std::string package_layout::segment_file(std::size_t n) {
   return name;
 }
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <ctime>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 namespace {
 
 constexpr std::array<std::pair<job_state, std::string_view>, 5> state_names{{
@@ -218,4 +218,4 @@ result<job_status> parse_job_status(std::string_view json_text) {
   return s;
 }
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

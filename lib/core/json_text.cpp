@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 namespace {
 
 void write(const boost::json::value& v, std::string& out) {
@@ -54,4 +54,4 @@ std::string to_json_text(const boost::json::value& v) {
   return out;
 }
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

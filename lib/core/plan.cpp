@@ -11,7 +11,7 @@
 
 #include <spool/package_layout.hpp>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 namespace {
 
 plan hls_ladder() { return plan{}; }
@@ -272,4 +272,4 @@ boost::json::value to_json(const plan& p) {
   };
 }
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

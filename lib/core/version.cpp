@@ -3,9 +3,9 @@
 #define SPOOL_STR2(x) #x
 #define SPOOL_STR(x) SPOOL_STR2(x)
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 int version() noexcept { return SPOOL_VERSION; }
 const char* version_string() noexcept {
   return SPOOL_STR(SPOOL_VERSION_MAJOR) "." SPOOL_STR(SPOOL_VERSION_MINOR) "." SPOOL_STR(SPOOL_VERSION_PATCH);
 }
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

@@ -18,7 +18,7 @@ extern "C" {
 #include <libavutil/channel_layout.h>
 }
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 // Audio: decoded, resampled and AAC-encoded once; one track shared by every variant.
 class audio_branch {
@@ -314,4 +314,4 @@ class audio_branch {
   counters stats_;
 };
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

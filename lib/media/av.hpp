@@ -17,15 +17,15 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 /// Maps an FFmpeg AVERROR value into spool's taxonomy; `fallback` is used for AVERROR values that
 /// say nothing about the cause (AVERROR_UNKNOWN, AVERROR_EXTERNAL, ...).
 error_code from_averror(int averror, errc fallback = errc::internal) noexcept;
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media
 
-namespace spool::media::av {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media::av {
 
 struct format_input_deleter { void operator()(AVFormatContext* c) const noexcept { avformat_close_input(&c); } };
 struct codec_deleter { void operator()(AVCodecContext* c) const noexcept { avcodec_free_context(&c); } };
@@ -81,4 +81,4 @@ inline double q2d(AVRational r) { return r.den ? av_q2d(r) : 0.0; }
 /// The nearest even value, at least 2: 4:2:0 pictures need even sizes.
 inline int even(double v) { return std::max(2, static_cast<int>(std::lround(v / 2)) * 2); }
 
-}  // namespace spool::media::av
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media::av

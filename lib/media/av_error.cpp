@@ -4,7 +4,7 @@ extern "C" {
 #include <libavutil/error.h>
 }
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 error_code from_averror(int averror, errc fallback) noexcept {
   if (averror >= 0) return {};
@@ -35,4 +35,4 @@ error_code from_averror(int averror, errc fallback) noexcept {
   return fallback;
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

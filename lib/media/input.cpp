@@ -8,7 +8,7 @@
 
 #include "media/source_avio.hpp"
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 namespace {
 
 int interrupt_cb(void* opaque) { return static_cast<input_guard*>(opaque)->interrupted() ? 1 : 0; }
@@ -161,4 +161,4 @@ void opened_input::open(io::byte_source& source, const input_policy& policy, inp
                                          static_cast<double>(ctx->duration) / AV_TIME_BASE, policy.max_duration_s));
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

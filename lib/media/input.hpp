@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 class source_avio;
 
@@ -95,4 +95,4 @@ void describe(AVFormatContext* ctx, probe_result& out);
 /// Clockwise rotation (0, 90, 180, 270) a player applies to the stream, from its display matrix.
 int stream_rotation(const AVStream* st);
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

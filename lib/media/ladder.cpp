@@ -6,7 +6,7 @@
 #include <cmath>
 #include <thread>
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 using av::even;
 
@@ -101,4 +101,4 @@ std::int64_t declared_end(const AVFormatContext* ctx, const AVStream* st, std::i
   return end;
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

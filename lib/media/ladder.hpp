@@ -10,7 +10,7 @@
 
 #include "media/av.hpp"
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 struct geometry {
   int width = 0, height = 0;  ///< output, after rotation
@@ -65,4 +65,4 @@ int encoder_threads(const transcode_options& opt, const geometry& g, std::int64_
 // the origin, in the stream's time base; AV_NOPTS_VALUE when it declares none.
 std::int64_t declared_end(const AVFormatContext* ctx, const AVStream* st, std::int64_t origin);
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

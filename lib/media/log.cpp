@@ -4,7 +4,7 @@ extern "C" {
 #include <libavutil/log.h>
 }
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 void set_ffmpeg_log_level(ffmpeg_log level) noexcept {
   switch (level) {
@@ -15,4 +15,4 @@ void set_ffmpeg_log_level(ffmpeg_log level) noexcept {
   }
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -7,7 +7,7 @@
 
 #include <spool/package_layout.hpp>
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 namespace {
 
 std::string frame_rate_str(AVRational r) { return fmt::format("{:.3f}", av::q2d(r)); }
@@ -134,4 +134,4 @@ std::string dash_manifest(const std::vector<track_info>& video, const track_info
   return out;
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -5,7 +5,7 @@
 
 #include "media/segmenter.hpp"
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 /// A rendition's media playlist (EXT-X-MAP init.mp4, one EXTINF per segment, VOD).
 std::string hls_media_playlist(const track_info& t);
@@ -17,4 +17,4 @@ std::string hls_master_playlist(const std::vector<track_info>& video, const trac
 /// track's peak segment bit rate.
 std::string dash_manifest(const std::vector<track_info>& video, const track_info* audio, double duration_s);
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -3,7 +3,7 @@
 #include "core/durable_file.hpp"
 #include "media/av.hpp"
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 void put(io::package_sink& sink, std::string_view name, std::string_view bytes) {
   if (auto e = sink.put(name, std::as_bytes(std::span(bytes.data(), bytes.size())))) av::fail(e.code, e.what());
@@ -23,4 +23,4 @@ void track_output::put(std::string_view file, std::string_view bytes) const {
   }
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

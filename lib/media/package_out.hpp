@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 /// Stores `bytes` as `name` in `sink`; a failure throws av::failure with the sink's code and words.
 void put(io::package_sink& sink, std::string_view name, std::string_view bytes);
@@ -24,4 +24,4 @@ struct track_output {
   void put(std::string_view file, std::string_view bytes) const;
 };
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -32,7 +32,7 @@ extern "C" {
 
 namespace fs = std::filesystem;
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 namespace {
 
 using clock = std::chrono::steady_clock;
@@ -423,4 +423,4 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   safe_report(true);
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

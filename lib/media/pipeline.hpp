@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 struct pipeline_output {
   std::vector<track_info> video;  ///< ladder order
@@ -27,4 +27,4 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
                   const std::filesystem::path& workspace, input_guard& guard, pipeline_output& out,
                   std::chrono::steady_clock::time_point started);
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -10,7 +10,7 @@ extern "C" {
 #include <libavutil/display.h>
 }
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 bool decoder_allowed(AVCodecID id, const input_policy& policy) {
   const AVCodecDescriptor* d = avcodec_descriptor_get(id);
@@ -89,4 +89,4 @@ int stream_rotation(const AVStream* st) {
   return r < 0 ? r + 360 : r;
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

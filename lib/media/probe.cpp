@@ -8,7 +8,7 @@ extern "C" {
 #include <libavutil/pixdesc.h>
 }
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 namespace {
 
 const char* type_name(AVMediaType t) {
@@ -121,4 +121,4 @@ boost::json::value to_json(const probe_result& p) {
                              {"video_index", p.video_index}, {"audio_index", p.audio_index}};
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -14,7 +14,7 @@
 
 namespace fs = std::filesystem;
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 namespace {
 
 struct avio_deleter {
@@ -313,4 +313,4 @@ void write_progressive(const fs::path& dir, const track_info& video, const track
   sink.commit();
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -5,7 +5,7 @@
 #include "media/input.hpp"
 #include "media/segmenter.hpp"
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 /// Writes `out` from the tracks already written under `dir`, through spool's own file writer
 /// (synced on close; a full disk is errc::no_space). Checks `guard` for cancellation and the deadline
@@ -14,4 +14,4 @@ namespace spool::media {
 void write_progressive(const std::filesystem::path& dir, const track_info& video, const track_info* audio,
                        const std::filesystem::path& out, input_guard& guard);
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -11,7 +11,7 @@
 
 namespace fs = std::filesystem;
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 double track_info::duration_s() const {
   if (segments.empty()) return 0;
@@ -396,4 +396,4 @@ std::string codecs_string(const AVCodecContext* enc) {
   }
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

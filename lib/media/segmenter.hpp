@@ -9,7 +9,7 @@
 #include "media/av.hpp"
 #include "media/package_out.hpp"
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 struct segment_info {
   std::int64_t start = 0;     ///< presentation start, in the track's timescale
@@ -103,4 +103,4 @@ void check_own(int averror, const std::string& what);
 /// Frees `opts` either way.
 void require_consumed(AVDictionary*& opts, const std::string& what);
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

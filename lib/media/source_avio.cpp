@@ -4,7 +4,7 @@
 
 #include "media/input.hpp"
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 source_avio::source_avio(io::byte_source& source, input_guard& guard) : source_(source), guard_(guard) {
   source_.set_interrupt([g = &guard_]() -> error_code { return g->interrupted(); });
@@ -79,4 +79,4 @@ std::int64_t source_avio::seek(void* opaque, std::int64_t offset, int whence) no
   return target;
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

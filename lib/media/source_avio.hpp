@@ -8,7 +8,7 @@
 
 #include "media/av.hpp"
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 struct input_guard;
 
@@ -38,4 +38,4 @@ class source_avio {
   error failure_;
 };
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -17,7 +17,7 @@
 
 #include "media/av.hpp"
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 // Lowers the calling thread's CPU priority (Linux nice values are per thread; threads the encoder
 // starts afterwards inherit it).
@@ -133,4 +133,4 @@ struct completion {
   }
 };
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -14,7 +14,7 @@ extern "C" {
 #include <cmath>
 #include <cstring>
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 namespace {
 
 constexpr std::size_t max_tiles = 400;
@@ -134,9 +134,11 @@ void thumbnailer::plan_storyboard(int display_w, int display_h, double duration_
     h = tallest_tile * w;
     w = h * dar;
   }
+  // At most max_tiles_ (a few hundred) tiles: both counts are exact as doubles.
+  const auto cols_d = static_cast<double>(cols), rows_d = static_cast<double>(rows);
   const double f =
-      std::min({1.0, std::sqrt(static_cast<double>(max_pixels) / (cols * rows * w * h)),
-                static_cast<double>(jpeg_max_side) / (cols * w), static_cast<double>(jpeg_max_side) / (rows * h)});
+      std::min({1.0, std::sqrt(static_cast<double>(max_pixels) / (cols_d * rows_d * w * h)),
+                static_cast<double>(jpeg_max_side) / (cols_d * w), static_cast<double>(jpeg_max_side) / (rows_d * h)});
   tile_w_ = even_down(w * f);
   tile_h_ = even_down(h * f);
   const std::int64_t sheet_w = cols * tile_w_, sheet_h = rows * tile_h_;
@@ -209,7 +211,7 @@ std::vector<std::string> thumbnailer::write(io::package_sink& sink, double durat
     av::check(av_frame_get_buffer(sheet.get(), 0), "cannot allocate the storyboard");
     for (int p = 0; p < 3; ++p)
       std::memset(sheet->data[p], p ? 128 : 16,
-                  static_cast<std::size_t>(sheet->linesize[p]) * (p ? sheet->height / 2 : sheet->height));
+                  static_cast<std::size_t>(sheet->linesize[p]) * static_cast<std::size_t>(p ? sheet->height / 2 : sheet->height));
     std::string vtt = "WEBVTT\n\n";
     for (std::size_t i = 0; i < tiles_.size(); ++i) {
       const AVFrame* t = tiles_[i].second.get();
@@ -234,4 +236,4 @@ std::vector<std::string> thumbnailer::write(io::package_sink& sink, double durat
   return files;
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -12,7 +12,7 @@
 
 #include "media/av.hpp"
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 class thumbnailer {
  public:
@@ -46,4 +46,4 @@ class thumbnailer {
   std::vector<transcode_warning> warnings_;
 };
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

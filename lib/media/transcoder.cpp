@@ -16,7 +16,7 @@
 
 namespace fs = std::filesystem;
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 namespace {
 
 using clock = std::chrono::steady_clock;
@@ -191,4 +191,4 @@ error_code transcode(io::byte_source& input, io::package_sink& output, const tra
   }
 }
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -23,7 +23,7 @@ extern "C" {
 #include <libavutil/opt.h>
 }
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 // One rung: its own filter chain (deinterlace, fps, scale, rotate, format) and encoder, on its own
 // thread.
@@ -290,4 +290,4 @@ class rung_worker {
   std::atomic<std::int64_t> frames_{0};
 };
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

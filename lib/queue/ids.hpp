@@ -16,7 +16,7 @@
 #include <string>
 #include <system_error>
 
-namespace spool::queue::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue::detail {
 
 inline void kernel_random(std::uint8_t* out, std::size_t n) {
   std::size_t got = 0;
@@ -73,4 +73,4 @@ inline std::uint64_t random_u64() {
   return v;
 }
 
-}  // namespace spool::queue::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue::detail

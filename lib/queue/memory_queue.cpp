@@ -25,7 +25,7 @@
 #include "queue/builtin_schemes.hpp"
 #include "queue/ids.hpp"
 
-namespace spool::queue {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 namespace {
 
 using std::chrono::nanoseconds;
@@ -397,4 +397,4 @@ void detail::register_memory_scheme() {
   });
 }
 
-}  // namespace spool::queue
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

@@ -7,7 +7,7 @@
 
 #include "queue/builtin_schemes.hpp"
 
-namespace spool::queue {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 namespace {
 
 struct registry {
@@ -85,4 +85,4 @@ result<std::shared_ptr<queue_adapter>> open_queue(std::string_view uri) {
   return q;
 }
 
-}  // namespace spool::queue
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace spool::queue {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 
 std::chrono::milliseconds backoff(const retry_policy& p, int attempt, std::uint64_t random) noexcept {
   using std::chrono::milliseconds;
@@ -45,4 +45,4 @@ retry_decision decide(const retry_policy& p, const error_code& failure, int rece
   return d;
 }
 
-}  // namespace spool::queue
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace spool::queue {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 
 std::int64_t backlog(const queue_stats& s, const scaling_policy& p) noexcept {
   return s.visible + (p.count_in_flight ? s.in_flight : 0) + (p.count_delayed ? s.delayed : 0);
@@ -23,4 +23,4 @@ double target_jobs_per_worker(std::chrono::duration<double> acceptable_latency,
   return std::max(1.0, std::floor(acceptable_latency.count() / job_duration.count()));
 }
 
-}  // namespace spool::queue
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

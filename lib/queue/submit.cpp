@@ -4,7 +4,7 @@
 
 #include <utility>
 
-namespace spool::queue {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 namespace {
 
 // The message a job travels as, checked by the same parser the worker reads it with.
@@ -87,4 +87,4 @@ std::vector<result<submitted>> submit_batch(queue_adapter& q, const std::vector<
   return out;
 }
 
-}  // namespace spool::queue
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

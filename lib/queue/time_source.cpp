@@ -3,7 +3,7 @@
 #include <ctime>
 #include <fstream>
 
-namespace spool::queue {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 namespace {
 
 class system_time_source final : public time_source {
@@ -78,4 +78,4 @@ void manual_time_source::reboot(std::string new_boot_id, std::chrono::nanosecond
   since_boot_ = uptime;
 }
 
-}  // namespace spool::queue
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

@@ -3,7 +3,7 @@
 #include <array>
 #include <cstdint>
 
-namespace spool::storage {
+namespace spool::inline SPOOL_ABI_NAMESPACE::storage {
 
 namespace {
 
@@ -75,4 +75,4 @@ std::string_view refused_address_kind(const boost::asio::ip::address& a) noexcep
   return classify_v6(a.to_v6());
 }
 
-}  // namespace spool::storage
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::storage

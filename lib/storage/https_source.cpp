@@ -20,7 +20,7 @@
 
 #include "storage/address_policy.hpp"
 
-namespace spool::storage {
+namespace spool::inline SPOOL_ABI_NAMESPACE::storage {
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
@@ -488,7 +488,7 @@ struct https_source::impl {
   bool discard(std::int64_t count) {
     if (scratch.empty()) scratch.resize(64 * 1024);
     while (count > 0 && body_open) {
-      auto n = read_body({scratch.data(), static_cast<std::size_t>(std::min<std::int64_t>(count, scratch.size()))});
+      auto n = read_body({scratch.data(), static_cast<std::size_t>(std::min(count, static_cast<std::int64_t>(scratch.size())))});
       if (n < 0) return false;
       count -= n;
     }
@@ -579,4 +579,4 @@ std::string redact_url(std::string_view url) {
   return out;
 }
 
-}  // namespace spool::storage
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::storage

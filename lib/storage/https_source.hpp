@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace spool::storage {
+namespace spool::inline SPOOL_ABI_NAMESPACE::storage {
 
 struct https_settings {
   std::vector<std::string> allowed_hosts;         ///< exact, case-insensitive host names (or IP literals)
@@ -71,4 +71,4 @@ class https_source {
 /// or fragment (presigned URLs carry their credentials in the query).
 std::string redact_url(std::string_view url);
 
-}  // namespace spool::storage
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::storage

@@ -6,7 +6,7 @@
 #include "storage/https_source.hpp"
 #include "storage/registry_detail.hpp"
 
-namespace spool::storage {
+namespace spool::inline SPOOL_ABI_NAMESPACE::storage {
 namespace {
 
 class https_byte_source final : public io::byte_source {
@@ -65,4 +65,4 @@ result<location> make_https(std::string_view uri) {
 }
 
 }  // namespace detail
-}  // namespace spool::storage
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::storage

@@ -13,7 +13,7 @@
 
 namespace fs = std::filesystem;
 
-namespace spool::storage::local {
+namespace spool::inline SPOOL_ABI_NAMESPACE::storage::local {
 namespace {
 
 using detail::fail_errno;
@@ -305,4 +305,4 @@ bool holds_no_package(const fs::path& p) {
   return !ec;
 }
 
-}  // namespace spool::storage::local
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::storage::local

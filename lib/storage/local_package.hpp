@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-namespace spool::storage::local {
+namespace spool::inline SPOOL_ABI_NAMESPACE::storage::local {
 
 /// The package sink for `output`: checks it (missing, empty, holding only a status, or `overwrite`)
 /// and creates its staging folder `.<name>.spool-tmp-XXXXXX`, removing crashed runs' ones first.
@@ -28,4 +28,4 @@ bool holds_no_package(const std::filesystem::path& p);
 /// without blocking, also when the path is swapped between a check and the open.
 result<std::unique_ptr<io::byte_source>> open_source(const std::filesystem::path& path);
 
-}  // namespace spool::storage::local
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::storage::local

@@ -15,7 +15,7 @@
 
 namespace fs = std::filesystem;
 
-namespace spool::storage {
+namespace spool::inline SPOOL_ABI_NAMESPACE::storage {
 namespace local {
 namespace {
 
@@ -164,4 +164,4 @@ result<location> make_local(std::string_view uri) {
 }
 
 }  // namespace detail
-}  // namespace spool::storage
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::storage

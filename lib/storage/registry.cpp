@@ -8,7 +8,7 @@
 #include "storage/https_source.hpp"
 #include "storage/registry_detail.hpp"
 
-namespace spool::storage {
+namespace spool::inline SPOOL_ABI_NAMESPACE::storage {
 namespace {
 
 error unsupported(const char* what) {
@@ -89,4 +89,4 @@ result<location> resolve(std::string_view uri) {
   return factory(uri);
 }
 
-}  // namespace spool::storage
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::storage

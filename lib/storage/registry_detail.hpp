@@ -4,9 +4,9 @@
 
 #include <string_view>
 
-namespace spool::storage::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::storage::detail {
 
 result<location> make_local(std::string_view uri);
 result<location> make_https(std::string_view uri);
 
-}  // namespace spool::storage::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::storage::detail

@@ -1,7 +1,7 @@
 #include <spool/storage/store.hpp>
 #include <spool/storage/status.hpp>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 
 result<std::unique_ptr<io::status_sink>> open_status(const std::string& output) {
   auto where = storage::resolve(output);
@@ -15,4 +15,4 @@ result<std::optional<job_status>> read_status(const std::string& output) {
   return (*sink)->read();
 }
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <thread>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 using namespace queue;
 
@@ -214,4 +214,4 @@ result<std::size_t> faulty_queue::redrive(const std::string& message_id) {
   return queue_wrapper::redrive(message_id);
 }
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

@@ -3,7 +3,7 @@
 #include <spool/json_text.hpp>
 #include <spool/package_layout.hpp>
 
-namespace spool::worker_detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::worker_detail {
 namespace {
 
 std::string child(const std::string& path, std::string_view name) {
@@ -120,4 +120,4 @@ bool output_is_ours(const output_place& out, const std::string& job_id, const st
   return s.has_value() && *s && ((*s)->job_id == job_id || (!key.empty() && (*s)->idempotency_key == key));
 }
 
-}  // namespace spool::worker_detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::worker_detail

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <string>
 
-namespace spool::worker_detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::worker_detail {
 
 /// Where a job's package goes: a storage backend and the path inside it.
 struct output_place {
@@ -61,4 +61,4 @@ bool finished_here(const output_place& out, const std::string& job_id, const std
 /// read) it says yes: the transcode reports what is wrong.
 bool output_is_ours(const output_place& out, const std::string& job_id, const std::string& key);
 
-}  // namespace spool::worker_detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::worker_detail

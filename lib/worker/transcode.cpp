@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 namespace {
 
 using clock = std::chrono::steady_clock;
@@ -78,4 +78,4 @@ error_code transcode(const std::string& input, const std::string& output, const 
   return {};
 }
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

@@ -20,7 +20,7 @@
 
 namespace fs = std::filesystem;
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 namespace {
 
 using steady = std::chrono::steady_clock;
@@ -651,4 +651,4 @@ boost::json::value to_json(const worker_summary& s) {
                              {"released", s.released},   {"lease_lost", s.lease_lost}};
 }
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

@@ -13,6 +13,10 @@
 #                   with FORBID_NEEDED (a regex), configure with pkg-config finding nothing (as
 #                   without FFmpeg's development files) and fail when a binary built, linked with
 #                   --no-as-needed, needs a shared library whose name matches it.
+# shared:           build spool's libraries shared (-DBUILD_SHARED_LIBS=ON, nothing else) and install
+#                   them into WORK_DIR/prefix, build the consumer against them and run it; then check
+#                   what the libraries export (nm -D): spool's symbols, in the ABI namespace ABI, and
+#                   none of fmt, SQLite or Boost.URL, which spool links privately.
 cmake_minimum_required(VERSION 3.20)
 
 foreach(var MODE SPOOL_SOURCE_DIR CONSUMER_DIR WORK_DIR)
@@ -90,6 +94,76 @@ function(check_needed binary)
   message(STATUS "consumer ${MODE}: ${binary} needs ${n} shared libraries, none matching '${FORBID_NEEDED}'")
 endfunction()
 
+# The shared build: `app` runs on spool's shared libraries, and each library exports spool's API in
+# the ABI namespace and nothing of the libraries spool links privately (mangled names: fmt::,
+# boost::urls::, SQLite's C functions). An internal function stays hidden.
+function(check_exports app prefix)
+  find_program(READELF readelf REQUIRED)
+  execute_process(COMMAND ${READELF} -d ${app} OUTPUT_VARIABLE dyn RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR NOT dyn MATCHES "\\(NEEDED\\)[^\n]*libspool-core\\.so")
+    message(FATAL_ERROR "consumer ${MODE}: ${app} does not need libspool-core.so")
+  endif()
+  file(GLOB_RECURSE libraries ${prefix}/libspool-*.so)
+  list(LENGTH libraries n)
+  if(NOT n EQUAL 4)
+    message(FATAL_ERROR "consumer ${MODE}: expected 4 installed libspool-*.so, found: ${libraries}")
+  endif()
+  # The soname names the ABI too: major.minor while the major version is 0, else the major.
+  string(REGEX REPLACE "^v([0-9]+)_([0-9]+)$" "\\1" abi_major "${ABI}")
+  string(REGEX REPLACE "^v([0-9]+)_([0-9]+)$" "\\1.\\2" abi_soversion "${ABI}")
+  if(NOT abi_major EQUAL 0)
+    set(abi_soversion ${abi_major})
+  endif()
+  string(LENGTH "${ABI}" abi_length)
+  set(in_abi "N[rVK]*5spool${abi_length}${ABI}")
+  set(private_name "^(sqlite3_|_Z(Z|T[VISHWT]|GV)?N[rVK]*(3fmt|5boost4urls))")
+  foreach(library IN LISTS libraries)
+    get_filename_component(name ${library} NAME)
+    execute_process(COMMAND ${READELF} -d ${library} OUTPUT_VARIABLE dyn)
+    if(NOT dyn MATCHES "Library soname: \\[${name}\\.${abi_soversion}\\]")
+      message(FATAL_ERROR "consumer ${MODE}: the soname of ${name} is not ${name}.${abi_soversion}")
+    endif()
+    execute_process(COMMAND ${NM} -D --defined-only --format=posix ${library} OUTPUT_VARIABLE exported RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR "consumer ${MODE}: nm -D ${library} failed (${rc})")
+    endif()
+    string(REGEX MATCHALL "[^\n]+" symbols "${exported}")
+    set(spool_count 0)
+    set(leaked)
+    foreach(symbol IN LISTS symbols)
+      if(symbol MATCHES "${in_abi}")
+        math(EXPR spool_count "${spool_count} + 1")
+      endif()
+      if(symbol MATCHES "${private_name}")
+        list(APPEND leaked "${symbol}")
+      endif()
+    endforeach()
+    list(LENGTH symbols total)
+    message(STATUS "consumer ${MODE}: ${name} exports ${total} symbols, ${spool_count} in spool::${ABI}")
+    if(spool_count EQUAL 0)
+      message(FATAL_ERROR "consumer ${MODE}: ${name} exports nothing in spool::${ABI}")
+    endif()
+    if(leaked)
+      list(JOIN leaked "\n  " shown)
+      message(FATAL_ERROR "consumer ${MODE}: ${name} exports symbols of a library spool links privately:\n  ${shown}")
+    endif()
+    if(name MATCHES "^libspool-core")
+      # In the library (its symbol table), but not exported: the visibility is hidden by default.
+      set(internal "_ZN5spool${abi_length}${ABI}7storage20refused_address_kind")
+      execute_process(COMMAND ${NM} --defined-only --format=posix ${library} OUTPUT_VARIABLE all_symbols)
+      if(NOT all_symbols MATCHES "${internal}")
+        message(FATAL_ERROR "consumer ${MODE}: ${name} does not define ${internal} at all")
+      endif()
+      if(exported MATCHES "${internal}")
+        message(FATAL_ERROR "consumer ${MODE}: ${name} exports the internal ${internal}")
+      endif()
+      if(NOT exported MATCHES "_ZN5spool${abi_length}${ABI}7versionEv T")
+        message(FATAL_ERROR "consumer ${MODE}: ${name} does not export spool::${ABI}::version()")
+      endif()
+    endif()
+  endforeach()
+endfunction()
+
 # A stale prefix or cache would hide exactly the mistakes this test is for.
 file(REMOVE_RECURSE ${WORK_DIR})
 file(MAKE_DIRECTORY ${WORK_DIR})
@@ -133,6 +207,27 @@ elseif(MODE STREQUAL "find-package")
 
   # pkg-config: GNUInstallDirs may choose lib/ or lib/<multiarch>/; the glob takes either.
   build_with_pkg_config(spool ${prefix} ${WORK_DIR}/app-pkg-config)
+
+elseif(MODE STREQUAL "shared")
+  foreach(var ABI NM)
+    if(NOT ${var})
+      message(FATAL_ERROR "consumer ${MODE}: ${var} is not set")
+    endif()
+  endforeach()
+  # Only the libraries; --no-undefined makes a symbol one spool library needs from another, and
+  # that one does not export, fail at the link of the library rather than at a consumer's.
+  step("configure spool" ${CMAKE_COMMAND} -S ${SPOOL_SOURCE_DIR} -B ${WORK_DIR}/spool-build ${common_args}
+       -DCMAKE_INSTALL_PREFIX=${prefix} -DBUILD_SHARED_LIBS=ON -DSPOOL_BUILD_TESTS=OFF
+       -DSPOOL_BUILD_EXAMPLES=OFF -DSPOOL_BUILD_BENCH=OFF -DSPOOL_BUILD_CLI=OFF
+       -DCMAKE_SHARED_LINKER_FLAGS=-Wl,--no-undefined)
+  step("build spool" ${CMAKE_COMMAND} --build ${WORK_DIR}/spool-build -j2)
+  step("install spool" ${CMAKE_COMMAND} --install ${WORK_DIR}/spool-build)
+
+  step("configure consumer" ${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/app-build ${common_args}
+       -DCMAKE_PREFIX_PATH=${prefix})
+  step("build consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/app-build -j2)
+  step("run consumer" ${WORK_DIR}/app-build/app)
+  check_exports(${WORK_DIR}/app-build/app ${prefix})
 
 elseif(MODE STREQUAL "add-subdirectory")
   step("configure consumer" ${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/app-build ${common_args}

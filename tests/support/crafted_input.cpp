@@ -18,7 +18,7 @@ extern "C" {
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 namespace {
 
 void check(int ret, const std::string& what) {
@@ -342,4 +342,4 @@ long child_peak_rss_kb(const std::function<int()>& work, int& exit_code) {
   return usage.ru_maxrss;
 }
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

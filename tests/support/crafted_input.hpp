@@ -3,13 +3,15 @@
 // timestamps, durations, aspect ratios, stream counts or damaged payloads, and containers whose
 // declared duration is rewritten in place. Everything is made at test time from make_input()'s
 // output; nothing here is committed media.
+#include <spool/version.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 /// One packet as the remux sees it; the edit callback may change any field.
 struct packet_edit {
@@ -57,4 +59,4 @@ void concatenate(const std::filesystem::path& a, const std::filesystem::path& b,
 /// `exit_code` receives it. Lets a test compare the memory of two runs without sharing a heap.
 long child_peak_rss_kb(const std::function<int()>& work, int& exit_code);
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

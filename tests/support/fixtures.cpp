@@ -7,7 +7,7 @@
 
 #include <unistd.h>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 namespace fs = std::filesystem;
 
 scratch_dir::scratch_dir(const std::string& tag) {
@@ -90,4 +90,4 @@ bool contains_file(const fs::path& dir, const std::string& suffix) {
   return false;
 }
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 /// A fresh directory under the system temp dir, removed (recursively) on destruction unless
 /// SPOOL_TEST_KEEP is set in the environment.
@@ -54,4 +54,4 @@ std::vector<std::string> list_dir(const std::filesystem::path& dir);
 /// Whether `dir` contains any regular file whose name ends with `suffix`, recursively.
 bool contains_file(const std::filesystem::path& dir, const std::string& suffix);
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

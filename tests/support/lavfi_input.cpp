@@ -22,7 +22,7 @@ extern "C" {
 #include <string>
 #include <vector>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 namespace {
 
 std::string av_error_text(int err) {
@@ -380,4 +380,4 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
   if (!out) throw std::runtime_error("short write to " + path.string());
 }
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

@@ -2,11 +2,13 @@
 // Synthetic test inputs, generated with libavfilter sources (testsrc2, sine) and encoded/muxed with
 // the libav* C API. Nothing here runs the ffmpeg program and no binary media is committed: every
 // test builds the inputs it needs, small and short, into its own scratch directory.
+#include <spool/version.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 /// How the video timestamps of a generated input are laid out.
 enum class vfr_mode {
@@ -71,4 +73,4 @@ void write_hls_playlist_disguise(const std::filesystem::path& path, const std::s
 /// Writes `text` to `path`.
 void write_text(const std::filesystem::path& path, const std::string& text);
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

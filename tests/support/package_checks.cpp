@@ -11,7 +11,7 @@
 
 #include "fixtures.hpp"
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 namespace fs = std::filesystem;
 
 double windowed_peak_bitrate(const std::vector<std::int64_t>& bytes, const std::vector<double>& seconds,
@@ -531,4 +531,4 @@ void check_failed_cleanly(const spool::error_code& ec, const fs::path& outdir) {
   CHECK(left.empty());
 }
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

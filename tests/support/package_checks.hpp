@@ -13,7 +13,7 @@
 
 #include "package_inspect.hpp"
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 struct rendition_view {
   std::string name;
@@ -85,4 +85,4 @@ void check_failed_cleanly(const spool::error_code& ec, const std::filesystem::pa
 /// Even, and the width follows `aspect` (display width / height) within rounding to even.
 void check_dimensions(int width, int height, double aspect);
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

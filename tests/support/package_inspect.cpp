@@ -21,7 +21,7 @@ extern "C" {
 #include <sstream>
 #include <stdexcept>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 namespace fs = std::filesystem;
 
 namespace {
@@ -665,7 +665,7 @@ std::int64_t negative_cts_shift(const std::string& b) {
         std::uint32_t count = be32(b, off + 12);
         if (flags & 0x800) {
           std::size_t q = off + 16 + ((flags & 0x1) ? 4 : 0) + ((flags & 0x4) ? 4 : 0);
-          std::size_t per = 4 * (((flags & 0x100) ? 1 : 0) + ((flags & 0x200) ? 1 : 0) + ((flags & 0x400) ? 1 : 0) + 1);
+          std::size_t per = 4u * (((flags & 0x100) ? 1u : 0u) + ((flags & 0x200) ? 1u : 0u) + ((flags & 0x400) ? 1u : 0u) + 1u);
           for (std::uint32_t i = 0; i < count && q + per * (i + 1) <= off + size; ++i) {
             auto cts = static_cast<std::int32_t>(be32(b, q + per * i + per - 4));
             shift = std::max<std::int64_t>(shift, -static_cast<std::int64_t>(cts));
@@ -853,8 +853,8 @@ std::int64_t fragment_duration(const fs::path& segment, const init_boxes& init) 
         std::size_t q = k.body + 8;
         if (flags & 0x01) q += 4;  // data_offset
         if (flags & 0x04) q += 4;  // first_sample_flags
-        const std::size_t per = 4 * (((flags & 0x100) ? 1 : 0) + ((flags & 0x200) ? 1 : 0) + ((flags & 0x400) ? 1 : 0) +
-                                     ((flags & 0x800) ? 1 : 0));
+        const std::size_t per = 4u * (((flags & 0x100) ? 1u : 0u) + ((flags & 0x200) ? 1u : 0u) +
+                                      ((flags & 0x400) ? 1u : 0u) + ((flags & 0x800) ? 1u : 0u));
         if (q + per * count > k.end) throw std::runtime_error(where + ": trun shorter than its sample count");
         for (std::uint32_t i = 0; i < count; ++i) total += (flags & 0x100) ? be32(b, q + per * i) : default_duration;
       }
@@ -945,4 +945,4 @@ std::vector<vtt_cue> parse_vtt(const fs::path& file) {
   return cues;
 }
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

@@ -2,6 +2,8 @@
 // Reads a published package back: the HLS master and media playlists, the DASH MPD (a small tag
 // scanner, enough for sanity checks), result.json, and the media itself, decoded with libavformat
 // and libavcodec so tests can assert on frames, timestamps and keyframes rather than on metadata.
+#include <spool/version.hpp>
+
 #include <boost/json/value.hpp>
 
 #include <cstdint>
@@ -11,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 // ---- HLS ----
 
@@ -187,4 +189,4 @@ struct vtt_cue {
 /// Throws std::runtime_error if the file does not start with "WEBVTT" or a cue timing line is malformed.
 std::vector<vtt_cue> parse_vtt(const std::filesystem::path& file);
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

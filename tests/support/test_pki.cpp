@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 namespace {
 
@@ -114,4 +114,4 @@ test_pki make_test_pki(const fs::path& dir) {
   return p;
 }
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

@@ -1,9 +1,11 @@
 #pragma once
 // Certificates for the https tests, generated at test time with OpenSSL's C API (EC P-256, valid
 // for a day). Nothing here is committed: every test writes its own into its scratch directory.
+#include <spool/version.hpp>
+
 #include <filesystem>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 struct test_pki {
   std::filesystem::path ca_cert;                            ///< the test CA; trust it through https_ca_file
@@ -15,4 +17,4 @@ struct test_pki {
 /// Writes a fresh CA and server certificates (PEM) into `dir`. Throws std::runtime_error.
 test_pki make_test_pki(const std::filesystem::path& dir);
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

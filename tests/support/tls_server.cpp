@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -21,7 +22,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
@@ -115,7 +116,7 @@ struct tls_server::impl {
         from = start;
         length = size - start;
       }
-      res.content_length(length);
+      res.content_length(static_cast<std::uint64_t>(length));  // never negative: start < size
       res.keep_alive(req.keep_alive());
       http::response_serializer<http::empty_body> header(res);
       co_await http::async_write_header(stream, header, asio::redirect_error(asio::use_awaitable, ec));
@@ -184,4 +185,4 @@ std::vector<std::string> tls_server::range_headers() const {
   return impl_->ranges;
 }
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

@@ -2,6 +2,8 @@
 // A small HTTPS server for the https input tests: Beast over OpenSSL, bound to 127.0.0.1 on a
 // kernel-chosen port, running on its own thread until the object is destroyed. It serves one file
 // (for any path) with or without Range support, or misbehaves on request, and counts what it saw.
+#include <spool/version.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -9,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 struct tls_server_options {
   std::filesystem::path cert_file, key_file;  ///< PEM certificate (chain) and private key
@@ -52,4 +54,4 @@ class tls_server {
 /// The first byte a "bytes=N-" or "bytes=N-M" header asks for, or -1.
 std::int64_t range_start(const std::string& header);
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

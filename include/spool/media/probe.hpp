@@ -3,6 +3,7 @@
 #include <spool/error.hpp>
 #include <spool/input_policy.hpp>
 #include <spool/io.hpp>
+#include <spool/version.hpp>
 
 #include <boost/json/value.hpp>
 
@@ -11,9 +12,9 @@
 #include <string>
 #include <vector>
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
-struct stream_info {
+struct SPOOL_API stream_info {
   int index = 0;
   std::string type;   ///< "video", "audio", "subtitle", "data"
   std::string codec;  ///< decoder name, e.g. "h264"
@@ -31,7 +32,7 @@ struct stream_info {
   std::int64_t bit_rate = 0;
 };
 
-struct probe_result {
+struct SPOOL_API probe_result {
   std::string format;  ///< demuxer name
   double duration_s = 0;
   std::int64_t size_bytes = 0;
@@ -44,9 +45,9 @@ struct probe_result {
 /// Reads the container in `input` under `policy` and describes it; a failure says why in words fit
 /// for a log or an API response. Stops with errc::cancelled soon after *cancel becomes true (a
 /// stalled read included). spool::probe (spool/transcode.hpp) does the same from a location.
-result<probe_result> probe(io::byte_source& input, const input_policy& policy,
+SPOOL_API result<probe_result> probe(io::byte_source& input, const input_policy& policy,
                            const std::atomic<bool>* cancel = nullptr);
 
-boost::json::value to_json(const probe_result& p);
+SPOOL_API boost::json::value to_json(const probe_result& p);
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

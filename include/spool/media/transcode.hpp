@@ -8,6 +8,7 @@
 #include <spool/io.hpp>
 #include <spool/media/probe.hpp>
 #include <spool/plan.hpp>
+#include <spool/version.hpp>
 
 #include <boost/json/value.hpp>
 
@@ -19,10 +20,10 @@
 #include <string>
 #include <vector>
 
-namespace spool::media {
+namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 /// Progress of one rendition (video rung or the audio group).
-struct rendition_progress {
+struct SPOOL_API rendition_progress {
   std::string name;
   double fraction = 0;      ///< 0..1 of the input's duration
   double out_time_s = 0;    ///< output timestamp reached
@@ -30,7 +31,7 @@ struct rendition_progress {
   double speed = 0;         ///< output seconds per wall second (1.0 = real time)
 };
 
-struct progress {
+struct SPOOL_API progress {
   double fraction = 0;      ///< overall: the slowest rendition
   double out_time_s = 0;
   double speed = 0;
@@ -41,7 +42,7 @@ struct progress {
 
 using progress_callback = std::function<void(const progress&)>;
 
-struct transcode_options {
+struct SPOOL_API transcode_options {
   ::spool::plan plan;  ///< what to produce (default: the "hls-ladder" preset)
   input_policy policy;
   /// Called at most once per progress_interval, and once at 100%, from the thread running
@@ -62,7 +63,7 @@ struct transcode_options {
   std::filesystem::path workspace;
 };
 
-struct rendition_result {
+struct SPOOL_API rendition_result {
   std::string name;
   std::string kind;   ///< "video" or "audio"
   std::string codecs; ///< RFC 6381 codecs string, e.g. "avc1.640028"
@@ -78,13 +79,13 @@ struct rendition_result {
 
 /// Something the package lacks or changed from the source that did not fail the transcode: damaged
 /// audio packets concealed with silence, gaps filled, frames that could not be decoded.
-struct transcode_warning {
+struct SPOOL_API transcode_warning {
   std::string code;     ///< stable snake_case name, e.g. "audio_packets_concealed"
   std::string message;  ///< in words
   std::int64_t count = 0;
 };
 
-struct transcode_result {
+struct SPOOL_API transcode_result {
   probe_result input;
   std::string output;  ///< where the package was published (set by spool::transcode and the worker)
   double duration_s = 0;
@@ -98,7 +99,7 @@ struct transcode_result {
   std::string error_detail;
 };
 
-boost::json::value to_json(const transcode_result& r);
+SPOOL_API boost::json::value to_json(const transcode_result& r);
 
 /// Cooperative cancellation: set to true from any thread; the transcode stops within about a frame.
 using cancel_flag = std::atomic<bool>;
@@ -108,7 +109,7 @@ using cancel_flag = std::atomic<bool>;
 /// it) once it has done what it must first (a worker checks its lease and adds its status). Blocks the
 /// calling thread; the media work runs on threads this call owns. On failure `result.error_detail`
 /// says why, and the caller aborts the sink.
-error_code transcode(io::byte_source& input, io::package_sink& output, const transcode_options& options,
+SPOOL_API error_code transcode(io::byte_source& input, io::package_sink& output, const transcode_options& options,
                      transcode_result& result, const cancel_flag* cancel = nullptr);
 
-}  // namespace spool::media
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -52,6 +52,7 @@
 // reaches the host unchanged ("/var/q.db: database or disk is full"). An exception that escapes a
 // method (std::bad_alloc) is taken by the callers as an internal error.
 #include <spool/error.hpp>
+#include <spool/version.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -62,24 +63,24 @@
 #include <utility>
 #include <vector>
 
-namespace spool::queue {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 
 using clock = std::chrono::system_clock;
 using std::chrono::milliseconds;
 
-struct outgoing_message {
+struct SPOOL_API outgoing_message {
   std::string body;       ///< opaque bytes (spool sends a job spec as JSON)
   std::string dedup_key;  ///< idempotency key; empty = none
   milliseconds delay{0};  ///< invisible until now + delay
 };
 
-struct send_result {
+struct SPOOL_API send_result {
   std::string message_id;
   bool duplicate = false;  ///< the dedup_key was seen before; message_id is the first message's
 };
 
 /// One delivery of a message: a lease on it.
-struct delivery {
+struct SPOOL_API delivery {
   std::string message_id;
   std::string body;
   std::string receipt;    ///< names this delivery only (the fencing token)
@@ -87,13 +88,13 @@ struct delivery {
   clock::time_point sent_at{}, first_received_at{}, lease_expires_at{};
 };
 
-struct receive_options {
+struct SPOOL_API receive_options {
   std::size_t max_messages = 1;
   milliseconds wait{0};        ///< long poll: wait up to this long for a first message
   milliseconds lease{60'000};  ///< how long the messages stay invisible
 };
 
-struct dead_letter_record {
+struct SPOOL_API dead_letter_record {
   std::string message_id;
   std::string body;
   std::string reason;           ///< why it was dead-lettered, in words
@@ -103,12 +104,12 @@ struct dead_letter_record {
 };
 
 /// One page of the dead-letter store.
-struct dead_letter_page {
+struct SPOOL_API dead_letter_page {
   std::vector<dead_letter_record> records;  ///< in the order they were dead-lettered
   std::string next;                         ///< `after` for the following page; empty when none follows
 };
 
-struct queue_stats {
+struct SPOOL_API queue_stats {
   std::int64_t visible = 0;    ///< ready to be received
   std::int64_t in_flight = 0;  ///< leased
   std::int64_t delayed = 0;    ///< sent or nacked with a delay not yet passed
@@ -118,7 +119,7 @@ struct queue_stats {
 
 /// What a backend can do. The conformance suite skips what a backend declares it cannot do, and
 /// checks that an operation it does not declare answers errc::feature_unsupported.
-struct capabilities {
+struct SPOOL_API capabilities {
   std::size_t max_batch = 10;  ///< most deliveries one receive returns
   std::size_t max_message_bytes = 1 << 20;
   milliseconds max_delay{15 * 60 * 1000};
@@ -141,7 +142,7 @@ struct capabilities {
 /// Where messages go that will not be retried. Optional: a backend that has one returns it from
 /// queue_adapter::dead_letters(); it lives as long as the adapter. Thread-safe and blocking, like
 /// the adapter.
-class dead_letter_store {
+class SPOOL_API dead_letter_store {
  public:
   /// Moves the delivered message here. errc::lease_lost if d.receipt is not the current delivery.
   virtual error dead_letter(const delivery& d, const std::string& reason, const std::string& last_error_json) = 0;
@@ -157,7 +158,7 @@ class dead_letter_store {
   ~dead_letter_store() = default;
 };
 
-class queue_adapter {
+class SPOOL_API queue_adapter {
  public:
   virtual ~queue_adapter() = default;
 
@@ -203,4 +204,4 @@ class queue_adapter {
   }
 };
 
-}  // namespace spool::queue
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

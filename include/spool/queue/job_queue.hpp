@@ -13,6 +13,7 @@
 #include <spool/job.hpp>
 #include <spool/queue/adapter.hpp>
 #include <spool/queue/submit.hpp>
+#include <spool/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -33,39 +34,39 @@
 #include <utility>
 #include <vector>
 
-namespace spool::queue {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 
 /// How async_receive completed: the deliveries (none after a cancellation or a failure).
-struct received {
+struct SPOOL_API received {
   std::vector<delivery> deliveries;
   std::string message;  ///< on failure, what went wrong
 };
 
 /// How async_extend completed.
-struct extended {
+struct SPOOL_API extended {
   clock::time_point expires_at{};  ///< the lease's new expiry (wall clock)
   std::string message;             ///< on failure, what went wrong
 };
 
 /// How an operation without a value completed (ack, nack, release, dead_letter).
-struct done {
+struct SPOOL_API done {
   std::string message;  ///< on failure, what went wrong
 };
 
 /// How async_stats completed.
-struct counted {
+struct SPOOL_API counted {
   queue_stats stats;
   std::string message;  ///< on failure, what went wrong
 };
 
 /// How async_list_dead completed: one page of the dead-letter store.
-struct listed {
+struct SPOOL_API listed {
   dead_letter_page page;  ///< page.next is `after` for the following page; empty when none follows
   std::string message;    ///< on failure, what went wrong
 };
 
 /// How async_redrive completed.
-struct redriven {
+struct SPOOL_API redriven {
   std::size_t moved = 0;  ///< dead messages made visible again
   std::string message;    ///< on failure, what went wrong
 };
@@ -73,7 +74,7 @@ struct redriven {
 /// @par Thread Safety
 /// Distinct objects: safe. Shared objects: every async_ operation may be started concurrently.
 template <class Executor = boost::asio::any_io_executor>
-class basic_job_queue {
+class SPOOL_API basic_job_queue {
  public:
   using executor_type = Executor;
 
@@ -431,4 +432,4 @@ class basic_job_queue {
 
 using job_queue = basic_job_queue<>;
 
-}  // namespace spool::queue
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

@@ -9,13 +9,14 @@
 // minutes of acceptable wait, each worker may hold 3 jobs: 40 queued or running jobs ask for 14
 // workers. docs/queue.md has worked examples and the KEDA and ECS settings that match.
 #include <spool/queue/adapter.hpp>
+#include <spool/version.hpp>
 
 #include <chrono>
 #include <cstdint>
 
-namespace spool::queue {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 
-struct scaling_policy {
+struct SPOOL_API scaling_policy {
   double jobs_per_worker = 1;  ///< target backlog per worker (KEDA queueLength); > 0
   bool count_in_flight = true; ///< leased jobs still need their worker (KEDA scaleOnInFlight)
   bool count_delayed = false;  ///< jobs waiting out a retry backoff (KEDA scaleOnDelayed)
@@ -24,14 +25,14 @@ struct scaling_policy {
 };
 
 /// The backlog the policy counts.
-std::int64_t backlog(const queue_stats& s, const scaling_policy& p) noexcept;
+SPOOL_API std::int64_t backlog(const queue_stats& s, const scaling_policy& p) noexcept;
 
 /// The worker count the policy asks for.
-std::int64_t recommended_workers(const queue_stats& s, const scaling_policy& p) noexcept;
+SPOOL_API std::int64_t recommended_workers(const queue_stats& s, const scaling_policy& p) noexcept;
 
 /// jobs_per_worker from the wait you accept and the time one job takes (ECS "backlog per task"
 /// target); at least 1.
-double target_jobs_per_worker(std::chrono::duration<double> acceptable_latency,
+SPOOL_API double target_jobs_per_worker(std::chrono::duration<double> acceptable_latency,
                               std::chrono::duration<double> job_duration) noexcept;
 
-}  // namespace spool::queue
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

@@ -8,15 +8,16 @@
 // Backends take one at construction (make_memory_queue, make_file_queue); tests pass a
 // manual_time_source and step either clock by hand.
 #include <spool/queue/adapter.hpp>
+#include <spool/version.hpp>
 
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
 
-namespace spool::queue {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 
-class time_source {
+class SPOOL_API time_source {
  public:
   virtual ~time_source() = default;
   /// The wall clock (system_clock): may step forwards or backwards at any time.
@@ -28,11 +29,11 @@ class time_source {
 };
 
 /// The machine's clocks. Shared, lives as long as the process.
-std::shared_ptr<const time_source> system_time();
+SPOOL_API std::shared_ptr<const time_source> system_time();
 
 /// Clocks a test sets and steps. Starts at the machine's current wall time, 1000 s into boot "test-boot".
 /// Thread-safe.
-class manual_time_source final : public time_source {
+class SPOOL_API manual_time_source final : public time_source {
  public:
   manual_time_source();
   clock::time_point wall() const noexcept override;
@@ -53,4 +54,4 @@ class manual_time_source final : public time_source {
   std::string boot_id_;
 };
 
-}  // namespace spool::queue
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

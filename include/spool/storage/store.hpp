@@ -7,6 +7,7 @@
 #include <spool/error.hpp>
 #include <spool/input_policy.hpp>
 #include <spool/io.hpp>
+#include <spool/version.hpp>
 
 #include <chrono>
 #include <functional>
@@ -16,10 +17,10 @@
 #include <string_view>
 #include <vector>
 
-namespace spool::storage {
+namespace spool::inline SPOOL_ABI_NAMESPACE::storage {
 
 /// What a backend can do; an operation it does not declare answers errc::feature_unsupported.
-struct capabilities {
+struct SPOOL_API capabilities {
   bool read = true;                  ///< open_source
   bool write = false;                ///< open_package, open_status, read_file, list
   bool atomic_publish = false;       ///< a package appears whole at commit, or not at all
@@ -27,7 +28,7 @@ struct capabilities {
   bool presign = false;              ///< presign() gives URLs a browser can use directly
 };
 
-struct source_options {
+struct SPOOL_API source_options {
   /// The access rules (https hosts, private addresses, certificates, redirects); the limits are the
   /// media engine's.
   input_policy policy;
@@ -35,13 +36,13 @@ struct source_options {
   io::interrupt_check interrupt;
 };
 
-struct package_options {
+struct SPOOL_API package_options {
   /// Replace a package already there (atomically, at commit); otherwise a path holding anything but
   /// a status is errc::output_exists.
   bool overwrite = false;
 };
 
-class store {
+class SPOOL_API store {
  public:
   virtual ~store() = default;
 
@@ -65,7 +66,7 @@ class store {
 };
 
 /// A backend and the path inside it.
-struct location {
+struct SPOOL_API location {
   std::shared_ptr<store> backend;
   std::string path;
 };
@@ -75,9 +76,9 @@ using store_factory = std::function<result<location>(std::string_view uri)>;
 
 /// Adds a scheme ("s3" for s3://...): errc::already_registered when it is taken, errc::invalid_argument
 /// when it is malformed or the factory is empty. Case-insensitive, like URI schemes.
-error register_scheme(std::string scheme, store_factory factory);
+SPOOL_API error register_scheme(std::string scheme, store_factory factory);
 /// The backend for `uri` and the path inside it. A path without a scheme is a local path.
 /// An unknown scheme is errc::protocol_not_allowed.
-result<location> resolve(std::string_view uri);
+SPOOL_API result<location> resolve(std::string_view uri);
 
-}  // namespace spool::storage
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::storage

@@ -7,6 +7,7 @@
 // spool's own tests use them for what a real backend does only rarely: an ack that fails after the
 // package was published, a heartbeat the queue refuses, a backend without a dead-letter store.
 #include <spool/queue/adapter.hpp>
+#include <spool/version.hpp>
 
 #include <array>
 #include <chrono>
@@ -17,17 +18,17 @@
 #include <string>
 #include <string_view>
 
-namespace spool::test {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 /// The operations of a queue backend, for faulty_queue.
 enum class queue_op { send, send_batch, receive, ack, nack, release, extend, stats, dead_letter, list_dead, redrive };
 inline constexpr std::size_t queue_op_count = 11;
 /// "send", "send_batch", ...
-std::string_view to_string(queue_op op) noexcept;
+SPOOL_API std::string_view to_string(queue_op op) noexcept;
 
 /// Forwards every call to `inner`. Its dead_letters() is itself (forwarding to the inner store)
 /// when the inner backend has a store, else null.
-class queue_wrapper : public queue::queue_adapter, public queue::dead_letter_store {
+class SPOOL_API queue_wrapper : public queue::queue_adapter, public queue::dead_letter_store {
  public:
   explicit queue_wrapper(std::shared_ptr<queue::queue_adapter> inner);
 
@@ -63,7 +64,7 @@ class queue_wrapper : public queue::queue_adapter, public queue::dead_letter_sto
 ///
 /// @par Thread Safety
 /// Every member may be called concurrently with the backend's operations.
-class faulty_queue : public queue_wrapper {
+class SPOOL_API faulty_queue : public queue_wrapper {
  public:
   explicit faulty_queue(std::shared_ptr<queue::queue_adapter> inner);
 
@@ -122,4 +123,4 @@ class faulty_queue : public queue_wrapper {
   std::array<plan, queue_op_count> plans_;
 };
 
-}  // namespace spool::test
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

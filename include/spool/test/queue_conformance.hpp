@@ -28,23 +28,24 @@
 //     ...
 //   }
 #include <spool/queue/adapter.hpp>
+#include <spool/version.hpp>
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-namespace spool::test::conformance {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance {
 
 /// One check that did not hold: the case's name and what was wrong (with the suite's file and line).
-struct failure {
+struct SPOOL_API failure {
   std::string test;
   std::string what;
 };
 
 /// One case of the suite. `run` must be given a fresh, empty queue; it appends failures to its
 /// second argument and does not throw on its own (run_case turns a backend's exception into a failure).
-struct test_case {
+struct SPOOL_API test_case {
   std::string name;     ///< snake_case, stable
   std::string clause;   ///< the part of the contract it checks: "delivery", "leases", "batches", ...
   std::string summary;  ///< what it checks, one line
@@ -52,15 +53,15 @@ struct test_case {
 };
 
 /// Every case, grouped by clause, in a fixed order.
-std::vector<test_case> cases();
+SPOOL_API std::vector<test_case> cases();
 
 /// Runs one case on `q` (which must be fresh and empty); an exception becomes a failure.
-std::vector<failure> run_case(const test_case& t, queue::queue_adapter& q);
+SPOOL_API std::vector<failure> run_case(const test_case& t, queue::queue_adapter& q);
 
 /// Runs every case on fresh queues from `make` (called once per case) and returns the failures.
-std::vector<failure> run_all(const std::function<std::shared_ptr<queue::queue_adapter>()>& make);
+SPOOL_API std::vector<failure> run_all(const std::function<std::shared_ptr<queue::queue_adapter>()>& make);
 
 /// The failures, one per line ("case: what").
-std::string to_string(const std::vector<failure>& failures);
+SPOOL_API std::string to_string(const std::vector<failure>& failures);
 
-}  // namespace spool::test::conformance
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance

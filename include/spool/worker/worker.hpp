@@ -27,6 +27,7 @@
 #include <spool/queue/adapter.hpp>
 #include <spool/queue/retry.hpp>
 #include <spool/queue/scaling.hpp>
+#include <spool/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -48,9 +49,9 @@
 #include <thread>
 #include <utility>
 
-namespace spool {
+namespace spool::inline SPOOL_ABI_NAMESPACE {
 
-struct worker_options {
+struct SPOOL_API worker_options {
   /// Jobs transcoded at once; the most when min_concurrency is set below it.
   int concurrency = 1;
   /// Below `concurrency`: the worker grows and shrinks between the two by queue depth, as
@@ -77,7 +78,7 @@ struct worker_options {
 };
 
 /// What one run() did.
-struct worker_summary {
+struct SPOOL_API worker_summary {
   std::int64_t succeeded = 0;         ///< transcoded, published and acknowledged
   std::int64_t already_complete = 0;  ///< found finished from an earlier delivery; acknowledged
   std::int64_t retried = 0;           ///< failed, to be delivered again after a backoff
@@ -87,14 +88,14 @@ struct worker_summary {
 };
 
 /// {"succeeded","already_complete","retried","dead","released","lease_lost"}, counts as numbers.
-boost::json::value to_json(const worker_summary& s);
+SPOOL_API boost::json::value to_json(const worker_summary& s);
 
 /// The blocking worker. run() occupies the calling thread; jobs, heartbeats and status writes run
 /// on threads it owns. One run at a time; when a run returns the worker is ready for the next.
 ///
 /// @par Thread Safety
 /// run(), drain(), stop() and running() may be called from any thread (not from a signal handler).
-class worker_runtime {
+class SPOOL_API worker_runtime {
  public:
   worker_runtime(std::shared_ptr<queue::queue_adapter> queue, worker_options options);
   worker_runtime(const worker_runtime&) = delete;
@@ -126,7 +127,7 @@ class worker_runtime {
 
 /// The worker as an Asio I/O object: async_run takes any completion token.
 template <class Executor = boost::asio::any_io_executor>
-class basic_worker {
+class SPOOL_API basic_worker {
  public:
   using executor_type = Executor;
 
@@ -250,4 +251,4 @@ class basic_worker {
 
 using worker = basic_worker<>;
 
-}  // namespace spool
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE

@@ -6,7 +6,7 @@
 
 #include "test/conformance/check.hpp"
 
-namespace spool::test::conformance::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail {
 namespace {
 
 void batch_receive(queue_adapter& q, checker& c) {
@@ -134,7 +134,8 @@ void send_batch_all_or_nothing(queue_adapter& q, checker& c) {
       {msg("ok", 0ms, caps.dedup ? "job-7" : ""), msg("ok too"), msg(std::string(caps.max_message_bytes + 1, 'x'))});
   if (out) {
     std::size_t stored = 0;
-    for (const auto& e : *out) stored += e ? 1 : 0;
+    for (const auto& e : *out)
+      if (e) ++stored;
     c.fail("an atomic send_batch with a message over max_message_bytes succeeded for " + std::to_string(stored) +
            " of its 3 messages; want a failure of the whole call");
   }
@@ -167,4 +168,4 @@ std::vector<test_case> batch_cases() {
   };
 }
 
-}  // namespace spool::test::conformance::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail

@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-namespace spool::test::conformance::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail {
 
 std::string describe(const error& e) {
   if (!e) return "success";
@@ -223,9 +223,9 @@ test_case make_case(std::string name, std::string clause, std::string summary, c
   return t;
 }
 
-}  // namespace spool::test::conformance::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail
 
-namespace spool::test::conformance {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance {
 
 std::vector<test_case> cases() {
   std::vector<test_case> all;
@@ -276,4 +276,4 @@ std::string to_string(const std::vector<failure>& failures) {
   return s;
 }
 
-}  // namespace spool::test::conformance
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace spool::test::conformance::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail {
 
 using namespace queue;
 using namespace std::chrono_literals;
@@ -112,4 +112,4 @@ std::vector<test_case> dead_letter_and_stats_cases();
 std::vector<test_case> declaration_cases();
 std::vector<test_case> concurrency_cases();
 
-}  // namespace spool::test::conformance::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail

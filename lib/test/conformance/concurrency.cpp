@@ -7,7 +7,7 @@
 
 #include "test/conformance/check.hpp"
 
-namespace spool::test::conformance::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail {
 namespace {
 
 void concurrent_receivers(queue_adapter& q, checker& c) {
@@ -85,4 +85,4 @@ std::vector<test_case> concurrency_cases() {
   };
 }
 
-}  // namespace spool::test::conformance::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail

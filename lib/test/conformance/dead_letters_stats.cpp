@@ -5,7 +5,7 @@
 
 #include "test/conformance/check.hpp"
 
-namespace spool::test::conformance::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail {
 namespace {
 
 void dead_letter_and_redrive(queue_adapter& q, checker& c) {
@@ -220,4 +220,4 @@ std::vector<test_case> dead_letter_and_stats_cases() {
   };
 }
 
-}  // namespace spool::test::conformance::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail

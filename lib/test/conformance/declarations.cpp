@@ -3,7 +3,7 @@
 // backend, and changes nothing; one it declares works.
 #include "test/conformance/check.hpp"
 
-namespace spool::test::conformance::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail {
 namespace {
 
 bool mentions(const std::string& text, std::string_view word) { return text.find(word) != std::string::npos; }
@@ -71,4 +71,4 @@ std::vector<test_case> declaration_cases() {
   };
 }
 
-}  // namespace spool::test::conformance::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail

@@ -2,7 +2,7 @@
 // requests beyond caps() are refused and change nothing.
 #include "test/conformance/check.hpp"
 
-namespace spool::test::conformance::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail {
 namespace {
 
 void dedup_key(queue_adapter& q, checker& c) {
@@ -103,4 +103,4 @@ std::vector<test_case> dedup_and_limit_cases() {
   };
 }
 
-}  // namespace spool::test::conformance::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail

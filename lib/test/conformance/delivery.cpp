@@ -4,7 +4,7 @@
 
 #include "test/conformance/check.hpp"
 
-namespace spool::test::conformance::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail {
 namespace {
 
 void send_receive_ack(queue_adapter& q, checker& c) {
@@ -168,4 +168,4 @@ std::vector<test_case> delivery_cases() {
   };
 }
 
-}  // namespace spool::test::conformance::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail

@@ -4,7 +4,7 @@
 
 #include "test/conformance/check.hpp"
 
-namespace spool::test::conformance::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail {
 namespace {
 
 void lease_hides_message(queue_adapter& q, checker& c) {
@@ -166,4 +166,4 @@ std::vector<test_case> lease_cases() {
   };
 }
 
-}  // namespace spool::test::conformance::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail

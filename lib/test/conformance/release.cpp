@@ -2,7 +2,7 @@
 // counted; failures and crashes still count.
 #include "test/conformance/check.hpp"
 
-namespace spool::test::conformance::detail {
+namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail {
 namespace {
 
 void release_gives_back(queue_adapter& q, checker& c) {
@@ -61,4 +61,4 @@ std::vector<test_case> release_cases() {
   };
 }
 
-}  // namespace spool::test::conformance::detail
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::test::conformance::detail
