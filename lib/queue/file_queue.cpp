@@ -29,7 +29,7 @@
 #include "queue/ids.hpp"
 #include "queue/sqlite.hpp"
 
-namespace spool::queue {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 namespace {
 
 using file_schema::instant;
@@ -572,4 +572,4 @@ void detail::register_file_scheme() {
   });
 }
 
-}  // namespace spool::queue
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

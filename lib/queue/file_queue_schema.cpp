@@ -23,7 +23,7 @@
 
 #include "queue/sqlite.hpp"
 
-namespace spool::queue::file_schema {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue::file_schema {
 namespace {
 
 using std::chrono::duration_cast;
@@ -247,4 +247,4 @@ error_code prepare(sqlite3* db, const std::string& path, const time_source& time
   return {};
 }
 
-}  // namespace spool::queue::file_schema
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue::file_schema

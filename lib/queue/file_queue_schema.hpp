@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-namespace spool::queue::file_schema {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue::file_schema {
 
 /// The schema this spool writes (PRAGMA user_version).
 inline constexpr int version = 4;
@@ -36,4 +36,4 @@ error_code check_ours(sqlite3* db, const std::string& path, int& v, std::string&
 /// most max_wait_ms).
 error_code prepare(sqlite3* db, const std::string& path, const time_source& time, std::string& detail);
 
-}  // namespace spool::queue::file_schema
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue::file_schema

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace spool::queue::sqlite {
+namespace spool::inline SPOOL_ABI_NAMESPACE::queue::sqlite {
 
 // SQLite result codes in spool's taxonomy. SQLITE_BUSY/LOCKED only reach us after busy_timeout
 // (10 s) of waiting for another process's write lock: contention, not a broken disk, so it is
@@ -147,4 +147,4 @@ class once {
   stmt st_;
 };
 
-}  // namespace spool::queue::sqlite
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue::sqlite
