@@ -147,7 +147,8 @@ std::vector<method_id> run_order(const options& o, int run) {
   for (int m = 0; m < method_count; ++m)
     if (o.on(m)) enabled.push_back(static_cast<method_id>(m));
   if (!enabled.empty())
-    std::rotate(enabled.begin(), enabled.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(run - 1) % enabled.size()),
+    std::rotate(enabled.begin(),
+                enabled.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(run - 1) % enabled.size()),
                 enabled.end());
   return enabled;
 }

@@ -43,12 +43,13 @@ class slide_writer {
     out_ += fmt::format(",drawbox=enable='{}':x={}:y={}:w={}:h={}:color={}:t=fill", when, x(bx), y(by),
                         std::max(1, x(bw)), std::max(1, y(bh)), color);
   }
-  void text(const std::string& when, const std::string& font, const std::string& txt, double tx,
-            double ty, double size, const char* color) {
+  void text(const std::string& when, const std::string& font, const std::string& txt, double tx, double ty, double size,
+            const char* color) {
     if (font.empty()) return;
-    out_ += fmt::format(",drawtext=enable='{}':fontfile='{}':text='{}':x={}:y={}:fontsize={}:fontcolor={}"
-                        ":line_spacing={}",
-                        when, font, txt, x(tx), y(ty), std::max(6, y(size)), color, std::max(1, y(size * 0.45)));
+    out_ += fmt::format(
+        ",drawtext=enable='{}':fontfile='{}':text='{}':x={}:y={}:fontsize={}:fontcolor={}"
+        ":line_spacing={}",
+        when, font, txt, x(tx), y(ty), std::max(6, y(size)), color, std::max(1, y(size * 0.45)));
   }
 
   std::string build() {
@@ -58,8 +59,8 @@ class slide_writer {
     const std::string not_title = "gt(mod(n,6),0)";
 
     const int slide_ms = static_cast<int>(std::lround(s_.slide_s * 1000));
-    out_ = fmt::format("color=c=0xF4F1EA:s={}x{}:r=1000/{}:d={:.3f},format=yuv420p", s_.width, s_.height,
-                       slide_ms, s_.duration_s);
+    out_ = fmt::format("color=c=0xF4F1EA:s={}x{}:r=1000/{}:d={:.3f},format=yuv420p", s_.width, s_.height, slide_ms,
+                       s_.duration_s);
 
     // 0: title slide.
     box(on(0), 0, 380, 1920, 320, "0x1F3A5F");
@@ -82,8 +83,7 @@ class slide_writer {
     box(on(2), 200, 852, 1100, 8, "0x333333");
     const char* bar_colors[] = {"0x3B7DD8", "0xD8603B", "0x4BA35A", "0xC9A227", "0x8E5BB5", "0x3BB4C1"};
     const double bar_heights[] = {420, 260, 510, 180, 340, 460};
-    for (int i = 0; i < 6; ++i)
-      box(on(2), 260 + i * 170, 852 - bar_heights[i], 110, bar_heights[i], bar_colors[i]);
+    for (int i = 0; i < 6; ++i) box(on(2), 260 + i * 170, 852 - bar_heights[i], 110, bar_heights[i], bar_colors[i]);
     text(on(2), regular_, "Aliasing error per rate", 1340, 320, 44, "0x222222");
     const char* bar_labels[] = {"8k", "11k", "16k", "22k", "32k", "48k"};
     for (int i = 0; i < 6; ++i) text(on(2), regular_, bar_labels[i], 275 + i * 170, 880, 36, "0x444444");

@@ -12,8 +12,8 @@ struct lecture_spec {
   int height = 1080;
   int fps = 30;
   bool audio = true;
-  double slide_s = 4.5;            ///< a new slide every slide_s seconds
-  int crf = 16;                    ///< high quality, so the source is not the bottleneck of any rung
+  double slide_s = 4.5;  ///< a new slide every slide_s seconds
+  int crf = 16;          ///< high quality, so the source is not the bottleneck of any rung
   std::string preset = "veryfast";
 };
 

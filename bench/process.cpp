@@ -80,8 +80,8 @@ int spawn(const child_spec& c, pid_t& pid, std::string& error) {
 
 }  // namespace
 
-std::vector<child_result> run_children(const std::vector<child_spec>& children, double timeout_s,
-                                       double& group_wall_s, bool& interrupted) {
+std::vector<child_result> run_children(const std::vector<child_spec>& children, double timeout_s, double& group_wall_s,
+                                       bool& interrupted) {
   interrupted = false;
   std::vector<child_result> results(children.size());
   std::vector<pid_t> pids(children.size(), -1);
@@ -178,8 +178,8 @@ std::string join_command(const std::vector<std::string>& argv) {
   return line;
 }
 
-std::string capture_output(const std::vector<std::string>& argv, const std::string& scratch_file,
-                           double timeout_s, std::size_t max_bytes) {
+std::string capture_output(const std::vector<std::string>& argv, const std::string& scratch_file, double timeout_s,
+                           std::size_t max_bytes) {
   child_spec c{argv, scratch_file, {}};
   double wall = 0;
   bool interrupted = false;

@@ -3,10 +3,6 @@
 // (WAL, synchronous=FULL, one single-row INSERT each): the ceiling for single durable submits.
 // Each run measures every backend and the reference side by side, because the machine is noisy;
 // the table shows medians over the runs and ratios paired within each run.
-#include "args.hpp"
-#include "machine.hpp"
-#include "stats.hpp"
-
 #include <spool/job.hpp>
 #include <spool/json_text.hpp>
 #include <spool/queue/registry.hpp>
@@ -36,6 +32,10 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "args.hpp"
+#include "machine.hpp"
+#include "stats.hpp"
 
 namespace {
 

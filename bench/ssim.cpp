@@ -114,14 +114,14 @@ std::string build_graph(job_state& s, const AVFrame* ref, const AVFrame* dist, A
   if (!s.graph) return "out of memory";
   const auto src_args = [&](const AVFrame* f) {
     const AVRational sar = f->sample_aspect_ratio.num > 0 ? f->sample_aspect_ratio : AVRational{1, 1};
-    return fmt::format("video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}", f->width, f->height,
-                       f->format, tb.num, tb.den, sar.num, sar.den);
+    return fmt::format("video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}", f->width, f->height, f->format,
+                       tb.num, tb.den, sar.num, sar.den);
   };
-  int err = avfilter_graph_create_filter(&s.ref_src, avfilter_get_by_name("buffer"), "ref",
-                                         src_args(ref).c_str(), nullptr, s.graph.get());
+  int err = avfilter_graph_create_filter(&s.ref_src, avfilter_get_by_name("buffer"), "ref", src_args(ref).c_str(),
+                                         nullptr, s.graph.get());
   if (err >= 0)
-    err = avfilter_graph_create_filter(&s.dist_src, avfilter_get_by_name("buffer"), "dist",
-                                       src_args(dist).c_str(), nullptr, s.graph.get());
+    err = avfilter_graph_create_filter(&s.dist_src, avfilter_get_by_name("buffer"), "dist", src_args(dist).c_str(),
+                                       nullptr, s.graph.get());
   if (err >= 0)
     err = avfilter_graph_create_filter(&s.sink, avfilter_get_by_name("buffersink"), "out", nullptr, nullptr,
                                        s.graph.get());
@@ -143,9 +143,9 @@ std::string build_graph(job_state& s, const AVFrame* ref, const AVFrame* dist, A
   inputs->filter_ctx = s.sink;
 
   // The reference is the source scaled to the rendition's size with bicubic, as the ladders do.
-  const std::string desc = fmt::format(
-      "[ref]scale={}:{}:flags=bicubic,format=yuv420p[r];[dist]format=yuv420p[d];[d][r]ssim=shortest=1[out]",
-      dist->width, dist->height);
+  const std::string desc =
+      fmt::format("[ref]scale={}:{}:flags=bicubic,format=yuv420p[r];[dist]format=yuv420p[d];[d][r]ssim=shortest=1[out]",
+                  dist->width, dist->height);
   AVFilterInOut* in = inputs.release();
   AVFilterInOut* out = outputs.release();
   err = avfilter_graph_parse_ptr(s.graph.get(), desc.c_str(), &in, &out, nullptr);
@@ -196,8 +196,7 @@ void close_inputs(job_state& s, AVFrame* out) {
 }  // namespace
 
 std::vector<ssim_score> compute_ssim(const std::string& source, const std::vector<ssim_job>& jobs,
-                                     const std::string& scratch_dir, std::int64_t& source_frames,
-                                     std::string& error) {
+                                     const std::string& scratch_dir, std::int64_t& source_frames, std::string& error) {
   source_frames = 0;
   std::vector<std::unique_ptr<job_state>> states;
   std::error_code ec;

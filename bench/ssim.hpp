@@ -15,13 +15,13 @@ struct ssim_job {
 
 struct ssim_score {
   std::string label;
-  double all = -1;           ///< mean of lavfi.ssim.All over the compared frames; -1 if not computed
-  double y = -1;             ///< mean of lavfi.ssim.Y
-  double min_all = -1;       ///< worst single frame
-  std::int64_t frames = 0;   ///< frames compared
+  double all = -1;                    ///< mean of lavfi.ssim.All over the compared frames; -1 if not computed
+  double y = -1;                      ///< mean of lavfi.ssim.Y
+  double min_all = -1;                ///< worst single frame
+  std::int64_t frames = 0;            ///< frames compared
   std::int64_t rendition_frames = 0;  ///< frames decoded from the rendition
   int width = 0, height = 0;
-  std::string error;         ///< why it could not be computed
+  std::string error;  ///< why it could not be computed
 };
 
 /// Scores every job in one pass over the source (decoded once). Frames are paired by index, so
@@ -29,7 +29,6 @@ struct ssim_score {
 /// `frames` vs `rendition_frames` and the source's frame count in `source_frames`.
 /// `scratch_dir` receives temporary concatenations of the pieces (removed afterwards).
 std::vector<ssim_score> compute_ssim(const std::string& source, const std::vector<ssim_job>& jobs,
-                                     const std::string& scratch_dir, std::int64_t& source_frames,
-                                     std::string& error);
+                                     const std::string& scratch_dir, std::int64_t& source_frames, std::string& error);
 
 }  // namespace spool_bench

@@ -106,10 +106,9 @@ int worker_command::run(const std::vector<std::string>&) {
   if (ec == errc::invalid_argument) {
     auto heartbeat = options_.heartbeat.count() > 0 ? options_.heartbeat : options_.lease / 3;
     using secs = std::chrono::duration<double>;
-    return report_error(ec,
-                        fmt::format("the queue cannot grant a {:g} s lease with {:g} s heartbeats (its most: {:g} s)",
-                                    secs(options_.lease).count(), secs(heartbeat).count(),
-                                    secs((*q)->caps().max_lease).count()));
+    return report_error(
+        ec, fmt::format("the queue cannot grant a {:g} s lease with {:g} s heartbeats (its most: {:g} s)",
+                        secs(options_.lease).count(), secs(heartbeat).count(), secs((*q)->caps().max_lease).count()));
   }
   if (ec == errc::out_of_memory) return report_error(ec, "cannot start the worker's heartbeat thread");
   if (ec) return report_error(ec, "the queue cannot be used");

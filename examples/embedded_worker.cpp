@@ -10,11 +10,11 @@
 // Usage: embedded_worker INPUT OUTDIR QUEUE_DB
 #include <spool/spool.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -32,8 +32,8 @@ void print_status(const spool::job_status& s) {
     std::fprintf(stderr, "\r[worker] %s running  %5.1f%%  eta %s ", s.job_id.substr(0, 8).c_str(), s.progress * 100,
                  s.eta_s < 0 ? "?" : (std::to_string(static_cast<int>(s.eta_s)) + "s").c_str());
   else
-    std::fprintf(stderr, "\n[worker] %s %s%s%s\n", s.job_id.substr(0, 8).c_str(), std::string(to_string(s.state)).c_str(),
-                 s.error ? ": " : "", s.error ? s.error_message.c_str() : "");
+    std::fprintf(stderr, "\n[worker] %s %s%s%s\n", s.job_id.substr(0, 8).c_str(),
+                 std::string(to_string(s.state)).c_str(), s.error ? ": " : "", s.error ? s.error_message.c_str() : "");
 }
 
 asio::awaitable<int> host(std::string input, std::string output, std::string queue_db) {

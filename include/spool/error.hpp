@@ -22,25 +22,25 @@ using error_code = boost::system::error_code;
 /// spool's own error codes. The comment names each one's category.
 enum class errc {
   // input: the file itself is at fault; retrying cannot help.
-  input_unreadable = 1,   ///< the input cannot be opened or read
-  input_not_media,        ///< no known container format
-  input_truncated,        ///< ends early or is cut inside a packet
-  input_undecodable,      ///< streams exist but no frame decodes
-  input_no_streams,       ///< neither video nor audio
-  invalid_spec,           ///< the job spec or plan is malformed or inconsistent
+  input_unreadable = 1,  ///< the input cannot be opened or read
+  input_not_media,       ///< no known container format
+  input_truncated,       ///< ends early or is cut inside a packet
+  input_undecodable,     ///< streams exist but no frame decodes
+  input_no_streams,      ///< neither video nor audio
+  invalid_spec,          ///< the job spec or plan is malformed or inconsistent
   // policy: the input or request is refused by configuration.
-  protocol_not_allowed,   ///< URI scheme or host not on the allow-list
-  format_not_allowed,     ///< demuxer not on the allow-list (hls, concat, ...)
-  nested_open_refused,    ///< the demuxer tried to open another file or URL
+  protocol_not_allowed,  ///< URI scheme or host not on the allow-list
+  format_not_allowed,    ///< demuxer not on the allow-list (hls, concat, ...)
+  nested_open_refused,   ///< the demuxer tried to open another file or URL
   too_many_pixels,
   too_long,
   too_many_streams,
   deadline_exceeded,
-  audio_only_refused,     ///< audio-only input while the plan requires video
-  output_exists,          ///< the output directory exists and is not empty
+  audio_only_refused,  ///< audio-only input while the plan requires video
+  output_exists,       ///< the output directory exists and is not empty
   // unsupported: valid input we cannot handle here.
-  codec_unsupported,      ///< no decoder for the input's codec
-  encoder_unavailable,    ///< the plan names an encoder this FFmpeg lacks
+  codec_unsupported,    ///< no decoder for the input's codec
+  encoder_unavailable,  ///< the plan names an encoder this FFmpeg lacks
   feature_unsupported,
   // resource: the machine, not the job, failed; retry later.
   no_space,
@@ -55,10 +55,10 @@ enum class errc {
   // internal: a bug; retried a bounded number of times.
   internal,
   // Added after 0.1; grouped here so earlier values keep their numbers.
-  codec_not_allowed,      ///< policy: the input's codec is not on the decoder allow-list
-  invalid_argument,       ///< usage: an argument or option the caller passed is out of range
-  already_registered,     ///< usage: a scheme or name is already taken
-  already_running,        ///< usage: the object runs one operation of this kind at a time
+  codec_not_allowed,   ///< policy: the input's codec is not on the decoder allow-list
+  invalid_argument,    ///< usage: an argument or option the caller passed is out of range
+  already_registered,  ///< usage: a scheme or name is already taken
+  already_running,     ///< usage: the object runs one operation of this kind at a time
 };
 
 /// The taxonomy the worker acts on. `usage` is the host's own mistake (configuration, arguments),
@@ -107,7 +107,6 @@ SPOOL_API std::string code_name(const error_code& ec);
 /// errc::internal for a name that is not spool's.
 SPOOL_API error_code error_from_name(std::string_view name) noexcept;
 
-
 /// A failure with its reason in words: the code says what to do about it, the message says what
 /// happened ("the input's format 'hls' is not allowed"). Every spool call that can fail gives both.
 struct SPOOL_API error {
@@ -147,5 +146,7 @@ using result = boost::system::result<T, error>;
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE
 
-template <> struct boost::system::is_error_code_enum<spool::errc> : std::true_type {};
-template <> struct boost::system::is_error_condition_enum<spool::condition> : std::true_type {};
+template <>
+struct boost::system::is_error_code_enum<spool::errc> : std::true_type {};
+template <>
+struct boost::system::is_error_condition_enum<spool::condition> : std::true_type {};

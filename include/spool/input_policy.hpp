@@ -35,7 +35,7 @@ struct SPOOL_API input_policy {
   /// Longest input accepted: the declared duration, every frame's end and every audio sample.
   double max_duration_s = 6 * 3600;
   int max_streams = 32;
-  std::int64_t probe_size = 8 << 20;         ///< bytes read to find streams
+  std::int64_t probe_size = 8 << 20;  ///< bytes read to find streams
   std::int64_t analyze_duration_us = 5000000;
   /// Whole-job limit, checked in every phase; exceeding it is errc::deadline_exceeded. 0 = automatic:
   /// deadline_base + deadline_factor × the input's duration (max_duration_s while the duration is

@@ -43,9 +43,9 @@ struct SPOOL_API job_status {
   std::string job_id;
   job_state state = job_state::queued;
   int attempt = 0;
-  double progress = 0;   ///< 0..1
-  double eta_s = -1;     ///< -1 when unknown
-  error_code error;      ///< the last failure, if any
+  double progress = 0;  ///< 0..1
+  double eta_s = -1;    ///< -1 when unknown
+  error_code error;     ///< the last failure, if any
   std::string error_message;
   std::chrono::system_clock::time_point updated_at{};
   std::string idempotency_key;  ///< the job's, when it has one: a resubmission finds its package by it

@@ -23,7 +23,7 @@
 #include <spool/media/probe.hpp>
 #include <spool/media/transcode.hpp>
 // What composes them: transcoding between locations, the worker.
+#include <spool/storage/status.hpp>
 #include <spool/transcode.hpp>
 #include <spool/transcoder.hpp>
-#include <spool/storage/status.hpp>
 #include <spool/worker/worker.hpp>

@@ -98,8 +98,7 @@ class SPOOL_API basic_transcoder {
     basic_transcoder* self;
 
     template <class Handler>
-    void operator()(Handler&& handler, std::string input, std::string output,
-                    media::transcode_options options) const {
+    void operator()(Handler&& handler, std::string input, std::string output, media::transcode_options options) const {
       auto state = std::make_shared<detail::transcode_op_state>();
       auto slot = boost::asio::get_associated_cancellation_slot(handler);
       if (slot.is_connected())

@@ -1,13 +1,14 @@
 #include "core/durable_file.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <ctime>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
 
 namespace fs = std::filesystem;
 
@@ -23,8 +24,10 @@ constexpr std::time_t abandoned_after_s = 60;
 
 void fail_errno(int e, const std::string& what) {
   errc code = errc::io_error;
-  if (e == ENOSPC || e == EDQUOT || e == EFBIG) code = errc::no_space;
-  else if (e == ENOMEM) code = errc::out_of_memory;
+  if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+    code = errc::no_space;
+  else if (e == ENOMEM)
+    code = errc::out_of_memory;
   throw failure(error(code, what + ": " + std::strerror(e)));
 }
 

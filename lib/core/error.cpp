@@ -2,6 +2,7 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/throw_exception.hpp>
+
 #include <cerrno>
 #include <string>
 
@@ -98,9 +99,13 @@ class condition_category_impl final : public boost::system::error_category {
       case condition::permanent: return is_permanent(code);
       case condition::retryable: return is_retryable(code);
       case condition::usage: return k == category_kind::usage;
-      case condition::input: case condition::policy: case condition::unsupported: case condition::resource:
-      case condition::transient: case condition::cancelled: case condition::internal:
-        return static_cast<int>(k) == cond;
+      case condition::input:
+      case condition::policy:
+      case condition::unsupported:
+      case condition::resource:
+      case condition::transient:
+      case condition::cancelled:
+      case condition::internal: return static_cast<int>(k) == cond;
     }
     return false;
   }
@@ -109,14 +114,29 @@ class condition_category_impl final : public boost::system::error_category {
 category_kind kind_of_errno(int e) noexcept {
   switch (e) {
     case 0: return category_kind::none;
-    case ENOSPC: case EDQUOT: case EFBIG: case EIO: case EROFS: case ENOMEM: case EMFILE: case ENFILE:
-    case EACCES: case EPERM:
-      return category_kind::resource;
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+    case EIO:
+    case EROFS:
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
+    case EACCES:
+    case EPERM: return category_kind::resource;
     case ECANCELED: return category_kind::cancelled;
-    case ETIMEDOUT: case ECONNRESET: case ECONNREFUSED: case ECONNABORTED: case EHOSTUNREACH:
-    case ENETUNREACH: case EAGAIN: case EPIPE: case EINTR:
-      return category_kind::transient;
-    case ENOENT: case EISDIR: case ENOTDIR: return category_kind::input;
+    case ETIMEDOUT:
+    case ECONNRESET:
+    case ECONNREFUSED:
+    case ECONNABORTED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EAGAIN:
+    case EPIPE:
+    case EINTR: return category_kind::transient;
+    case ENOENT:
+    case EISDIR:
+    case ENOTDIR: return category_kind::input;
     default: return category_kind::internal;
   }
 }
@@ -170,7 +190,8 @@ std::string code_name(const error_code& ec) {
     case EDQUOT: return "quota_exceeded";
     case EFBIG: return "file_too_large";
     case EIO: return "io_error";
-    case EACCES: case EPERM: return "permission_denied";
+    case EACCES:
+    case EPERM: return "permission_denied";
     case ENOENT: return "not_found";
     case ENOMEM: return "out_of_memory";
     default: break;

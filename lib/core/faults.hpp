@@ -14,7 +14,7 @@ struct SPOOL_API fault_hooks {
   std::function<void()> start_heartbeat;                  ///< before run() creates the heartbeat thread
   std::function<void()> start_job;                        ///< before run() creates a job's thread
   std::function<void(const std::string& job_id)> in_job;  ///< first thing on a job's thread
-  std::function<void()> before_status_create;             ///< a status sink's create(): the temporary is synced, not yet linked
+  std::function<void()> before_status_create;  ///< a status sink's create(): the temporary is synced, not yet linked
 };
 
 SPOOL_API fault_hooks& faults();

@@ -11,9 +11,10 @@ std::vector<std::string> input_policy::default_demuxers() {
   // Containers and elementary streams that carry their media inside the file itself. Absent on
   // purpose: hls, dash, concat, image2*, tee, data, subfile, tty, lavfi and every other format that
   // reads or renders something other than the bytes handed to it.
-  return {"mov", "mp4", "matroska", "webm", "avi", "flv", "mpegts", "mpeg", "mpegvideo", "h264", "hevc", "m4v",
-          "asf", "ogg", "wav", "mp3", "aac", "flac", "dv", "mxf", "gif", "yuv4mpegpipe", "nut", "rm", "w64",
-          "aiff", "caf", "ivf", "obu", "mjpeg", "vc1", "mpegtsraw", "wv", "ac3", "eac3", "amr", "loas", "opus"};
+  return {"mov",  "mp4",          "matroska", "webm", "avi",  "flv",  "mpegts", "mpeg", "mpegvideo", "h264",
+          "hevc", "m4v",          "asf",      "ogg",  "wav",  "mp3",  "aac",    "flac", "dv",        "mxf",
+          "gif",  "yuv4mpegpipe", "nut",      "rm",   "w64",  "aiff", "caf",    "ivf",  "obu",       "mjpeg",
+          "vc1",  "mpegtsraw",    "wv",       "ac3",  "eac3", "amr",  "loas",   "opus"};
 }
 
 std::vector<std::string> input_policy::default_decoders() {
@@ -28,17 +29,17 @@ std::vector<std::string> input_policy::default_decoders() {
           // the MPEG-4 Part 2 and Windows Media generation
           "mpeg4", "msmpeg4v1", "msmpeg4v2", "msmpeg4v3", "wmv1", "wmv2", "wmv3", "vc1", "h263", "h263p",
           // Flash, RealMedia, QuickTime and AVI archives of older recorded courses
-          "flv1", "vp6", "vp6f", "vp6a", "rv10", "rv20", "rv30", "rv40", "svq1", "svq3", "cinepak", "indeo3",
-          "indeo4", "indeo5", "msvideo1", "theora",
+          "flv1", "vp6", "vp6f", "vp6a", "rv10", "rv20", "rv30", "rv40", "svq1", "svq3", "cinepak", "indeo3", "indeo4",
+          "indeo5", "msvideo1", "theora",
           // screen-capture and lossless recorders
-          "flashsv", "flashsv2", "tscc", "tscc2", "g2m", "vmnc", "qtrle", "utvideo", "huffyuv", "ffvhuff",
-          "magicyuv", "ffv1", "rawvideo", "gif", "png",
+          "flashsv", "flashsv2", "tscc", "tscc2", "g2m", "vmnc", "qtrle", "utvideo", "huffyuv", "ffvhuff", "magicyuv",
+          "ffv1", "rawvideo", "gif", "png",
           // audio
-          "aac", "aac_latm", "mp1", "mp2", "mp3", "ac3", "eac3", "dts", "opus", "vorbis", "flac", "alac",
-          "wavpack", "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_s32le", "pcm_s32be", "pcm_f32le",
-          "pcm_f32be", "pcm_f64le", "pcm_u8", "pcm_s8", "pcm_alaw", "pcm_mulaw", "pcm_dvd", "pcm_bluray",
-          "adpcm_ima_wav", "adpcm_ima_qt", "adpcm_ms", "adpcm_swf", "wmav1", "wmav2", "wmapro", "wmavoice",
-          "amr_nb", "amr_wb", "gsm", "gsm_ms", "nellymoser", "cook", "sipr", "ra_144", "ra_288", "qdm2"};
+          "aac", "aac_latm", "mp1", "mp2", "mp3", "ac3", "eac3", "dts", "opus", "vorbis", "flac", "alac", "wavpack",
+          "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s24be", "pcm_s32le", "pcm_s32be", "pcm_f32le", "pcm_f32be",
+          "pcm_f64le", "pcm_u8", "pcm_s8", "pcm_alaw", "pcm_mulaw", "pcm_dvd", "pcm_bluray", "adpcm_ima_wav",
+          "adpcm_ima_qt", "adpcm_ms", "adpcm_swf", "wmav1", "wmav2", "wmapro", "wmavoice", "amr_nb", "amr_wb", "gsm",
+          "gsm_ms", "nellymoser", "cook", "sipr", "ra_144", "ra_288", "qdm2"};
 }
 
 std::chrono::seconds input_policy::deadline_for(double duration_s) const {

@@ -173,12 +173,9 @@ boost::json::value error_json(const error_code& ec, std::string_view message) {
 }
 
 boost::json::value to_json(const job_status& s) {
-  boost::json::object o{{"job_id", s.job_id},
-                        {"state", std::string(to_string(s.state))},
-                        {"attempt", s.attempt},
-                        {"progress", s.progress},
-                        {"eta_s", s.eta_s},
-                        {"updated_at", to_iso8601(s.updated_at)}};
+  boost::json::object o{{"job_id", s.job_id},   {"state", std::string(to_string(s.state))},
+                        {"attempt", s.attempt}, {"progress", s.progress},
+                        {"eta_s", s.eta_s},     {"updated_at", to_iso8601(s.updated_at)}};
   o["error"] = s.error ? error_json(s.error, s.error_message) : boost::json::value(nullptr);
   if (!s.idempotency_key.empty()) o["idempotency_key"] = s.idempotency_key;
   if (!s.metadata.is_null()) o["metadata"] = s.metadata;

@@ -37,8 +37,10 @@ void write(const boost::json::value& v, std::string& out) {
     case boost::json::kind::double_: {
       double d = v.get_double();
       // fmt's shortest form round-trips; a whole number prints without a fraction ("30").
-      if (std::isfinite(d)) out += fmt::format("{}", d);
-      else out += "null";
+      if (std::isfinite(d))
+        out += fmt::format("{}", d);
+      else
+        out += "null";
       return;
     }
     default:  // strings (escaped), integers, booleans, null

@@ -1,3 +1,4 @@
+#include <spool/package_layout.hpp>
 #include <spool/plan.hpp>
 
 #include <boost/json.hpp>
@@ -8,8 +9,6 @@
 #include <limits>
 #include <set>
 #include <string_view>
-
-#include <spool/package_layout.hpp>
 
 namespace spool::inline SPOOL_ABI_NAMESPACE {
 namespace {
@@ -75,7 +74,8 @@ rung read_rung(const value& v, std::size_t i) {
   rung r;
   if (auto* x = o.if_contains("height"))
     r.height = get_int32(*x, "height");
-  else bad(where + " needs a height");
+  else
+    bad(where + " needs a height");
   r.name = o.contains("name") ? get_string(o.at("name"), "name") : std::to_string(r.height) + "p";
   if (auto* x = o.if_contains("crf")) r.crf = get_int32(*x, "crf");
   if (auto* x = o.if_contains("maxrate_kbps")) r.maxrate_kbps = get_int(*x, "maxrate_kbps");

@@ -24,7 +24,10 @@ namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 class audio_branch {
  public:
   audio_branch(const audio_settings& s, AVStream* st, std::int64_t origin, track_output out, double max_duration_s)
-      : settings_(s), st_(st), origin_(origin), out_(std::move(out)),
+      : settings_(s),
+        st_(st),
+        origin_(origin),
+        out_(std::move(out)),
         max_samples_(static_cast<std::int64_t>(std::min(max_duration_s, 1e9) * s.sample_rate)) {
     track_.name = package_layout::audio_dir;
     track_.video = false;
@@ -38,13 +41,15 @@ class audio_branch {
     std::int64_t overlaps_dropped = 0;  ///< frames that started well before the audio written so far
     std::int64_t gaps_filled = 0;       ///< forward jumps filled with silence
     std::int64_t gap_samples = 0;
-    std::int64_t tail_samples = 0;      ///< undecodable end concealed with silence
+    std::int64_t tail_samples = 0;  ///< undecodable end concealed with silence
   };
   const counters& stats() const { return stats_; }
 
   void open() {
     const AVCodec* dcodec = avcodec_find_decoder(st_->codecpar->codec_id);
-    if (!dcodec) av::fail(errc::codec_unsupported, std::string("no decoder for audio codec ") + avcodec_get_name(st_->codecpar->codec_id));
+    if (!dcodec)
+      av::fail(errc::codec_unsupported,
+               std::string("no decoder for audio codec ") + avcodec_get_name(st_->codecpar->codec_id));
     dec_.reset(avcodec_alloc_context3(dcodec));
     if (!dec_) throw std::bad_alloc();
     av::check(avcodec_parameters_to_context(dec_.get(), st_->codecpar), "cannot set up the audio decoder");
@@ -165,8 +170,8 @@ class audio_branch {
         written_ = next_pts_;
         to_drop_ = at < 0 ? -at : 0;
       } else {
-        std::int64_t expected = written_ + av_audio_fifo_size(fifo_.get()) +
-                                swr_get_delay(swr_.get(), settings_.sample_rate);
+        std::int64_t expected =
+            written_ + av_audio_fifo_size(fifo_.get()) + swr_get_delay(swr_.get(), settings_.sample_rate);
         std::int64_t drift = at - expected;
         std::int64_t limit = settings_.sample_rate / 10;
         if (drift > limit) {
@@ -249,7 +254,8 @@ class audio_branch {
     int got = swr_convert(swr_.get(), out->extended_data, cap, const_cast<const std::uint8_t**>(data), n);
     av::check(got, "cannot resample audio");
     if (got > 0)
-      av::check(av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(out->extended_data), got), "cannot buffer audio");
+      av::check(av_audio_fifo_write(fifo_.get(), reinterpret_cast<void**>(out->extended_data), got),
+                "cannot buffer audio");
     if (to_drop_ > 0) {
       int drop = static_cast<int>(std::min<std::int64_t>(to_drop_, av_audio_fifo_size(fifo_.get())));
       av_audio_fifo_drain(fifo_.get(), drop);

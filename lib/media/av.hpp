@@ -27,15 +27,33 @@ error_code from_averror(int averror, errc fallback = errc::internal) noexcept;
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::media::av {
 
-struct format_input_deleter { void operator()(AVFormatContext* c) const noexcept { avformat_close_input(&c); } };
-struct codec_deleter { void operator()(AVCodecContext* c) const noexcept { avcodec_free_context(&c); } };
-struct frame_deleter { void operator()(AVFrame* f) const noexcept { av_frame_free(&f); } };
-struct packet_deleter { void operator()(AVPacket* p) const noexcept { av_packet_free(&p); } };
-struct graph_deleter { void operator()(AVFilterGraph* g) const noexcept { avfilter_graph_free(&g); } };
-struct swr_deleter { void operator()(SwrContext* s) const noexcept { swr_free(&s); } };
-struct sws_deleter { void operator()(SwsContext* s) const noexcept { sws_freeContext(s); } };
-struct fifo_deleter { void operator()(AVAudioFifo* f) const noexcept { av_audio_fifo_free(f); } };
-struct dict_deleter { void operator()(AVDictionary* d) const noexcept { av_dict_free(&d); } };
+struct format_input_deleter {
+  void operator()(AVFormatContext* c) const noexcept { avformat_close_input(&c); }
+};
+struct codec_deleter {
+  void operator()(AVCodecContext* c) const noexcept { avcodec_free_context(&c); }
+};
+struct frame_deleter {
+  void operator()(AVFrame* f) const noexcept { av_frame_free(&f); }
+};
+struct packet_deleter {
+  void operator()(AVPacket* p) const noexcept { av_packet_free(&p); }
+};
+struct graph_deleter {
+  void operator()(AVFilterGraph* g) const noexcept { avfilter_graph_free(&g); }
+};
+struct swr_deleter {
+  void operator()(SwrContext* s) const noexcept { swr_free(&s); }
+};
+struct sws_deleter {
+  void operator()(SwsContext* s) const noexcept { sws_freeContext(s); }
+};
+struct fifo_deleter {
+  void operator()(AVAudioFifo* f) const noexcept { av_audio_fifo_free(f); }
+};
+struct dict_deleter {
+  void operator()(AVDictionary* d) const noexcept { av_dict_free(&d); }
+};
 
 using input_ptr = std::unique_ptr<AVFormatContext, format_input_deleter>;
 using codec_ptr = std::unique_ptr<AVCodecContext, codec_deleter>;

@@ -18,10 +18,15 @@ error_code from_averror(int averror, errc fallback) noexcept {
     case AVERROR_PATCHWELCOME: return errc::feature_unsupported;
     case AVERROR_PROTOCOL_NOT_FOUND: return errc::protocol_not_allowed;
     case AVERROR_STREAM_NOT_FOUND: return errc::input_no_streams;
-    case AVERROR_HTTP_BAD_REQUEST: case AVERROR_HTTP_UNAUTHORIZED: case AVERROR_HTTP_FORBIDDEN:
+    case AVERROR_HTTP_BAD_REQUEST:
+    case AVERROR_HTTP_UNAUTHORIZED:
+    case AVERROR_HTTP_FORBIDDEN:
     case AVERROR_HTTP_NOT_FOUND: return errc::input_unreadable;
-    case AVERROR_HTTP_SERVER_ERROR: case AVERROR_HTTP_OTHER_4XX: return errc::network;
-    case AVERROR_BUG: case AVERROR_BUG2: case AVERROR_BUFFER_TOO_SMALL: return errc::internal;
+    case AVERROR_HTTP_SERVER_ERROR:
+    case AVERROR_HTTP_OTHER_4XX: return errc::network;
+    case AVERROR_BUG:
+    case AVERROR_BUG2:
+    case AVERROR_BUFFER_TOO_SMALL: return errc::internal;
     default: break;
   }
   if (averror == AVERROR(ENOSPC) || averror == AVERROR(EDQUOT) || averror == AVERROR(EFBIG)) return errc::no_space;

@@ -126,8 +126,8 @@ void opened_input::open(io::byte_source& source, const input_policy& policy, inp
     // Picked by its name alone and then unreadable as that format: it is not media at all.
     if (r == AVERROR_INVALIDDATA && score <= AVPROBE_SCORE_EXTENSION && !io_->failed() && !guard.cancelled &&
         guard.refused_url.empty())
-      av::fail(errc::input_not_media, std::string("the input is not a recognised media file (only its name says ") +
-                                          ifmt->name + ")");
+      av::fail(errc::input_not_media,
+               std::string("the input is not a recognised media file (only its name says ") + ifmt->name + ")");
     fail_read(r, "cannot open the input");
   }
   fmt_.reset(ctx);

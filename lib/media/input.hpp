@@ -1,7 +1,5 @@
 #pragma once
 // Internal: opening an input under the input policy.
-#include "media/av.hpp"
-
 #include <spool/input_policy.hpp>
 #include <spool/io.hpp>
 #include <spool/media/probe.hpp>
@@ -12,6 +10,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "media/av.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 

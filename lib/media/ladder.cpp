@@ -15,13 +15,13 @@ AVRational output_rate(AVRational src, double max_fps) {
   if (!(fps > 0) || fps > 1000) return AVRational{25, 1};
   // A slideshow's average, or a container's claim of one frame an hour: a few frames per keyframe
   // interval keep the grid, and a static picture costs x264 next to nothing.
-  if (fps < 10) return std::min(AVRational{10, 1}, av_d2q(std::max(max_fps, 1.0), 1001000), [](AVRational a, AVRational b) {
-           return av_cmp_q(a, b) < 0;
-         });
+  if (fps < 10)
+    return std::min(AVRational{10, 1}, av_d2q(std::max(max_fps, 1.0), 1001000),
+                    [](AVRational a, AVRational b) { return av_cmp_q(a, b) < 0; });
   // Snap near-standard rates so a VFR source's average does not become a strange CFR rate. Within
   // 2%: millisecond timestamps (Matroska, FLV) put a 30 fps average at 30.3.
-  static const AVRational standard[] = {{24000, 1001}, {24, 1}, {25, 1}, {30000, 1001}, {30, 1},
-                                        {50, 1},       {60000, 1001}, {60, 1}, {15, 1}, {12, 1}, {10, 1}};
+  static const AVRational standard[] = {{24000, 1001}, {24, 1}, {25, 1}, {30000, 1001}, {30, 1}, {50, 1},
+                                        {60000, 1001}, {60, 1}, {15, 1}, {12, 1},       {10, 1}};
   double best = 0.02;
   for (auto r : standard) {
     double off = std::abs(fps - av::q2d(r)) / av::q2d(r);
@@ -67,7 +67,8 @@ std::vector<rung_plan> plan_rungs(const std::vector<rung>& rungs, int display_w,
     if (r.height <= short_side) out.push_back({r, dims(r.height)});
   if (out.empty() && !rungs.empty()) {
     // A source smaller than every rung still gets one rendition, at its own size.
-    auto smallest = *std::min_element(rungs.begin(), rungs.end(), [](const rung& a, const rung& b) { return a.height < b.height; });
+    auto smallest =
+        *std::min_element(rungs.begin(), rungs.end(), [](const rung& a, const rung& b) { return a.height < b.height; });
     rung r = smallest;
     r.height = even(short_side);
     r.name = fmt::format("{}p", r.height);

@@ -4,8 +4,8 @@
 #include <spool/media/transcode.hpp>
 #include <spool/plan.hpp>
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "media/av.hpp"
@@ -17,7 +17,6 @@ struct geometry {
 };
 
 AVRational output_rate(AVRational src, double max_fps);
-
 
 // The container's average rate, unless the timestamps say frames come much faster than it claims
 // (a Matroska DefaultDuration of an hour on a 30 fps stream).
@@ -37,7 +36,7 @@ struct video_source {
 // limit, and the end the container declares. A container can claim hours for one frame; a frame is
 // shown at most until the declared end (or, with none declared, for a second), never past the limit.
 struct frame_bounds {
-  std::int64_t limit = INT64_MAX;          ///< max_duration_s
+  std::int64_t limit = INT64_MAX;  ///< max_duration_s
   std::int64_t declared_end = AV_NOPTS_VALUE;
   std::int64_t frame_step = 1;
 

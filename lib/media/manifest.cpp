@@ -1,11 +1,11 @@
 #include "media/manifest.hpp"
 
+#include <spool/package_layout.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-
-#include <spool/package_layout.hpp>
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 namespace {
@@ -33,8 +33,8 @@ std::string hls_master_playlist(const std::vector<track_info>& video, const trac
   if (video.empty()) {
     if (audio)
       out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n{}/{}\n",
-                         audio->peak_bitrate(), std::min(audio->peak_bitrate(), audio->avg_bitrate()), audio->codecs, audio->name,
-                         package_layout::media_playlist);
+                         audio->peak_bitrate(), std::min(audio->peak_bitrate(), audio->avg_bitrate()), audio->codecs,
+                         audio->name, package_layout::media_playlist);
     return out;
   }
   if (audio)

@@ -18,8 +18,8 @@ void put_manifest(io::package_sink& sink, std::string_view name, std::string_vie
 /// Where one rendition's files go.
 struct track_output {
   io::package_sink* sink = nullptr;
-  std::string dir;                  ///< the rendition's folder in the package ("720p", "audio")
-  std::filesystem::path local_copy; ///< also written here when not empty
+  std::string dir;                   ///< the rendition's folder in the package ("720p", "audio")
+  std::filesystem::path local_copy;  ///< also written here when not empty
 
   void put(std::string_view file, std::string_view bytes) const;
 };

@@ -1,12 +1,12 @@
 #include "media/pipeline.hpp"
 
-#include "media/audio_track.hpp"
-#include "media/ladder.hpp"
-#include "media/thumbnails.hpp"
-#include "media/threads.hpp"
-#include "media/video_rung.hpp"
-
 #include <spool/package_layout.hpp>
+
+#include <fmt/format.h>
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,10 +17,11 @@
 #include <mutex>
 #include <thread>
 
-#include <fmt/format.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include "media/audio_track.hpp"
+#include "media/ladder.hpp"
+#include "media/threads.hpp"
+#include "media/thumbnails.hpp"
+#include "media/video_rung.hpp"
 
 extern "C" {
 #include <libavfilter/buffersink.h>
@@ -52,16 +53,17 @@ track_output output_for(io::package_sink& sink, const std::string& name, const f
 }  // namespace
 
 void run_pipeline(opened_input& in, const probe_result& probe, const transcode_options& opt, io::package_sink& sink,
-                  const fs::path& workspace,
-                  input_guard& guard, pipeline_output& out, clock::time_point started) {
+                  const fs::path& workspace, input_guard& guard, pipeline_output& out, clock::time_point started) {
   AVFormatContext* ctx = in.get();
   const plan& p = opt.plan;
   int vi = p.video.rungs.empty() ? -1 : probe.video_index;
   int ai = p.audio.enabled ? probe.audio_index : -1;
-  if (probe.video_index < 0 && probe.audio_index < 0) av::fail(errc::input_no_streams, "the input has neither video nor audio");
+  if (probe.video_index < 0 && probe.audio_index < 0)
+    av::fail(errc::input_no_streams, "the input has neither video nor audio");
   if (probe.video_index < 0 && !opt.policy.allow_audio_only)
     av::fail(errc::audio_only_refused, "the input has no video stream");
-  if (vi < 0 && ai < 0) av::fail(errc::input_no_streams, "nothing in the input matches the plan (no video rungs or audio)");
+  if (vi < 0 && ai < 0)
+    av::fail(errc::input_no_streams, "nothing in the input matches the plan (no video rungs or audio)");
   if (p.audio.enabled && ai < 0) {
     // An audio stream whose format probing could not read (its frames damaged beyond a parser's
     // reach) is audio the source has and the package would silently lack.
@@ -103,7 +105,9 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   if (vi >= 0) {
     AVStream* st = ctx->streams[vi];
     const AVCodec* codec = avcodec_find_decoder(st->codecpar->codec_id);
-    if (!codec) av::fail(errc::codec_unsupported, std::string("no decoder for video codec ") + avcodec_get_name(st->codecpar->codec_id));
+    if (!codec)
+      av::fail(errc::codec_unsupported,
+               std::string("no decoder for video codec ") + avcodec_get_name(st->codecpar->codec_id));
     if (!avcodec_find_encoder_by_name(p.video.codec.c_str()))
       av::fail(errc::encoder_unavailable, "encoder " + p.video.codec + " is not available in this FFmpeg");
     vdec.reset(avcodec_alloc_context3(codec));
@@ -120,7 +124,8 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     src.out_rate = output_rate(source_rate(st), p.video.max_fps);
     src.duration_s = duration_s;
     src.container_sar = st->sample_aspect_ratio;
-    if (si.display_width <= 0 || si.display_height <= 0) av::fail(errc::input_undecodable, "the video stream has no size");
+    if (si.display_width <= 0 || si.display_height <= 0)
+      av::fail(errc::input_undecodable, "the video stream has no size");
     auto rungs = plan_rungs(p.video.rungs, si.display_width, si.display_height);
     // The progressive MP4's rung: the named one, or the first produced when a small source dropped it.
     std::string progressive;
@@ -194,12 +199,14 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
         if (last_pts != AV_NOPTS_VALUE && ts <= last_pts) ts = last_pts + 1;
         std::int64_t rel = 0;
         if (__builtin_sub_overflow(ts, src.origin, &rel) || rel > bounds.limit)
-          av::fail(errc::too_long, fmt::format("the video runs past the duration limit of {:.0f} s", opt.policy.max_duration_s));
+          av::fail(errc::too_long,
+                   fmt::format("the video runs past the duration limit of {:.0f} s", opt.policy.max_duration_s));
         last_pts = ts;
         f->pts = rel;
         f->pkt_duration = bounds.bounded_duration(rel, f->pkt_duration > 0 ? f->pkt_duration : bounds.frame_step);
         if (rel + f->pkt_duration > bounds.limit)
-          av::fail(errc::too_long, fmt::format("the video runs past the duration limit of {:.0f} s", opt.policy.max_duration_s));
+          av::fail(errc::too_long,
+                   fmt::format("the video runs past the duration limit of {:.0f} s", opt.policy.max_duration_s));
         double t = static_cast<double>(f->pts) * av::q2d(src.time_base);
         read_time.store(t, std::memory_order_relaxed);
         if (thumbs) thumbs->offer(f, t);
@@ -247,8 +254,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
           if (r == AVERROR_INVALIDDATA) break;
           in.fail_read(r, "cannot read the input");
         }
-        if (vdec && pkt->stream_index == vi) decode_video(pkt.get());
-        else if (audio && pkt->stream_index == ai) audio->decode(pkt.get());
+        if (vdec && pkt->stream_index == vi)
+          decode_video(pkt.get());
+        else if (audio && pkt->stream_index == ai)
+          audio->decode(pkt.get());
         av_packet_unref(pkt.get());
       }
       if (vdec) {
@@ -358,13 +367,15 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   if (guard.cancel && guard.cancel->load()) av::fail(errc::cancelled, "cancelled");
 
   for (auto& w : workers) {
-    if (w->track().segments.empty()) av::fail(errc::input_undecodable, "rendition " + w->name() + " received no frames");
+    if (w->track().segments.empty())
+      av::fail(errc::input_undecodable, "rendition " + w->name() + " received no frames");
     out.video.push_back(std::move(w->track()));
   }
   if (video_errors > 0)
     out.warnings.push_back({"video_packets_undecodable",
                             fmt::format("{} of {} video packets could not be decoded; the frames before them are "
-                                        "shown longer", video_errors, video_packets),
+                                        "shown longer",
+                                        video_errors, video_packets),
                             video_errors});
   if (audio) {
     // The source has audio and the job asked for it: it is in the package, or the job fails. A
@@ -374,20 +385,22 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       // A track with nothing in it (a recording made with the microphone off): no sound to lose.
       out.warnings.push_back({"audio_stream_empty", "the input's audio stream holds no audio", 1});
     } else if (a.decoded_frames == 0)
-      av::fail(errc::input_undecodable,
-               fmt::format("the audio stream ({}) cannot be decoded{}; a job may ask for video only (audio.enabled = false)",
-                           avcodec_get_name(ctx->streams[ai]->codecpar->codec_id),
-                           a.bad_packets > 0 ? fmt::format(": all {} packets were damaged", a.bad_packets) : ""));
+      av::fail(
+          errc::input_undecodable,
+          fmt::format("the audio stream ({}) cannot be decoded{}; a job may ask for video only (audio.enabled = false)",
+                      avcodec_get_name(ctx->streams[ai]->codecpar->codec_id),
+                      a.bad_packets > 0 ? fmt::format(": all {} packets were damaged", a.bad_packets) : ""));
     if (a.bad_packets > 0)
-      out.warnings.push_back({"audio_packets_concealed",
-                              fmt::format("{} damaged audio packets were replaced with silence of the same length",
-                                          a.bad_packets),
-                              a.bad_packets});
+      out.warnings.push_back(
+          {"audio_packets_concealed",
+           fmt::format("{} damaged audio packets were replaced with silence of the same length", a.bad_packets),
+           a.bad_packets});
     if (a.tail_samples > 0)
-      out.warnings.push_back({"audio_tail_concealed",
-                              fmt::format("the last {:.3f} s of audio could not be decoded and were replaced with silence",
-                                          static_cast<double>(a.tail_samples) / p.audio.sample_rate),
-                              1});
+      out.warnings.push_back(
+          {"audio_tail_concealed",
+           fmt::format("the last {:.3f} s of audio could not be decoded and were replaced with silence",
+                       static_cast<double>(a.tail_samples) / p.audio.sample_rate),
+           1});
     if (a.gaps_filled > 0)
       out.warnings.push_back({"audio_gaps_filled",
                               fmt::format("{} gaps in the audio ({:.3f} s in all) were filled with silence",
@@ -397,17 +410,19 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       out.warnings.push_back({"audio_overlaps_dropped",
                               fmt::format("{} audio frames overlapping earlier audio were dropped", a.overlaps_dropped),
                               a.overlaps_dropped});
-    if (!audio->track().segments.empty()) out.audio = std::move(audio->track());
-    else if (workers.empty()) av::fail(errc::input_undecodable, "no audio could be decoded");
+    if (!audio->track().segments.empty())
+      out.audio = std::move(audio->track());
+    else if (workers.empty())
+      av::fail(errc::input_undecodable, "no audio could be decoded");
     else if (a.packets > 0)
-      out.warnings.push_back({"audio_outside_video", "the audio ends before the first picture: the package has no sound",
-                              1});
+      out.warnings.push_back(
+          {"audio_outside_video", "the audio ends before the first picture: the package has no sound", 1});
     double video_end = 0;
     for (const auto& v : out.video) video_end = std::max(video_end, v.duration_s());
     if (out.audio && video_end - out.audio->duration_s() > 0.5)
-      out.warnings.push_back({"audio_ends_early",
-                              fmt::format("the audio ends {:.3f} s before the video", video_end - out.audio->duration_s()),
-                              1});
+      out.warnings.push_back(
+          {"audio_ends_early",
+           fmt::format("the audio ends {:.3f} s before the video", video_end - out.audio->duration_s()), 1});
   }
   // The package lasts as long as its picture; audio alone only without video.
   double d = 0;

@@ -1,8 +1,5 @@
 #pragma once
 // Internal: the decode-once, fan-out engine.
-#include "media/input.hpp"
-#include "media/segmenter.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <chrono>
@@ -11,12 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "media/input.hpp"
+#include "media/segmenter.hpp"
+
 namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
 struct pipeline_output {
   std::vector<track_info> video;  ///< ladder order
   std::optional<track_info> audio;
-  std::vector<std::string> files; ///< thumbnails written
+  std::vector<std::string> files;  ///< thumbnails written
   std::vector<transcode_warning> warnings;
   double duration_s = 0;
 };

@@ -1,10 +1,10 @@
 // The input policy's checks that need FFmpeg: demuxers, decoders, stream counts and pixel sizes.
-#include "media/input.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+
+#include "media/input.hpp"
 
 extern "C" {
 #include <libavutil/display.h>
@@ -61,7 +61,8 @@ void check_pixels(AVFormatContext* ctx, const input_policy& policy) {
       av::fail(errc::too_many_pixels,
                fmt::format("the input's frames are {}x{} but display as {}x{} (sample aspect ratio {}:{}), over the "
                            "limit of {} pixels",
-                           par->width, par->height, dw, dh, st->sample_aspect_ratio.num > 0 ? st->sample_aspect_ratio.num : par->sample_aspect_ratio.num,
+                           par->width, par->height, dw, dh,
+                           st->sample_aspect_ratio.num > 0 ? st->sample_aspect_ratio.num : par->sample_aspect_ratio.num,
                            st->sample_aspect_ratio.num > 0 ? st->sample_aspect_ratio.den : par->sample_aspect_ratio.den,
                            policy.max_pixels));
   }

@@ -1,8 +1,8 @@
-#include "media/input.hpp"
-
 #include <spool/media/probe.hpp>
 
 #include <boost/json.hpp>
+
+#include "media/input.hpp"
 
 extern "C" {
 #include <libavutil/pixdesc.h>
@@ -25,8 +25,8 @@ const char* type_name(AVMediaType t) {
 
 void describe(AVFormatContext* ctx, probe_result& out) {
   out.format = ctx->iformat ? ctx->iformat->name : "";
-  out.duration_s = ctx->duration != AV_NOPTS_VALUE && ctx->duration > 0
-                       ? static_cast<double>(ctx->duration) / AV_TIME_BASE : 0.0;
+  out.duration_s =
+      ctx->duration != AV_NOPTS_VALUE && ctx->duration > 0 ? static_cast<double>(ctx->duration) / AV_TIME_BASE : 0.0;
   out.size_bytes = ctx->pb ? avio_size(ctx->pb) : 0;
   out.bit_rate = ctx->bit_rate;
   out.streams.clear();
@@ -39,13 +39,15 @@ void describe(AVFormatContext* ctx, probe_result& out) {
     const AVCodecDescriptor* desc = avcodec_descriptor_get(par->codec_id);
     s.codec = desc ? desc->name : "unknown";
     s.bit_rate = par->bit_rate;
-    if (st->duration != AV_NOPTS_VALUE && st->duration > 0) s.duration_s = static_cast<double>(st->duration) * av::q2d(st->time_base);
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+      s.duration_s = static_cast<double>(st->duration) * av::q2d(st->time_base);
     if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
       s.width = par->width;
       s.height = par->height;
       s.rotation = stream_rotation(st);
       // The container's ratio wins over the bitstream's, as in players.
-      auto [dw, dh] = display_size(par->width, par->height, av_guess_sample_aspect_ratio(ctx, const_cast<AVStream*>(st), nullptr));
+      auto [dw, dh] =
+          display_size(par->width, par->height, av_guess_sample_aspect_ratio(ctx, const_cast<AVStream*>(st), nullptr));
       if (s.rotation == 90 || s.rotation == 270) std::swap(dw, dh);
       s.display_width = dw;
       s.display_height = dh;
@@ -116,9 +118,10 @@ boost::json::value to_json(const probe_result& p) {
     o["bit_rate"] = s.bit_rate;
     streams.push_back(std::move(o));
   }
-  return boost::json::object{{"format", p.format},       {"duration_s", p.duration_s}, {"size_bytes", p.size_bytes},
-                             {"bit_rate", p.bit_rate},   {"streams", std::move(streams)},
-                             {"video_index", p.video_index}, {"audio_index", p.audio_index}};
+  return boost::json::object{
+      {"format", p.format},          {"duration_s", p.duration_s},    {"size_bytes", p.size_bytes},
+      {"bit_rate", p.bit_rate},      {"streams", std::move(streams)}, {"video_index", p.video_index},
+      {"audio_index", p.audio_index}};
 }
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

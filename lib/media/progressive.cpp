@@ -1,5 +1,7 @@
 #include "media/progressive.hpp"
 
+#include <spool/package_layout.hpp>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "core/durable_file.hpp"
-#include <spool/package_layout.hpp>
 
 namespace fs = std::filesystem;
 

@@ -1,13 +1,13 @@
 #include "media/segmenter.hpp"
 
+#include <spool/package_layout.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <utility>
-
-#include <spool/package_layout.hpp>
 
 namespace fs = std::filesystem;
 

@@ -2,6 +2,10 @@
 // Internal: what the engine's threads share: the first failure (which stops them all), frame queues
 // bounded in frames and bytes between the decoder and each encoder, and the count of threads still
 // running that the watching thread waits on.
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -10,10 +14,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "media/av.hpp"
 

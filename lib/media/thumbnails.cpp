@@ -1,9 +1,10 @@
 #include "media/thumbnails.hpp"
 
+#include <spool/package_layout.hpp>
+
 #include <fmt/format.h>
 
 #include "media/package_out.hpp"
-#include <spool/package_layout.hpp>
 #include "media/segmenter.hpp"
 
 extern "C" {
@@ -146,8 +147,9 @@ void thumbnailer::plan_storyboard(int display_w, int display_h, double duration_
       (f < 1 && std::min(tile_w_, tile_h_) < min_tile_side)) {
     warnings_.push_back(
         {"storyboard_left_out",
-         fmt::format("storyboard left out: {} tiles of a {}x{} picture within {} pixels would be under {} pixels a side",
-                     max_tiles_, display_w, display_h, max_pixels, min_tile_side),
+         fmt::format(
+             "storyboard left out: {} tiles of a {}x{} picture within {} pixels would be under {} pixels a side",
+             max_tiles_, display_w, display_h, max_pixels, min_tile_side),
          1});
     return;
   }
@@ -211,7 +213,8 @@ std::vector<std::string> thumbnailer::write(io::package_sink& sink, double durat
     av::check(av_frame_get_buffer(sheet.get(), 0), "cannot allocate the storyboard");
     for (int p = 0; p < 3; ++p)
       std::memset(sheet->data[p], p ? 128 : 16,
-                  static_cast<std::size_t>(sheet->linesize[p]) * static_cast<std::size_t>(p ? sheet->height / 2 : sheet->height));
+                  static_cast<std::size_t>(sheet->linesize[p]) *
+                      static_cast<std::size_t>(p ? sheet->height / 2 : sheet->height));
     std::string vtt = "WEBVTT\n\n";
     for (std::size_t i = 0; i < tiles_.size(); ++i) {
       const AVFrame* t = tiles_[i].second.get();

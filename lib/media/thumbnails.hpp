@@ -1,9 +1,9 @@
 #pragma once
 // Internal: poster image and storyboard sprite sheet (+ WebVTT) from frames sampled while decoding.
-#include <spool/io.hpp>
-#include <spool/plan.hpp>
 #include <spool/input_policy.hpp>
+#include <spool/io.hpp>
 #include <spool/media/transcode.hpp>
+#include <spool/plan.hpp>
 
 #include <cstdint>
 #include <filesystem>

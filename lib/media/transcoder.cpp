@@ -45,9 +45,14 @@ rendition_result to_result(const track_info& t) {
 boost::json::value to_json(const transcode_result& r) {
   boost::json::array renditions;
   for (const auto& x : r.renditions) {
-    boost::json::object o{{"name", x.name},           {"kind", x.kind},         {"codecs", x.codecs},
-                          {"segments", x.segments},   {"duration_s", x.duration_s}, {"bytes", x.bytes},
-                          {"avg_bitrate", x.avg_bitrate}, {"peak_bitrate", x.peak_bitrate}};
+    boost::json::object o{{"name", x.name},
+                          {"kind", x.kind},
+                          {"codecs", x.codecs},
+                          {"segments", x.segments},
+                          {"duration_s", x.duration_s},
+                          {"bytes", x.bytes},
+                          {"avg_bitrate", x.avg_bitrate},
+                          {"peak_bitrate", x.peak_bitrate}};
     if (x.kind == "video") {
       o["width"] = x.width;
       o["height"] = x.height;
@@ -139,8 +144,10 @@ error_code transcode(io::byte_source& input, io::package_sink& output, const tra
     namespace layout = package_layout;
     guard.check();
     if (options.plan.packaging.hls) {
-      for (const auto& v : out.video) put_manifest(output, v.name + "/" + std::string(layout::media_playlist), hls_media_playlist(v));
-      if (audio) put_manifest(output, audio->name + "/" + std::string(layout::media_playlist), hls_media_playlist(*audio));
+      for (const auto& v : out.video)
+        put_manifest(output, v.name + "/" + std::string(layout::media_playlist), hls_media_playlist(v));
+      if (audio)
+        put_manifest(output, audio->name + "/" + std::string(layout::media_playlist), hls_media_playlist(*audio));
       put_manifest(output, layout::master_playlist, hls_master_playlist(out.video, audio));
       result.files.emplace_back(layout::master_playlist);
     }

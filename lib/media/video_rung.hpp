@@ -31,7 +31,14 @@ class rung_worker {
  public:
   rung_worker(run_state& run, completion& done, const transcode_options& opt, const video_source& src, rung r,
               geometry g, track_output out, int threads)
-      : run_(run), done_(done), opt_(opt), src_(src), rung_(std::move(r)), geo_(g), out_(std::move(out)), threads_(threads),
+      : run_(run),
+        done_(done),
+        opt_(opt),
+        src_(src),
+        rung_(std::move(r)),
+        geo_(g),
+        out_(std::move(out)),
+        threads_(threads),
         queue_(run, static_cast<std::size_t>(std::max(2, opt.queue_frames)), std::size_t{256} << 20) {
     track_.name = rung_.name;
     track_.video = true;
@@ -93,8 +100,8 @@ class rung_worker {
     if (!graph_) throw std::bad_alloc();
     graph_->nb_threads = 1;
     AVRational sar = f->sample_aspect_ratio.num > 0 ? f->sample_aspect_ratio : AVRational{1, 1};
-    std::string args = fmt::format("video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}", f->width, f->height,
-                                   f->format, src_.time_base.num, src_.time_base.den, sar.num, sar.den);
+    std::string args = fmt::format("video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}", f->width,
+                                   f->height, f->format, src_.time_base.num, src_.time_base.den, sar.num, sar.den);
     av::check(avfilter_graph_create_filter(&src_ctx_, avfilter_get_by_name("buffer"), "in", args.c_str(), nullptr,
                                            graph_.get()),
               "cannot create the filter source");
@@ -106,9 +113,12 @@ class rung_worker {
     if (src_.interlaced || f->interlaced_frame) chain += "bwdif=mode=send_frame:parity=auto:deint=interlaced,";
     chain += fmt::format("fps=fps={}/{},", src_.out_rate.num, src_.out_rate.den);
     chain += fit_chain(f, swap);
-    if (src_.rotation == 90) chain += "transpose=clock,";
-    else if (src_.rotation == 270) chain += "transpose=cclock,";
-    else if (src_.rotation == 180) chain += "hflip,vflip,";
+    if (src_.rotation == 90)
+      chain += "transpose=clock,";
+    else if (src_.rotation == 270)
+      chain += "transpose=cclock,";
+    else if (src_.rotation == 180)
+      chain += "hflip,vflip,";
     chain += "format=pix_fmts=yuv420p,setsar=1";
 
     AVFilterInOut* outputs = avfilter_inout_alloc();
@@ -131,14 +141,17 @@ class rung_worker {
   // 4:3 recording followed by a 16:9 one) is fitted inside it with black bars, never stretched.
   std::string fit_chain(const AVFrame* f, bool swap) const {
     int tw = swap ? geo_.height : geo_.width, th = swap ? geo_.width : geo_.height;
-    AVRational sar = src_.container_sar.num > 0 ? src_.container_sar
-                     : f->sample_aspect_ratio.num > 0 ? f->sample_aspect_ratio : AVRational{1, 1};
+    AVRational sar = src_.container_sar.num > 0       ? src_.container_sar
+                     : f->sample_aspect_ratio.num > 0 ? f->sample_aspect_ratio
+                                                      : AVRational{1, 1};
     double in = static_cast<double>(f->width) * av::q2d(sar) / std::max(1, f->height);
     double target = static_cast<double>(tw) / th;
     if (!(in > 0) || std::abs(in / target - 1) <= 0.01) return fmt::format("scale=w={}:h={}:flags=bicubic,", tw, th);
     int sw = tw, sh = th;
-    if (in > target) sh = std::min(th, av::even(tw / in));
-    else sw = std::min(tw, av::even(th * in));
+    if (in > target)
+      sh = std::min(th, av::even(tw / in));
+    else
+      sw = std::min(tw, av::even(th * in));
     int x = (tw - sw) / 4 * 2, y = (th - sh) / 4 * 2;
     return fmt::format("scale=w={}:h={}:flags=bicubic,pad=w={}:h={}:x={}:y={}:color=black,", sw, sh, tw, th, x, y);
   }
@@ -200,7 +213,8 @@ class rung_worker {
     enc_->keyint_min = grid;
     if (rung_.maxrate_kbps > 0) {
       enc_->rc_max_rate = rung_.maxrate_kbps * 1000;
-      enc_->rc_buffer_size = static_cast<int>((rung_.bufsize_kbps > 0 ? rung_.bufsize_kbps : 2 * rung_.maxrate_kbps) * 1000);
+      enc_->rc_buffer_size =
+          static_cast<int>((rung_.bufsize_kbps > 0 ? rung_.bufsize_kbps : 2 * rung_.maxrate_kbps) * 1000);
     }
     enc_->color_range = AVCOL_RANGE_MPEG;
     AVDictionary* opts = nullptr;

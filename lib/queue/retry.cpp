@@ -25,9 +25,7 @@ retry_decision decide(const retry_policy& p, const error_code& failure, int rece
       d.what = verdict::dead_letter;
       d.reason = "permanent failure (" + std::string(to_string(kind_of(failure))) + "): " + code_name(failure);
       return d;
-    case category_kind::cancelled:
-      d.what = verdict::release;
-      return d;
+    case category_kind::cancelled: d.what = verdict::release; return d;
     case category_kind::none:
     case category_kind::resource:
     case category_kind::transient:

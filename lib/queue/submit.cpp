@@ -1,6 +1,5 @@
-#include <spool/queue/submit.hpp>
-
 #include <spool/json_text.hpp>
+#include <spool/queue/submit.hpp>
 
 #include <utility>
 

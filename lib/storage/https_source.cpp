@@ -488,7 +488,8 @@ struct https_source::impl {
   bool discard(std::int64_t count) {
     if (scratch.empty()) scratch.resize(64 * 1024);
     while (count > 0 && body_open) {
-      auto n = read_body({scratch.data(), static_cast<std::size_t>(std::min(count, static_cast<std::int64_t>(scratch.size())))});
+      auto n = read_body(
+          {scratch.data(), static_cast<std::size_t>(std::min(count, static_cast<std::int64_t>(scratch.size())))});
       if (n < 0) return false;
       count -= n;
     }
@@ -531,7 +532,9 @@ bool https_source::open() {
   return true;
 }
 
-void https_source::set_should_stop(std::function<error_code()> check) { impl_->settings.should_stop = std::move(check); }
+void https_source::set_should_stop(std::function<error_code()> check) {
+  impl_->settings.should_stop = std::move(check);
+}
 
 std::int64_t https_source::size() const noexcept { return impl_->size; }
 bool https_source::seekable() const noexcept { return impl_->range_ok; }

@@ -3,10 +3,11 @@
 #include <spool/json_text.hpp>
 #include <spool/package_layout.hpp>
 
-#include <cerrno>
-#include <cstdio>
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 
 #include "core/durable_file.hpp"
 #include "core/faults.hpp"
@@ -44,7 +45,8 @@ fs::path inside(const fs::path& root, std::string_view name) {
   fs::path rel(name);
   bool ok = !name.empty() && rel.is_relative();
   for (const auto& part : rel) ok = ok && part != "." && part != "..";
-  if (!ok) throw failure(error(errc::internal, "a package file name must be a relative path: '" + std::string(name) + "'"));
+  if (!ok)
+    throw failure(error(errc::internal, "a package file name must be a relative path: '" + std::string(name) + "'"));
   return root / rel;
 }
 
@@ -203,8 +205,12 @@ class status_file final : public io::status_sink {
  public:
   explicit status_file(fs::path dir) : dir_(std::move(dir)) {}
 
-  error write(const job_status& s) override { return guarded([&] { store(s, true); }); }
-  error create(const job_status& s) override { return guarded([&] { store(s, false); }); }
+  error write(const job_status& s) override {
+    return guarded([&] { store(s, true); });
+  }
+  error create(const job_status& s) override {
+    return guarded([&] { store(s, false); });
+  }
 
   result<std::optional<job_status>> read() override {
     const fs::path p = dir_ / package_layout::status;

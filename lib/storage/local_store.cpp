@@ -4,11 +4,12 @@
 
 #include <boost/url/parse.hpp>
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "storage/local_package.hpp"
 #include "storage/registry_detail.hpp"
@@ -20,8 +21,8 @@ namespace local {
 namespace {
 
 error open_error(int e, const std::string& path) {
-  bool missing = e == ENOENT || e == ENOTDIR || e == ELOOP || e == EACCES || e == EPERM || e == ENXIO ||
-                 e == ENAMETOOLONG;
+  bool missing =
+      e == ENOENT || e == ENOTDIR || e == ELOOP || e == EACCES || e == EPERM || e == ENXIO || e == ENAMETOOLONG;
   return error(missing ? errc::input_unreadable : errc::io_error, "cannot open " + path + ": " + std::strerror(e));
 }
 
@@ -77,7 +78,8 @@ result<std::unique_ptr<io::byte_source>> open_source(const fs::path& path) {
   ::close(pfd);
   if (fd < 0) return open_error(e, name);
   struct stat opened {};
-  if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode) || opened.st_ino != st.st_ino || opened.st_dev != st.st_dev) {
+  if (::fstat(fd, &opened) != 0 || !S_ISREG(opened.st_mode) || opened.st_ino != st.st_ino ||
+      opened.st_dev != st.st_dev) {
     ::close(fd);
     return error(errc::input_unreadable, name + " is not a regular file");
   }
@@ -124,7 +126,8 @@ class local_store final : public store {
       if (*n == 0) break;
       text.append(reinterpret_cast<const char*>(buf), *n);
       off += static_cast<std::int64_t>(*n);
-      if (text.size() > (16u << 20)) return error(errc::io_error, std::string(path) + " is too large to be a package's file");
+      if (text.size() > (16u << 20))
+        return error(errc::io_error, std::string(path) + " is too large to be a package's file");
     }
     return std::optional<std::string>(std::move(text));
   }
@@ -158,7 +161,8 @@ result<location> make_local(std::string_view uri) {
   if (!url) return error(errc::protocol_not_allowed, "not a valid file:// URI: " + std::string(uri));
   auto host = url->encoded_host();
   if (!host.empty() && host != "localhost")
-    return error(errc::protocol_not_allowed, "file:// URIs name a local path, not a host ('" + std::string(host) + "')");
+    return error(errc::protocol_not_allowed,
+                 "file:// URIs name a local path, not a host ('" + std::string(host) + "')");
   if (url->path().empty()) return error(errc::invalid_argument, "the file:// URI names no path");
   return location{backend, std::string(url->path())};
 }

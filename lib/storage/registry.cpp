@@ -17,7 +17,8 @@ error unsupported(const char* what) {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -83,7 +84,8 @@ result<location> resolve(std::string_view uri) {
     std::lock_guard lock(r.mutex);
     auto it = r.factories.find(scheme);
     if (it == r.factories.end())
-      return error(errc::protocol_not_allowed, "no storage is registered for '" + scheme + "://' (" + redact_url(uri) + ")");
+      return error(errc::protocol_not_allowed,
+                   "no storage is registered for '" + scheme + "://' (" + redact_url(uri) + ")");
     factory = it->second;
   }
   return factory(uri);

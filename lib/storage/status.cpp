@@ -1,5 +1,5 @@
-#include <spool/storage/store.hpp>
 #include <spool/storage/status.hpp>
+#include <spool/storage/store.hpp>
 
 namespace spool::inline SPOOL_ABI_NAMESPACE {
 

@@ -78,8 +78,10 @@ const job_status& status_channel::stamp() {
 void status_channel::publish_locked() {
   // A status write that fails (a read-only or full output location) must not fail the job: the
   // transcode reports the real problem with the output.
-  if (sink_) (void)sink_->write(stamp());
-  else stamp();
+  if (sink_)
+    (void)sink_->write(stamp());
+  else
+    stamp();
   notify(s_);
 }
 

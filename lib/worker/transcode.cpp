@@ -33,7 +33,8 @@ result<std::unique_ptr<io::byte_source>> open_input(const std::string& input, co
 
 }  // namespace
 
-result<media::probe_result> probe(const std::string& input, const input_policy& policy, const std::atomic<bool>* cancel) {
+result<media::probe_result> probe(const std::string& input, const input_policy& policy,
+                                  const std::atomic<bool>* cancel) {
   auto source = open_input(input, policy, cancel);
   if (!source) return source.error();
   return media::probe(**source, policy, cancel);

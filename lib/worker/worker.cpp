@@ -1,7 +1,7 @@
 #include <spool/json_text.hpp>
 #include <spool/media/transcode.hpp>
-#include <spool/storage/store.hpp>
 #include <spool/storage/status.hpp>
+#include <spool/storage/store.hpp>
 #include <spool/worker/worker.hpp>
 
 #include <boost/json/serialize.hpp>
@@ -487,7 +487,8 @@ void worker_runtime::impl::process(job& j) {
 // The job's input read through storage and its package written into a storage sink by the engine;
 // then the worker, not the engine, sequences the publish: the lease is checked one last time, the
 // final status goes into the package, and the package is committed.
-error_code worker_runtime::impl::encode_and_publish(job& j, const job_spec& spec, const worker_detail::output_place& out,
+error_code worker_runtime::impl::encode_and_publish(job& j, const job_spec& spec,
+                                                    const worker_detail::output_place& out,
                                                     const media::transcode_options& to, status_channel& status,
                                                     media::transcode_result& result) {
   auto fail = [&](const error& e) {

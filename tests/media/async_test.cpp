@@ -1,13 +1,7 @@
 // The asynchronous transcoder: completion tokens, the thread the handler runs on, per-operation
 // cancellation, the destructor's cancellation, the synchronous cancel flag, and progress reports.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/transcode.hpp>
 #include <spool/transcoder.hpp>
-
-#include <catch2/catch.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -18,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <catch2/catch.hpp>
 
 #include <atomic>
 #include <filesystem>
@@ -27,6 +22,10 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -202,10 +201,9 @@ TEST_CASE("a cancellation signal emitted mid-transcode completes with errc::canc
       asio::post(ioc, [&] { signal.emit(asio::cancellation_type::terminal); });
   };
   std::optional<spool::error_code> got;
-  tc.async_transcode(input.string(), out, options,
-                     asio::bind_cancellation_slot(signal.slot(), [&](spool::error_code ec, media::transcode_result) {
-                       got = ec;
-                     }));
+  tc.async_transcode(
+      input.string(), out, options,
+      asio::bind_cancellation_slot(signal.slot(), [&](spool::error_code ec, media::transcode_result) { got = ec; }));
   ioc.run();
   REQUIRE(got.has_value());
   CHECK(requested);
@@ -226,10 +224,9 @@ TEST_CASE("cancellation from a timer after progress starts", "[media][async][can
     if (p.fraction > 0) started = true;
   };
   std::optional<spool::error_code> got;
-  tc.async_transcode(input.string(), out, options,
-                     asio::bind_cancellation_slot(signal.slot(), [&](spool::error_code ec, media::transcode_result) {
-                       got = ec;
-                     }));
+  tc.async_transcode(
+      input.string(), out, options,
+      asio::bind_cancellation_slot(signal.slot(), [&](spool::error_code ec, media::transcode_result) { got = ec; }));
   // Poll on the io_context until the encode is under way, then emit (partial: also honoured).
   asio::steady_timer timer(ioc);
   std::function<void()> poll = [&] {
@@ -262,8 +259,7 @@ TEST_CASE("destroying the transcoder cancels running work", "[media][async][canc
     options.on_progress = [&](const media::progress& p) {
       if (p.fraction > 0 && !once.exchange(true)) started.set_value();
     };
-    tc.async_transcode(input.string(), out, options,
-                       [&](spool::error_code ec, media::transcode_result) { got = ec; });
+    tc.async_transcode(input.string(), out, options, [&](spool::error_code ec, media::transcode_result) { got = ec; });
     started.get_future().wait();
   }  // ~transcoder: cancels and joins its pool; the handler is queued on ioc
   ioc.run();

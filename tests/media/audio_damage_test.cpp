@@ -1,16 +1,16 @@
 // Audio that cannot be decoded is never dropped without a word: damaged packets are concealed with
 // silence of their length and counted in result.json's warnings, and a source whose audio cannot be
 // decoded at all fails typed unless the job asked for video only.
-#include "crafted_input.hpp"
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+
+#include "crafted_input.hpp"
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -23,7 +23,7 @@ struct variant {
 };
 
 // Codecs whose decoders report damage; Opus and Vorbis conceal it inside the decoder.
-const variant variants[] = {{"aac", "mkv", "matroska"},     {"aac", "mp4", "mp4"},   {"aac", "ts", "mpegts"},
+const variant variants[] = {{"aac", "mkv", "matroska"},        {"aac", "mp4", "mp4"},      {"aac", "ts", "mpegts"},
                             {"libmp3lame", "mkv", "matroska"}, {"ac3", "mkv", "matroska"}, {"flac", "mkv", "matroska"}};
 
 fs::path damaged(const scratch_dir& dir, const variant& v, const std::function<void(packet_edit&)>& edit) {

@@ -1,7 +1,7 @@
 // FFmpeg's error values mapped into spool's taxonomy (an internal of the media engine).
-#include "media/av.hpp"
-
 #include <catch2/catch.hpp>
+
+#include "media/av.hpp"
 
 using spool::errc;
 
@@ -14,4 +14,3 @@ TEST_CASE("Error::FromAverror: FFmpeg errors land in the right category", "[erro
   CHECK(spool::media::from_averror(AVERROR_UNKNOWN, errc::io_error) == errc::io_error);
   CHECK_FALSE(spool::media::from_averror(0));
 }
-

@@ -1,9 +1,5 @@
 // Only allowed decoders run, and every job has a deadline that grows with its input and is checked
 // in every phase.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
@@ -11,6 +7,10 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -106,7 +106,8 @@ TEST_CASE("a transcoded stream whose codec is not allowed is codec_not_allowed",
   }
 }
 
-TEST_CASE("the default deadline grows with the input, and is finite for the longest input", "[media][policy][deadline]") {
+TEST_CASE("the default deadline grows with the input, and is finite for the longest input",
+          "[media][policy][deadline]") {
   spool::input_policy p;
   CHECK(p.deadline_for(60) < p.deadline_for(3600));
   CHECK(p.deadline_for(3600) < p.deadline_for(4 * 3600));
@@ -153,7 +154,8 @@ TEST_CASE("a deadline proportional to the input stops a job that runs past it", 
   }
 }
 
-TEST_CASE("the phases after encoding are checked: manifests, the progressive MP4, publish", "[media][deadline][cancel]") {
+TEST_CASE("the phases after encoding are checked: manifests, the progressive MP4, publish",
+          "[media][deadline][cancel]") {
   // The final progress report comes once every rendition is encoded and the thumbnails written; a
   // cancellation then must still stop the job before anything is published. The deadline goes
   // through the same checks.

@@ -1,12 +1,13 @@
 // Running out of space mid-package is a resource error (retry later), and leaves nothing behind.
 // The transcode runs in a forked child whose file-size limit (RLIMIT_FSIZE) is tiny: every write
 // past it fails with EFBIG, the same way a full disk fails with ENOSPC.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -14,9 +15,8 @@
 #include <filesystem>
 #include <thread>
 
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;

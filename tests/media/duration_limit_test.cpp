@@ -1,17 +1,17 @@
 // The duration limit holds whatever the container claims: a frame shown for hours, timestamps that
 // jump past the limit, audio gaps filled a frame at a time. Each crafted input is first checked to
 // really carry the claim (read back with libavformat), so a test cannot pass on a craft that failed.
-#include "crafted_input.hpp"
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/probe.hpp>
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+
+#include "crafted_input.hpp"
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -26,8 +26,10 @@ struct container_case {
 
 void declare_duration(const fs::path& file, const container_case& c, double seconds) {
   if (!c.patch_duration) return;
-  if (c.muxer == "matroska") patch_matroska_duration(file, seconds);
-  else patch_mp4_duration(file, seconds);
+  if (c.muxer == "matroska")
+    patch_matroska_duration(file, seconds);
+  else
+    patch_mp4_duration(file, seconds);
 }
 
 media::transcode_options limited(double max_duration_s) {
@@ -157,13 +159,17 @@ TEST_CASE("a video timestamp past the limit is too_long whatever the declared du
   }
 }
 
-TEST_CASE("an audio timestamp jump past the limit is too_long, with or without video", "[media][limits][duration][audio]") {
+TEST_CASE("an audio timestamp jump past the limit is too_long, with or without video",
+          "[media][limits][duration][audio]") {
   struct variant {
     std::string muxer, ext;
     bool video;
   };
-  const variant cases[] = {{"matroska", "mkv", false}, {"matroska", "mkv", true}, {"mp4", "m4a", false},
-                           {"mpegts", "ts", false}, {"nut", "nut", true}};
+  const variant cases[] = {{"matroska", "mkv", false},
+                           {"matroska", "mkv", true},
+                           {"mp4", "m4a", false},
+                           {"mpegts", "ts", false},
+                           {"nut", "nut", true}};
   for (const auto& c : cases) {
     INFO("container " << c.muxer << (c.video ? " with video" : " audio only"));
     scratch_dir dir("ajump");

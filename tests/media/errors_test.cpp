@@ -1,18 +1,18 @@
 // Failures are typed, and leave nothing behind: no output directory, no temporary siblings.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
-
-#include <filesystem>
 
 #include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -83,8 +83,7 @@ TEST_CASE("empty input file is an input error", "[media][errors]") {
   check_failed_cleanly(ec, dir / "out");
 }
 
-TEST_CASE("truncated inputs give the readable part or a typed input error and no leftovers",
-          "[media][errors]") {
+TEST_CASE("truncated inputs give the readable part or a typed input error and no leftovers", "[media][errors]") {
   for (std::string container : {"mp4", "mkv", "ts"}) {
     INFO("container " << container);
     scratch_dir dir("truncated");
@@ -166,8 +165,8 @@ TEST_CASE("http and https URLs are refused unless allowed", "[media][errors][pol
 
 TEST_CASE("FFmpeg protocol prefixes are not a way around the local-file rule", "[media][errors][policy]") {
   scratch_dir dir("protocols");
-  for (std::string url : {"concat:/etc/passwd|/etc/passwd", "subfile,,start,0,end,0,,:/etc/passwd",
-                          "data:video/mp4;base64,AAAA"}) {
+  for (std::string url :
+       {"concat:/etc/passwd|/etc/passwd", "subfile,,start,0,end,0,,:/etc/passwd", "data:video/mp4;base64,AAAA"}) {
     INFO("input " << url);
     media::transcode_result result;
     const fs::path out = dir / "out";

@@ -1,16 +1,16 @@
 // Awkward but valid inputs: variable frame rate, rotation, odd sizes, chroma formats, 10-bit,
 // interlacing, high frame rates, other containers, missing timestamps and start offsets. Each one
 // must come out as a clean CFR yuv420p ladder on the keyframe grid.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/probe.hpp>
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -44,7 +44,7 @@ TEST_CASE("VFR input with alternating frame durations comes out CFR with the sou
   auto c = run_variant(dir, spec, "vfr.mp4");
   package_expectation expect;
   expect.source_duration = 4;
-  expect.fps = 0;  // the library picks the rate; it must be constant and at most 30
+  expect.fps = 0;                                // the library picks the rate; it must be constant and at most 30
   expect.duration_tolerance = 1.0 / 26 + 0.025;  // one output frame, plus the source's last frame reaching 4.025 s
   check_package(c.pkg, expect);
 }
@@ -105,8 +105,10 @@ TEST_CASE("display-matrix rotation 270 and 180", "[media][input][rotation]") {
     check_package(c.pkg, expect);
     for (const auto& r : c.pkg.video) {
       INFO(r.name << " " << r.track.width << "x" << r.track.height);
-      if (rotation == 180) check_dimensions(r.track.width, r.track.height, 320.0 / 240);
-      else check_dimensions(r.track.width, r.track.height, 240.0 / 320);
+      if (rotation == 180)
+        check_dimensions(r.track.width, r.track.height, 320.0 / 240);
+      else
+        check_dimensions(r.track.width, r.track.height, 240.0 / 320);
     }
   }
 }

@@ -1,14 +1,14 @@
 // The full default ladder from an HD source: renditions, dimensions, frame counts, the keyframe grid,
 // segment alignment across rungs, A/V alignment, bandwidth attributes, DASH and result.json.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;

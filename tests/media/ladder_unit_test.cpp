@@ -1,8 +1,8 @@
 // The ladder's pure functions on their own (an internal of the media engine): which rungs a source
 // gets and at what size, the output frame rate, and how long a frame may be shown.
-#include "media/ladder.hpp"
-
 #include <catch2/catch.hpp>
+
+#include "media/ladder.hpp"
 
 namespace media = spool::media;
 
@@ -66,16 +66,16 @@ TEST_CASE("Ladder::Rate: standard rates kept, high ones halved, low or absurd on
 TEST_CASE("Ladder::FrameBounds: a frame is held no longer than declared, a second without, never past the limit",
           "[ladder]") {
   media::frame_bounds b;
-  b.frame_step = 3000;   // 1/30 s at 90 kHz
+  b.frame_step = 3000;  // 1/30 s at 90 kHz
   b.one_second = 90000;
   b.limit = 90000 * 10;  // 10 s
   b.declared_end = 90000 * 2;
-  CHECK(b.bounded_duration(0, 3000) == 3000);                    // an honest frame
-  CHECK(b.bounded_duration(90000, 90000 * 3600) == 90000);       // held until the declared end
-  CHECK(b.bounded_duration(90000 * 2, 90000 * 3600) == 3000);    // at the end: one frame period
-  CHECK(b.bounded_duration(0, 0) == 1);                          // never zero
+  CHECK(b.bounded_duration(0, 3000) == 3000);                  // an honest frame
+  CHECK(b.bounded_duration(90000, 90000 * 3600) == 90000);     // held until the declared end
+  CHECK(b.bounded_duration(90000 * 2, 90000 * 3600) == 3000);  // at the end: one frame period
+  CHECK(b.bounded_duration(0, 0) == 1);                        // never zero
   b.declared_end = AV_NOPTS_VALUE;
-  CHECK(b.bounded_duration(0, 90000 * 3600) == 90000);           // a second without a declared end
-  b.declared_end = 90000 * 100;                                  // a declared end past the limit
+  CHECK(b.bounded_duration(0, 90000 * 3600) == 90000);  // a second without a declared end
+  b.declared_end = 90000 * 100;                         // a declared end past the limit
   CHECK(b.bounded_duration(0, 90000 * 3600) == 90000 * 10);
 }

@@ -1,20 +1,20 @@
 // A local input is opened once and judged on the descriptor: FIFOs, devices and directories are
 // refused without blocking, also when the path is swapped between the check and the open.
-#include "crafted_input.hpp"
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-
 #include <spool/media/probe.hpp>
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
 
-#include <csignal>
-#include <filesystem>
-
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+
+#include "crafted_input.hpp"
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -88,9 +88,12 @@ TEST_CASE("a path swapped between a file and a FIFO never blocks and is judged o
   int code = -1, ok = 0, refused = 0;
   for (int i = 0; i < 30; ++i) {
     code = probe_in_child(target, 10);
-    if (code == 0) ++ok;
-    else if (code == 3) ++refused;
-    else break;  // blocked (killed by the alarm) or another error
+    if (code == 0)
+      ++ok;
+    else if (code == 3)
+      ++refused;
+    else
+      break;  // blocked (killed by the alarm) or another error
   }
   ::kill(swapper, SIGKILL);
   ::waitpid(swapper, nullptr, 0);

@@ -1,13 +1,12 @@
 // Findings of fuzz_manifest in the manifest writers (lib/media/manifest.cpp), kept as regression
 // tests (docs/fuzzing.md).
-#include "media/manifest.hpp"
-
 #include <catch2/catch.hpp>
 
 #include <cstdint>
 #include <string>
 
 #include "manifest_checks.hpp"
+#include "media/manifest.hpp"
 
 using spool::media::track_info;
 

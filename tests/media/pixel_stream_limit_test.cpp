@@ -1,17 +1,17 @@
 // The pixel limit applies to what is encoded (the display size after the sample aspect ratio,
 // whether the container or the bitstream declares it), the probing decoders run under it, and more
 // streams than the limit is a policy refusal in every container, whatever the count.
-#include "crafted_input.hpp"
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/probe.hpp>
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+
+#include "crafted_input.hpp"
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -146,8 +146,8 @@ TEST_CASE("more streams than the limit is too_many_streams in every container an
     int extra;
   };
   // 1 video + 1 audio + extra copies of the audio: 33 is one over the default of 32.
-  const variant cases[] = {{"matroska", "mkv", 31}, {"matroska", "mkv", 38}, {"mp4", "mp4", 31},
-                           {"mp4", "mp4", 38},      {"nut", "nut", 38},      {"mpegts", "ts", 38},
+  const variant cases[] = {{"matroska", "mkv", 31},  {"matroska", "mkv", 38}, {"mp4", "mp4", 31},
+                           {"mp4", "mp4", 38},       {"nut", "nut", 38},      {"mpegts", "ts", 38},
                            {"matroska", "mkv", 1500}};
   for (const auto& c : cases) {
     INFO(c.muxer << " with " << c.extra + 2 << " streams");

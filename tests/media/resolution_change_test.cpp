@@ -1,16 +1,16 @@
 // A picture size that changes mid-stream (concatenated recordings, broadcast TS, resized screen
 // captures) gives a correct package: every output frame at the rung's size, timestamps strictly
 // increasing, nothing lost or repeated at the switch.
-#include "crafted_input.hpp"
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+
+#include "crafted_input.hpp"
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -75,7 +75,8 @@ TEST_CASE("a size change in a broadcast TS keeps every frame once", "[media][inp
   scratch_dir dir("resize-ts");
   // Same 16:9 aspect at two sizes, then a 4:3 recording after a 16:9 one (fitted with bars). Both
   // parts start after zero, so their AAC priming needs no shift and the timelines meet exactly.
-  for (auto [a, b] : {std::pair{part{320, 180, 1, 3}, part{640, 360, 4, 3}}, std::pair{part{320, 180, 1, 3}, part{320, 240, 4, 3}}}) {
+  for (auto [a, b] :
+       {std::pair{part{320, 180, 1, 3}, part{640, 360, 4, 3}}, std::pair{part{320, 180, 1, 3}, part{320, 240, 4, 3}}}) {
     INFO(a.width << "x" << a.height << " then " << b.width << "x" << b.height);
     auto input = make_switching_input(dir, "ts", a, b);
     media::transcode_result result;

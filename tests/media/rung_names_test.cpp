@@ -1,8 +1,8 @@
 // A rung's name is its directory in the package, so it may not take the name of a package file
 // (master.m3u8, audio, poster.jpg, ...) nor of another rung's progressive MP4: such plans are
 // invalid_spec up front, instead of an EISDIR io_error (retried) halfway through the package.
-#include <spool/plan.hpp>
 #include <spool/media/transcode.hpp>
+#include <spool/plan.hpp>
 
 #include <catch2/catch.hpp>
 

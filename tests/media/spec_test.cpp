@@ -1,10 +1,6 @@
 // JSON job specs: overrides reach the output; malformed specs are invalid_spec with a reason.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
-#include <spool/plan.hpp>
 #include <spool/media/transcode.hpp>
+#include <spool/plan.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -12,6 +8,10 @@
 #include <cmath>
 #include <filesystem>
 #include <string_view>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;
@@ -73,7 +73,8 @@ TEST_CASE("a spec that disables audio gives a package without audio", "[media][s
   const fs::path input = dir / "in.mp4";
   make_input(input, spec);
   spool::plan plan =
-      spool::apply_spec(std::string_view(R"({"version": 1, "video": {"rungs": [{"height": 240}]}, "audio": {"enabled": false}})"))
+      spool::apply_spec(
+          std::string_view(R"({"version": 1, "video": {"rungs": [{"height": 240}]}, "audio": {"enabled": false}})"))
           .value();
   CHECK(plan.video.rungs.at(0).name == "240p");
   media::transcode_result result;

@@ -1,14 +1,14 @@
 // poster.jpg and the storyboard (sprite sheet + WebVTT index).
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_checks.hpp"
-
 #include <spool/media/transcode.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <filesystem>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_checks.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;

@@ -35,7 +35,8 @@ struct source_setup {
     bytes.resize(700 * 1024 + 123);
     std::mt19937 gen(7);
     for (auto& b : bytes) b = static_cast<std::uint8_t>(gen());
-    std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(file, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   }
   tls_server_options server() const {
     tls_server_options o;

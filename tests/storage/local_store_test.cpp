@@ -1,19 +1,19 @@
 // Storage by scheme and the local backend's contract, without the media engine: what resolve() gives,
 // what a package sink shows before and after commit, what a status sink writes, lists and reads.
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_inspect.hpp"
-
 #include <spool/package_layout.hpp>
 #include <spool/storage/store.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <span>
 #include <string>
 
-#include <sys/stat.h>
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_inspect.hpp"
 
 namespace fs = std::filesystem;
 namespace storage = spool::storage;
@@ -28,7 +28,7 @@ class empty_store final : public storage::store {
  public:
   storage::capabilities caps() const noexcept override { return {}; }
   spool::result<std::unique_ptr<spool::io::byte_source>> open_source(std::string_view,
-                                                                      const storage::source_options&) override {
+                                                                     const storage::source_options&) override {
     return spool::error(spool::errc::input_unreadable, "nothing here");
   }
 };
@@ -66,9 +66,10 @@ TEST_CASE("Storage::Resolve: paths, file:// URIs, https and unknown schemes", "[
 
 TEST_CASE("Storage::Register: a third party adds a scheme; taken and malformed ones are usage errors", "[storage]") {
   auto backend = std::make_shared<empty_store>();
-  REQUIRE_FALSE(storage::register_scheme("memtest", [backend](std::string_view uri) -> spool::result<storage::location> {
-    return storage::location{backend, std::string(uri.substr(uri.find("://") + 3))};
-  }));
+  REQUIRE_FALSE(
+      storage::register_scheme("memtest", [backend](std::string_view uri) -> spool::result<storage::location> {
+        return storage::location{backend, std::string(uri.substr(uri.find("://") + 3))};
+      }));
   auto r = storage::resolve("MemTest://a/b");  // schemes ignore case
   REQUIRE(r);
   CHECK(r->backend == backend);
@@ -76,8 +77,7 @@ TEST_CASE("Storage::Register: a third party adds a scheme; taken and malformed o
   // The optional operations answer "not supported" unless the backend says otherwise.
   CHECK(r->backend->open_status(r->path).error().code == spool::errc::feature_unsupported);
   CHECK(r->backend->list(r->path).error().code == spool::errc::feature_unsupported);
-  CHECK(r->backend->presign(r->path, "GET", std::chrono::seconds(60)).error().code ==
-        spool::errc::feature_unsupported);
+  CHECK(r->backend->presign(r->path, "GET", std::chrono::seconds(60)).error().code == spool::errc::feature_unsupported);
 
   CHECK(storage::register_scheme("memtest", [](std::string_view) -> spool::result<storage::location> {
           return spool::error(spool::errc::internal);

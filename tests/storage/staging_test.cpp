@@ -1,22 +1,22 @@
 // Local storage's staging folder, the package sink the engine writes into: a crashed run's is
 // cleaned up by the next run of the same output, a live one is never touched, nothing is visible
 // before commit, and a status.json alone does not make an output "taken".
-#include "fixtures.hpp"
-#include "lavfi_input.hpp"
-#include "package_inspect.hpp"
-
 #include <spool/media/transcode.hpp>
 #include <spool/storage/store.hpp>
 #include <spool/transcode.hpp>
 
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-#include <span>
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <span>
+
+#include "fixtures.hpp"
+#include "lavfi_input.hpp"
+#include "package_inspect.hpp"
 
 namespace fs = std::filesystem;
 using namespace spool::test;

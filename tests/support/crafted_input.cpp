@@ -5,6 +5,10 @@ extern "C" {
 #include <libavformat/avformat.h>
 }
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
@@ -13,10 +17,6 @@ extern "C" {
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 namespace {
@@ -282,15 +282,19 @@ void patch_mp4_duration(const std::filesystem::path& file, double seconds) {
       std::uint32_t scale = rd32(b, scale_at);
       if (type == "mvhd") movie_scale = scale;
       auto d = static_cast<std::uint64_t>(seconds * scale);
-      if (v1) wr64(b, scale_at + 4, d);
-      else wr32(b, scale_at + 4, static_cast<std::uint32_t>(d));
+      if (v1)
+        wr64(b, scale_at + 4, d);
+      else
+        wr32(b, scale_at + 4, static_cast<std::uint32_t>(d));
       ++patched;
     } else if (type == "tkhd") {
       // version/flags, creation, modification, track id, reserved, duration (movie timescale)
       std::size_t at = body + (v1 ? 28 : 20);
       auto d = static_cast<std::uint64_t>(seconds * movie_scale);
-      if (v1) wr64(b, at, d);
-      else wr32(b, at, static_cast<std::uint32_t>(d));
+      if (v1)
+        wr64(b, at, d);
+      else
+        wr32(b, at, static_cast<std::uint32_t>(d));
       ++patched;
     }
   });
@@ -311,7 +315,8 @@ double max_packet_end_s(const std::filesystem::path& file, bool video) {
   while (av_read_frame(in.get(), p) >= 0) {
     if (p->stream_index == want) {
       std::int64_t t = p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
-      if (t != AV_NOPTS_VALUE) end = std::max(end, static_cast<double>(t + std::max<std::int64_t>(p->duration, 0)) * av_q2d(tb));
+      if (t != AV_NOPTS_VALUE)
+        end = std::max(end, static_cast<double>(t + std::max<std::int64_t>(p->duration, 0)) * av_q2d(tb));
     }
     av_packet_unref(p);
   }

@@ -15,26 +15,26 @@ namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
 /// One packet as the remux sees it; the edit callback may change any field.
 struct packet_edit {
-  int stream = 0;             ///< output stream index
+  int stream = 0;  ///< output stream index
   bool video = false;
-  std::int64_t index = 0;     ///< packet number within its input stream
-  std::int64_t count = 0;     ///< packets of that stream in the whole input
+  std::int64_t index = 0;                       ///< packet number within its input stream
+  std::int64_t count = 0;                       ///< packets of that stream in the whole input
   std::int64_t pts = 0, dts = 0, duration = 0;  ///< in `time_base`
   int tb_num = 1, tb_den = 1;
-  bool drop = false;          ///< leave the packet out
-  bool damage = false;        ///< overwrite the payload (after its first byte) with noise
-  int truncate_to = -1;       ///< keep only this many payload bytes (>= 0)
+  bool drop = false;     ///< leave the packet out
+  bool damage = false;   ///< overwrite the payload (after its first byte) with noise
+  int truncate_to = -1;  ///< keep only this many payload bytes (>= 0)
 };
 
 struct remux_spec {
-  std::string container;                   ///< muxer name: matroska, mp4, mov, mpegts, nut, flv, avi, h264
+  std::string container;                             ///< muxer name: matroska, mp4, mov, mpegts, nut, flv, avi, h264
   std::map<std::string, std::string> muxer_options;  ///< e.g. {"live", "1"}: Matroska without a duration
-  std::function<void(packet_edit&)> edit;  ///< called for every packet, in input order
-  int sar_num = 0, sar_den = 0;            ///< written as the video stream's (container) aspect ratio
+  std::function<void(packet_edit&)> edit;            ///< called for every packet, in input order
+  int sar_num = 0, sar_den = 0;                      ///< written as the video stream's (container) aspect ratio
   /// Written as the video stream's frame rate: Matroska turns it into the track's DefaultDuration,
   /// the duration every block without its own claims (1/3600 makes each frame claim an hour).
   int rate_num = 0, rate_den = 0;
-  int extra_audio = 0;                     ///< copies of the first audio stream added as more streams
+  int extra_audio = 0;  ///< copies of the first audio stream added as more streams
   bool keep_video = true, keep_audio = true;
 };
 

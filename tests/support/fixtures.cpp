@@ -1,11 +1,11 @@
 #include "fixtures.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <system_error>
-
-#include <unistd.h>
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 namespace fs = std::filesystem;
@@ -38,9 +38,7 @@ std::string describe(const spool::error_code& ec) {
   return spool::code_name(ec) + " (" + std::string(spool::to_string(spool::kind_of(ec))) + "): " + ec.message();
 }
 
-spool::plan default_plan() {
-  return spool::make_preset("hls-ladder").value();
-}
+spool::plan default_plan() { return spool::make_preset("hls-ladder").value(); }
 
 spool::plan small_plan(std::vector<int> heights) {
   spool::plan p = default_plan();
@@ -82,7 +80,8 @@ std::vector<std::string> list_dir(const fs::path& dir) {
 
 bool contains_file(const fs::path& dir, const std::string& suffix) {
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
     auto name = it->path().filename().string();
     if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
       return true;

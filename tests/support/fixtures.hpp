@@ -2,15 +2,15 @@
 // Shared helpers for the media tests: scratch directories, leftover checks, error descriptions and
 // plans small enough for a 2-core machine.
 #include <spool/error.hpp>
-#include <spool/plan.hpp>
 #include <spool/media/transcode.hpp>
+#include <spool/plan.hpp>
 #include <spool/transcode.hpp>
-
-#include "catch_result.hpp"
 
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "catch_result.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 

@@ -73,8 +73,7 @@ struct source_graph {
     if (!graph) throw std::runtime_error("make_input: avfilter_graph_alloc failed");
     graph->nb_threads = 1;
     const AVFilter* sink_filter = avfilter_get_by_name(audio ? "abuffersink" : "buffersink");
-    check(avfilter_graph_create_filter(&sink, sink_filter, "out", nullptr, nullptr, graph.get()),
-          "create sink");
+    check(avfilter_graph_create_filter(&sink, sink_filter, "out", nullptr, nullptr, graph.get()), "create sink");
     std::unique_ptr<AVFilterInOut, inout_deleter> inputs(avfilter_inout_alloc());
     inputs->name = av_strdup("out");
     inputs->filter_ctx = sink;
@@ -208,8 +207,8 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
       // av_display_rotation_set takes clockwise degrees (av_display_rotation_get then reports the
       // counterclockwise angle, -rotation), which is how phone recordings are tagged.
       av_display_rotation_set(matrix, static_cast<double>(spec.rotation));
-      int sret = av_stream_add_side_data(video.st, AV_PKT_DATA_DISPLAYMATRIX,
-                                         reinterpret_cast<uint8_t*>(matrix), 9 * sizeof(int32_t));
+      int sret = av_stream_add_side_data(video.st, AV_PKT_DATA_DISPLAYMATRIX, reinterpret_cast<uint8_t*>(matrix),
+                                         9 * sizeof(int32_t));
       if (sret < 0) av_free(matrix);
       check(sret, "display matrix side data");
     }
@@ -248,7 +247,8 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
   check(avformat_write_header(oc, nullptr), "write header");
 
   packet_ptr pkt(av_packet_alloc());
-  const int64_t v_offset = spec.video ? av_rescale_q(std::llround(spec.start_offset_s * 1e6), AVRational{1, 1000000}, vtb) : 0;
+  const int64_t v_offset =
+      spec.video ? av_rescale_q(std::llround(spec.start_offset_s * 1e6), AVRational{1, 1000000}, vtb) : 0;
   const int64_t a_offset = spec.audio ? av_rescale_q(std::llround(spec.start_offset_s * 1e6), AVRational{1, 1000000},
                                                      AVRational{1, spec.sample_rate})
                                       : 0;
@@ -271,9 +271,7 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
       int64_t pts = 0;
       int64_t dur = 1;
       switch (spec.vfr) {
-        case vfr_mode::none:
-          pts = i;
-          break;
+        case vfr_mode::none: pts = i; break;
         case vfr_mode::alternating:
           pts = video_clock;
           dur = (i % 2 == 0) ? 2 : 1;  // 1/20 s, then 1/40 s
@@ -309,8 +307,8 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
         break;
       }
       // Encoders with a fixed frame size take a short last frame only when they say so.
-      const bool short_ok = audio.enc->codec->capabilities &
-                            (AV_CODEC_CAP_SMALL_LAST_FRAME | AV_CODEC_CAP_VARIABLE_FRAME_SIZE);
+      const bool short_ok =
+          audio.enc->codec->capabilities & (AV_CODEC_CAP_SMALL_LAST_FRAME | AV_CODEC_CAP_VARIABLE_FRAME_SIZE);
       if (audio_samples + f->nb_samples > audio_total && (short_ok || audio.enc->frame_size == 0))
         f->nb_samples = static_cast<int>(audio_total - audio_samples);
       f->pts = audio_samples + a_offset;
@@ -323,8 +321,8 @@ void make_input(const std::filesystem::path& path, const input_spec& spec) {
     pull_video();
     pull_audio();
     if (!vframe && !aframe) break;
-    bool take_video = vframe && (!aframe || av_compare_ts(vframe->pts, vtb, aframe->pts,
-                                                          AVRational{1, spec.sample_rate}) <= 0);
+    bool take_video =
+        vframe && (!aframe || av_compare_ts(vframe->pts, vtb, aframe->pts, AVRational{1, spec.sample_rate}) <= 0);
     if (take_video) {
       check(avcodec_send_frame(video.enc.get(), vframe.get()), "send video frame");
       vframe.reset();

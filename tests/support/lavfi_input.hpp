@@ -26,16 +26,16 @@ struct input_spec {
   int height = 240;
   int fps = 30;
   vfr_mode vfr = vfr_mode::none;
-  std::string pix_fmt = "yuv420p";   ///< yuv420p, yuv422p, yuv444p, yuv420p10le, ... (encoder permitting)
-  bool interlaced = false;           ///< encode as interlaced (MBAFF), top field first
-  int rotation = 0;                  ///< clockwise degrees a player must rotate: 0, 90, 180, 270 (display matrix)
+  std::string pix_fmt = "yuv420p";  ///< yuv420p, yuv422p, yuv444p, yuv420p10le, ... (encoder permitting)
+  bool interlaced = false;          ///< encode as interlaced (MBAFF), top field first
+  int rotation = 0;                 ///< clockwise degrees a player must rotate: 0, 90, 180, 270 (display matrix)
   std::string video_codec = "libx264";
-  double gop_s = 2;                  ///< keyframe interval of the source itself
+  double gop_s = 2;  ///< keyframe interval of the source itself
 
   // Audio; `audio = false` makes a video-only input.
   bool audio = true;
   int sample_rate = 48000;
-  int channels = 2;                  ///< 1 or 2
+  int channels = 2;  ///< 1 or 2
 
   /// mp4, mov, mkv, ts (MPEG-TS), avi, nut, flv, or h264: a raw H.264 elementary stream, which
   /// carries no timestamps at all (video only).
@@ -62,8 +62,7 @@ void make_input(const std::filesystem::path& path, const input_spec& spec);
 void write_garbage(const std::filesystem::path& path, std::size_t bytes, std::uint32_t seed = 1);
 
 /// Copies the first `fraction` of `source` to `path`.
-void write_truncated(const std::filesystem::path& source, const std::filesystem::path& path,
-                     double fraction = 0.5);
+void write_truncated(const std::filesystem::path& source, const std::filesystem::path& path, double fraction = 0.5);
 
 /// The classic playlist trick: a text HLS playlist, saved under a media extension, whose single
 /// segment is `target` (e.g. "file:///etc/passwd"). A reader that lets the hls demuxer open it

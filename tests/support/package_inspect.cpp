@@ -665,7 +665,8 @@ std::int64_t negative_cts_shift(const std::string& b) {
         std::uint32_t count = be32(b, off + 12);
         if (flags & 0x800) {
           std::size_t q = off + 16 + ((flags & 0x1) ? 4 : 0) + ((flags & 0x4) ? 4 : 0);
-          std::size_t per = 4u * (((flags & 0x100) ? 1u : 0u) + ((flags & 0x200) ? 1u : 0u) + ((flags & 0x400) ? 1u : 0u) + 1u);
+          std::size_t per =
+              4u * (((flags & 0x100) ? 1u : 0u) + ((flags & 0x200) ? 1u : 0u) + ((flags & 0x400) ? 1u : 0u) + 1u);
           for (std::uint32_t i = 0; i < count && q + per * (i + 1) <= off + size; ++i) {
             auto cts = static_cast<std::int32_t>(be32(b, q + per * i + per - 4));
             shift = std::max<std::int64_t>(shift, -static_cast<std::int64_t>(cts));

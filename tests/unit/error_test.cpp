@@ -85,7 +85,9 @@ TEST_CASE("Error::Names: every spool code reads back from its name", "[error]") 
 }
 
 TEST_CASE("Error::Result: a failure keeps its message, also when value() throws", "[error]") {
-  auto fails = []() -> spool::result<int> { return spool::error(errc::format_not_allowed, "the input's format 'hls' is not allowed"); };
+  auto fails = []() -> spool::result<int> {
+    return spool::error(errc::format_not_allowed, "the input's format 'hls' is not allowed");
+  };
   auto works = []() -> spool::result<int> { return 42; };
   auto r = fails();
   REQUIRE_FALSE(r);

@@ -7,8 +7,9 @@
 #include <limits>
 
 TEST_CASE("Json::Text: numbers print as people write them and read back to the same value", "[json]") {
-  boost::json::object o{{"duration_s", 30.0}, {"fps", 29.97002997002997}, {"speed", 0.1}, {"frames", 900},
-                        {"tiny", 1e-9},       {"huge", 1e300},          {"negative", -2.5}};
+  boost::json::object o{
+      {"duration_s", 30.0}, {"fps", 29.97002997002997}, {"speed", 0.1}, {"frames", 900}, {"tiny", 1e-9},
+      {"huge", 1e300},      {"negative", -2.5}};
   const std::string text = spool::to_json_text(o);
   CHECK(text.find("\"duration_s\":30,") != std::string::npos);
   CHECK(text.find("\"speed\":0.1,") != std::string::npos);

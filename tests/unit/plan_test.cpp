@@ -73,7 +73,8 @@ TEST_CASE("Plan::Spec: bad specs are typed errors with a reason, and change noth
 
 TEST_CASE("Plan::RoundTrip: to_json reads back to the same plan", "[plan]") {
   auto p = spool::apply_spec(R"({"video":{"codec":"libx265","rungs":[{"name":"hd","height":720,"crf":26}]},
-                                   "packaging":{"progressive":"hd"}})").value();
+                                   "packaging":{"progressive":"hd"}})")
+               .value();
   auto q = spool::apply_spec(spool::to_json(p)).value();
   CHECK(boost::json::serialize(spool::to_json(q)) == boost::json::serialize(spool::to_json(p)));
   CHECK(q.video.codec == "libx265");

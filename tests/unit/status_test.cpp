@@ -5,8 +5,6 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
-#include "catch_result.hpp"
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -14,6 +12,7 @@
 #include <sstream>
 #include <vector>
 
+#include "catch_result.hpp"
 #include "core/faults.hpp"
 
 namespace fs = std::filesystem;
@@ -65,7 +64,9 @@ spool::job_status sample() {
 }
 
 // The status kept for `dir`, through storage's status sink.
-spool::error write_status(const fs::path& dir, const spool::job_status& s) { return spool::open_status(dir).value()->write(s); }
+spool::error write_status(const fs::path& dir, const spool::job_status& s) {
+  return spool::open_status(dir).value()->write(s);
+}
 spool::error create_status(const fs::path& dir, const spool::job_status& s) {
   return spool::open_status(dir).value()->create(s);
 }
@@ -125,8 +126,8 @@ TEST_CASE("Job::Status: a crashed writer's temporary is removed by the next writ
   temp_dir d;
   // What a writer killed between creating and renaming its temporary leaves: no lock holds it.
   std::ofstream(d.path / ".status.json.tmp-AbC123") << "{\"job_id\":";
-  fs::permissions(d.path / ".status.json.tmp-AbC123", fs::perms::owner_read | fs::perms::owner_write |
-                                                          fs::perms::group_read | fs::perms::others_read);
+  fs::permissions(d.path / ".status.json.tmp-AbC123",
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
   REQUIRE_FALSE(write_status(d.path, sample()));
   CHECK_FALSE(fs::exists(d.path / ".status.json.tmp-AbC123"));
   CHECK(fs::exists(d.path / "status.json"));

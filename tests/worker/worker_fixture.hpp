@@ -3,14 +3,12 @@
 // events, an adapter that fails on purpose (spool::test::faulty_queue), and checks of a published
 // package. Assertions run on the test thread only; worker threads record.
 #include <spool/queue/registry.hpp>
-#include <spool/test/faulty_queue.hpp>
 #include <spool/storage/status.hpp>
+#include <spool/test/faulty_queue.hpp>
 #include <spool/worker/worker.hpp>
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
-
-#include "catch_result.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "catch_result.hpp"
 #include "fixtures.hpp"
 #include "lavfi_input.hpp"
 

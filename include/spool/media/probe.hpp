@@ -19,10 +19,10 @@ struct SPOOL_API stream_info {
   std::string type;   ///< "video", "audio", "subtitle", "data"
   std::string codec;  ///< decoder name, e.g. "h264"
   // video
-  int width = 0, height = 0;       ///< coded size
+  int width = 0, height = 0;                  ///< coded size
   int display_width = 0, display_height = 0;  ///< after rotation and sample aspect ratio
-  int rotation = 0;                ///< clockwise degrees a player must rotate: 0, 90, 180, 270
-  double fps = 0;                  ///< average frame rate
+  int rotation = 0;                           ///< clockwise degrees a player must rotate: 0, 90, 180, 270
+  double fps = 0;                             ///< average frame rate
   std::string pix_fmt;
   int bit_depth = 8;
   bool interlaced = false;
@@ -46,7 +46,7 @@ struct SPOOL_API probe_result {
 /// for a log or an API response. Stops with errc::cancelled soon after *cancel becomes true (a
 /// stalled read included). spool::probe (spool/transcode.hpp) does the same from a location.
 SPOOL_API result<probe_result> probe(io::byte_source& input, const input_policy& policy,
-                           const std::atomic<bool>* cancel = nullptr);
+                                     const std::atomic<bool>* cancel = nullptr);
 
 SPOOL_API boost::json::value to_json(const probe_result& p);
 

@@ -25,17 +25,17 @@ namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 /// Progress of one rendition (video rung or the audio group).
 struct SPOOL_API rendition_progress {
   std::string name;
-  double fraction = 0;      ///< 0..1 of the input's duration
-  double out_time_s = 0;    ///< output timestamp reached
-  double fps = 0;           ///< output frames per second of wall time
-  double speed = 0;         ///< output seconds per wall second (1.0 = real time)
+  double fraction = 0;    ///< 0..1 of the input's duration
+  double out_time_s = 0;  ///< output timestamp reached
+  double fps = 0;         ///< output frames per second of wall time
+  double speed = 0;       ///< output seconds per wall second (1.0 = real time)
 };
 
 struct SPOOL_API progress {
-  double fraction = 0;      ///< overall: the slowest rendition
+  double fraction = 0;  ///< overall: the slowest rendition
   double out_time_s = 0;
   double speed = 0;
-  double eta_s = -1;        ///< -1 until known
+  double eta_s = -1;  ///< -1 until known
   double elapsed_s = 0;
   std::vector<rendition_progress> renditions;
 };
@@ -65,8 +65,8 @@ struct SPOOL_API transcode_options {
 
 struct SPOOL_API rendition_result {
   std::string name;
-  std::string kind;   ///< "video" or "audio"
-  std::string codecs; ///< RFC 6381 codecs string, e.g. "avc1.640028"
+  std::string kind;    ///< "video" or "audio"
+  std::string codecs;  ///< RFC 6381 codecs string, e.g. "avc1.640028"
   int width = 0, height = 0;
   double fps = 0;
   std::int64_t frames = 0;
@@ -110,6 +110,6 @@ using cancel_flag = std::atomic<bool>;
 /// calling thread; the media work runs on threads this call owns. On failure `result.error_detail`
 /// says why, and the caller aborts the sink.
 SPOOL_API error_code transcode(io::byte_source& input, io::package_sink& output, const transcode_options& options,
-                     transcode_result& result, const cancel_flag* cancel = nullptr);
+                               transcode_result& result, const cancel_flag* cancel = nullptr);
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -34,6 +34,6 @@ SPOOL_API std::shared_ptr<queue_adapter> make_memory_queue(std::shared_ptr<const
 /// reading `time` (null: the machine's clocks). A relative path, a directory, or a file that is not a
 /// spool queue is errc::invalid_argument.
 SPOOL_API result<std::shared_ptr<queue_adapter>> make_file_queue(const std::string& path,
-                                                       std::shared_ptr<const time_source> time = nullptr);
+                                                                 std::shared_ptr<const time_source> time = nullptr);
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

@@ -15,9 +15,9 @@
 namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 
 struct SPOOL_API retry_policy {
-  int max_attempts = 5;                          ///< deliveries before a retryable failure is dead-lettered
-  std::chrono::milliseconds base{2'000};         ///< first backoff ceiling
-  std::chrono::milliseconds cap{5 * 60'000};     ///< no backoff ceiling above this
+  int max_attempts = 5;                       ///< deliveries before a retryable failure is dead-lettered
+  std::chrono::milliseconds base{2'000};      ///< first backoff ceiling
+  std::chrono::milliseconds cap{5 * 60'000};  ///< no backoff ceiling above this
 };
 
 enum class verdict { retry, dead_letter, release };
@@ -33,6 +33,7 @@ struct SPOOL_API retry_decision {
 SPOOL_API std::chrono::milliseconds backoff(const retry_policy& p, int attempt, std::uint64_t random) noexcept;
 
 /// Decides what to do after `failure` on delivery number `receive_count` (1 for the first).
-SPOOL_API retry_decision decide(const retry_policy& p, const error_code& failure, int receive_count, std::uint64_t random);
+SPOOL_API retry_decision decide(const retry_policy& p, const error_code& failure, int receive_count,
+                                std::uint64_t random);
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

@@ -17,9 +17,9 @@
 namespace spool::inline SPOOL_ABI_NAMESPACE::queue {
 
 struct SPOOL_API scaling_policy {
-  double jobs_per_worker = 1;  ///< target backlog per worker (KEDA queueLength); > 0
-  bool count_in_flight = true; ///< leased jobs still need their worker (KEDA scaleOnInFlight)
-  bool count_delayed = false;  ///< jobs waiting out a retry backoff (KEDA scaleOnDelayed)
+  double jobs_per_worker = 1;   ///< target backlog per worker (KEDA queueLength); > 0
+  bool count_in_flight = true;  ///< leased jobs still need their worker (KEDA scaleOnInFlight)
+  bool count_delayed = false;   ///< jobs waiting out a retry backoff (KEDA scaleOnDelayed)
   std::int64_t min_workers = 0;
   std::int64_t max_workers = 0;  ///< 0 = no upper bound
 };
@@ -33,6 +33,6 @@ SPOOL_API std::int64_t recommended_workers(const queue_stats& s, const scaling_p
 /// jobs_per_worker from the wait you accept and the time one job takes (ECS "backlog per task"
 /// target); at least 1.
 SPOOL_API double target_jobs_per_worker(std::chrono::duration<double> acceptable_latency,
-                              std::chrono::duration<double> job_duration) noexcept;
+                                        std::chrono::duration<double> job_duration) noexcept;
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::queue

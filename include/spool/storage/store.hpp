@@ -48,7 +48,8 @@ class SPOOL_API store {
 
   virtual capabilities caps() const noexcept = 0;
   /// The input at `path`, opened for reading.
-  virtual result<std::unique_ptr<io::byte_source>> open_source(std::string_view path, const source_options& options) = 0;
+  virtual result<std::unique_ptr<io::byte_source>> open_source(std::string_view path,
+                                                               const source_options& options) = 0;
   /// A new package to be published at `path`.
   virtual result<std::unique_ptr<io::package_sink>> open_package(std::string_view path, const package_options& options);
   /// The job status kept beside (or in) the package at `path`.

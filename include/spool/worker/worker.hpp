@@ -22,8 +22,8 @@
 //   leases released at once (visible again, not waiting out the lease) with queue_adapter::release(),
 //   which does not count the delivery as an attempt where the backend can undo the count
 //   (caps().uncounted_release). stop() is drain without grace.
-#include <spool/job.hpp>
 #include <spool/input_policy.hpp>
+#include <spool/job.hpp>
 #include <spool/queue/adapter.hpp>
 #include <spool/queue/retry.hpp>
 #include <spool/queue/scaling.hpp>
