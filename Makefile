@@ -30,22 +30,28 @@ build: deps
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 900
 
-# Every C++ file laid out as .clang-format says: `format` rewrites them, `format-check` fails on the
-# first file that differs.
+# Every C++ file laid out as .clang-format says: `format` rewrites them, `format-check` lists each
+# file whose formatted text differs and fails. It compares the text rather than using --dry-run,
+# which in clang-format 14 flags every `namespace spool::inline ...` closing comment as a change.
 format:
 	@scripts/install-deps.sh lint
 	find $(FORMAT_DIRS) -name '*.cpp' -o -name '*.hpp' | sort | xargs $(CLANG_FORMAT) -i
 
 format-check:
 	@scripts/install-deps.sh lint
-	find $(FORMAT_DIRS) -name '*.cpp' -o -name '*.hpp' | sort | xargs $(CLANG_FORMAT) --dry-run --Werror
+	@bad=0; for f in $$(find $(FORMAT_DIRS) -name '*.cpp' -o -name '*.hpp' | sort); do \
+	  $(CLANG_FORMAT) "$$f" | cmp -s - "$$f" || { echo "not formatted: $$f (make format)"; bad=1; }; \
+	done; exit $$bad
 
 # clang-tidy (.clang-tidy: bugprone, concurrency, performance; every finding an error) over the
-# library's sources, on the compile database of the default build (configured, not built).
+# library's sources, on the compile database of the default build (configured, not built). Not
+# lib/test: it uses std::source_location, which clang 14 cannot compile against GCC 12's library.
+# FFmpeg's AV_TIME_BASE_Q and friends are C compound literals, which clang names an extension.
 tidy: deps
 	@scripts/install-deps.sh lint
 	cmake -S . -B $(BUILD) -DSPOOL_WERROR=ON $(CMAKE_ARGS) > /dev/null
-	$(RUN_CLANG_TIDY) -p $(BUILD) -j $(JOBS) -quiet '$(CURDIR)/lib/.*\.cpp$$'
+	$(RUN_CLANG_TIDY) -p $(BUILD) -j $(JOBS) -quiet -extra-arg=-Wno-c99-extensions \
+	  '$(CURDIR)/lib/(core|storage|queue|media|worker)/.*\.cpp$$'
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps

@@ -38,7 +38,7 @@ class SPOOL_API byte_source {
   virtual std::string name() const = 0;
   /// What blocking reads ask while they wait (the engine installs its cancellation and deadline).
   /// Sources that never wait long may ignore it.
-  virtual void set_interrupt(interrupt_check check) { (void)check; }
+  virtual void set_interrupt(interrupt_check /*check*/) {}
 };
 
 /// What a package sink can do beyond the required.

@@ -28,7 +28,7 @@ void fail_errno(int e, const std::string& what) {
     code = errc::no_space;
   else if (e == ENOMEM)
     code = errc::out_of_memory;
-  throw failure(error(code, what + ": " + std::strerror(e)));
+  throw failure(error(code, what + ": " + std::generic_category().message(e)));
 }
 
 void sync_dir(const fs::path& dir) {

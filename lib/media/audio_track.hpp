@@ -64,7 +64,7 @@ class audio_branch {
     enc_->sample_rate = settings_.sample_rate;
     av_channel_layout_default(&enc_->ch_layout, settings_.channels);
     enc_->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    enc_->bit_rate = settings_.bitrate_kbps * 1000;
+    enc_->bit_rate = std::int64_t{settings_.bitrate_kbps} * 1000;
     enc_->time_base = AVRational{1, settings_.sample_rate};
     enc_->profile = FF_PROFILE_AAC_LOW;
     enc_->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;

@@ -86,7 +86,7 @@ inline std::string err2str(int e) {
 using failure = ::spool::failure;
 
 [[noreturn]] inline void fail(error_code ec, std::string detail) { throw failure(error(ec, std::move(detail))); }
-[[noreturn]] inline void fail_av(int averror, std::string what, errc fallback = errc::internal) {
+[[noreturn]] inline void fail_av(int averror, const std::string& what, errc fallback = errc::internal) {
   fail(from_averror(averror, fallback), what + ": " + err2str(averror));
 }
 inline int check(int r, const std::string& what, errc fallback = errc::internal) {

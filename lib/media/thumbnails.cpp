@@ -223,8 +223,8 @@ std::vector<std::string> thumbnailer::write(io::package_sink& sink, double durat
       for (int p = 0; p < 3; ++p) {
         int div = p ? 2 : 1;
         for (int row = 0; row < t->height / div; ++row)
-          std::memcpy(sheet->data[p] + (y / div + row) * sheet->linesize[p] + x / div,
-                      t->data[p] + row * t->linesize[p], static_cast<std::size_t>(t->width / div));
+          std::memcpy(sheet->data[p] + std::ptrdiff_t{y / div + row} * sheet->linesize[p] + x / div,
+                      t->data[p] + std::ptrdiff_t{row} * t->linesize[p], static_cast<std::size_t>(t->width / div));
       }
       double start = i == 0 ? 0 : tiles_[i].first;
       double end = i + 1 < tiles_.size() ? tiles_[i + 1].first : std::max(duration_s, start + 0.001);

@@ -36,7 +36,7 @@ using clock = std::chrono::steady_clock;
 constexpr auto slice = std::chrono::milliseconds(20);
 // Forward seeks up to this far read through the open body instead of starting a new request
 // (which, mid-body, also costs a new connection).
-constexpr std::int64_t discard_limit = 512 * 1024;
+constexpr std::int64_t discard_limit = std::int64_t{512} * 1024;
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -213,7 +213,8 @@ struct https_source::impl {
         sys_error ignored;
         conn->stream.lowest_layer().close(ignored);
       }
-      while (!done) {
+      // `done` is set by the aborted handler, which run_one() runs.
+      while (!done) {  // NOLINT(bugprone-infinite-loop)
         if (ioc.stopped()) ioc.restart();
         ioc.run_one();
       }
@@ -486,7 +487,7 @@ struct https_source::impl {
   }
 
   bool discard(std::int64_t count) {
-    if (scratch.empty()) scratch.resize(64 * 1024);
+    if (scratch.empty()) scratch.resize(std::size_t{64} * 1024);
     while (count > 0 && body_open) {
       auto n = read_body(
           {scratch.data(), static_cast<std::size_t>(std::min(count, static_cast<std::int64_t>(scratch.size())))});

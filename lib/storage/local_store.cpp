@@ -23,7 +23,8 @@ namespace {
 error open_error(int e, const std::string& path) {
   bool missing =
       e == ENOENT || e == ENOTDIR || e == ELOOP || e == EACCES || e == EPERM || e == ENXIO || e == ENAMETOOLONG;
-  return error(missing ? errc::input_unreadable : errc::io_error, "cannot open " + path + ": " + std::strerror(e));
+  return error(missing ? errc::input_unreadable : errc::io_error,
+               "cannot open " + path + ": " + std::generic_category().message(e));
 }
 
 // Reads with pread(2): no shared file position, so a read at any offset costs the same.
@@ -39,7 +40,7 @@ class file_source final : public io::byte_source {
       ssize_t n = ::pread(fd_, buffer.data(), buffer.size(), offset);
       if (n >= 0) return static_cast<std::size_t>(n);
       if (errno == EINTR) continue;
-      return error(errc::io_error, "cannot read " + path_ + ": " + std::strerror(errno));
+      return error(errc::io_error, "cannot read " + path_ + ": " + std::generic_category().message(errno));
     }
   }
   std::int64_t size() const noexcept override { return size_; }

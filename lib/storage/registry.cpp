@@ -62,13 +62,13 @@ result<std::string> store::presign(std::string_view, std::string_view, std::chro
   return unsupported("presign URLs");
 }
 
-error register_scheme(std::string scheme, store_factory factory) {
-  if (!valid_scheme(scheme)) return error(errc::invalid_argument, "'" + scheme + "' is not a URI scheme");
-  if (!factory) return error(errc::invalid_argument, "no factory given for the scheme '" + scheme + "'");
+error register_scheme(std::string_view scheme, store_factory factory) {
+  if (!valid_scheme(scheme)) return error(errc::invalid_argument, "'" + std::string(scheme) + "' is not a URI scheme");
+  if (!factory) return error(errc::invalid_argument, "no factory given for the scheme '" + std::string(scheme) + "'");
   auto& r = the_registry();
   std::lock_guard lock(r.mutex);
   auto [it, inserted] = r.factories.emplace(lower(scheme), std::move(factory));
-  if (!inserted) return error(errc::already_registered, "the storage scheme '" + scheme + "' is taken");
+  if (!inserted) return error(errc::already_registered, "the storage scheme '" + std::string(scheme) + "' is taken");
   return {};
 }
 

@@ -49,7 +49,7 @@ struct job {
   }
 };
 
-std::string what_of(std::exception_ptr e) {
+std::string what_of(const std::exception_ptr& e) {
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& x) {

@@ -77,7 +77,7 @@ using store_factory = std::function<result<location>(std::string_view uri)>;
 
 /// Adds a scheme ("s3" for s3://...): errc::already_registered when it is taken, errc::invalid_argument
 /// when it is malformed or the factory is empty. Case-insensitive, like URI schemes.
-SPOOL_API error register_scheme(std::string scheme, store_factory factory);
+SPOOL_API error register_scheme(std::string_view scheme, store_factory factory);
 /// The backend for `uri` and the path inside it. A path without a scheme is a local path.
 /// An unknown scheme is errc::protocol_not_allowed.
 SPOOL_API result<location> resolve(std::string_view uri);
