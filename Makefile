@@ -58,7 +58,8 @@ asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DSPOOL_SANITIZE=address,undefined -DSPOOL_BUILD_BENCH=OFF \
 	  -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --timeout 1800 -LE consumer
 
 # The threaded parts (queues, job_queue, the worker, storage's https reader) under ThreadSanitizer;

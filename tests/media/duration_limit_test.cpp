@@ -239,7 +239,10 @@ TEST_CASE("an audio gap inside the limit is filled a frame at a time, in the mem
   const long gap_kb = run_in_child(input, dir / "gapped");
   INFO("peak RSS: normal " << normal_kb << " kB, with a " << gap << " s gap " << gap_kb << " kB");
   // Filling the gap at once would hold gap × 48000 × 2 channels × 4 bytes twice (230 MB here).
-  CHECK(gap_kb < normal_kb + 40 * 1024);
+  if (peak_rss_compares)
+    CHECK(gap_kb < normal_kb + 40 * 1024);
+  else
+    WARN("peak RSS not compared under AddressSanitizer");
 
   // The gap is in the package as silence, and the result says it was filled.
   auto pkg = load_package(dir / "gapped");

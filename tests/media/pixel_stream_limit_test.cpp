@@ -136,7 +136,10 @@ TEST_CASE("the probing decoders run under the pixel limit", "[media][limits][pix
   const long big_kb = probe_in_child(dir / "big.h264", 2);
   INFO("peak RSS probing: 320x240 " << small_kb << " kB, 7680x4320 " << big_kb << " kB");
   // One decoded 7680x4320 picture is 50 MB; a decoder allowed to allocate it would need several.
-  CHECK(big_kb < small_kb + 40 * 1024);
+  if (peak_rss_compares)
+    CHECK(big_kb < small_kb + 40 * 1024);
+  else
+    WARN("peak RSS not compared under AddressSanitizer");
 }
 
 TEST_CASE("more streams than the limit is too_many_streams in every container and at every count",
