@@ -1,6 +1,6 @@
 #pragma once
 // Internal: the audio group: decoded, resampled and AAC-encoded once, one track shared by every
-// variant. Damage is concealed with silence of its length and counted; no timestamp or gap may take
+// variant. Damage is concealed with silence where its timestamps place it, and counted; no timestamp or gap may take
 // the track past the duration limit, and silence is made one encoder frame at a time.
 #include <spool/media/transcode.hpp>
 #include <spool/package_layout.hpp>
@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <optional>
 
 #include "media/package_out.hpp"
 #include "media/segmenter.hpp"
@@ -109,10 +110,7 @@ class audio_branch {
       resample(frame_.get());
       av_frame_unref(frame_.get());
     }
-    if (bad && pkt) {
-      ++stats_.bad_packets;
-      if (started_) push_silence(concealed_length(pkt));
-    }
+    if (bad && pkt) conceal(pkt);
   }
 
   void finish() {
@@ -153,16 +151,12 @@ class audio_branch {
     }
     std::int64_t ts = f->best_effort_timestamp;
     if (ts != AV_NOPTS_VALUE) {
-      // Checked before any arithmetic that could overflow: a crafted timestamp can be anywhere in int64.
-      const std::int64_t ts_limit = av_rescale_q(max_samples_, AVRational{1, settings_.sample_rate}, st_->time_base);
-      std::int64_t rel = 0;
-      bool overflow = __builtin_sub_overflow(ts, origin_, &rel);
-      if ((overflow && ts > origin_) || rel > ts_limit) fail_too_long();
-      if (overflow || rel < -ts_limit) {
+      auto position = position_of(ts);
+      if (!position) {
         ++stats_.overlaps_dropped;  // further before the picture than any input may last
         return;
       }
-      std::int64_t at = av_rescale_q(rel, st_->time_base, AVRational{1, settings_.sample_rate});
+      const std::int64_t at = *position;
       if (!started_) {
         started_ = true;
         // Audio that starts after the picture is placed where it belongs; before it, trimmed.
@@ -170,9 +164,7 @@ class audio_branch {
         written_ = next_pts_;
         to_drop_ = at < 0 ? -at : 0;
       } else {
-        std::int64_t expected =
-            written_ + av_audio_fifo_size(fifo_.get()) + swr_get_delay(swr_.get(), settings_.sample_rate);
-        std::int64_t drift = at - expected;
+        std::int64_t drift = at - produced();
         std::int64_t limit = settings_.sample_rate / 10;
         if (drift > limit) {
           // A gap in the source: silence keeps later audio in sync with the picture.
@@ -188,6 +180,44 @@ class audio_branch {
       started_ = true;
     }
     push_converted(f->extended_data, f->nb_samples);
+  }
+
+  // Where a source timestamp falls in the output, in samples from the origin. One past the duration
+  // limit is too_long; one further before the picture than any input may last is nullopt. Checked
+  // before any arithmetic that could overflow: a crafted timestamp can be anywhere in int64.
+  std::optional<std::int64_t> position_of(std::int64_t ts) const {
+    const std::int64_t ts_limit = av_rescale_q(max_samples_, AVRational{1, settings_.sample_rate}, st_->time_base);
+    std::int64_t rel = 0;
+    bool overflow = __builtin_sub_overflow(ts, origin_, &rel);
+    if ((overflow && ts > origin_) || rel > ts_limit) fail_too_long();
+    if (overflow || rel < -ts_limit) return std::nullopt;
+    return av_rescale_q(rel, st_->time_base, AVRational{1, settings_.sample_rate});
+  }
+
+  // The samples the track holds so far, written, buffered or inside the resampler.
+  std::int64_t produced() const {
+    return written_ + av_audio_fifo_size(fifo_.get()) + (swr_ ? swr_get_delay(swr_.get(), settings_.sample_rate) : 0);
+  }
+
+  // A packet that did not decode becomes silence where its timestamp puts it, and only the part
+  // past what the track already holds: a damaged packet that repeats earlier time (a chained or
+  // concatenated stream going back) adds nothing, as a decoded one would have been dropped. Nor does
+  // concealment run past where the source's packets end (an estimated length can overshoot); the
+  // next timestamp or the tail fills what is left.
+  void conceal(const AVPacket* pkt) {
+    ++stats_.bad_packets;
+    if (!started_) return;
+    const std::int64_t length = concealed_length(pkt);
+    std::int64_t end = 0;
+    if (pkt->pts == AV_NOPTS_VALUE) {
+      end = produced() + length;
+    } else {
+      auto at = position_of(pkt->pts);
+      if (!at) return;
+      if (__builtin_add_overflow(*at, length, &end)) fail_too_long();
+    }
+    if (packets_end_ > 0) end = std::min(end, packets_end_);
+    push_silence(end - produced());
   }
 
   // One encoder frame of silence at a time, however long the gap: memory stays that of a frame,

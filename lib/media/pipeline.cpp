@@ -393,7 +393,8 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     if (a.bad_packets > 0)
       out.warnings.push_back(
           {"audio_packets_concealed",
-           fmt::format("{} damaged audio packets were replaced with silence of the same length", a.bad_packets),
+           fmt::format("{} damaged audio packets were concealed with silence where their timestamps place them",
+                       a.bad_packets),
            a.bad_packets});
     if (a.tail_samples > 0)
       out.warnings.push_back(

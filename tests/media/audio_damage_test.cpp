@@ -115,3 +115,46 @@ TEST_CASE("a clean source has no warnings", "[media][audio][damage]") {
   CHECK(result.warnings.empty());
   CHECK(pkg.result.at("warnings").as_array().empty());
 }
+
+TEST_CASE("damaged audio packets that go back in time conceal nothing twice", "[media][audio][damage]") {
+  // Two recordings concatenated into one MPEG-TS, the second starting 1 s into the first's 4 s and
+  // every other audio packet of it damaged: its timestamps go back 3 s, as in a chained Ogg or a
+  // restarted broadcast. The audio must end where the second recording's packets end (5 s), not
+  // grow by silence for damage in time the track already holds.
+  struct ts_variant {
+    std::string codec;
+    bool video;
+  };
+  const ts_variant cases[] = {{"aac", false}, {"libmp3lame", false}, {"aac", true}};
+  for (const auto& c : cases) {
+    INFO(c.codec << (c.video ? " with video" : " audio only"));
+    scratch_dir dir("aback");
+    input_spec spec;
+    spec.duration_s = 4;
+    spec.width = 160;
+    spec.height = 120;
+    spec.video = c.video;
+    spec.audio_codec = c.codec;
+    spec.container = "ts";
+    make_input(dir / "first.ts", spec);
+    spec.start_offset_s = 1;
+    make_input(dir / "second.ts", spec);
+    remux_spec r;
+    r.container = "mpegts";
+    int damaged_packets = 0;
+    r.edit = [&](packet_edit& e) {
+      if (!e.video && e.index % 2 == 1 && e.index < e.count - 2) {
+        e.damage = true;
+        ++damaged_packets;
+      }
+    };
+    remux(dir / "second.ts", dir / "second-damaged.ts", r);
+    concatenate(dir / "first.ts", dir / "second-damaged.ts", dir / "back.ts");
+
+    media::transcode_result result;
+    auto pkg = transcode_ok(dir / "back.ts", dir / "out", options(), result);
+    REQUIRE(pkg.audio);
+    CHECK(warning_count(result, "audio_packets_concealed") >= damaged_packets / 2);
+    CHECK(pkg.audio->track.end_time() == Approx(5).margin(0.15));
+  }
+}
