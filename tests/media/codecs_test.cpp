@@ -8,10 +8,12 @@
 
 #include "fixtures.hpp"
 #include "lavfi_input.hpp"
+#include "media/segmenter.hpp"
 #include "package_checks.hpp"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
+#include <libavutil/dict.h>
 }
 
 #include <filesystem>
@@ -105,4 +107,35 @@ TEST_CASE("an HEVC ladder is written with hvc1 sample entries, as its CODECS say
 TEST_CASE("an AV1 ladder is written with av01 sample entries", "[media][codecs]") {
   if (!available("libsvtav1", AV_CODEC_ID_AV1)) return;
   ladder_in("libsvtav1", "av1", "av01");
+}
+
+TEST_CASE("an option an encoder does not take is an error naming it, not ignored", "[media][codecs][options]") {
+  // The rungs open their encoders with an options dictionary and then require it empty: FFmpeg
+  // removes what the encoder took and leaves the rest, which would otherwise be dropped silently.
+  const AVCodec* codec = avcodec_find_encoder_by_name("libx264");
+  REQUIRE(codec);
+  for (const std::string bogus : {"no-such-option", "x265-params", "svtav1-params"}) {
+    INFO(bogus);
+    AVCodecContext* ctx = avcodec_alloc_context3(codec);
+    REQUIRE(ctx);
+    ctx->width = 64;
+    ctx->height = 64;
+    ctx->pix_fmt = AV_PIX_FMT_YUV420P;
+    ctx->time_base = AVRational{1, 25};
+    AVDictionary* opts = nullptr;
+    av_dict_set(&opts, "crf", "23", 0);
+    av_dict_set(&opts, bogus.c_str(), "1", 0);
+    REQUIRE(avcodec_open2(ctx, codec, &opts) == 0);
+    try {
+      spool::media::require_consumed(opts, "encoder libx264");
+      FAIL("an option libx264 does not take was accepted");
+    } catch (const spool::failure& f) {
+      CHECK(f.message().find(bogus + "=1") != std::string::npos);
+      CHECK(f.message().find("crf") == std::string::npos);  // taken, so not named
+    }
+    CHECK(opts == nullptr);  // freed either way
+    avcodec_free_context(&ctx);
+  }
+  AVDictionary* none = nullptr;
+  CHECK_NOTHROW(spool::media::require_consumed(none, "encoder libx264"));
 }
