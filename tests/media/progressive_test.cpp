@@ -5,16 +5,12 @@
 
 #include <catch2/catch.hpp>
 
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <filesystem>
 #include <thread>
 
+#include "crafted_input.hpp"
 #include "fixtures.hpp"
 #include "lavfi_input.hpp"
 #include "package_checks.hpp"
@@ -215,62 +211,23 @@ TEST_CASE("a full disk while writing the progressive MP4 is no_space and publish
   }
   INFO("largest segment or other file " << largest_other << " bytes, MP4 " << mp4_size << " bytes");
   REQUIRE(largest_other * 13 / 10 < mp4_size);
-  const rlim_t limit = (largest_other + mp4_size) / 2;
+  const std::uintmax_t limit = (largest_other + mp4_size) / 2;
   const fs::path out = dir / "out";
 
   // Child exit codes: the error, as far as this test cares.
-  constexpr int exit_no_space = 20, exit_other_error = 21, exit_success = 2, exit_exception = 3;
-  int pipefd[2];
-  REQUIRE(pipe(pipefd) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    close(pipefd[0]);
-    signal(SIGXFSZ, SIG_IGN);
-    rlimit lim{};
-    lim.rlim_cur = lim.rlim_max = limit;
-    if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(exit_exception);
-    int code = exit_exception;
-    try {
-      media::transcode_result result;
-      auto ec = spool::transcode(input.string(), out, options_for(plan), result);
-      std::string text = describe(ec) + " - " + result.error_detail;
-      ssize_t ignored = write(pipefd[1], text.data(), text.size());
-      (void)ignored;
-      code = !ec ? exit_success : ec == spool::errc::no_space ? exit_no_space : exit_other_error;
-    } catch (...) {
-      code = exit_exception;
-    }
-    close(pipefd[1]);
-    _exit(code);
-  }
-  close(pipefd[1]);
-  // A watchdog, not a timing assertion: a hang is a failure too.
-  int status = 0;
-  bool hung = false;
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(4);
-  for (;;) {
-    pid_t r = waitpid(pid, &status, WNOHANG);
-    REQUIRE(r >= 0);
-    if (r == pid) break;
-    if (std::chrono::steady_clock::now() > give_up) {
-      hung = true;
-      kill(pid, SIGKILL);
-      REQUIRE(waitpid(pid, &status, 0) == pid);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  std::string child_said;
-  char buf[512];
-  for (ssize_t n; (n = read(pipefd[0], buf, sizeof buf)) > 0;) child_said.append(buf, static_cast<std::size_t>(n));
-  close(pipefd[0]);
-  INFO("child: " << child_said);
-  REQUIRE_FALSE(hung);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == exit_no_space);
+  constexpr int exit_no_space = 20, exit_other_error = 21, exit_success = 2;
+  const auto child = run_with_file_size_limit(limit, [&](std::string& said) {
+    media::transcode_result result;
+    auto ec = spool::transcode(input.string(), out, options_for(plan), result);
+    said = describe(ec) + " - " + result.error_detail;
+    return !ec ? exit_success : ec == spool::errc::no_space ? exit_no_space : exit_other_error;
+  });
+  INFO("child: " << child.said);
+  REQUIRE_FALSE(child.hung);
+  REQUIRE(child.exited);
+  CHECK(child.exit_code == exit_no_space);
   // It was the MP4 that hit the limit, not a segment.
-  CHECK(child_said.find("240p.mp4") != std::string::npos);
+  CHECK(child.said.find("240p.mp4") != std::string::npos);
   CHECK_FALSE(fs::exists(out));
   CHECK(temp_leftovers(dir.path()).empty());
   CHECK(list_dir(dir.path()) == std::vector<std::string>{"in.mp4"});

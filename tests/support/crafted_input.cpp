@@ -10,12 +10,14 @@ extern "C" {
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::test {
@@ -345,6 +347,55 @@ long child_peak_rss_kb(const std::function<int()>& work, int& exit_code) {
   if (::wait4(pid, &status, 0, &usage) != pid) throw std::runtime_error("wait4 failed");
   exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return usage.ru_maxrss;
+}
+
+limited_child run_with_file_size_limit(std::uintmax_t file_size_limit,
+                                       const std::function<int(std::string& message)>& work,
+                                       std::chrono::seconds watchdog) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit lim{};
+    lim.rlim_cur = lim.rlim_max = file_size_limit;
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) ::_exit(child_threw);
+    int code = child_threw;
+    try {
+      std::string message;
+      code = work(message);
+      ssize_t ignored = ::write(pipefd[1], message.data(), message.size());
+      (void)ignored;
+    } catch (...) {
+      code = child_threw;
+    }
+    ::close(pipefd[1]);
+    ::_exit(code);
+  }
+  ::close(pipefd[1]);
+  limited_child child;
+  int status = 0;
+  const auto give_up = std::chrono::steady_clock::now() + watchdog;
+  for (;;) {
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r < 0) throw std::runtime_error("waitpid failed");
+    if (r == pid) break;
+    if (std::chrono::steady_clock::now() > give_up) {
+      child.hung = true;
+      ::kill(pid, SIGKILL);
+      if (::waitpid(pid, &status, 0) != pid) throw std::runtime_error("waitpid failed");
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  char buf[512];
+  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;) child.said.append(buf, static_cast<std::size_t>(n));
+  ::close(pipefd[0]);
+  child.exited = WIFEXITED(status);
+  if (child.exited) child.exit_code = WEXITSTATUS(status);
+  return child;
 }
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::test

@@ -5,6 +5,7 @@
 // output; nothing here is committed media.
 #include <spool/version.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -58,6 +59,26 @@ void concatenate(const std::filesystem::path& a, const std::filesystem::path& b,
 /// Peak resident memory (kB) of a child process that runs `work` and exits with its return value;
 /// `exit_code` receives it. Lets a test compare the memory of two runs without sharing a heap.
 long child_peak_rss_kb(const std::function<int()>& work, int& exit_code);
+
+/// What a child run under a file-size limit did.
+struct limited_child {
+  bool hung = false;    ///< still running when the watchdog ran out, and killed
+  bool exited = false;  ///< exited normally (not killed by a signal)
+  int exit_code = -1;   ///< its exit code when it exited
+  std::string said;     ///< the message `work` left
+};
+
+/// The exit code of a child whose work threw.
+inline constexpr int child_threw = 3;
+
+/// Runs `work` in a forked child in which every file may grow to `file_size_limit` bytes
+/// (RLIMIT_FSIZE, SIGXFSZ ignored: a write past it fails with EFBIG, as one on a full disk fails with
+/// ENOSPC). The child exits with what `work` returns (child_threw when it throws) and hands back the
+/// message `work` set. A child still running after `watchdog` is killed: a hang is a failure, and
+/// this is no timing assertion. Fork before this process starts threads of its own.
+limited_child run_with_file_size_limit(std::uintmax_t file_size_limit,
+                                       const std::function<int(std::string& message)>& work,
+                                       std::chrono::seconds watchdog = std::chrono::minutes(4));
 
 /// Whether two peak RSS figures compare runs. Not under AddressSanitizer: it keeps freed memory in
 /// quarantine (up to 256 MB) and inherits the test process's, so a bounded run and an unbounded one
