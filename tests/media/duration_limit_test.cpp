@@ -39,6 +39,15 @@ media::transcode_options limited(double max_duration_s) {
   return o;
 }
 
+// Transcodes `input` under a duration limit of `max_duration_s`: too_long, and nothing left behind.
+void check_too_long(const fs::path& input, const fs::path& out, double max_duration_s) {
+  media::transcode_result result;
+  auto ec = spool::transcode(input.string(), out, limited(max_duration_s), result);
+  INFO(describe(ec) << " - " << result.error_detail);
+  CHECK(ec == spool::errc::too_long);
+  check_failed_cleanly(ec, out);
+}
+
 }  // namespace
 
 TEST_CASE("frames claiming 30 s are shown no longer than the container declares", "[media][limits][duration]") {
@@ -95,11 +104,7 @@ TEST_CASE("a last frame claiming 30 s in a container that declares it is refused
     const fs::path input = dir / ("crafted." + muxer);
     remux(dir / "src.mkv", input, r);
     REQUIRE(max_packet_end_s(input, true) > 29);
-    media::transcode_result result;
-    auto ec = spool::transcode(input.string(), dir / "out", limited(5), result);
-    INFO(describe(ec) << " - " << result.error_detail);
-    CHECK(ec == spool::errc::too_long);
-    check_failed_cleanly(ec, dir / "out");
+    check_too_long(input, dir / "out", 5);
   }
 }
 
@@ -151,11 +156,7 @@ TEST_CASE("a video timestamp past the limit is too_long whatever the declared du
     remux(dir / "src.mkv", input, r);
     declare_duration(input, c, 2);
     REQUIRE(max_packet_end_s(input, true) > 20);
-    media::transcode_result result;
-    auto ec = spool::transcode(input.string(), dir / "out", limited(5), result);
-    INFO(describe(ec) << " - " << result.error_detail);
-    CHECK(ec == spool::errc::too_long);
-    check_failed_cleanly(ec, dir / "out");
+    check_too_long(input, dir / "out", 5);
   }
 }
 
@@ -192,11 +193,7 @@ TEST_CASE("an audio timestamp jump past the limit is too_long, with or without v
     if (c.muxer == "matroska") patch_matroska_duration(input, 2);
     if (c.muxer == "mp4") patch_mp4_duration(input, 2);
     REQUIRE(max_packet_end_s(input, false) > 600);
-    media::transcode_result result;
-    auto ec = spool::transcode(input.string(), dir / "out", limited(10), result);
-    INFO(describe(ec) << " - " << result.error_detail);
-    CHECK(ec == spool::errc::too_long);
-    check_failed_cleanly(ec, dir / "out");
+    check_too_long(input, dir / "out", 10);
   }
 }
 
