@@ -5,7 +5,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "queue_helpers.hpp"
+#include "sqlite_helpers.hpp"
 
 namespace fs = std::filesystem;
 namespace q = spool::queue;
@@ -25,6 +25,8 @@ using spool::errc;
 
 namespace {
 
+using queue_test::first_row;
+using queue_test::run_sql;
 using queue_test::temp_dir;
 
 // One backend on a manual clock; `reopen` gives a new object on the same store (file:// only).
@@ -209,8 +211,6 @@ TEST_CASE("Queue::File::Upgrade: a schema-3 file's wall-clock times become times
   const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(time->wall().time_since_epoch()).count();
   {
     // What schema 3 created: one visible message, one leased for 10 more minutes, one delayed by 30.
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     const std::string now = std::to_string(wall);
     const std::string sql =
         "PRAGMA journal_mode=WAL;"
@@ -239,12 +239,7 @@ TEST_CASE("Queue::File::Upgrade: a schema-3 file's wall-clock times become times
         " + 1800000, 1);"
         "INSERT INTO acked_keys VALUES ('key-acked', 'm-acked', " +
         now + " - 60000);";
-    char* err = nullptr;
-    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    INFO((err ? err : ""));
-    sqlite3_free(err);
-    sqlite3_close(db);
-    REQUIRE(rc == SQLITE_OK);
+    run_sql(path, sql);
   }
   auto queue = queue_test::file_queue(path, time);
   auto s = stats_of(*queue);
@@ -279,14 +274,7 @@ TEST_CASE("Queue::File::Upgrade: a schema-3 file's wall-clock times become times
   CHECK(received_ids(*queue) == std::vector<std::string>{"m-delayed"});
   queue.reset();
 
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* version = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(version) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(version, 0) == 4);
-  sqlite3_finalize(version);
-  sqlite3_close(db);
+  CHECK(first_row(path, "PRAGMA user_version").at(0) == "4");
 }
 
 TEST_CASE("Queue::File::Upgrade: a failed upgrade leaves the old schema whole", "[queue][clock]") {
@@ -294,32 +282,22 @@ TEST_CASE("Queue::File::Upgrade: a failed upgrade leaves the old schema whole", 
   auto path = (dir.path / "broken-v3.db").string();
   {
     // Schema 3 by its version number, but its messages table is missing a column the upgrade reads.
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db,
-                         "PRAGMA journal_mode=WAL;"
-                         "CREATE TABLE messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, sent_at INTEGER NOT NULL);"
-                         "INSERT INTO messages VALUES (1, 'm', 0);"
-                         "PRAGMA user_version = 3;",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
-    sqlite3_close(db);
+    run_sql(path,
+            "PRAGMA journal_mode=WAL;"
+            "CREATE TABLE messages (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, sent_at INTEGER NOT NULL);"
+            "INSERT INTO messages VALUES (1, 'm', 0);"
+            "PRAGMA user_version = 3;");
   }
   auto queue = q::make_file_queue(path);
   REQUIRE_FALSE(queue.has_value());
   CHECK(queue.error().message.find(path) != std::string::npos);  // which file, in words
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
   // The transaction rolled back: no new column, no boot table, still version 3.
-  REQUIRE(sqlite3_prepare_v2(db,
+  const auto row = first_row(path,
                              "SELECT (SELECT COUNT(*) FROM pragma_table_info('messages')), "
                              "(SELECT COUNT(*) FROM sqlite_master WHERE name = 'boot'), "
-                             "(SELECT user_version FROM pragma_user_version)",
-                             -1, &st, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(st, 0) == 3);
-  CHECK(sqlite3_column_int(st, 1) == 0);
-  CHECK(sqlite3_column_int(st, 2) == 3);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
+                             "(SELECT user_version FROM pragma_user_version)");
+  REQUIRE(row.size() == 3);
+  CHECK(row[0] == "3");
+  CHECK(row[1] == "0");
+  CHECK(row[2] == "3");
 }

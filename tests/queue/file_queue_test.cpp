@@ -5,7 +5,6 @@
 #include <catch2/catch.hpp>
 
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,27 +16,17 @@
 #include <vector>
 
 #include "queue_helpers.hpp"
+#include "sqlite_helpers.hpp"
 
 namespace fs = std::filesystem;
 namespace q = spool::queue;
 using namespace std::chrono_literals;
+using queue_test::first_row;
+using queue_test::run_sql;
 using queue_test::temp_dir;
 using spool::errc;
 
-namespace {
-
-void run_sql(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  char* err = nullptr;
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-  INFO((err ? err : ""));
-  sqlite3_free(err);
-  sqlite3_close(db);
-  REQUIRE(rc == SQLITE_OK);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("Queue::File::Reopen: messages outlive the queue object", "[queue]") {
   temp_dir dir;
@@ -150,14 +139,7 @@ TEST_CASE("Queue::File::Upgrade: a schema-1 file is upgraded in place, keeping m
   CHECK(st.visible + st.in_flight + st.delayed == 0);
   CHECK(st.dead == 1);
   q.reset();
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  sqlite3_stmt* version = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr) == SQLITE_OK);
-  REQUIRE(sqlite3_step(version) == SQLITE_ROW);
-  CHECK(sqlite3_column_int(version, 0) == 4);
-  sqlite3_finalize(version);
-  sqlite3_close(db);
+  CHECK(first_row(path, "PRAGMA user_version").at(0) == "4");
 }
 
 TEST_CASE("Queue::File::Crash: a send that returned survives SIGKILL of the sender", "[queue]") {
@@ -223,14 +205,7 @@ TEST_CASE("Queue::File::Refusals: paths and files that are not a spool queue are
   // None of them was changed into a queue, nor had its journal mode switched.
   CHECK_FALSE(fs::exists(dir.path / "relative"));
   for (const auto& db_path : {foreign, newer}) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
-    sqlite3_stmt* mode = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &mode, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(mode) == SQLITE_ROW);
-    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(mode, 0))) == "delete");
-    sqlite3_finalize(mode);
-    sqlite3_close(db);
+    CHECK(first_row(db_path, "PRAGMA journal_mode").at(0) == "delete");
   }
   std::ifstream in(text);
   std::string line;

@@ -7,8 +7,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <sqlite3.h>
-
 #include <chrono>
 #include <climits>
 #include <cstdint>
@@ -20,10 +18,12 @@
 #include <vector>
 
 #include "queue_helpers.hpp"
+#include "sqlite_helpers.hpp"
 
 namespace fs = std::filesystem;
 namespace q = spool::queue;
 using namespace std::chrono_literals;
+using queue_test::run_sql;
 using queue_test::temp_dir;
 using queue_test::text;
 
@@ -35,18 +35,6 @@ void make_queue(const fs::path& db) {
   auto sent = queue_test::value_of(queue->send_batch({{"one", "key-1", 0ms}, {"two", "", 0ms}}));
   REQUIRE(sent.size() == 2);
   REQUIRE(queue_test::receive(*queue, 1).size() == 1);
-}
-
-void run_sql(const fs::path& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  REQUIRE(sqlite3_open(db.c_str(), &h) == SQLITE_OK);
-  char* err = nullptr;
-  int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
-  std::string why = err ? err : "";
-  sqlite3_free(err);
-  sqlite3_close(h);
-  INFO(why);
-  REQUIRE(rc == SQLITE_OK);
 }
 
 /// Opening `db` must fail; returns the error.
