@@ -59,6 +59,8 @@ enum class errc {
   invalid_argument,    ///< usage: an argument or option the caller passed is out of range
   already_registered,  ///< usage: a scheme or name is already taken
   already_running,     ///< usage: the object runs one operation of this kind at a time
+  access_denied,       ///< usage: the credentials may not do this (an IAM policy, a bucket policy)
+  no_credentials,      ///< usage: no source of credentials had any, or the ones found are invalid
 };
 
 /// The taxonomy the worker acts on. `usage` is the host's own mistake (configuration, arguments),

@@ -53,6 +53,8 @@ constexpr entry entries[] = {
     {errc::invalid_argument, "invalid_argument", "an argument is invalid", category_kind::usage},
     {errc::already_registered, "already_registered", "the name is already registered", category_kind::usage},
     {errc::already_running, "already_running", "the operation is already running", category_kind::usage},
+    {errc::access_denied, "access_denied", "access denied", category_kind::usage},
+    {errc::no_credentials, "no_credentials", "no usable credentials", category_kind::usage},
 };
 
 constexpr condition to_condition(category_kind k) noexcept {

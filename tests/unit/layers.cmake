@@ -4,6 +4,7 @@
 #   media   -> the vocabulary (the only layer that includes FFmpeg)
 #   storage -> the vocabulary
 #   queue   -> the vocabulary
+#   aws     -> the vocabulary, and the storage and queue interfaces it implements
 # The worker, the faces (spool/transcode*.hpp, spool.hpp) and spool::test may include every layer.
 #
 #   cmake -DSOURCE_DIR=<repository> -P layers.cmake
@@ -17,7 +18,7 @@ set(vocabulary "spool/(error|input_policy|io|job|json_text|package_layout|plan|v
 set(ffmpeg "lib(avcodec|avformat|avutil|avfilter|avdevice|swscale|swresample)/")
 
 # layer name, the files it holds (globs), the spool and internal headers it may include
-set(layers vocabulary media storage queue)
+set(layers vocabulary media storage queue aws)
 set(vocabulary_files lib/core/*.cpp lib/core/*.hpp include/spool/error.hpp include/spool/input_policy.hpp
     include/spool/io.hpp include/spool/job.hpp include/spool/json_text.hpp include/spool/package_layout.hpp
     include/spool/plan.hpp include/spool/version.hpp)
@@ -28,6 +29,8 @@ set(storage_files lib/storage/*.cpp lib/storage/*.hpp include/spool/storage/*.hp
 set(storage_allowed "${vocabulary}|spool/storage/|storage/")
 set(queue_files lib/queue/*.cpp lib/queue/*.hpp include/spool/queue/*.hpp)
 set(queue_allowed "${vocabulary}|spool/queue/|queue/")
+set(aws_files lib/aws/*.cpp lib/aws/*.hpp include/spool/aws/*.hpp)
+set(aws_allowed "${vocabulary}|spool/aws/|aws/|spool/storage/store\\.hpp|spool/queue/(adapter|registry)\\.hpp")
 
 set(bad)
 set(checked 0)
@@ -45,7 +48,7 @@ foreach(layer IN LISTS layers)
       file(RELATIVE_PATH where "${SOURCE_DIR}" "${file}")
       if(header MATCHES "^${ffmpeg}" AND NOT layer STREQUAL "media")
         list(APPEND bad "${where}: the ${layer} layer includes FFmpeg's <${header}>")
-      elseif(header MATCHES "^(spool|core|media|storage|queue|worker|test)/" AND NOT header MATCHES "^(${${layer}_allowed})")
+      elseif(header MATCHES "^(spool|core|media|storage|queue|worker|test|aws)/" AND NOT header MATCHES "^(${${layer}_allowed})")
         list(APPEND bad "${where}: the ${layer} layer includes <${header}>")
       endif()
     endforeach()
