@@ -42,7 +42,7 @@ struct retry_policy {
 };
 
 struct service_options {
-  scope where;
+  sigv4::scope where;
   std::string endpoint;  ///< "https://sqs.eu-west-1.amazonaws.com" (no trailing slash)
   retry_policy retry;
   http_options http;
