@@ -1,12 +1,12 @@
 // The region and the endpoints, from the environment and the shared config file.
 #include <spool/aws/config.hpp>
 
-#include "aws/shared_config.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
+
+#include "aws/shared_config.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {
@@ -25,7 +25,8 @@ result<std::string> checked(std::string region, std::string_view from) {
 
 std::string upper(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   return out;
 }
 
@@ -41,10 +42,10 @@ result<std::string> resolve_region(const environment& env) {
   std::string region;
   if (auto p = config->config_profiles.find(name); p != config->config_profiles.end())
     if (auto it = p->second.find("region"); it != p->second.end()) region = it->second;
-  if (!region.empty()) return checked(region, fmt::format("the profile '{}' in {}", name, config->config_file.string()));
-  return error(errc::invalid_argument,
-               fmt::format("no AWS region: set AWS_REGION, or region in the profile '{}' of {}", name,
-                           config->config_file.string()));
+  if (!region.empty())
+    return checked(region, fmt::format("the profile '{}' in {}", name, config->config_file.string()));
+  return error(errc::invalid_argument, fmt::format("no AWS region: set AWS_REGION, or region in the profile '{}' of {}",
+                                                   name, config->config_file.string()));
 }
 
 endpoint resolve_endpoint(std::string_view service, std::string_view region, const environment& env) {

@@ -1,11 +1,11 @@
 // Temporary credentials kept until shortly before they expire.
-#include "aws/credentials_providers.hpp"
-
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <mutex>
 #include <optional>
+
+#include "aws/credentials_providers.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {
@@ -48,10 +48,10 @@ class caching_provider final : public credentials_provider {
       return *cached_;
     }
     if (cached_ && got.error().code != errc::no_credentials) {
-      return error(got.error().code,
-                   fmt::format("the credentials from {} expired at {:%Y-%m-%dT%H:%M:%SZ} and could not be refreshed: {}",
-                               cached_->source, std::chrono::floor<std::chrono::seconds>(*cached_->expiry),
-                               got.error().what()));
+      return error(
+          got.error().code,
+          fmt::format("the credentials from {} expired at {:%Y-%m-%dT%H:%M:%SZ} and could not be refreshed: {}",
+                      cached_->source, std::chrono::floor<std::chrono::seconds>(*cached_->expiry), got.error().what()));
     }
     return got;
   }

@@ -1,9 +1,9 @@
 // The default chain: the sources in the standard order, the first one with credentials kept.
-#include "aws/credentials_providers.hpp"
-
 #include <fmt/format.h>
 
 #include <atomic>
+
+#include "aws/credentials_providers.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {

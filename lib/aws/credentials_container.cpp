@@ -1,8 +1,5 @@
 // ECS (and EKS Pod Identity) container credentials: an HTTP endpoint the agent serves, named by
 // AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI.
-#include "aws/credentials_providers.hpp"
-#include "aws/shared_config.hpp"
-
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
@@ -11,6 +8,9 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "aws/credentials_providers.hpp"
+#include "aws/shared_config.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {
@@ -31,9 +31,8 @@ result<std::string> authorization(const environment& env) {
     std::ifstream in(*file, std::ios::binary);
     if (!in) {
       int err = errno;
-      return error(errc::invalid_argument,
-                   fmt::format("the container authorization token file {}: {}", *file,
-                               err == ENOENT ? "no such file" : std::strerror(err)));  // NOLINT
+      return error(errc::invalid_argument, fmt::format("the container authorization token file {}: {}", *file,
+                                                       err == ENOENT ? "no such file" : std::strerror(err)));  // NOLINT
     }
     std::ostringstream all;
     all << in.rdbuf();
@@ -92,7 +91,8 @@ class container_provider final : public credentials_provider {
       }
       if (!res) return error(res.error().code, fmt::format("{}: {}", what, res.error().what()));
       if (res->status == 401 || res->status == 403)
-        return error(errc::access_denied, fmt::format("{} refused the authorization token (HTTP {})", what, res->status));
+        return error(errc::access_denied,
+                     fmt::format("{} refused the authorization token (HTTP {})", what, res->status));
       if (res->status != 200) return error(errc::network, fmt::format("{} answered HTTP {}", what, res->status));
       auto c = parse_json_credentials(res->body, what);
       if (c) c->source = "container";

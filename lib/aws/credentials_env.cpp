@@ -1,8 +1,8 @@
 // Credentials given outright: the process environment's variables, or fixed ones.
+#include <cstdlib>
+
 #include "aws/credentials_providers.hpp"
 #include "aws/shared_config.hpp"
-
-#include <cstdlib>
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {

@@ -1,14 +1,14 @@
 // EC2 instance metadata (IMDSv2 only: a session token first, then the role's credentials). Off EC2
 // the address does not answer; the short connect timeout makes that quick, and it counts as "no
 // credentials here" so the chain can say what it tried.
-#include "aws/credentials_providers.hpp"
-#include "aws/shared_config.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
 #include <mutex>
+
+#include "aws/credentials_providers.hpp"
+#include "aws/shared_config.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {
@@ -19,9 +19,8 @@ constexpr std::string_view token_header = "X-aws-ec2-metadata-token";
 constexpr std::string_view roles_path = "/latest/meta-data/iam/security-credentials/";
 
 bool is_true(std::string_view v) {
-  return v.size() == 4 && std::equal(v.begin(), v.end(), "true", [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) == b;
-         });
+  return v.size() == 4 && std::equal(v.begin(), v.end(), "true",
+                                     [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
 }
 
 class imds_provider final : public credentials_provider {
@@ -51,8 +50,8 @@ class imds_provider final : public credentials_provider {
     auto res = fetch(base, std::string(roles_path) + role);
     if (!res) return res.error();
     if (res->status != 200)
-      return error(errc::network,
-                   fmt::format("{} answered HTTP {} for the credentials of the role {}", where(base), res->status, role));
+      return error(errc::network, fmt::format("{} answered HTTP {} for the credentials of the role {}", where(base),
+                                              res->status, role));
     auto c = parse_json_credentials(res->body, where(base));
     if (c) c->source = fmt::format("instance metadata (role {})", role);
     return c;
@@ -61,7 +60,9 @@ class imds_provider final : public credentials_provider {
   std::string name() const override { return "EC2 instance metadata"; }
 
  private:
-  static std::string where(std::string_view base) { return fmt::format("the EC2 instance metadata at {}", redact(base)); }
+  static std::string where(std::string_view base) {
+    return fmt::format("the EC2 instance metadata at {}", redact(base));
+  }
 
   // A GET with the session token, fetching a new token first when it is missing or old, and once
   // more if the service no longer takes it.
@@ -91,7 +92,8 @@ class imds_provider final : public credentials_provider {
     req.headers.push_back({std::string(token_ttl_header), std::to_string(options_.imds_token_ttl)});
     auto res = http_->send(req);
     // Not reachable, or not an instance metadata service: there are no credentials here.
-    if (!res) return error(errc::no_credentials, fmt::format("{} is not reachable: {}", where(base), res.error().what()));
+    if (!res)
+      return error(errc::no_credentials, fmt::format("{} is not reachable: {}", where(base), res.error().what()));
     if (res->status != 200 || res->body.empty())
       return error(errc::no_credentials, fmt::format("{} gave no session token (HTTP {})", where(base), res->status));
     token_ = res->body;

@@ -1,13 +1,13 @@
 // Reading the answers of the credentials services: STS XML, container and instance metadata JSON,
 // ISO 8601 times.
-#include "aws/credentials_providers.hpp"
-
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
 #include <charconv>
 #include <chrono>
+
+#include "aws/credentials_providers.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {

@@ -1,12 +1,12 @@
 // The shared files' profile: static keys, or a role assumed with another profile's credentials
 // (source_profile) or with a web identity token file.
-#include "aws/credentials_providers.hpp"
-#include "aws/shared_config.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <charconv>
+
+#include "aws/credentials_providers.hpp"
+#include "aws/shared_config.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {
@@ -25,8 +25,8 @@ class profile_provider final : public credentials_provider {
       auto where = fmt::format("neither {} nor {}", config->config_file.string(), config->credentials_file.string());
       // A profile asked for by name must exist; the default one may well not.
       if (env_value(env_, "AWS_PROFILE"))
-        return error(errc::invalid_argument, fmt::format("AWS_PROFILE names the profile '{}', which {} has", name,
-                                                         where));
+        return error(errc::invalid_argument,
+                     fmt::format("AWS_PROFILE names the profile '{}', which {} has", name, where));
       return error(errc::no_credentials, fmt::format("no profile '{}' in {}", name, where));
     }
     std::vector<std::string> visiting;
@@ -49,10 +49,9 @@ class profile_provider final : public credentials_provider {
     };
     auto id = get("aws_access_key_id"), secret = get("aws_secret_access_key");
     if (id.empty() != secret.empty())
-      return error(errc::invalid_argument,
-                   fmt::format("the profile '{}' has {} but not {}", name,
-                               id.empty() ? "aws_secret_access_key" : "aws_access_key_id",
-                               id.empty() ? "aws_access_key_id" : "aws_secret_access_key"));
+      return error(errc::invalid_argument, fmt::format("the profile '{}' has {} but not {}", name,
+                                                       id.empty() ? "aws_secret_access_key" : "aws_access_key_id",
+                                                       id.empty() ? "aws_access_key_id" : "aws_secret_access_key"));
     auto static_keys = [&]() {
       credentials c;
       c.access_key_id = id;
@@ -102,7 +101,8 @@ class profile_provider final : public credentials_provider {
       if (std::find(visiting.begin(), visiting.end(), source) != visiting.end() || visiting.size() > max_role_chain) {
         std::string loop;
         for (const auto& v : visiting) loop += v + " -> ";
-        return error(errc::invalid_argument, fmt::format("the profiles' source_profile settings loop: {}{}", loop, source));
+        return error(errc::invalid_argument,
+                     fmt::format("the profiles' source_profile settings loop: {}{}", loop, source));
       }
       source_creds = resolve(config, source, visiting);
       visiting.pop_back();

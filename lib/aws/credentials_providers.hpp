@@ -6,14 +6,14 @@
 #include <spool/aws/credentials.hpp>
 #include <spool/error.hpp>
 
-#include "aws/http_client.hpp"
-
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "aws/http_client.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 
@@ -73,8 +73,8 @@ std::optional<wall_clock::time_point> parse_iso8601(std::string_view text);
 
 /// Long-term keys of the profile, through STS AssumeRole into the role `role_arn`.
 result<credentials> assume_role(const credentials& source, const environment& env, const provider_options& options,
-                                std::string_view role_arn, std::string_view session_name,
-                                std::string_view external_id, int duration_seconds);
+                                std::string_view role_arn, std::string_view session_name, std::string_view external_id,
+                                int duration_seconds);
 /// STS AssumeRoleWithWebIdentity (unsigned) with the token read from `token_file`.
 result<credentials> assume_role_with_web_identity(const environment& env, const provider_options& options,
                                                   std::string_view token_file, std::string_view role_arn,

@@ -2,10 +2,6 @@
 // token file: EKS service accounts), and the web identity source of the chain.
 #include <spool/aws/config.hpp>
 
-#include "aws/credentials_providers.hpp"
-#include "aws/service_client.hpp"
-#include "aws/shared_config.hpp"
-
 #include <fmt/format.h>
 
 #include <cerrno>
@@ -13,6 +9,10 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "aws/credentials_providers.hpp"
+#include "aws/service_client.hpp"
+#include "aws/shared_config.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {
@@ -93,7 +93,8 @@ class web_identity_provider final : public credentials_provider {
   result<credentials> get() override {
     auto file = env_value(env_, "AWS_WEB_IDENTITY_TOKEN_FILE");
     auto role = env_value(env_, "AWS_ROLE_ARN");
-    if (!file || !role) return error(errc::no_credentials, "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not both set");
+    if (!file || !role)
+      return error(errc::no_credentials, "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN are not both set");
     auto session = env_value(env_, "AWS_ROLE_SESSION_NAME").value_or(default_session_name(options_));
     return assume_role_with_web_identity(env_, options_, *file, *role, session);
   }
@@ -107,8 +108,8 @@ class web_identity_provider final : public credentials_provider {
 }  // namespace
 
 result<credentials> assume_role(const credentials& source, const environment& env, const provider_options& options,
-                                std::string_view role_arn, std::string_view session_name,
-                                std::string_view external_id, int duration_seconds) {
+                                std::string_view role_arn, std::string_view session_name, std::string_view external_id,
+                                int duration_seconds) {
   auto where = sts_endpoint_for(env);
   service_options so;
   so.where = {where.region, "sts"};

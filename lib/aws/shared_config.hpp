@@ -15,7 +15,7 @@
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 
-using ini_section = std::map<std::string, std::string>;  ///< lower-cased key -> value
+using ini_section = std::map<std::string, std::string>;   ///< lower-cased key -> value
 using ini_sections = std::map<std::string, ini_section>;  ///< section name as written -> settings
 
 /// Parses INI text. errc::invalid_argument (naming `origin` and the line number, never a line's
