@@ -51,7 +51,7 @@ class caching_provider final : public credentials_provider {
       return error(
           got.error().code,
           fmt::format("the credentials from {} expired at {:%Y-%m-%dT%H:%M:%SZ} and could not be refreshed: {}",
-                      cached_->source, std::chrono::floor<std::chrono::seconds>(*cached_->expiry), got.error().what()));
+                      cached_->source, fmt::gmtime(wall_clock::to_time_t(*cached_->expiry)), got.error().what()));
     }
     return got;
   }

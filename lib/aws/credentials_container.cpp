@@ -3,6 +3,7 @@
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -15,7 +16,7 @@
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {
 
-constexpr std::string_view ecs_host = "http://169.254.170.2";
+using namespace std::chrono_literals;
 
 // Plain http is accepted only to the machine itself or the container agents' link-local addresses.
 bool plain_http_allowed(std::string_view host) {
@@ -49,8 +50,9 @@ result<std::string> authorization(const environment& env) {
 class container_provider final : public credentials_provider {
  public:
   container_provider(environment env, provider_options options) : env_(std::move(env)), options_(std::move(options)) {
-    options_.http.connect_timeout = std::chrono::seconds(2);
-    options_.http.idle_timeout = std::chrono::seconds(5);
+    // The agent is local: a slow one is a broken one.
+    options_.http.connect_timeout = std::min<std::chrono::milliseconds>(options_.http.connect_timeout, 2s);
+    options_.http.idle_timeout = std::min<std::chrono::milliseconds>(options_.http.idle_timeout, 5s);
   }
 
   result<credentials> get() override {
@@ -60,7 +62,7 @@ class container_provider final : public credentials_provider {
       return error(errc::no_credentials, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and _FULL_URI are not set");
     std::string url;
     if (relative) {
-      url = fmt::format("{}{}{}", ecs_host, relative->front() == '/' ? "" : "/", *relative);
+      url = fmt::format("{}{}{}", options_.container_host, relative->front() == '/' ? "" : "/", *relative);
     } else {
       url = *full;
       auto parsed = boost::urls::parse_absolute_uri(url);

@@ -13,6 +13,8 @@
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {
 
+using namespace std::chrono_literals;
+
 constexpr std::string_view default_endpoint = "http://169.254.169.254";
 constexpr std::string_view token_ttl_header = "X-aws-ec2-metadata-token-ttl-seconds";
 constexpr std::string_view token_header = "X-aws-ec2-metadata-token";
@@ -26,8 +28,9 @@ bool is_true(std::string_view v) {
 class imds_provider final : public credentials_provider {
  public:
   imds_provider(environment env, provider_options options) : env_(std::move(env)), options_(std::move(options)) {
-    options_.http.connect_timeout = std::chrono::seconds(1);
-    options_.http.idle_timeout = std::chrono::seconds(2);
+    // Off EC2 nothing answers at the link-local address: fail fast there.
+    options_.http.connect_timeout = std::min<std::chrono::milliseconds>(options_.http.connect_timeout, 1s);
+    options_.http.idle_timeout = std::min<std::chrono::milliseconds>(options_.http.idle_timeout, 2s);
     http_ = std::make_unique<http_client>(options_.http);
   }
 
@@ -99,7 +102,7 @@ class imds_provider final : public credentials_provider {
     token_ = res->body;
     token_base_ = base;
     // Renewed well before the service forgets it.
-    token_expiry_ = now + std::chrono::seconds(options_.imds_token_ttl) * 9 / 10;
+    token_expiry_ = now + std::chrono::milliseconds(std::chrono::seconds(options_.imds_token_ttl)) * 9 / 10;
     return token_;
   }
 

@@ -25,11 +25,13 @@ struct provider_options {
   /// After a failed refresh, while the old credentials still work, wait this long before trying again.
   std::chrono::seconds retry_after_failure{10};
   clock_function now;  ///< empty: the system clock
-  /// Options for the instance metadata, container and web identity calls (their timeouts are
-  /// shortened: see each source). `ca_file` also applies to STS.
+  /// Options for the instance metadata, container and web identity calls (instance metadata and
+  /// container sources cap the timeouts lower: see each). `ca_file` also applies to STS.
   http_options http;
   /// Seconds an IMDSv2 session token lives (X-aws-ec2-metadata-token-ttl-seconds).
   int imds_token_ttl = 21600;
+  /// Where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI points (tests put a loopback server there).
+  std::string container_host = "http://169.254.170.2";
 };
 
 /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN.
