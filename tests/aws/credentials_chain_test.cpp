@@ -4,7 +4,7 @@
 #include "aws/credentials_providers.hpp"
 #include "catch_result.hpp"
 #include "support/credentials_fixtures.hpp"
-#include "support/loopback_http.hpp"
+#include "support/loopback_server.hpp"
 
 using namespace spool;
 using spool::test::fake_env;
@@ -92,8 +92,8 @@ TEST_CASE("chain: nothing anywhere is no_credentials, naming what was tried", "[
 TEST_CASE("chain: a configured source that fails stops the chain", "[aws][credentials]") {
   temp_dir dir;
   // A container endpoint that would answer: the chain must not reach it.
-  test::loopback_http ecs([](const test::loopback_request&) {
-    return test::loopback_response{200, {}, R"({"AccessKeyId":"AKIDECS","SecretAccessKey":"x","Token":"y"})"};
+  test::loopback_server ecs([](const test::server_request&) {
+    return test::server_response{200, {}, R"({"AccessKeyId":"AKIDECS","SecretAccessKey":"x","Token":"y"})"};
   });
   auto vars = isolated(dir);
   vars["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = ecs.url("/creds");

@@ -9,7 +9,7 @@
 #include "aws/credentials_providers.hpp"
 #include "catch_result.hpp"
 #include "support/credentials_fixtures.hpp"
-#include "support/loopback_http.hpp"
+#include "support/loopback_server.hpp"
 
 using namespace spool;
 using namespace std::chrono_literals;
@@ -32,9 +32,9 @@ struct fake_agent {
   std::mutex mutex;
   std::string last_authorization, last_target;
   std::string last_expiration;
-  test::loopback_http server{[this](const test::loopback_request& req) { return answer(req); }};
+  test::loopback_server server{[this](const test::server_request& req) { return answer(req); }};
 
-  test::loopback_response answer(const test::loopback_request& req) {
+  test::server_response answer(const test::server_request& req) {
     std::lock_guard lock(mutex);
     last_authorization = req.header("Authorization");
     last_target = req.target;
@@ -134,10 +134,10 @@ TEST_CASE("container: plain http only to loopback or the agents' addresses", "[a
 TEST_CASE("container: retried after a reset and a 500, given up on a stall", "[aws][credentials][container]") {
   std::atomic<int> n{0};
   fake_agent agent;
-  test::loopback_http flaky([&](const test::loopback_request& req) {
+  test::loopback_server flaky([&](const test::server_request& req) {
     int i = ++n;
-    if (i == 1) return test::loopback_response{0, {}, {}, test::loopback_response::action::reset};
-    if (i == 2) return test::loopback_response{500, {}, "busy"};
+    if (i == 1) return test::server_response{0, {}, {}, test::server_response::action::reset};
+    if (i == 2) return test::server_response{500, {}, "busy"};
     return agent.answer(req);
   });
   auto env = fake_env({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", flaky.url("/v2/credentials/abc")},
@@ -147,8 +147,8 @@ TEST_CASE("container: retried after a reset and a 500, given up on a stall", "[a
   CHECK(c->access_key_id == "ASIAECSEXAMPLE");
   CHECK(n == 3);
 
-  test::loopback_http stalled([](const test::loopback_request&) {
-    return test::loopback_response{0, {}, {}, test::loopback_response::action::stall};
+  test::loopback_server stalled([](const test::server_request&) {
+    return test::server_response{0, {}, {}, test::server_response::action::stall};
   });
   auto got = aws::container_credentials(fake_env({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", stalled.url("/creds")},
                                                   {"AWS_CONTAINER_AUTHORIZATION_TOKEN", auth_token}}),

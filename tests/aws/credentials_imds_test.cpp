@@ -12,7 +12,7 @@
 #include "aws/credentials_providers.hpp"
 #include "catch_result.hpp"
 #include "support/credentials_fixtures.hpp"
-#include "support/loopback_http.hpp"
+#include "support/loopback_server.hpp"
 
 using namespace spool;
 using namespace std::chrono_literals;
@@ -34,18 +34,18 @@ struct fake_imds {
   std::atomic<bool> has_role{true};
   std::atomic<bool> stall_tokens{false};
   std::string expiration = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr) + 6 * 3600));
-  test::loopback_http server{[this](const test::loopback_request& req) { return answer(req); }};
+  test::loopback_server server{[this](const test::server_request& req) { return answer(req); }};
 
   void forget_tokens() {
     std::lock_guard lock(mutex);
     tokens.clear();
   }
 
-  test::loopback_response answer(const test::loopback_request& req) {
+  test::server_response answer(const test::server_request& req) {
     std::lock_guard lock(mutex);
     auto now = std::chrono::steady_clock::now();
     if (req.method == "PUT" && req.target == "/latest/api/token") {
-      if (stall_tokens) return {0, {}, {}, test::loopback_response::action::stall};
+      if (stall_tokens) return {0, {}, {}, test::server_response::action::stall};
       ++token_puts;
       auto ttl_text = req.header("X-aws-ec2-metadata-token-ttl-seconds");
       int ttl = 0;
@@ -63,7 +63,7 @@ struct fake_imds {
       return {401, {}, ""};
     }
     if (req.target == roles)
-      return has_role ? test::loopback_response{200, {}, "web-role"} : test::loopback_response{404, {}, ""};
+      return has_role ? test::server_response{200, {}, "web-role"} : test::server_response{404, {}, ""};
     if (req.target == std::string(roles) + "web-role")
       return {
           200,
@@ -139,7 +139,7 @@ TEST_CASE("IMDS: disabled, unreachable, stalled or without a role is no_credenti
 
   std::string closed;
   {
-    test::loopback_http gone([](const test::loopback_request&) { return test::loopback_response{}; });
+    test::loopback_server gone([](const test::server_request&) { return test::server_response{}; });
     closed = gone.url();
   }
   auto unreachable =

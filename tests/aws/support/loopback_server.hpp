@@ -16,7 +16,7 @@
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::test {
 
-struct loopback_request {
+struct server_request {
   std::string method;  ///< "GET", "PUT", ...
   std::string target;  ///< path and query as sent
   std::vector<std::pair<std::string, std::string>> headers;
@@ -26,7 +26,7 @@ struct loopback_request {
   bool has_header(std::string_view name) const;
 };
 
-struct loopback_response {
+struct server_response {
   enum class action {
     answer,  ///< send status, headers and body
     reset,   ///< close the connection at once with a TCP reset, answering nothing
@@ -38,16 +38,16 @@ struct loopback_response {
   action then = action::answer;
 };
 
-using loopback_handler = std::function<loopback_response(const loopback_request&)>;
+using server_handler = std::function<server_response(const server_request&)>;
 
-class loopback_http {
+class loopback_server {
  public:
   /// Binds and starts serving; throws when it cannot bind.
-  explicit loopback_http(loopback_handler handler);
+  explicit loopback_server(server_handler handler);
   /// Stops the server (stalled connections included) and joins its thread.
-  ~loopback_http();
-  loopback_http(const loopback_http&) = delete;
-  loopback_http& operator=(const loopback_http&) = delete;
+  ~loopback_server();
+  loopback_server(const loopback_server&) = delete;
+  loopback_server& operator=(const loopback_server&) = delete;
 
   std::uint16_t port() const noexcept;
   /// "http://127.0.0.1:PORT" + path.

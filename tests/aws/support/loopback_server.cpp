@@ -1,4 +1,4 @@
-#include "support/loopback_http.hpp"
+#include "support/loopback_server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -30,18 +30,18 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 }  // namespace
 
-std::string loopback_request::header(std::string_view name) const {
+std::string server_request::header(std::string_view name) const {
   for (const auto& [n, v] : headers)
     if (iequals(n, name)) return v;
   return {};
 }
 
-bool loopback_request::has_header(std::string_view name) const {
+bool server_request::has_header(std::string_view name) const {
   return std::any_of(headers.begin(), headers.end(), [&](const auto& h) { return iequals(h.first, name); });
 }
 
-struct loopback_http::impl {
-  loopback_handler handler;
+struct loopback_server::impl {
+  server_handler handler;
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
   std::uint16_t port = 0;
@@ -57,7 +57,7 @@ struct loopback_http::impl {
     }
   }
 
-  loopback_response answer(const loopback_request& req) {
+  server_response answer(const server_request& req) {
     try {
       return handler(req);
     } catch (const std::exception& e) {
@@ -73,18 +73,18 @@ struct loopback_http::impl {
       co_await http::async_read(socket, buffer, raw, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
       ++requests;
-      loopback_request req;
+      server_request req;
       req.method = std::string(raw.method_string());
       req.target = std::string(raw.target());
       for (const auto& f : raw) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
       req.body = raw.body();
       auto res = answer(req);
-      if (res.then == loopback_response::action::reset) {
+      if (res.then == server_response::action::reset) {
         socket.set_option(asio::socket_base::linger(true, 0), ec);
         socket.close(ec);
         co_return;
       }
-      if (res.then == loopback_response::action::stall) {
+      if (res.then == server_response::action::stall) {
         asio::steady_timer forever(ioc, std::chrono::hours(1));
         co_await forever.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         co_return;
@@ -100,7 +100,7 @@ struct loopback_http::impl {
   }
 };
 
-loopback_http::loopback_http(loopback_handler handler) : impl_(std::make_unique<impl>()) {
+loopback_server::loopback_server(server_handler handler) : impl_(std::make_unique<impl>()) {
   auto& s = *impl_;
   s.handler = std::move(handler);
   tcp::endpoint local(asio::ip::make_address("127.0.0.1"), 0);
@@ -112,17 +112,17 @@ loopback_http::loopback_http(loopback_handler handler) : impl_(std::make_unique<
   s.thread = std::thread([&s] { s.ioc.run(); });
 }
 
-loopback_http::~loopback_http() {
+loopback_server::~loopback_server() {
   impl_->ioc.stop();
   impl_->thread.join();
 }
 
-std::uint16_t loopback_http::port() const noexcept { return impl_->port; }
+std::uint16_t loopback_server::port() const noexcept { return impl_->port; }
 
-std::string loopback_http::url(std::string_view path) const {
+std::string loopback_server::url(std::string_view path) const {
   return "http://127.0.0.1:" + std::to_string(impl_->port) + std::string(path);
 }
 
-int loopback_http::requests() const noexcept { return impl_->requests; }
+int loopback_server::requests() const noexcept { return impl_->requests; }
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::test
