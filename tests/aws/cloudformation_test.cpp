@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "support/moto_iam.hpp"
+#include "support/services.hpp"
 
 using namespace spool;
 namespace json = boost::json;
@@ -48,18 +48,17 @@ TEST_CASE("CloudFormation: the stack deploys into moto with the queues, redrive 
   // Values the template does not default to, so the checks below see the parameters arrive.
   const std::string bucket = "spool-media", principal = "ecs-tasks.amazonaws.com";
   const std::int64_t max_receive = 7, visibility = 45;
-  auto run = test::run_process(
+  if (auto why = test::aws::moto_service::unavailable()) {
+    WARN("SKIP: moto is not installed (" << *why << ")");
+    return;
+  }
+  auto run = test::aws::run_command(
       {"python3", source + "/tests/aws/tools/deploy_stack.py", "--template", source + "/docs/aws/spool-stack.yaml",
        "--parameter", "BucketName=" + bucket, "--parameter", "MaxReceiveCount=" + std::to_string(max_receive),
        "--parameter", "VisibilityTimeout=" + std::to_string(visibility), "--parameter", "TaskPrincipal=" + principal},
-      120s);
-  if (run.exit_code == 3 || run.exit_code == 127) {
-    WARN("SKIP: moto is not installed (" << run.err << ")");
-    return;
-  }
+      {}, 120s);
   INFO("stderr: " << run.err);
-  REQUIRE_FALSE(run.timed_out);
-  REQUIRE(run.exit_code == 0);
+  REQUIRE(run.exit_status == 0);
   auto report = json::parse(run.out);
   INFO("report: " << run.out.substr(0, 4000));
 

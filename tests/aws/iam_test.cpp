@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "support/moto_iam.hpp"
+#include "support/services.hpp"
 
 using namespace spool;
 namespace aws = spool::aws;
@@ -191,32 +192,26 @@ std::vector<row> matrix() {
 
 TEST_CASE("IAM: each role's keys can do what its policy in docs/aws allows, and are refused the rest",
           "[aws][moto][iam]") {
-  if (auto why = test::moto_unavailable(); !why.empty()) {
-    WARN("SKIP: moto is not installed (" << why << ")");
-    return;
-  }
-  std::string why;
-  auto moto = test::moto_server::start(why);
-  INFO(why);
-  REQUIRE(moto);  // moto is installed: a server that does not start is a failure
+  auto moto = test::aws::start_moto_or_skip();
+  if (!moto) return;
 
   // Set up with auth off: the users with the policy files unchanged, the queues, the bucket and the
   // objects the rows read.
   context x;
-  auto admin = test::moto_client(moto->endpoint(), "iam", {"AKIDADMIN", "admin-secret", {}, {}, "admin"});
+  auto admin = test::moto_client(moto->endpoint, "iam", {"AKIDADMIN", "admin-secret", {}, {}, "admin"});
   auto web_keys = test::create_user_with_policy(admin, "spool-web-backend", policy_file("iam-web-backend.json"));
   REQUIRE(ok(web_keys));
   auto worker_keys = test::create_user_with_policy(admin, "spool-worker", policy_file("iam-worker.json"));
   REQUIRE(ok(worker_keys));
   {
-    auto sqs_admin = test::moto_client(moto->endpoint(), "sqs", {"AKIDADMIN", "admin-secret", {}, {}, "admin"});
+    auto sqs_admin = test::moto_client(moto->endpoint, "sqs", {"AKIDADMIN", "admin-secret", {}, {}, "admin"});
     auto jobs = test::create_queue(sqs_admin, "spool-jobs");
     auto dlq = test::create_queue(sqs_admin, "spool-jobs-dlq");
     REQUIRE(ok(jobs));
     REQUIRE(ok(dlq));
     x.jobs = *jobs;
     x.dlq = *dlq;
-    auto s3_admin = test::moto_client(moto->endpoint(), "s3", {"AKIDADMIN", "admin-secret", {}, {}, "admin"});
+    auto s3_admin = test::moto_client(moto->endpoint, "s3", {"AKIDADMIN", "admin-secret", {}, {}, "admin"});
     for (auto [path, body] : {std::pair{"", ""},
                               {"/uploads/lecture.mp4", "video"},
                               {"/outputs/job-1/result.json", "{}"},
@@ -226,9 +221,9 @@ TEST_CASE("IAM: each role's keys can do what its policy in docs/aws allows, and 
       REQUIRE(r->status == 200);
     }
   }
-  REQUIRE_FALSE(moto->enforce_auth());
+  REQUIRE_FALSE(test::enforce_moto_auth(moto->endpoint));
 
-  role_clients web(moto->endpoint(), *web_keys), worker(moto->endpoint(), *worker_keys);
+  role_clients web(moto->endpoint, *web_keys), worker(moto->endpoint, *worker_keys);
   for (auto& r : matrix()) {
     auto& c = std::string_view(r.role) == "web" ? web : worker;
     std::string label = std::string(r.role) + ": " + r.what;
@@ -250,7 +245,7 @@ TEST_CASE("IAM: each role's keys can do what its policy in docs/aws allows, and 
   // Enforcement is on: a wrong secret is refused as bad credentials, not evaluated as a policy.
   auto forged = *worker_keys;
   forged.secret_access_key = "not-the-secret";
-  auto impostor = test::moto_client(moto->endpoint(), "sqs", forged);
+  auto impostor = test::moto_client(moto->endpoint, "sqs", forged);
   auto answer = test::sqs_call(impostor, "GetQueueAttributes", on(x.jobs, R"(,"AttributeNames":["All"])"));
   REQUIRE(ok(answer));
   auto e = aws::to_error(aws::parse_service_error(*answer), "GetQueueAttributes with a wrong secret");
