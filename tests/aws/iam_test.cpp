@@ -131,6 +131,8 @@ std::vector<row> matrix() {
       {"web", "sqs:ChangeMessageVisibility on the jobs queue", expect::deny,
        sqs("ChangeMessageVisibility", jobs(stale + R"(,"VisibilityTimeout":0)"))},
       {"web", "sqs:PurgeQueue on the jobs queue", expect::deny, sqs("PurgeQueue", jobs(""))},
+      {"web", "sqs:GetQueueAttributes on the dead-letter queue (opening the queue reads it)", expect::allow,
+       sqs("GetQueueAttributes", dlq(R"(,"AttributeNames":["All"])"))},
       {"web", "sqs:SendMessage on the dead-letter queue", expect::deny,
        sqs("SendMessage", dlq(R"(,"MessageBody":"job-x")"))},
       {"web", "sqs:ReceiveMessage on the dead-letter queue", expect::deny, sqs("ReceiveMessage", dlq(receive))},
