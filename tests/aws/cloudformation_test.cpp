@@ -46,7 +46,8 @@ TEST_CASE("CloudFormation: the stack deploys into moto with the queues, redrive 
           "[aws][moto][cloudformation]") {
   const std::string source = SPOOL_SOURCE_DIR;
   // Values the template does not default to, so the checks below see the parameters arrive.
-  const std::string bucket = "spool-media", principal = "ecs-tasks.amazonaws.com";
+  const std::string bucket = "spool-media", principal = "ecs-tasks.amazonaws.com",
+                    origin = "https://lectures.example.edu";
   const std::int64_t max_receive = 7, visibility = 45;
   if (auto why = test::aws::moto_service::unavailable()) {
     WARN("SKIP: moto is not installed (" << *why << ")");
@@ -55,7 +56,8 @@ TEST_CASE("CloudFormation: the stack deploys into moto with the queues, redrive 
   auto run = test::aws::run_command(
       {"python3", source + "/tests/aws/tools/deploy_stack.py", "--template", source + "/docs/aws/spool-stack.yaml",
        "--parameter", "BucketName=" + bucket, "--parameter", "MaxReceiveCount=" + std::to_string(max_receive),
-       "--parameter", "VisibilityTimeout=" + std::to_string(visibility), "--parameter", "TaskPrincipal=" + principal},
+       "--parameter", "VisibilityTimeout=" + std::to_string(visibility), "--parameter", "TaskPrincipal=" + principal,
+       "--parameter", "WebOrigin=" + origin},
       {}, 120s);
   INFO("stderr: " << run.err);
   REQUIRE(run.exit_status == 0);
@@ -107,11 +109,19 @@ TEST_CASE("CloudFormation: the stack deploys into moto with the queues, redrive 
     CHECK(attached.front().as_object().at("document") == expected);
   }
 
+  // CORS, where moto applied it: the one origin given.
+  if (const auto* cors = at(report, {"bucket", "cors", "CORSRules"}); cors && cors->is_array()) {
+    REQUIRE(cors->as_array().size() == 1);
+    const auto* origins = at(cors->as_array().front(), {"AllowedOrigins"});
+    REQUIRE(origins);
+    CHECK(*origins == json::array{json::string(origin)});
+  }
+
   // Said, not hidden: what moto's CloudFormation left out.
   std::string not_applied;
   for (const auto& t : report.as_object().at("skipped_resource_types").as_array())
     not_applied += std::string(t.as_string()) + " (not supported by moto's CloudFormation); ";
-  for (auto part : {"public_access_block", "lifecycle", "policy"})
+  for (auto part : {"public_access_block", "lifecycle", "policy", "cors"})
     if (!text(report, {"bucket", part, "error"}).empty())
       not_applied += std::string("the bucket's ") + part + " (" + text(report, {"bucket", part, "error"}) + "); ";
   if (!not_applied.empty()) WARN("not checked: moto did not apply " << not_applied);

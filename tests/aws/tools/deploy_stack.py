@@ -81,6 +81,7 @@ def main():
                 "encryption": api(s3.get_bucket_encryption, Bucket=bucket),
                 "public_access_block": api(s3.get_public_access_block, Bucket=bucket),
                 "lifecycle": api(s3.get_bucket_lifecycle_configuration, Bucket=bucket),
+                "cors": api(s3.get_bucket_cors, Bucket=bucket),
                 "policy": api(s3.get_bucket_policy, Bucket=bucket),
             }
 
