@@ -10,18 +10,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Always the same keys. (spool::aws::static_credentials does this too; this keeps the tests independent
-// of where the credentials chain stands.)
-class fixed_credentials final : public spool::aws::credentials_provider {
- public:
-  explicit fixed_credentials(spool::aws::credentials c) : c_(std::move(c)) {}
-  result<spool::aws::credentials> get() override { return c_; }
-  std::string name() const override { return c_.source; }
-
- private:
-  spool::aws::credentials c_;
-};
-
 std::string form_encode(const std::string& s) { return spool::aws::sigv4::uri_encode(s, false); }
 
 result<std::string> iam_call(spool::aws::service_client& iam, const std::string& form) {
@@ -60,7 +48,7 @@ spool::aws::service_client moto_client(const std::string& endpoint, const std::s
   o.retry.max_attempts = 2;
   o.http.connect_timeout = 5s;
   o.http.idle_timeout = 15s;
-  return spool::aws::service_client(std::move(o), std::make_shared<fixed_credentials>(std::move(creds)));
+  return spool::aws::service_client(std::move(o), spool::aws::static_credentials(std::move(creds)));
 }
 
 result<spool::aws::credentials> create_user_with_policy(spool::aws::service_client& iam, const std::string& name,
