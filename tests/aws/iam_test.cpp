@@ -7,6 +7,8 @@
 // Not in the table, because moto 5.2.1 cannot decide them as AWS does (docs/aws.md says so too):
 // - sqs:GetQueueUrl: moto authorises it against "*" (it finds no queue in the request), so no
 //   queue-scoped grant passes it.
+// - the SQS batch calls (SendMessageBatch, ChangeMessageVisibilityBatch, DeleteMessageBatch): AWS
+//   authorises them as sqs:SendMessage and so on, moto as actions of their own.
 // - s3:ListBucket: moto ignores the s3:prefix condition, and a ListObjectsV2 whose prefix holds a
 //   '/' fails moto's signature check (it signs the decoded query); only the web backend's refusal,
 //   which needs no condition, is checked.
