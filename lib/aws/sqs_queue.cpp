@@ -241,13 +241,12 @@ result<std::vector<result<queue::send_result>>> sqs_queue::send_batch(
   if (chunks == 1 && last_whole && to_send.size() == msgs.size()) return last_whole;
   std::vector<result<queue::send_result>> results;
   results.reserve(msgs.size());
-  for (std::size_t i = 0; i < msgs.size(); ++i) {
+  for (std::size_t i = 0; i < msgs.size(); ++i)
     if (!out[i]) {
       const auto& first = *out[first_of_key.at(msgs[i].dedup_key)];
       out[i] = first ? result<queue::send_result>(queue::send_result{first->message_id, true}) : first;
     }
-    results.push_back(std::move(*out[i]));
-  }
+  for (auto& r : out) results.push_back(std::move(*r));
   return results;
 }
 
