@@ -9,8 +9,8 @@ connection::connection(service_options options, std::shared_ptr<credentials_prov
     : client_(std::move(options), std::move(creds)) {}
 
 result<json::value> connection::call(std::string_view action, const json::object& body, std::string_view what,
-                                     std::string_view queue, bool takes_receipt,
-                                     const io::interrupt_check& interrupt, service_error* refusal) {
+                                     std::string_view queue, bool takes_receipt, const io::interrupt_check& interrupt,
+                                     service_error* refusal) {
   auto answer = client_.call(make_request(endpoint(), action, body), {}, {}, interrupt);
   if (!answer) {
     auto e = answer.error();
@@ -37,7 +37,7 @@ result<std::string> connection::queue_url(const std::string& name, const std::st
 }
 
 result<std::map<std::string, std::string>> connection::attributes(const std::string& url,
-                                                                 const std::vector<std::string>& names) {
+                                                                  const std::vector<std::string>& names) {
   json::array wanted;
   for (const auto& n : names) wanted.emplace_back(n);
   auto answer = call("GetQueueAttributes", {{"QueueUrl", url}, {"AttributeNames", std::move(wanted)}},

@@ -42,7 +42,8 @@ queue::dead_letter_record record_of(const message& m) {
   r.message_id = spool_id(m);
   r.body = body_of(m);
   const bool moved_by_sqs = m.custom.find(attr_dead_at) == m.custom.end();
-  r.reason = moved_by_sqs ? "moved by SQS after the RedrivePolicy's maxReceiveCount receives" : custom_of(m, attr_reason);
+  r.reason =
+      moved_by_sqs ? "moved by SQS after the RedrivePolicy's maxReceiveCount receives" : custom_of(m, attr_reason);
   r.last_error_json = custom_of(m, attr_error);
   // SQS carries the receive count over to the dead-letter queue; the scan that read it counted one more.
   r.receive_count = static_cast<int>(
@@ -88,7 +89,8 @@ error dead_letters::dead_letter(const queue::delivery& d, const std::string& rea
   for (const auto& [k, v] : o.attributes) size += k.size() + v.size() + 6;  // + the DataType "String"
   if (size > dead.max_message_bytes)
     return {errc::invalid_argument, "dead_letter of message " + d.message_id + ": with its reason and error it is " +
-                                        std::to_string(size) + " bytes, over the dead-letter queue's MaximumMessageSize of " +
+                                        std::to_string(size) +
+                                        " bytes, over the dead-letter queue's MaximumMessageSize of " +
                                         std::to_string(dead.max_message_bytes) + " bytes"};
   auto sent = owner_.send_to(dead, o, "dead_letter of message " + d.message_id + " to " + dead.url);
   if (!sent) return sent.error();
@@ -185,7 +187,8 @@ result<std::size_t> dead_letters::redrive(const std::string& message_id) {
     outgoing o;
     set_body(o, body_of(m));
     o.attributes[attr_id] = id;
-    o.attributes[attr_sent_at] = std::to_string(number_attr(m.custom, attr_sent_at, number_attr(m.system, "SentTimestamp")));
+    o.attributes[attr_sent_at] =
+        std::to_string(number_attr(m.custom, attr_sent_at, number_attr(m.system, "SentTimestamp")));
     if (cfg.main.fifo) {
       o.group_id = owner_.group_for(id);
       o.dedup_id = sigv4::sha256_hex(id + "/redrive/" + std::to_string(now_us()));

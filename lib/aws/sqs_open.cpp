@@ -37,7 +37,8 @@ result<queue_info> describe(connection& conn, const std::string& url) {
 }
 
 // The dead-letter queue: the one configured (URL or name), else the RedrivePolicy's target.
-result<std::optional<queue_info>> dead_letter_queue(connection& conn, const sqs_options& o, const std::string& main_url) {
+result<std::optional<queue_info>> dead_letter_queue(connection& conn, const sqs_options& o,
+                                                    const std::string& main_url) {
   std::string url;
   if (o.dead_letter_queue.find("://") != std::string::npos) {
     url = o.dead_letter_queue;

@@ -207,7 +207,9 @@ result<json::value> parse_answer(const http_response& response, std::string_view
   if (response.body.empty()) return json::value(json::object{});
   boost::system::error_code ec;
   auto v = json::parse(response.body, ec);
-  if (ec) return error{errc::network, std::string(what) + ": SQS answered with JSON that does not parse (" + ec.message() + ")"};
+  if (ec)
+    return error{errc::network,
+                 std::string(what) + ": SQS answered with JSON that does not parse (" + ec.message() + ")"};
   return v;
 }
 
@@ -225,11 +227,11 @@ service_error answer_error(const http_response& response) {
 error to_spool_error(const service_error& e, std::string_view what, std::string_view queue, bool takes_receipt) {
   const std::string detail = " (" + e.code + (e.message.empty() ? "" : ": " + e.message) + ")";
   if (one_of(e.code, {"QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", "NonExistentQueue"}))
-    return {errc::invalid_argument, std::string(what) + ": the SQS queue " + std::string(queue) + " does not exist" + detail};
-  if (takes_receipt &&
-      (one_of(e.code, {"ReceiptHandleIsInvalid", "InvalidReceiptHandle", "MessageNotInflight",
-                       "AWS.SimpleQueueService.MessageNotInflight"}) ||
-       contains(e.message, "receipt handle has expired") || contains(e.message, "ReceiptHandle")))
+    return {errc::invalid_argument,
+            std::string(what) + ": the SQS queue " + std::string(queue) + " does not exist" + detail};
+  if (takes_receipt && (one_of(e.code, {"ReceiptHandleIsInvalid", "InvalidReceiptHandle", "MessageNotInflight",
+                                        "AWS.SimpleQueueService.MessageNotInflight"}) ||
+                        contains(e.message, "receipt handle has expired") || contains(e.message, "ReceiptHandle")))
     return {errc::lease_lost, std::string(what) + ": the receipt is no longer current" + detail};
   if (contains(e.message, "Total VisibilityTimeout") || contains(e.message, "beyond the limit"))
     return {errc::invalid_argument,

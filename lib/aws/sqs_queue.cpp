@@ -105,10 +105,10 @@ std::size_t body_limit(std::size_t max_message_bytes) noexcept {
 
 error sqs_queue::check_outgoing(const queue::outgoing_message& m) const {
   if (const auto limit = body_limit(config_.main.max_message_bytes); m.body.size() > limit)
-    return {errc::invalid_argument,
-            "a message of " + std::to_string(m.body.size()) + " bytes is over the " + std::to_string(limit) +
-                " bytes an SQS queue with a MaximumMessageSize of " + std::to_string(config_.main.max_message_bytes) +
-                " bytes takes (room is kept for base64 and spool's message attributes)"};
+    return {errc::invalid_argument, "a message of " + std::to_string(m.body.size()) + " bytes is over the " +
+                                        std::to_string(limit) + " bytes an SQS queue with a MaximumMessageSize of " +
+                                        std::to_string(config_.main.max_message_bytes) +
+                                        " bytes takes (room is kept for base64 and spool's message attributes)"};
   if (m.delay < 0ms || m.delay > max_delay)
     return {errc::invalid_argument, "a delay of " + ms_text(m.delay) + " is outside SQS's 0 .. 900 s"};
   if (config_.main.fifo && m.delay > 0ms)
@@ -286,7 +286,8 @@ result<std::vector<queue::delivery>> sqs_queue::receive(const queue::receive_opt
 }
 
 error sqs_queue::delete_from(const queue_info& q, const std::string& receipt, const std::string& what) {
-  auto answer = config_.conn->call("DeleteMessage", {{"QueueUrl", q.url}, {"ReceiptHandle", receipt}}, what, q.url, true);
+  auto answer =
+      config_.conn->call("DeleteMessage", {{"QueueUrl", q.url}, {"ReceiptHandle", receipt}}, what, q.url, true);
   return answer ? error{} : answer.error();
 }
 
@@ -367,10 +368,12 @@ error sqs_queue::set_visibility(const queue_info& q, const std::vector<std::stri
     const std::size_t end = std::min(receipts.size(), start + max_batch_entries);
     json::array entries;
     for (std::size_t k = start; k < end; ++k)
-      entries.push_back(json::object{
-          {"Id", "v" + std::to_string(k - start)}, {"ReceiptHandle", receipts[k]}, {"VisibilityTimeout", visibility_s}});
-    auto answer = config_.conn->call("ChangeMessageVisibilityBatch", {{"QueueUrl", q.url}, {"Entries", std::move(entries)}},
-                                     "ChangeMessageVisibilityBatch on " + q.url, q.url, true);
+      entries.push_back(json::object{{"Id", "v" + std::to_string(k - start)},
+                                     {"ReceiptHandle", receipts[k]},
+                                     {"VisibilityTimeout", visibility_s}});
+    auto answer =
+        config_.conn->call("ChangeMessageVisibilityBatch", {{"QueueUrl", q.url}, {"Entries", std::move(entries)}},
+                           "ChangeMessageVisibilityBatch on " + q.url, q.url, true);
     auto parsed = answer ? parse_batch(*answer) : result<batch_answer>(answer.error());
     if (!parsed && !first) first = parsed.error();
     if (parsed && !parsed->failed.empty() && !first)

@@ -48,7 +48,7 @@ SPOOL_API result<std::shared_ptr<queue::queue_adapter>> make_sqs_queue(const sqs
 /// Extends several leases at once: one ChangeMessageVisibilityBatch per 10 deliveries on an SQS
 /// queue, one extend each on any other backend. One answer per delivery, in order.
 SPOOL_API std::vector<result<queue::clock::time_point>> extend_batch(queue::queue_adapter& q,
-                                                                      const std::vector<queue::delivery>& deliveries,
-                                                                      std::chrono::milliseconds lease);
+                                                                     const std::vector<queue::delivery>& deliveries,
+                                                                     std::chrono::milliseconds lease);
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::aws
