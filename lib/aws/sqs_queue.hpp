@@ -24,7 +24,7 @@ struct queue_info {
   std::string url;
   std::string arn;
   bool fifo = false;
-  std::size_t max_message_bytes = 256 * 1024;
+  std::size_t max_message_bytes = std::size_t{256} * 1024;  // SQS's default MaximumMessageSize
 };
 
 // The message attributes spool adds. A message keeps spool's id across a dead-letter move and a
