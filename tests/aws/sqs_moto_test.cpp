@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include "aws/http_client.hpp"
+#include "aws/service_client.hpp"
+#include "aws/sigv4.hpp"
 #include "sqs_fixture.hpp"
 #include "support/services.hpp"
 
@@ -14,11 +16,39 @@ using spool::errc;
 
 namespace {
 
-json::value cli(const std::string& endpoint, const std::vector<std::string>& args) {
-  auto r = spool::test::aws::aws_cli(endpoint, args);
-  INFO("aws " << args.at(0) << " " << args.at(1) << ": " << r.err);
-  REQUIRE(r.exit_status == 0);
-  return json::parse(r.out.empty() ? "{}" : r.out);
+// One call to moto before auth is enforced (any key signs), signed as the AWS CLI would.
+std::string signed_call(const std::string& endpoint, const std::string& service, const std::string& content_type,
+                        const std::string& target, std::string body) {
+  spool::aws::service_options so;
+  so.where = {"us-east-1", service};
+  so.endpoint = endpoint;
+  spool::aws::service_client client(so, spool::aws::static_credentials({"AKIDSETUP", "setup-secret", "", {}, "test"}));
+  spool::aws::http_request r;
+  r.method = "POST";
+  r.url = endpoint + "/";
+  r.headers = {{"Content-Type", content_type}};
+  if (!target.empty()) r.headers.push_back({"X-Amz-Target", target});
+  r.body = std::move(body);
+  auto answer = client.call(r);
+  REQUIRE(answer.has_value());
+  INFO(service << ": " << answer->body);
+  REQUIRE(answer->status == 200);
+  return answer->body;
+}
+
+// IAM speaks the query protocol.
+std::string iam(const std::string& endpoint, const std::string& form) {
+  return signed_call(endpoint, "iam", "application/x-www-form-urlencoded; charset=utf-8", "",
+                     "Version=2010-05-08&" + form);
+}
+
+// The text of the first <tag> of an XML answer.
+std::string xml_text(const std::string& xml, const std::string& tag) {
+  auto from = xml.find("<" + tag + ">"), to = xml.find("</" + tag + ">");
+  REQUIRE(from != std::string::npos);
+  REQUIRE(to != std::string::npos);
+  from += tag.size() + 2;
+  return xml.substr(from, to - from);
 }
 
 spool::aws::sqs_options options(const std::string& endpoint, const std::string& url, const std::string& key,
@@ -35,19 +65,22 @@ TEST_CASE("Aws::Sqs::Moto: IAM refusals are access_denied, a wrong secret no_cre
   auto moto = spool::test::aws::start_moto_or_skip();
   if (!moto) return;
   const auto& ep = moto->endpoint;
-  const auto url =
-      std::string(cli(ep, {"sqs", "create-queue", "--queue-name", "spool-moto-jobs"}).at("QueueUrl").as_string());
+  const auto url = std::string(json::parse(signed_call(ep, "sqs", "application/x-amz-json-1.0", "AmazonSQS.CreateQueue",
+                                                       R"({"QueueName":"spool-moto-jobs"})"))
+                                   .at("QueueUrl")
+                                   .as_string());
   const std::string arn = "arn:aws:sqs:us-east-1:" + std::string(moto->account_id) + ":spool-moto-jobs";
-  cli(ep, {"iam", "create-user", "--user-name", "reader"});
   const auto policy = json::serialize(json::object{
       {"Version", "2012-10-17"},
       {"Statement", json::array{json::object{
                         {"Effect", "Allow"},
                         {"Action", json::array{"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}},
                         {"Resource", arn}}}}});
-  cli(ep, {"iam", "put-user-policy", "--user-name", "reader", "--policy-name", "read", "--policy-document", policy});
-  const auto key = cli(ep, {"iam", "create-access-key", "--user-name", "reader"}).at("AccessKey");
-  const std::string key_id(key.at("AccessKeyId").as_string()), secret(key.at("SecretAccessKey").as_string());
+  iam(ep, "Action=CreateUser&UserName=reader");
+  iam(ep, "Action=PutUserPolicy&UserName=reader&PolicyName=read&PolicyDocument=" +
+              spool::aws::sigv4::uri_encode(policy, false));
+  const auto key = iam(ep, "Action=CreateAccessKey&UserName=reader");
+  const std::string key_id = xml_text(key, "AccessKeyId"), secret = xml_text(key, "SecretAccessKey");
 
   spool::aws::http_client http;
   auto reset = http.send({"POST", ep + "/moto-api/reset-auth", {{"Content-Type", "text/plain"}}, "0", nullptr});
