@@ -4,6 +4,8 @@
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 
-void register_sqs_scheme();  // sqs://REGION/ACCOUNT/QUEUE (sqs_uri.cpp)
+/// sqs://REGION/ACCOUNT/QUEUE as a queue backend (sqs_uri.cpp), with endpoint and credentials from the
+/// environment. Once; later calls do nothing.
+void register_sqs_scheme();
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::aws
