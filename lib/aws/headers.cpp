@@ -1,8 +1,8 @@
 // HTTP header lists and URLs as messages may show them.
-#include "aws/http_client.hpp"
-
 #include <algorithm>
 #include <cctype>
+
+#include "aws/http_client.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {

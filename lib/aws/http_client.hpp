@@ -42,7 +42,7 @@ struct http_request {
   /// "https://host[:port]/path?query": path and query exactly as they go on the wire (encoded).
   std::string url;
   http_headers headers;
-  std::string body;                ///< a small body (JSON, XML); ignored when `stream` is set
+  std::string body;                     ///< a small body (JSON, XML); ignored when `stream` is set
   std::shared_ptr<body_reader> stream;  ///< a large body, streamed
 };
 

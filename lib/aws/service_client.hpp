@@ -9,13 +9,13 @@
 #include <spool/error.hpp>
 #include <spool/io.hpp>
 
-#include "aws/http_client.hpp"
-#include "aws/sigv4.hpp"
-
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+
+#include "aws/http_client.hpp"
+#include "aws/sigv4.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 
@@ -35,14 +35,14 @@ service_error parse_service_error(const http_response& response);
 error to_error(const service_error& e, std::string_view what);
 
 struct retry_policy {
-  int max_attempts = 5;                         ///< attempts per call, the first included
-  std::chrono::milliseconds base{100};          ///< the first backoff's cap
-  std::chrono::milliseconds cap{20'000};        ///< no backoff is longer
-  int budget = 100;                             ///< retries the client may spend; refilled by successes
+  int max_attempts = 5;                   ///< attempts per call, the first included
+  std::chrono::milliseconds base{100};    ///< the first backoff's cap
+  std::chrono::milliseconds cap{20'000};  ///< no backoff is longer
+  int budget = 100;                       ///< retries the client may spend; refilled by successes
 };
 
 struct service_options {
-  scope where;
+  sigv4::scope where;
   std::string endpoint;  ///< "https://sqs.eu-west-1.amazonaws.com" (no trailing slash)
   retry_policy retry;
   http_options http;

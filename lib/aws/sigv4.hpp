@@ -3,11 +3,11 @@
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
 #include <spool/aws/credentials.hpp>
 
-#include "aws/http_client.hpp"
-
 #include <chrono>
 #include <string>
 #include <string_view>
+
+#include "aws/http_client.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws::sigv4 {
 

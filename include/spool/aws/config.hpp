@@ -17,8 +17,8 @@ SPOOL_API result<std::string> resolve_region(const environment& env);
 
 /// A service's endpoint.
 struct SPOOL_API endpoint {
-  std::string url;          ///< "https://sqs.eu-west-1.amazonaws.com", "http://127.0.0.1:4566"
-  bool custom = false;      ///< from an override: S3 then addresses buckets by path
+  std::string url;      ///< "https://sqs.eu-west-1.amazonaws.com", "http://127.0.0.1:4566"
+  bool custom = false;  ///< from an override: S3 then addresses buckets by path
 };
 
 /// `service` is "sqs", "s3" or "sts". AWS_ENDPOINT_URL_<SERVICE> (SQS, S3, STS), then

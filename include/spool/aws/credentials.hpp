@@ -22,9 +22,9 @@ using wall_clock = std::chrono::system_clock;
 struct SPOOL_API credentials {
   std::string access_key_id;
   std::string secret_access_key;
-  std::string session_token;                    ///< empty for long-term keys
+  std::string session_token;                     ///< empty for long-term keys
   std::optional<wall_clock::time_point> expiry;  ///< when temporary credentials stop working
-  std::string source;                           ///< where they came from ("environment", "profile dev", ...)
+  std::string source;                            ///< where they came from ("environment", "profile dev", ...)
 };
 
 /// Reads one environment variable; an empty optional when it is not set. Tests and hosts pass their
