@@ -16,18 +16,22 @@ CLANG_FORMAT ?= clang-format
 RUN_CLANG_TIDY ?= run-clang-tidy
 FORMAT_DIRS = include lib cli tests examples bench
 
-.PHONY: all deps build test demo asan tsan fuzz corpus bench bench-queue format format-check tidy clean
+.PHONY: all deps aws-tools build test demo asan tsan fuzz corpus bench bench-queue format format-check tidy clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh build
 
+# The aws tests' local emulators (npm, pinned by tests/aws/tools/package-lock.json) and AWS's SigV4 suite.
+aws-tools:
+	@scripts/install-aws-tools.sh $(BUILD)/aws-tools
+
 build: deps
 	cmake -S . -B $(BUILD) -DSPOOL_WERROR=ON $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test: build aws-tools
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 900
 
 # Every C++ file laid out as .clang-format says: `format` rewrites them, `format-check` fails on the
@@ -51,9 +55,9 @@ tidy: deps
 	  '$(CURDIR)/lib/(core|storage|queue|media|worker)/.*\.cpp$$'
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
-asan: deps
+asan: deps aws-tools
 	cmake -S . -B $(ASAN_BUILD) -DSPOOL_SANITIZE=address,undefined -DSPOOL_BUILD_BENCH=OFF \
-	  -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+	  -DCMAKE_BUILD_TYPE=Debug -DSPOOL_AWS_TOOLS_DIR=$(CURDIR)/$(BUILD)/aws-tools $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
