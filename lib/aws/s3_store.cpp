@@ -1,5 +1,6 @@
 // S3 as a spool store: inputs, packages, status.json beside the package, read-back and listing.
 #include <spool/aws/s3.hpp>
+#include <spool/json_text.hpp>
 #include <spool/package_layout.hpp>
 
 #include <algorithm>
