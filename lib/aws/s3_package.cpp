@@ -52,7 +52,8 @@ error s3_package::check_name(std::string_view name) const {
   }
   if (!ok) return error(errc::internal, "a package file name must be a relative path: '" + std::string(name) + "'");
   std::lock_guard lock(mutex_);
-  if (committed_ || aborted_) return error(errc::internal, "the package is already committed or aborted");
+  if (aborted_) return error(errc::cancelled, "the package was aborted");
+  if (committed_) return error(errc::internal, "the package is already committed");
   return {};
 }
 
