@@ -216,9 +216,34 @@ error s3_package::commit(const std::function<error()>& check) {
       if (auto e = check()) return e;
     if (auto e = put_object(name, std::move(text))) return e;
   }
-  std::lock_guard lock(mutex_);
-  committed_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    committed_ = true;
+  }
+  if (overwrite_) remove_stale();
   return {};
+}
+
+void s3_package::remove_stale() noexcept {
+  // The replaced package's files that this one does not have; best effort, the package is whole.
+  try {
+    std::set<std::string> written;
+    {
+      std::lock_guard lock(mutex_);
+      written = written_;
+    }
+    std::vector<std::string> stale;
+    std::string token;
+    do {
+      auto page = client_->list(where_.bucket, where_.key, "", token);
+      if (!page) return;
+      for (auto& k : page->keys)
+        if (!written.contains(k) && k != key_of(package_layout::status)) stale.push_back(std::move(k));
+      token = page->next;
+    } while (!token.empty());
+    for (const auto& k : stale) (void)client_->remove(where_.bucket, k);
+  } catch (...) {
+  }
 }
 
 void s3_package::abort() noexcept {

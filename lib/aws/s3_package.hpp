@@ -53,6 +53,7 @@ class s3_package final : public io::package_sink {
   void record_error(error e);
   error put_object(const std::string& name, std::string body);
   void stop_threads() noexcept;
+  void remove_stale() noexcept;
 
   std::shared_ptr<s3_client> client_;
   s3_uri where_;

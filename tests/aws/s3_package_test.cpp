@@ -298,6 +298,13 @@ TEST_CASE("An S3 prefix holding a package is output_exists unless overwriting", 
   REQUIRE(replacing.has_value());
   // The old completion marker is gone before anything new is written.
   CHECK(listed(server.endpoint(), "media", "out/job6/").count("out/job6/result.json") == 0);
+  REQUIRE_FALSE((*replacing)->put("720p/seg_00002.m4s", bytes_of(s3test::random_bytes(10, 1))));
+  REQUIRE_FALSE((*replacing)->put_manifest("result.json", "{\"job\":\"new\"}\n"));
+  REQUIRE_FALSE((*replacing)->commit({}));
+  // The new package only: the old one's segment is gone.
+  CHECK(listed(server.endpoint(), "media", "out/job6/") ==
+        std::set<std::string>{"out/job6/720p/seg_00002.m4s", "out/job6/result.json"});
+  CHECK(get(server.endpoint() + "/media/out/job6/result.json") == "{\"job\":\"new\"}\n");
   // A package that appears while this one is written is not overwritten at commit.
   auto first = open_s3_package(client, "media/out/job7", false);
   REQUIRE(first.has_value());
