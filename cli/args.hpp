@@ -145,5 +145,6 @@ parsed_line parse_command_line(const command_entry& entry, const po::options_des
 std::span<const command_entry> media_commands();
 std::span<const command_entry> queue_commands();
 std::span<const command_entry> worker_commands();
+std::span<const command_entry> presign_commands();
 
 }  // namespace spool::cli

@@ -3,10 +3,10 @@
 
 #include <spool/job.hpp>
 
+#include <algorithm>
+
 #include "aws/s3_multipart.hpp"
 #include "aws/sigv4.hpp"
-
-#include <algorithm>
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {
@@ -90,8 +90,7 @@ result<presigned_upload> presign_multipart(s3_client& client, const s3_uri& wher
   out.upload_id = *id;
   const std::string upload = "uploadId=" + encode_query(out.upload_id);
   auto sign = [&](std::string_view method, const std::string& query) {
-    return presign_raw(client, method, client.url(where.bucket, where.key, query), out.expires, now, {},
-                       out.warnings);
+    return presign_raw(client, method, client.url(where.bucket, where.key, query), out.expires, now, {}, out.warnings);
   };
   for (int n = 1; n <= out.plan.parts; ++n) {
     auto url = sign("PUT", "partNumber=" + std::to_string(n) + "&" + upload);

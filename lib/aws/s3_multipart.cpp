@@ -37,8 +37,8 @@ result<std::string> create_multipart(s3_client& c, std::string_view bucket, std:
   return *std::move(id);
 }
 
-result<std::string> upload_part(s3_client& c, std::string_view bucket, std::string_view key,
-                                std::string_view upload_id, int number, std::shared_ptr<body_reader> body) {
+result<std::string> upload_part(s3_client& c, std::string_view bucket, std::string_view key, std::string_view upload_id,
+                                int number, std::shared_ptr<body_reader> body) {
   http_request rq;
   rq.method = "PUT";
   rq.url = c.url(bucket, key, part_query(upload_id, number));
@@ -104,7 +104,8 @@ result<std::shared_ptr<body_reader>> file_body(const std::filesystem::path& file
     for (;;) {
       ssize_t n = ::pread(holder->fd, buf.data(), want, offset + *pos);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return error(errc::io_error, "cannot read " + file.string() + ": " + std::generic_category().message(errno));
+      if (n < 0)
+        return error(errc::io_error, "cannot read " + file.string() + ": " + std::generic_category().message(errno));
       if (n == 0) return error(errc::io_error, file.string() + " became shorter while it was uploaded");
       *pos += n;
       return static_cast<std::size_t>(n);

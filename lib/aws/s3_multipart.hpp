@@ -20,8 +20,8 @@ struct completed_part {
 result<std::string> create_multipart(s3_client& c, std::string_view bucket, std::string_view key,
                                      const http_headers& headers);
 /// Uploads part `number` (1-based) from `body`; its ETag.
-result<std::string> upload_part(s3_client& c, std::string_view bucket, std::string_view key,
-                                std::string_view upload_id, int number, std::shared_ptr<body_reader> body);
+result<std::string> upload_part(s3_client& c, std::string_view bucket, std::string_view key, std::string_view upload_id,
+                                int number, std::shared_ptr<body_reader> body);
 error complete_multipart(s3_client& c, std::string_view bucket, std::string_view key, std::string_view upload_id,
                          const std::vector<completed_part>& parts);
 error abort_multipart(s3_client& c, std::string_view bucket, std::string_view key, std::string_view upload_id);

@@ -90,7 +90,8 @@ void s3_package::run_uploads() {
     }
     const auto size = static_cast<std::int64_t>(j.bytes.size());
     error e;
-    if (!first_error()) e = put_object(j.name, std::string(reinterpret_cast<const char*>(j.bytes.data()), j.bytes.size()));
+    if (!first_error())
+      e = put_object(j.name, std::string(reinterpret_cast<const char*>(j.bytes.data()), j.bytes.size()));
     j.bytes = {};
     {
       std::lock_guard lock(mutex_);
@@ -304,7 +305,8 @@ result<std::unique_ptr<io::package_sink>> open_s3_package(std::shared_ptr<s3_cli
     // Replacing: the old completion marker goes first, so nobody takes the mix for a finished package.
     if (auto e = client->remove(where->bucket, prefix + std::string(package_layout::result))) return e;
   }
-  return std::unique_ptr<io::package_sink>(std::make_unique<s3_package>(std::move(client), *std::move(where), overwrite));
+  return std::unique_ptr<io::package_sink>(
+      std::make_unique<s3_package>(std::move(client), *std::move(where), overwrite));
 }
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::aws

@@ -68,8 +68,8 @@ class s3_package final : public io::package_sink {
   int in_flight_ = 0;
   bool stopping_ = false;
   error error_;
-  std::set<std::string> written_;               ///< keys this attempt created
-  std::map<std::string, std::string> uploads_;  ///< key -> multipart upload id in progress
+  std::set<std::string> written_;                               ///< keys this attempt created
+  std::map<std::string, std::string> uploads_;                  ///< key -> multipart upload id in progress
   std::vector<std::pair<std::string, std::string>> manifests_;  ///< name, text, in the order given
   bool committed_ = false;
   bool aborted_ = false;

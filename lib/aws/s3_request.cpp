@@ -26,11 +26,16 @@ std::string decode_entities(std::string_view s) {
       continue;
     }
     auto ent = s.substr(i + 1, semi - i - 1);
-    if (ent == "amp") out += '&';
-    else if (ent == "lt") out += '<';
-    else if (ent == "gt") out += '>';
-    else if (ent == "quot") out += '"';
-    else if (ent == "apos") out += '\'';
+    if (ent == "amp")
+      out += '&';
+    else if (ent == "lt")
+      out += '<';
+    else if (ent == "gt")
+      out += '>';
+    else if (ent == "quot")
+      out += '"';
+    else if (ent == "apos")
+      out += '\'';
     else if (ent.size() > 1 && ent[0] == '#') {
       unsigned cp = 0;
       bool hex = ent[1] == 'x' || ent[1] == 'X';
@@ -105,7 +110,8 @@ std::string s3_name(std::string_view bucket, std::string_view key) {
 result<s3_uri> split_path(std::string_view path) {
   if (path.starts_with(s3_scheme)) path.remove_prefix(s3_scheme.size());
   auto slash = path.find('/');
-  s3_uri u{std::string(path.substr(0, slash)), slash == std::string_view::npos ? "" : std::string(path.substr(slash + 1))};
+  s3_uri u{std::string(path.substr(0, slash)),
+           slash == std::string_view::npos ? "" : std::string(path.substr(slash + 1))};
   if (!valid_bucket_name(u.bucket))
     return error(errc::invalid_argument, "'" + u.bucket + "' is not a valid S3 bucket name");
   if (u.key.size() > 1024) return error(errc::invalid_argument, "an S3 key is at most 1024 bytes long");
@@ -113,21 +119,24 @@ result<s3_uri> split_path(std::string_view path) {
 }
 
 result<s3_uri> parse_s3_uri(std::string_view uri) {
-  if (uri.size() < s3_scheme.size() ||
-      !std::equal(s3_scheme.begin(), s3_scheme.end(), uri.begin(),
-                  [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); }))
+  if (uri.size() < s3_scheme.size() || !std::equal(s3_scheme.begin(), s3_scheme.end(), uri.begin(), [](char a, char b) {
+        return a == std::tolower(static_cast<unsigned char>(b));
+      }))
     return error(errc::invalid_argument, "not an s3:// URI: " + std::string(uri.substr(0, 200)));
   return split_path(uri.substr(s3_scheme.size()));
 }
 
 s3_client::s3_client(s3_options options)
-    : options_(std::move(options)), service_([this] {
-        service_options so;
-        so.where = {options_.region, "s3"};
-        so.endpoint = options_.endpoint;
-        so.http.ca_file = options_.ca_file;
-        return so;
-      }(), options_.credentials) {}
+    : options_(std::move(options)),
+      service_(
+          [this] {
+            service_options so;
+            so.where = {options_.region, "s3"};
+            so.endpoint = options_.endpoint;
+            so.http.ca_file = options_.ca_file;
+            return so;
+          }(),
+          options_.credentials) {}
 
 bool s3_client::path_style_for(std::string_view bucket) const noexcept {
   // A dotted bucket in the host would not match the endpoint's wildcard certificate.
@@ -201,7 +210,8 @@ error s3_client::put(std::string_view bucket, std::string_view key, std::string 
   rq.method = "PUT";
   rq.url = url(bucket, key);
   rq.headers = std::move(headers);
-  if (find_header(rq.headers, "Content-Type").empty()) set_header(rq.headers, "Content-Type", "application/octet-stream");
+  if (find_header(rq.headers, "Content-Type").empty())
+    set_header(rq.headers, "Content-Type", "application/octet-stream");
   rq.body = std::move(body);
   auto r = send(std::move(rq), "PUT " + s3_name(bucket, key));
   return r ? error{} : r.error();

@@ -4,15 +4,15 @@
 // once, exactly as SigV4 signs S3 paths (S3 does not normalise them: "a//b" and "./x" are keys).
 #include <spool/aws/s3.hpp>
 
-#include "aws/http_client.hpp"
-#include "aws/service_client.hpp"
-
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "aws/http_client.hpp"
+#include "aws/service_client.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 

@@ -32,8 +32,8 @@ result<std::size_t> s3_source::read_at(std::int64_t offset, std::span<std::byte>
 }
 
 error s3_source::fill(std::int64_t offset) {
-  const auto want = static_cast<std::size_t>(std::min<std::int64_t>(
-      static_cast<std::int64_t>(window_.size()), info_.size - offset));
+  const auto want =
+      static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(window_.size()), info_.size - offset));
   window_len_ = 0;
   std::size_t got = 0;
   bool overflow = false;
@@ -57,8 +57,7 @@ error s3_source::fill(std::int64_t offset) {
   largest_body_ = std::max(largest_body_, static_cast<std::int64_t>(got));
   if (overflow) return error(errc::input_unreadable, "the server ignored the Range asked of " + name());
   if (!r) return r.error();
-  if (r->status == 412)
-    return error(errc::input_unreadable, name() + " changed while it was being read");
+  if (r->status == 412) return error(errc::input_unreadable, name() + " changed while it was being read");
   if (r->status == 404) return error(errc::input_unreadable, name() + " is gone");
   if (r->status / 100 != 2) return to_error(parse_service_error(*r), "GET " + name());
   if (r->status == 200 && offset != 0)

@@ -25,7 +25,8 @@ std::string extension(std::string_view name) {
   auto base = name.substr(slash == std::string_view::npos ? 0 : slash + 1);
   auto dot = base.rfind('.');
   std::string ext(dot == std::string_view::npos ? "" : base.substr(dot + 1));
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return ext;
 }
 
@@ -33,7 +34,8 @@ std::string extension(std::string_view name) {
 class s3_status final : public io::status_sink {
  public:
   s3_status(std::shared_ptr<s3_client> client, s3_uri where)
-      : client_(std::move(client)), bucket_(std::move(where.bucket)),
+      : client_(std::move(client)),
+        bucket_(std::move(where.bucket)),
         key_(folder(std::move(where.key)) + std::string(package_layout::status)) {}
 
   error write(const job_status& s) override { return put(s, false); }

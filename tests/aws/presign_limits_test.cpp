@@ -26,8 +26,8 @@ std::string query_value(const std::string& url, const std::string& name) {
 
 TEST_CASE("Multipart part sizes stay within S3's limits", "[s3][presign]") {
   // 5 GB, 50 GB, 5 TB (decimal), 5 TiB (S3's largest object), and small files.
-  for (std::int64_t size : std::initializer_list<std::int64_t>{5'000'000'000LL, 50'000'000'000LL, 5'000'000'000'000LL, 5LL << 40, 1LL, 5 * MiB,
-                            5 * MiB + 1, 48 * GiB + 7}) {
+  for (std::int64_t size : std::initializer_list<std::int64_t>{5'000'000'000LL, 50'000'000'000LL, 5'000'000'000'000LL,
+                                                               5LL << 40, 1LL, 5 * MiB, 5 * MiB + 1, 48 * GiB + 7}) {
     INFO("size " << size);
     auto plan = choose_part_size(size);
     REQUIRE(plan.has_value());

@@ -143,8 +143,8 @@ TEST_CASE("Tampered, expired and misused presigned URLs are refused", "[s3][pres
 TEST_CASE("A presigned multipart upload: each part's URL, and only for its part", "[s3][presign]") {
   s3rver_env env;
   const std::int64_t size = (11 << 20) + 5;
-  auto up = presign_multipart(*env.client, {"media", "big/file one.mp4"}, size, opts("PUT", std::chrono::seconds(600), "video/mp4"),
-                              wall_clock::now());
+  auto up = presign_multipart(*env.client, {"media", "big/file one.mp4"}, size,
+                              opts("PUT", std::chrono::seconds(600), "video/mp4"), wall_clock::now());
   REQUIRE(up.has_value());
   REQUIRE(up->part_urls.size() == static_cast<std::size_t>(up->plan.parts));
   REQUIRE(up->plan.parts == 3);  // 5 MiB parts: the smallest S3 takes
@@ -160,8 +160,9 @@ TEST_CASE("A presigned multipart upload: each part's URL, and only for its part"
       reused.replace(reused.find("partNumber=1"), 12, "partNumber=2");
       CHECK(curl("PUT", reused, part).status == 403);
     }
-    auto out = s3test::run("curl -s --max-time 20 -D - -o /dev/null -X PUT --data-binary @" +
-                           s3test::quoted(part.string()) + " " + s3test::quoted(up->part_urls[static_cast<std::size_t>(n - 1)]));
+    auto out =
+        s3test::run("curl -s --max-time 20 -D - -o /dev/null -X PUT --data-binary @" + s3test::quoted(part.string()) +
+                    " " + s3test::quoted(up->part_urls[static_cast<std::size_t>(n - 1)]));
     auto at = out.find("ETag: ");
     if (at == std::string::npos) at = out.find("etag: ");
     REQUIRE(at != std::string::npos);

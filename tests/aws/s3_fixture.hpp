@@ -177,7 +177,7 @@ class recording_proxy {
  public:
   struct event {
     int connection;
-    bool request;      ///< a request line ("PUT /b/k"); else an answer's status line
+    bool request;  ///< a request line ("PUT /b/k"); else an answer's status line
     std::string text;
   };
 

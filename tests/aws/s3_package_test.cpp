@@ -1,6 +1,8 @@
 // Packages published to S3: every file with its media type and caching, the manifests after the
 // files they name and result.json last (seen by a recording proxy), multipart for large files, and
 // nothing left behind by an abort or a failure.
+#include "aws/s3_package.hpp"
+
 #include <spool/aws/s3.hpp>
 #include <spool/package_layout.hpp>
 
@@ -11,7 +13,6 @@
 #include <regex>
 #include <set>
 
-#include "aws/s3_package.hpp"
 #include "s3_fixture.hpp"
 
 using namespace spool;
@@ -24,8 +25,8 @@ std::span<const std::byte> bytes_of(const std::vector<std::byte>& v) { return {v
 
 // The keys under `prefix`, as the emulator lists them to a plain, unsigned GET.
 std::set<std::string> listed(const std::string& endpoint, const std::string& bucket, const std::string& prefix) {
-  auto xml = s3test::run("curl -s --max-time 10 " +
-                         s3test::quoted(endpoint + "/" + bucket + "?list-type=2&prefix=" + prefix));
+  auto xml =
+      s3test::run("curl -s --max-time 10 " + s3test::quoted(endpoint + "/" + bucket + "?list-type=2&prefix=" + prefix));
   std::set<std::string> keys;
   std::regex key("<Key>([^<]*)</Key>");
   for (std::sregex_iterator it(xml.begin(), xml.end(), key), end; it != end; ++it) keys.insert((*it)[1].str());
@@ -53,8 +54,8 @@ std::map<std::string, std::string> head(const std::string& url) {
 std::string get(const std::string& url) { return s3test::run("curl -s --max-time 20 " + s3test::quoted(url)); }
 
 fs::path write_file(const fs::path& p, const std::vector<std::byte>& data) {
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(data.data()),
-                                           static_cast<std::streamsize>(data.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
   return p;
 }
 
@@ -69,9 +70,9 @@ struct scratch {
 };
 
 // The files of a small synthetic package (fake bytes: no encoder here).
-const std::vector<std::string> segment_files = {"720p/init.mp4",       "720p/seg_00001.m4s", "720p/seg_00002.m4s",
-                                                "audio/init.mp4",      "audio/seg_00001.m4s", "poster.jpg",
-                                                "storyboard.jpg",      "storyboard.vtt"};
+const std::vector<std::string> segment_files = {"720p/init.mp4",  "720p/seg_00001.m4s",  "720p/seg_00002.m4s",
+                                                "audio/init.mp4", "audio/seg_00001.m4s", "poster.jpg",
+                                                "storyboard.jpg", "storyboard.vtt"};
 const std::vector<std::string> manifest_files = {"720p/index.m3u8", "audio/index.m3u8", "master.m3u8", "manifest.mpd",
                                                  "result.json"};
 
@@ -137,18 +138,21 @@ TEST_CASE("An S3 package is published whole: types, caching, manifests after seg
   CHECK(get(server.endpoint() + "/media/out/job1/master.m3u8") == "text of master.m3u8\n");
 
   // What the server stored, against the types the formats' specifications give.
-  const std::map<std::string, std::string> types = {
-      {"720p/init.mp4", "video/mp4"},        {"720p/seg_00001.m4s", "video/mp4"},
-      {"audio/seg_00001.m4s", "audio/mp4"},  {"poster.jpg", "image/jpeg"},
-      {"storyboard.vtt", "text/vtt"},        {"720p/index.m3u8", "application/vnd.apple.mpegurl"},
-      {"master.m3u8", "application/vnd.apple.mpegurl"}, {"manifest.mpd", "application/dash+xml"},
-      {"result.json", "application/json"}};
+  const std::map<std::string, std::string> types = {{"720p/init.mp4", "video/mp4"},
+                                                    {"720p/seg_00001.m4s", "video/mp4"},
+                                                    {"audio/seg_00001.m4s", "audio/mp4"},
+                                                    {"poster.jpg", "image/jpeg"},
+                                                    {"storyboard.vtt", "text/vtt"},
+                                                    {"720p/index.m3u8", "application/vnd.apple.mpegurl"},
+                                                    {"master.m3u8", "application/vnd.apple.mpegurl"},
+                                                    {"manifest.mpd", "application/dash+xml"},
+                                                    {"result.json", "application/json"}};
   for (const auto& [name, type] : types) {
     INFO(name);
     auto h = head(server.endpoint() + "/media/out/job1/" + name);
     CHECK(h["content-type"] == type);
-    const bool segment = name.ends_with(".m4s") || name.ends_with(".mp4") || name.ends_with(".jpg") ||
-                         name.ends_with(".vtt");
+    const bool segment =
+        name.ends_with(".m4s") || name.ends_with(".mp4") || name.ends_with(".jpg") || name.ends_with(".vtt");
     if (segment) {
       CHECK(h["cache-control"].find("immutable") != std::string::npos);
     } else {
@@ -290,7 +294,8 @@ TEST_CASE("An S3 prefix holding a package is output_exists unless overwriting", 
   // Leftovers of an attempt that never finished: no result.json, so the prefix is free.
   REQUIRE_FALSE(client->put("media", "out/job6/720p/seg_00001.m4s", "x", {{"Content-Type", "video/mp4"}}));
   CHECK(open_s3_package(client, "media/out/job6", false).has_value());
-  REQUIRE_FALSE(client->put("media", "out/job6/result.json", "{\"job\":\"old\"}", {{"Content-Type", "application/json"}}));
+  REQUIRE_FALSE(
+      client->put("media", "out/job6/result.json", "{\"job\":\"old\"}", {{"Content-Type", "application/json"}}));
   auto refused = open_s3_package(client, "media/out/job6/", false);
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().code == errc::output_exists);

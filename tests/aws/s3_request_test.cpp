@@ -1,10 +1,11 @@
 // S3 addressing, key encoding, the answers' XML and the package files' headers: no server needed.
+#include "aws/s3_request.hpp"
+
 #include <spool/aws/presign.hpp>
 #include <spool/aws/s3.hpp>
 
 #include <catch2/catch.hpp>
 
-#include "aws/s3_request.hpp"
 #include "aws/s3_source.hpp"
 #include "s3_fixture.hpp"
 
@@ -70,12 +71,12 @@ TEST_CASE("Package files are stored with their media type and caching", "[s3]") 
   };
   for (auto r : {row{"master.m3u8", "application/vnd.apple.mpegurl", false},
                  row{"720p/index.m3u8", "application/vnd.apple.mpegurl", false},
-                 row{"manifest.mpd", "application/dash+xml", false},
-                 row{"720p/seg_00001.m4s", "video/mp4", true}, row{"720p/init.mp4", "video/mp4", true},
-                 row{"audio/seg_00001.m4s", "audio/mp4", true}, row{"audio/init.mp4", "audio/mp4", true},
-                 row{"720p.mp4", "video/mp4", true}, row{"poster.jpg", "image/jpeg", true},
-                 row{"sheet.png", "image/png", true}, row{"thumb.webp", "image/webp", true},
-                 row{"storyboard.vtt", "text/vtt", true}, row{"result.json", "application/json", false}}) {
+                 row{"manifest.mpd", "application/dash+xml", false}, row{"720p/seg_00001.m4s", "video/mp4", true},
+                 row{"720p/init.mp4", "video/mp4", true}, row{"audio/seg_00001.m4s", "audio/mp4", true},
+                 row{"audio/init.mp4", "audio/mp4", true}, row{"720p.mp4", "video/mp4", true},
+                 row{"poster.jpg", "image/jpeg", true}, row{"sheet.png", "image/png", true},
+                 row{"thumb.webp", "image/webp", true}, row{"storyboard.vtt", "text/vtt", true},
+                 row{"result.json", "application/json", false}}) {
     INFO(r.name);
     auto h = package_file_headers(r.name);
     CHECK(h.content_type == r.type);

@@ -1,5 +1,7 @@
 // s3:// inputs against fauxqs: ranged reads at random offsets give the object's bytes, through a
 // window no larger than configured, under the input policy.
+#include "aws/s3_source.hpp"
+
 #include <spool/aws/s3.hpp>
 
 #include <catch2/catch.hpp>
@@ -7,7 +9,6 @@
 #include <cstring>
 #include <random>
 
-#include "aws/s3_source.hpp"
 #include "s3_fixture.hpp"
 
 using namespace spool;
@@ -80,8 +81,8 @@ TEST_CASE("An S3 source reads any range of the object through a bounded window",
 
 TEST_CASE("S3 inputs are refused unless the policy lists their bucket or prefix", "[s3]") {
   source_env env(64 * 1024, 1000);
-  for (auto prefixes : {std::vector<std::string>{}, std::vector<std::string>{"other"},
-                        std::vector<std::string>{"media/out/"}}) {
+  for (auto prefixes :
+       {std::vector<std::string>{}, std::vector<std::string>{"other"}, std::vector<std::string>{"media/out/"}}) {
     auto src = open_s3_source(env.client, "media/in/clip one+1=2.mp4", allowing(prefixes), {});
     REQUIRE_FALSE(src.has_value());
     CHECK(src.error().code == errc::protocol_not_allowed);

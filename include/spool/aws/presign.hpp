@@ -16,7 +16,7 @@ namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 inline constexpr std::chrono::seconds max_presign_expiry{7 * 24 * 3600};
 
 struct SPOOL_API presign_options {
-  std::string method = "GET";  ///< "GET" or "PUT"
+  std::string method = "GET";          ///< "GET" or "PUT"
   std::chrono::seconds expires{3600};  ///< capped at max_presign_expiry (with a warning)
   /// PUT: the Content-Type the uploader must send (it is signed); empty: none is signed.
   std::string content_type;
@@ -47,8 +47,8 @@ struct SPOOL_API presigned_upload {
   std::string upload_id;
   part_plan plan;
   std::vector<std::string> part_urls;  ///< part n (1-based) is part_urls[n - 1]
-  std::string complete_url;  ///< POST <CompleteMultipartUpload> with the parts' ETags here
-  std::string abort_url;     ///< DELETE here to give up
+  std::string complete_url;            ///< POST <CompleteMultipartUpload> with the parts' ETags here
+  std::string abort_url;               ///< DELETE here to give up
   std::chrono::seconds expires{0};
   std::vector<std::string> warnings;
 };
