@@ -56,6 +56,18 @@ result<presigned_upload> presign_multipart_upload(const s3_options& store_option
   return presign_multipart(client, *where, size, options, wall_clock::now());
 }
 
+result<private_playback> presign_playback(const s3_options& store_options, std::string_view package_uri,
+                                          std::chrono::seconds expires, std::string_view playlist_base) {
+  auto where = parse_s3_uri(package_uri);
+  if (!where) return where.error();
+  auto o = with_environment_defaults(store_options, process_environment());
+  if (!o) return o.error();
+  auto checked = check_s3_options(*std::move(o));
+  if (!checked) return checked.error();
+  s3_client client(*std::move(checked));
+  return presign_playback(client, *where, expires, playlist_base, wall_clock::now());
+}
+
 void register_s3_scheme() {
   static std::once_flag once;
   std::call_once(once, [] {

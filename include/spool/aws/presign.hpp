@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -57,5 +58,26 @@ struct SPOOL_API presigned_upload {
 /// completion and its abort. `options.content_type` becomes the object's Content-Type.
 SPOOL_API result<presigned_upload> presign_multipart_upload(const s3_options& store_options, std::string_view uri,
                                                             std::int64_t size, const presign_options& options);
+
+/// A package in a private bucket made playable without credentials: the HLS media playlists and the
+/// MPD rewritten so that every segment and init segment is a presigned URL. The host serves these
+/// texts itself (they are not written to the bucket).
+struct SPOOL_API private_playback {
+  /// The master playlist; its media playlist URIs are the package's own ("720p/index.m3u8"), or
+  /// `playlist_base` + those when one is given, where the host serves `media_playlists`.
+  std::string master_playlist;
+  /// "720p/index.m3u8" -> the playlist with its init and segment URIs presigned.
+  std::map<std::string, std::string> media_playlists;
+  /// The MPD with each SegmentTemplate turned into a SegmentList of presigned URLs; empty when the
+  /// package has no MPD.
+  std::string mpd;
+  std::chrono::seconds expires{0};
+  std::vector<std::string> warnings;
+};
+
+/// Reads the package's master.m3u8 (and manifest.mpd, when there is one) at `package_uri`
+/// ("s3://bucket/prefix") and presigns every file they name for `expires`.
+SPOOL_API result<private_playback> presign_playback(const s3_options& store_options, std::string_view package_uri,
+                                                    std::chrono::seconds expires, std::string_view playlist_base = {});
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::aws
