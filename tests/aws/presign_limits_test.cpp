@@ -66,7 +66,7 @@ TEST_CASE("Presigned URLs live at most 7 days, and say when credentials end soon
   CHECK(fine->warnings.empty());
 
   // Temporary credentials that end in 30 minutes.
-  o.credentials = std::make_shared<s3test::fixed_credentials>(
+  o.credentials = static_credentials(
       credentials{"ASIATEST", "very-secret-key", "session-token-secret", now + std::chrono::minutes(30), "test"});
   s3_client temporary(o);
   auto short_lived = presign_url(temporary, {"media", "x.mp4"}, po, now);

@@ -68,17 +68,8 @@ std::string unescape(std::string s) {
 }  // namespace
 
 TEST_CASE("A private package plays through presigned playlists and a SegmentList MPD", "[s3][presign]") {
-  const fs::path dir = fs::temp_directory_path() / ("spool-playback-" + std::to_string(::getpid()));
-  fs::create_directories(dir / "data");
-  struct cleanup {
-    fs::path d;
-    ~cleanup() {
-      std::error_code ec;
-      fs::remove_all(d, ec);
-    }
-  } clean{dir};
-  s3test::emulator server("s3rver", dir / "data");
-  auto client = std::make_shared<s3_client>(s3test::options_for(server.endpoint(), "S3RVER", "S3RVER"));
+  auto server = s3test::s3rver_service::start();  // checks every request's signature
+  auto client = std::make_shared<s3_client>(s3test::options_for(server.endpoint, "S3RVER", "S3RVER"));
   s3test::create_bucket(*client, "private");
 
   std::map<std::string, std::string> files;  // name -> bytes

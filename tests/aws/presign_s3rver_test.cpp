@@ -34,23 +34,16 @@ answer curl(const std::string& method, const std::string& url, const fs::path& f
 }
 
 struct s3rver_env {
-  fs::path dir = fs::temp_directory_path() / ("spool-presign-" + std::to_string(::getpid()));
-  std::unique_ptr<s3test::emulator> server;
+  spool::test::aws::temp_directory dir{"spool-presign"};
+  s3test::s3rver_service server = s3test::s3rver_service::start();
   std::unique_ptr<s3_client> client;
 
   s3rver_env() {
-    fs::create_directories(dir / "data");
-    server = std::make_unique<s3test::emulator>("s3rver", dir / "data");
-    client = std::make_unique<s3_client>(s3test::options_for(server->endpoint(), "S3RVER", "S3RVER"));
+    client = std::make_unique<s3_client>(s3test::options_for(server.endpoint, "S3RVER", "S3RVER"));
     s3test::create_bucket(*client, "media");
   }
-  ~s3rver_env() {
-    server.reset();
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
   fs::path file(const std::string& name, const std::string& content) {
-    auto p = dir / name;
+    auto p = dir.path() / name;
     std::ofstream(p, std::ios::binary) << content;
     return p;
   }

@@ -59,16 +59,6 @@ fs::path write_file(const fs::path& p, const std::vector<std::byte>& data) {
   return p;
 }
 
-struct scratch {
-  fs::path dir = fs::temp_directory_path() / ("spool-s3-test-" + std::to_string(::getpid()) + "-" +
-                                              std::to_string(reinterpret_cast<std::uintptr_t>(this)));
-  scratch() { fs::create_directories(dir); }
-  ~scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
 // The files of a small synthetic package (fake bytes: no encoder here).
 const std::vector<std::string> segment_files = {"720p/init.mp4",  "720p/seg_00001.m4s",  "720p/seg_00002.m4s",
                                                 "audio/init.mp4", "audio/seg_00001.m4s", "poster.jpg",
@@ -108,10 +98,8 @@ std::vector<put_span> puts_seen(const std::vector<s3test::recording_proxy::event
 }  // namespace
 
 TEST_CASE("An S3 package is published whole: types, caching, manifests after segments, result.json last", "[s3]") {
-  scratch tmp;
-  fs::create_directories(tmp.dir / "s3rver");
-  s3test::emulator server("s3rver", tmp.dir / "s3rver");  // checks every request's signature
-  s3test::recording_proxy proxy(server.port());
+  auto server = s3test::s3rver_service::start();  // checks every request's signature
+  s3test::recording_proxy proxy(s3test::port_of(server.endpoint));
   auto o = s3test::options_for(proxy.endpoint(), "S3RVER", "S3RVER");
   o.upload_threads = 3;
   auto client = std::make_shared<s3_client>(o);
@@ -131,11 +119,11 @@ TEST_CASE("An S3 package is published whole: types, caching, manifests after seg
   std::set<std::string> expected;
   for (const auto& f : segment_files) expected.insert("out/job1/" + f);
   for (const auto& f : manifest_files) expected.insert("out/job1/" + f);
-  CHECK(listed(server.endpoint(), "media", "out/job1/") == expected);
+  CHECK(listed(server.endpoint, "media", "out/job1/") == expected);
   for (const auto& [name, bytes] : content)
-    CHECK(get(server.endpoint() + "/media/out/job1/" + name) ==
+    CHECK(get(server.endpoint + "/media/out/job1/" + name) ==
           std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-  CHECK(get(server.endpoint() + "/media/out/job1/master.m3u8") == "text of master.m3u8\n");
+  CHECK(get(server.endpoint + "/media/out/job1/master.m3u8") == "text of master.m3u8\n");
 
   // What the server stored, against the types the formats' specifications give.
   const std::map<std::string, std::string> types = {{"720p/init.mp4", "video/mp4"},
@@ -149,7 +137,7 @@ TEST_CASE("An S3 package is published whole: types, caching, manifests after seg
                                                     {"result.json", "application/json"}};
   for (const auto& [name, type] : types) {
     INFO(name);
-    auto h = head(server.endpoint() + "/media/out/job1/" + name);
+    auto h = head(server.endpoint + "/media/out/job1/" + name);
     CHECK(h["content-type"] == type);
     const bool segment =
         name.ends_with(".m4s") || name.ends_with(".mp4") || name.ends_with(".jpg") || name.ends_with(".vtt");
@@ -182,18 +170,18 @@ TEST_CASE("An S3 package is published whole: types, caching, manifests after seg
 }
 
 TEST_CASE("A large S3 package file goes up in parts", "[s3]") {
-  scratch tmp;
-  s3test::emulator server("fauxqs");
-  s3test::recording_proxy proxy(server.port());
+  spool::test::aws::temp_directory tmp("spool-s3-package");
+  auto server = s3test::fauxqs_service::start();
+  s3test::recording_proxy proxy(s3test::port_of(server.endpoint));
   auto o = s3test::options_for(proxy.endpoint());
   o.multipart_threshold = 6 << 20;
   o.part_size = 5 << 20;
   auto client = std::make_shared<s3_client>(o);
   s3test::create_bucket(*client, "media");
   auto data = s3test::random_bytes((11 << 20) + 3, 5);
-  auto file = write_file(tmp.dir / "720p.mp4", data);
+  auto file = write_file(tmp.path() / "720p.mp4", data);
   auto small = s3test::random_bytes(100 * 1024, 6);
-  auto small_file = write_file(tmp.dir / "audio.mp4", small);
+  auto small_file = write_file(tmp.path() / "audio.mp4", small);
 
   auto sink = open_s3_package(client, "media/out/job2", false);
   REQUIRE(sink.has_value());
@@ -203,9 +191,9 @@ TEST_CASE("A large S3 package file goes up in parts", "[s3]") {
   REQUIRE_FALSE((*sink)->commit({}));
   CHECK_FALSE(fs::exists(file));  // the sink took the file, as a move would
 
-  CHECK(get(server.endpoint() + "/media/out/job2/720p.mp4") ==
+  CHECK(get(server.endpoint + "/media/out/job2/720p.mp4") ==
         std::string(reinterpret_cast<const char*>(data.data()), data.size()));
-  CHECK(get(server.endpoint() + "/media/out/job2/audio.mp4") ==
+  CHECK(get(server.endpoint + "/media/out/job2/audio.mp4") ==
         std::string(reinterpret_cast<const char*>(small.data()), small.size()));
   int parts = 0, creates = 0, small_puts = 0;
   for (const auto& e : proxy.events()) {
@@ -217,13 +205,13 @@ TEST_CASE("A large S3 package file goes up in parts", "[s3]") {
   CHECK(creates == 1);
   CHECK(parts == 3);       // 5 MiB + 5 MiB + 1 MiB and 3 bytes
   CHECK(small_puts == 1);  // under the threshold: one PUT
-  CHECK(head(server.endpoint() + "/media/out/job2/720p.mp4")["etag"].ends_with("-3\""));
+  CHECK(head(server.endpoint + "/media/out/job2/720p.mp4")["etag"].ends_with("-3\""));
 }
 
 TEST_CASE("Aborting an S3 package removes what it wrote; the status stays", "[s3]") {
-  scratch tmp;
-  s3test::emulator server("fauxqs");
-  auto o = s3test::options_for(server.endpoint());
+  spool::test::aws::temp_directory tmp("spool-s3-package");
+  auto server = s3test::fauxqs_service::start();
+  auto o = s3test::options_for(server.endpoint);
   o.multipart_threshold = 6 << 20;
   o.part_size = 5 << 20;
   auto client = std::make_shared<s3_client>(o);
@@ -234,19 +222,19 @@ TEST_CASE("Aborting an S3 package removes what it wrote; the status stays", "[s3
   auto sink = open_s3_package(client, "media/out/job3", false);
   REQUIRE(sink.has_value());
   for (const auto& f : segment_files) REQUIRE_FALSE((*sink)->put(f, bytes_of(s3test::random_bytes(5000, 1))));
-  REQUIRE_FALSE((*sink)->put_file("720p.mp4", write_file(tmp.dir / "big.mp4", s3test::random_bytes(7 << 20, 2))));
+  REQUIRE_FALSE((*sink)->put_file("720p.mp4", write_file(tmp.path() / "big.mp4", s3test::random_bytes(7 << 20, 2))));
   REQUIRE_FALSE((*sink)->put_manifest("master.m3u8", "#EXTM3U\n"));
   REQUIRE_FALSE((*sink)->publish_now());  // visible now...
-  CHECK(listed(server.endpoint(), "media", "out/job3/").count("out/job3/master.m3u8") == 1);
+  CHECK(listed(server.endpoint, "media", "out/job3/").count("out/job3/master.m3u8") == 1);
   (*sink)->abort();  // ...and gone again
-  CHECK(listed(server.endpoint(), "media", "out/job3/") == std::set<std::string>{"out/job3/status.json"});
-  CHECK(listed(server.endpoint(), "media", "out/other/") == std::set<std::string>{"out/other/seg.m4s"});
+  CHECK(listed(server.endpoint, "media", "out/job3/") == std::set<std::string>{"out/job3/status.json"});
+  CHECK(listed(server.endpoint, "media", "out/other/") == std::set<std::string>{"out/other/seg.m4s"});
   CHECK((*sink)->put("x.m4s", bytes_of(s3test::random_bytes(10, 3))).code == errc::cancelled);
 }
 
 TEST_CASE("A failed upload keeps every manifest unpublished", "[s3]") {
-  s3test::emulator server("fauxqs");  // refuses single PUTs over 11 MiB
-  auto client = std::make_shared<s3_client>(s3test::options_for(server.endpoint()));
+  auto server = s3test::fauxqs_service::start();
+  auto client = std::make_shared<s3_client>(s3test::options_for(server.endpoint));
   s3test::create_bucket(*client, "media");
   auto sink = open_s3_package(client, "media/out/job4", false);
   REQUIRE(sink.has_value());
@@ -256,16 +244,16 @@ TEST_CASE("A failed upload keeps every manifest unpublished", "[s3]") {
   REQUIRE_FALSE((*sink)->put_manifest("result.json", "{}\n"));
   auto e = (*sink)->commit({});
   REQUIRE(e);
-  auto keys = listed(server.endpoint(), "media", "out/job4/");
+  auto keys = listed(server.endpoint, "media", "out/job4/");
   CHECK(keys.count("out/job4/720p/index.m3u8") == 0);
   CHECK(keys.count("out/job4/result.json") == 0);
   (*sink)->abort();
-  CHECK(listed(server.endpoint(), "media", "out/job4/").empty());
+  CHECK(listed(server.endpoint, "media", "out/job4/").empty());
 }
 
 TEST_CASE("The S3 upload queue never holds more than its bytes", "[s3]") {
-  s3test::emulator server("fauxqs");
-  auto o = s3test::options_for(server.endpoint());
+  auto server = s3test::fauxqs_service::start();
+  auto o = s3test::options_for(server.endpoint);
   o.upload_queue_bytes = 1 << 20;
   o.upload_threads = 2;
   auto client = std::make_shared<s3_client>(o);
@@ -282,14 +270,14 @@ TEST_CASE("The S3 upload queue never holds more than its bytes", "[s3]") {
   REQUIRE_FALSE(sink.put_manifest("result.json", "{}\n"));
   REQUIRE_FALSE(sink.commit({}));
   expected.insert("out/job5/result.json");
-  CHECK(listed(server.endpoint(), "media", "out/job5/") == expected);
+  CHECK(listed(server.endpoint, "media", "out/job5/") == expected);
   CHECK(sink.peak_queued_bytes() <= (1 << 20));
   CHECK(sink.peak_queued_bytes() >= 300 * 1024);
 }
 
 TEST_CASE("An S3 prefix holding a package is output_exists unless overwriting", "[s3]") {
-  s3test::emulator server("fauxqs");
-  auto client = std::make_shared<s3_client>(s3test::options_for(server.endpoint()));
+  auto server = s3test::fauxqs_service::start();
+  auto client = std::make_shared<s3_client>(s3test::options_for(server.endpoint));
   s3test::create_bucket(*client, "media");
   // Leftovers of an attempt that never finished: no result.json, so the prefix is free.
   REQUIRE_FALSE(client->put("media", "out/job6/720p/seg_00001.m4s", "x", {{"Content-Type", "video/mp4"}}));
@@ -302,14 +290,14 @@ TEST_CASE("An S3 prefix holding a package is output_exists unless overwriting", 
   auto replacing = open_s3_package(client, "media/out/job6", true);
   REQUIRE(replacing.has_value());
   // The old completion marker is gone before anything new is written.
-  CHECK(listed(server.endpoint(), "media", "out/job6/").count("out/job6/result.json") == 0);
+  CHECK(listed(server.endpoint, "media", "out/job6/").count("out/job6/result.json") == 0);
   REQUIRE_FALSE((*replacing)->put("720p/seg_00002.m4s", bytes_of(s3test::random_bytes(10, 1))));
   REQUIRE_FALSE((*replacing)->put_manifest("result.json", "{\"job\":\"new\"}\n"));
   REQUIRE_FALSE((*replacing)->commit({}));
   // The new package only: the old one's segment is gone.
-  CHECK(listed(server.endpoint(), "media", "out/job6/") ==
+  CHECK(listed(server.endpoint, "media", "out/job6/") ==
         std::set<std::string>{"out/job6/720p/seg_00002.m4s", "out/job6/result.json"});
-  CHECK(get(server.endpoint() + "/media/out/job6/result.json") == "{\"job\":\"new\"}\n");
+  CHECK(get(server.endpoint + "/media/out/job6/result.json") == "{\"job\":\"new\"}\n");
   // A package that appears while this one is written is not overwritten at commit.
   auto first = open_s3_package(client, "media/out/job7", false);
   REQUIRE(first.has_value());

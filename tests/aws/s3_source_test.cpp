@@ -17,12 +17,12 @@ using namespace spool::aws;
 namespace {
 
 struct source_env {
-  s3test::emulator server{"fauxqs"};
+  s3test::fauxqs_service server = s3test::fauxqs_service::start();
   std::shared_ptr<s3_client> client;
   std::vector<std::byte> object;
 
   explicit source_env(std::int64_t window, std::size_t size = 3 * 1000 * 1000 + 17) {
-    auto o = s3test::options_for(server.endpoint());
+    auto o = s3test::options_for(server.endpoint);
     o.read_window = window;
     client = std::make_shared<s3_client>(o);
     s3test::create_bucket(*client, "media");

@@ -53,8 +53,8 @@ void check_status_round_trip(storage::store& store, const std::string& path) {
 }  // namespace
 
 TEST_CASE("S3 status.json: create once (check, then put), write, read", "[s3]") {
-  s3test::emulator server("fauxqs");  // ignores If-None-Match
-  auto o = s3test::options_for(server.endpoint());
+  auto server = s3test::fauxqs_service::start();
+  auto o = s3test::options_for(server.endpoint);
   o.conditional_writes = false;
   s3test::create_bucket(*std::make_shared<s3_client>(o), "media");
   auto store = store_at(o);
@@ -66,12 +66,9 @@ TEST_CASE("S3 status.json: create once (check, then put), write, read", "[s3]") 
 }
 
 TEST_CASE("S3 status.json: create once with If-None-Match", "[s3]") {
-  if (!s3test::moto_server::available()) {
-    WARN("SKIP: moto is not installed (python3 -c 'import moto' failed)");
-    return;
-  }
-  s3test::moto_server server;  // honours If-None-Match: *
-  auto o = s3test::options_for(server.endpoint());
+  auto server = s3test::start_moto_or_skip();  // honours If-None-Match: *
+  if (!server) return;
+  auto o = s3test::options_for(server->endpoint);
   REQUIRE(o.conditional_writes);
   s3test::create_bucket(*std::make_shared<s3_client>(o), "media");
   auto store = store_at(o);
@@ -79,8 +76,8 @@ TEST_CASE("S3 status.json: create once with If-None-Match", "[s3]") {
 }
 
 TEST_CASE("The S3 store reads small files back and lists folders", "[s3]") {
-  s3test::emulator server("fauxqs");
-  auto o = s3test::options_for(server.endpoint());
+  auto server = s3test::fauxqs_service::start();
+  auto o = s3test::options_for(server.endpoint);
   auto client = std::make_shared<s3_client>(o);
   s3test::create_bucket(*client, "media");
   for (const char* k : {"out/a/result.json", "out/a/status.json", "out/a/720p/seg_00001.m4s", "out/ab/x", "out/file"})
@@ -111,8 +108,8 @@ TEST_CASE("The S3 store reads small files back and lists folders", "[s3]") {
 }
 
 TEST_CASE("The S3 store opens inputs under the policy", "[s3]") {
-  s3test::emulator server("fauxqs");
-  auto o = s3test::options_for(server.endpoint());
+  auto server = s3test::fauxqs_service::start();
+  auto o = s3test::options_for(server.endpoint);
   auto client = std::make_shared<s3_client>(o);
   s3test::create_bucket(*client, "media");
   REQUIRE_FALSE(client->put("media", "in/x.mp4", "0123456789", {{"Content-Type", "video/mp4"}}));
