@@ -6,8 +6,11 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <cstdlib>
+#include <optional>
 #include <set>
 
+#include "aws/schemes.hpp"
 #include "s3_fixture.hpp"
 
 using namespace spool;
@@ -123,4 +126,57 @@ TEST_CASE("The S3 store opens inputs under the policy", "[s3]") {
   auto n = (*src)->read_at(3, buf);
   REQUIRE(n.has_value());
   CHECK(std::string(reinterpret_cast<const char*>(buf.data()), *n) == "3456");
+}
+
+TEST_CASE("make_s3_store takes the options it is given", "[s3]") {
+  auto server = s3test::fauxqs_service::start();
+  auto o = s3test::options_for(server.endpoint);
+  s3test::create_bucket(*std::make_shared<s3_client>(o), "media");
+  auto store = make_s3_store(o);
+  REQUIRE(store.has_value());
+  auto sink = (*store)->open_status("media/jobs/one");
+  REQUIRE(sink.has_value());
+  REQUIRE_FALSE((*sink)->write(status_of("one", job_state::running)));
+  auto text = (*store)->read_file("media/jobs/one/status.json");
+  REQUIRE(text.has_value());
+  REQUIRE(text->has_value());
+  CHECK(parse_job_status(**text)->job_id == "one");
+}
+
+TEST_CASE("s3:// resolves through the storage registry with the environment's settings", "[s3]") {
+  auto server = s3test::fauxqs_service::start();
+  s3test::create_bucket(*std::make_shared<s3_client>(s3test::options_for(server.endpoint)), "media");
+  // The process environment, as a host's would be; put back as it was afterwards.
+  const std::vector<std::pair<const char*, std::string>> vars = {{"AWS_REGION", "us-east-1"},
+                                                                 {"AWS_ENDPOINT_URL_S3", server.endpoint},
+                                                                 {"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
+                                                                 {"AWS_SECRET_ACCESS_KEY", "secret"}};
+  std::vector<std::pair<const char*, std::optional<std::string>>> saved;
+  for (const auto& [name, value] : vars) {
+    const char* old = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): no other thread runs here
+    saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+    ::setenv(name, value.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+  }
+  struct restore {
+    decltype(saved)& s;
+    ~restore() {
+      for (const auto& [name, value] : s)
+        value ? ::setenv(name, value->c_str(), 1) : ::unsetenv(name);  // NOLINT(concurrency-mt-unsafe)
+    }
+  } put_back{saved};
+
+  register_s3_scheme();
+  register_s3_scheme();  // once is enough; again is harmless
+  auto where = storage::resolve("s3://media/jobs/two");
+  REQUIRE(where.has_value());
+  CHECK(where->path == "media/jobs/two");
+  CHECK(where->backend->caps().incremental_publish);
+  auto sink = where->backend->open_status(where->path);
+  REQUIRE(sink.has_value());
+  REQUIRE_FALSE((*sink)->create(status_of("two", job_state::queued)));
+  auto back = where->backend->read_file(where->path + "/status.json");
+  REQUIRE(back.has_value());
+  REQUIRE(back->has_value());
+  CHECK(parse_job_status(**back)->job_id == "two");
+  CHECK(storage::resolve("s3://No_Such/x").error().code == errc::invalid_argument);
 }
