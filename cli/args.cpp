@@ -168,7 +168,7 @@ po::options_description queue_options(std::string& uri) {
   auto d = option_group("queue");
   d.add_options()  //
       ("queue", text(uri)->value_name("URI")->required(),
-       "mem://NAME (this process only) or file:///ABSOLUTE/PATH.db (durable)");
+       "mem://NAME (this process only), file:///ABSOLUTE/PATH.db (durable) or sqs://REGION/ACCOUNT/QUEUE");
   return d;
 }
 

@@ -1,5 +1,6 @@
 // The spool command-line tool: finds the command in the table, parses its line and runs it. Exit
 // codes and the final JSON error line are in report.hpp; the commands in *_command(s).cpp.
+#include <spool/aws/aws.hpp>
 #include <spool/error.hpp>
 #include <spool/media/log.hpp>
 
@@ -81,6 +82,7 @@ int run_command(const command_entry& entry, const std::vector<std::string>& args
 }  // namespace
 
 int main(int argc, char** argv) {
+  spool::aws::register_schemes();  // sqs:// queues, s3:// inputs and outputs
   const auto commands = all_commands();
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return report_usage("", general_usage(commands));

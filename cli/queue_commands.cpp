@@ -38,8 +38,8 @@ class submit_command final : public command {
   po::options_description options() override {
     auto d = option_group("options");
     d.add_options()                                                                                          //
-        ("input", text(input_)->value_name("IN")->required(), "the input: a local path or an https:// URL")  //
-        ("output", text(output_)->value_name("OUTDIR")->required(), "where the worker writes the package")   //
+        ("input", text(input_)->value_name("IN")->required(), "the input: a local path, an https:// URL or s3://BUCKET/KEY")  //
+        ("output", text(output_)->value_name("OUTDIR")->required(), "where the worker writes the package: a local folder or s3://BUCKET/PREFIX/")   //
         ("idempotency-key", text(idempotency_key_)->value_name("KEY"),
          "resubmitting with the same KEY queues nothing; prints the first id")  //
         ("metadata", text(metadata_)->value_name("JSON"), "any JSON, carried with the job into its status");

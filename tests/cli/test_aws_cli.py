@@ -109,14 +109,18 @@ class AwsCli(unittest.TestCase):
                            capture_output=True, text=True, timeout=60, env=self.env, stdin=subprocess.DEVNULL)
         if check and p.returncode != 0:
             raise AssertionError(f"aws {' '.join(args)} failed: {p.stderr}")
-        return json.loads(p.stdout) if p.stdout.strip() else {}
+        try:
+            return json.loads(p.stdout) if p.stdout.strip() else {}
+        except ValueError:  # `aws s3 cp` reports in words
+            return {"text": p.stdout}
 
     def spool(self, *args, timeout=120):
         return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=timeout, env=self.env,
                               stdin=subprocess.DEVNULL)
 
     def setUp(self):
-        n = self.id().split(".")[-1].replace("_", "-")[:40]
+        # names S3 and SQS take: short, lower case, no trailing '-'
+        n = self.id().split(".")[-1].replace("_", "-")[5:35].strip("-")
         self.bucket = "media-" + n
         self.aws("s3api", "create-bucket", "--bucket", self.bucket)
         self.dlq_url = self.aws("sqs", "create-queue", "--queue-name", n + "-dlq")["QueueUrl"]
@@ -184,7 +188,7 @@ class AwsCli(unittest.TestCase):
         # every segment the HLS playlists name is in the bucket
         for rendition in ("180p",):
             playlist = os.path.join(self.dir, "p.m3u8")
-            self.aws("s3", "cp", f"s3://{self.bucket}/{prefix}{rendition}/playlist.m3u8", playlist)
+            self.aws("s3", "cp", f"s3://{self.bucket}/{prefix}{rendition}/index.m3u8", playlist)
             with open(playlist) as f:
                 named = [l.strip() for l in f if l.strip() and not l.startswith("#")]
             self.assertTrue(named)

@@ -12,7 +12,7 @@ extern "C" {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
+  if (argc < 2 || argv[1][0] == '-') {  // an option where the output belongs: usage, not a file named so
     std::fprintf(
         stderr,
         "usage: spool-test-input OUT [--seconds S] [--width W] [--height H] [--fps F] [--no-audio] "
