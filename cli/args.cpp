@@ -137,6 +137,8 @@ po::options_description input_policy_options(input_policy& p) {
   d.add_options()  //
       ("allow-https-host", list(p.https_hosts)->value_name("HOST"),
        "read https:// inputs from HOST (repeatable); other hosts are refused")  //
+      ("allow-s3-bucket", list(p.s3_prefixes)->value_name("BUCKET[/PREFIX]"),
+       "read s3:// inputs from BUCKET, or only under BUCKET/PREFIX (repeatable); others are refused")  //
       ("https-ca-file", text(p.https_ca_file)->value_name("FILE"),
        "trust only the CAs in FILE (PEM) for https://, not the system's")  //
       ("allow-private-addresses", flag(p.https_allow_private_addresses),

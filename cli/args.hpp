@@ -97,7 +97,7 @@ option_value* seconds(std::chrono::seconds& target);
 po::options_description option_group(const std::string& caption);
 
 // Option groups several commands share.
-/// --allow-https-host, --https-ca-file, --allow-private-addresses, --max-duration, --deadline.
+/// --allow-https-host, --allow-s3-bucket, --https-ca-file, --allow-private-addresses, --max-duration, --deadline.
 po::options_description input_policy_options(input_policy& policy);
 /// --nice, --encoder-threads.
 po::options_description encoder_options(int& nice, int& threads);
@@ -145,5 +145,6 @@ parsed_line parse_command_line(const command_entry& entry, const po::options_des
 std::span<const command_entry> media_commands();
 std::span<const command_entry> queue_commands();
 std::span<const command_entry> worker_commands();
+std::span<const command_entry> presign_commands();
 
 }  // namespace spool::cli

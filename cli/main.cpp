@@ -18,7 +18,7 @@ using namespace spool::cli;
 
 std::vector<command_entry> all_commands() {
   std::vector<command_entry> all;
-  for (auto family : {media_commands(), queue_commands(), worker_commands()})
+  for (auto family : {media_commands(), queue_commands(), worker_commands(), presign_commands()})
     all.insert(all.end(), family.begin(), family.end());
   return all;
 }

@@ -20,6 +20,9 @@ struct SPOOL_API input_policy {
   bool https_allow_private_addresses = false;
   /// A PEM bundle of certificate authorities trusted instead of the system's (a private CA); empty = system.
   std::string https_ca_file;
+  /// s3:// inputs are refused unless "bucket/key" starts with one of these: "media" allows the whole
+  /// bucket, "media/uploads/" the keys under that prefix (a plain prefix: end it with '/').
+  std::vector<std::string> s3_prefixes;
   /// Redirects followed per request, each to an https URL on an allowed host; 0 refuses every redirect.
   int https_max_redirects = 3;
   /// Demuxers that may open an input. Playlist and indirection formats (hls, dash, concat, image2,

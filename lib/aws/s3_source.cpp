@@ -1,0 +1,88 @@
+// s3:// inputs: ranged GETs through one bounded window.
+#include "aws/s3_source.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
+
+bool s3_input_allowed(const input_policy& policy, std::string_view bucket, std::string_view key) {
+  const std::string full = std::string(bucket) + "/" + std::string(key);
+  return std::any_of(policy.s3_prefixes.begin(), policy.s3_prefixes.end(), [&](const std::string& p) {
+    if (p.empty()) return false;
+    if (p.find('/') == std::string::npos) return p == bucket;
+    return full.starts_with(p);
+  });
+}
+
+s3_source::s3_source(std::shared_ptr<s3_client> client, s3_uri where, object_info info)
+    : client_(std::move(client)), where_(std::move(where)), info_(std::move(info)) {
+  window_.resize(static_cast<std::size_t>(std::max<std::int64_t>(1, client_->options().read_window)));
+}
+
+result<std::size_t> s3_source::read_at(std::int64_t offset, std::span<std::byte> buffer) {
+  if (offset < 0) return error(errc::invalid_argument, "negative offset reading " + name());
+  if (offset >= info_.size || buffer.empty()) return std::size_t{0};
+  if (offset < window_at_ || offset >= window_at_ + static_cast<std::int64_t>(window_len_))
+    if (auto e = fill(offset)) return e;
+  auto from = static_cast<std::size_t>(offset - window_at_);
+  auto n = std::min(buffer.size(), window_len_ - from);
+  std::memcpy(buffer.data(), window_.data() + from, n);
+  return n;
+}
+
+error s3_source::fill(std::int64_t offset) {
+  const auto want =
+      static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(window_.size()), info_.size - offset));
+  window_len_ = 0;
+  std::size_t got = 0;
+  bool overflow = false;
+  body_writer w = [&](std::span<const std::byte> chunk) -> error {
+    // A server that ignores Range sends more than asked: stop it there, never hold the object.
+    if (got + chunk.size() > want) {
+      overflow = true;
+      return error(errc::input_unreadable, "the server sent more of " + name() + " than was asked");
+    }
+    std::memcpy(window_.data() + got, chunk.data(), chunk.size());
+    got += chunk.size();
+    return {};
+  };
+  http_request rq;
+  rq.url = client_->url(where_.bucket, where_.key);
+  rq.headers.push_back({"Range", "bytes=" + std::to_string(offset) + "-" +
+                                     std::to_string(offset + static_cast<std::int64_t>(want) - 1)});
+  if (!info_.etag.empty()) rq.headers.push_back({"If-Match", info_.etag});
+  ++gets_;
+  auto r = client_->service().call(std::move(rq), {}, w, interrupt_);
+  largest_body_ = std::max(largest_body_, static_cast<std::int64_t>(got));
+  if (overflow) return error(errc::input_unreadable, "the server ignored the Range asked of " + name());
+  if (!r) return r.error();
+  if (r->status == 412) return error(errc::input_unreadable, name() + " changed while it was being read");
+  if (r->status == 404) return error(errc::input_unreadable, name() + " is gone");
+  if (r->status / 100 != 2) return to_error(parse_service_error(*r), "GET " + name());
+  if (r->status == 200 && offset != 0)
+    return error(errc::input_unreadable, "the server ignored the Range asked of " + name());
+  if (got != want) return error(errc::input_truncated, "a range of " + name() + " came back short");
+  window_at_ = offset;
+  window_len_ = got;
+  return {};
+}
+
+result<std::unique_ptr<s3_source>> open_s3_source(std::shared_ptr<s3_client> client, std::string_view path,
+                                                  const input_policy& policy, const io::interrupt_check& interrupt) {
+  auto where = split_path(path);
+  if (!where) return where.error();
+  const std::string name = s3_name(where->bucket, where->key);
+  if (where->key.empty()) return error(errc::invalid_argument, name + " names no object");
+  if (!s3_input_allowed(policy, where->bucket, where->key))
+    return error(errc::protocol_not_allowed, name + " is not under an allowed S3 prefix (input_policy::s3_prefixes)");
+  if (interrupt)
+    if (auto ec = interrupt()) return error(ec, "stopped opening " + name);
+  auto info = client->head(where->bucket, where->key);
+  if (!info) return info.error();
+  if (!*info) return error(errc::input_unreadable, name + " does not exist");
+  if ((*info)->size < 0) return error(errc::input_unreadable, "no size was given for " + name);
+  return std::make_unique<s3_source>(std::move(client), *std::move(where), **std::move(info));
+}
+
+}  // namespace spool::inline SPOOL_ABI_NAMESPACE::aws
