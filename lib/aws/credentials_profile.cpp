@@ -64,6 +64,11 @@ class profile_provider final : public credentials_provider {
     auto role_arn = get("role_arn");
     if (role_arn.empty()) {
       if (!id.empty()) return static_keys();
+      // Sources spool does not speak: refused, rather than quietly using some other identity.
+      for (const char* key : {"credential_process", "sso_session", "sso_start_url"})
+        if (!get(key).empty())
+          return error(errc::feature_unsupported,
+                       fmt::format("the profile '{}' uses {}, which spool does not support", name, key));
       return error(errc::no_credentials, fmt::format("the profile '{}' has no credentials", name));
     }
     auto session = get("role_session_name");

@@ -141,7 +141,7 @@ TEST_CASE("cache: errors are not kept", "[aws][credentials][cache]") {
   CHECK(source->calls == 2);
 }
 
-TEST_CASE("cache: one refresh at a time; the others use the valid old credentials", "[aws][credentials][cache]") {
+TEST_CASE("cache: one refresh at a time, the others using the valid old credentials", "[aws][credentials][cache]") {
   manual_clock clock;
   auto source = std::make_shared<counting_source>();
   std::atomic<int> generation{0};

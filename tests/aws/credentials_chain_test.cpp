@@ -148,6 +148,8 @@ TEST_CASE("profiles: refused configurations say what is wrong without secrets", 
           "[profile loop-b]\nrole_arn = arn:aws:iam::123456789012:role/b\nsource_profile = loop-a\n"
           "[profile empty-source]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = nokeys\n"
           "[profile ghost-source]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = ghost\n"
+          "[profile process]\ncredential_process = /usr/bin/get-creds\n"
+          "[profile sso]\nsso_session = corp\nsso_account_id = 123456789012\n"
           "[profile long]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = halfkey\n"
           "duration_seconds = 99999\n");
   auto get = [&](const std::string& profile) {
@@ -172,6 +174,8 @@ TEST_CASE("profiles: refused configurations say what is wrong without secrets", 
            refused{"empty-source", errc::invalid_argument, "'nokeys' of 'empty-source' has no credentials"},
            refused{"ghost-source", errc::invalid_argument, "'ghost'"},
            refused{"long", errc::invalid_argument, "duration_seconds"},
+           refused{"process", errc::feature_unsupported, "credential_process"},
+           refused{"sso", errc::feature_unsupported, "sso_session"},
        }) {
     INFO(profile);
     auto got = get(profile);
