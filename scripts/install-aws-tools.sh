@@ -27,6 +27,9 @@ fi
 
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
+# `make test` and `make asan` share one directory: one installer at a time.
+exec 9> "$dir/.install.lock"
+flock 9
 
 # The emulators: `npm ci` again only when the pinned tree changed or node_modules is gone.
 stamp="$dir/.npm-ci.stamp"
