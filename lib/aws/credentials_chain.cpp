@@ -44,7 +44,8 @@ std::shared_ptr<credentials_provider> credentials_chain(std::vector<std::shared_
   return std::make_shared<chain_provider>(std::move(sources));
 }
 
-std::shared_ptr<credentials_provider> default_credentials_chain(environment env, provider_options options) {
+std::shared_ptr<credentials_provider> default_credentials_chain(const environment& env,
+                                                                const provider_options& options) {
   return credentials_chain({
       environment_credentials(env),
       cached_credentials(profile_credentials(env, options), options),
@@ -54,8 +55,10 @@ std::shared_ptr<credentials_provider> default_credentials_chain(environment env,
   });
 }
 
-std::shared_ptr<credentials_provider> default_credentials_chain(environment env) {
-  return default_credentials_chain(std::move(env), provider_options{});
+// The public signature takes the environment by value (a host may hand over a temporary).
+std::shared_ptr<credentials_provider> default_credentials_chain(
+    environment env) {  // NOLINT(performance-unnecessary-value-param)
+  return default_credentials_chain(env, provider_options{});
 }
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::aws

@@ -20,8 +20,9 @@ using namespace std::chrono_literals;
 
 // Plain http is accepted only to the machine itself or the container agents' link-local addresses.
 bool plain_http_allowed(std::string_view host) {
-  if (host == "localhost" || host == "[::1]" || host == "169.254.170.2" || host == "169.254.170.23" ||
-      host == "[fd00:ec2::23]")
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost" || host == "::1" || host == "169.254.170.2" || host == "169.254.170.23" ||
+      host == "fd00:ec2::23")
     return true;
   return host.substr(0, 4) == "127.";
 }

@@ -61,7 +61,8 @@ std::shared_ptr<credentials_provider> cached_credentials(std::shared_ptr<credent
 std::shared_ptr<credentials_provider> credentials_chain(std::vector<std::shared_ptr<credentials_provider>> sources);
 
 /// The default chain with options (tests shorten the refresh window or point the clock).
-std::shared_ptr<credentials_provider> default_credentials_chain(environment env, provider_options options);
+std::shared_ptr<credentials_provider> default_credentials_chain(const environment& env,
+                                                                const provider_options& options);
 
 // ---- shared by the sources ----
 

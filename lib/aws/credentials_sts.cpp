@@ -60,7 +60,12 @@ http_request sts_request(const sts_endpoint& where, std::string body) {
 
 // The credentials of a 2xx answer, or the STS error in spool's words.
 result<credentials> sts_answer(const http_response& res, std::string_view what) {
-  if (res.status < 200 || res.status > 299) return to_error(parse_service_error(res), what);
+  if (res.status < 200 || res.status > 299) {
+    auto e = to_error(parse_service_error(res), what);
+    // Keys STS refuses are a configured source failing, not an absent one: the chain must stop here.
+    if (e.code == errc::no_credentials) e.code = make_error_code(errc::access_denied);
+    return e;
+  }
   return parse_sts_credentials(res.body, what);
 }
 

@@ -1,10 +1,11 @@
 #pragma once
-// Internal: the storage and queue schemes the aws layer adds to spool's registries.
+// Internal: the schemes the aws layer adds to spool's registries; spool::aws::register_schemes()
+// (spool/aws/aws.hpp) calls both. Each may be called again: a later call does nothing.
+#include <spool/version.hpp>
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 
-/// s3://bucket/key as storage, with region, endpoint and credentials from the environment. Once;
-/// later calls do nothing.
-void register_s3_scheme();
+void register_sqs_scheme();  // sqs://REGION/ACCOUNT/QUEUE as a queue (sqs_uri.cpp)
+void register_s3_scheme();   // s3://bucket/key as storage (s3_store.cpp)
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::aws

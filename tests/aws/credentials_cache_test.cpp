@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -167,4 +168,38 @@ TEST_CASE("cache: one refresh at a time; the others use the valid old credential
   CHECK(hammer() == 0);
   CHECK(source->calls == 2);
   CHECK(source->most_at_once == 1);
+}
+
+TEST_CASE("cache: while one caller refreshes, another gets the old credentials at once", "[aws][credentials][cache]") {
+  manual_clock clock;
+  auto source = std::make_shared<counting_source>();
+  std::mutex gate;  // held by the test: the refresh cannot finish until it lets go
+  std::atomic<bool> refresh_started{false};
+  source->answer = [&] { return expiring_at(clock.now() + 1h, "ASIAOLD"); };
+  auto cached = aws::cached_credentials(source, options_with(clock));
+  REQUIRE(cached->get());
+
+  source->answer = [&] {
+    refresh_started = true;
+    std::lock_guard wait(gate);
+    return expiring_at(clock.now() + 1h, "ASIANEW");
+  };
+  clock.offset_s = 57 * 60;
+  std::unique_lock hold(gate);
+  std::string refreshed;
+  std::thread refresher([&] { refreshed = cached->get()->access_key_id; });
+  for (int i = 0; i < 2000 && !refresh_started; ++i) std::this_thread::sleep_for(1ms);
+  REQUIRE(refresh_started);
+  // Must not wait for the refresh; if it did, the gate is opened after 5 s and the check fails.
+  auto pending = std::async(std::launch::async, [&] { return cached->get(); });
+  bool prompt = pending.wait_for(5s) == std::future_status::ready;
+  hold.unlock();
+  refresher.join();
+  auto meanwhile = pending.get();
+  CHECK(prompt);
+  REQUIRE(meanwhile);
+  CHECK(meanwhile->access_key_id == "ASIAOLD");
+  CHECK(refreshed == "ASIANEW");
+  CHECK(cached->get()->access_key_id == "ASIANEW");
+  CHECK(source->calls == 2);
 }

@@ -1,6 +1,8 @@
 // The environment and profile sources and the chain's order, without any service.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
 #include "aws/credentials_providers.hpp"
 #include "catch_result.hpp"
 #include "support/credentials_fixtures.hpp"
@@ -178,6 +180,14 @@ TEST_CASE("profiles: refused configurations say what is wrong without secrets", 
     CHECK_THAT(got.error().what(), Catch::Contains(says));
     check_no_secret(got.error());
   }
+}
+
+TEST_CASE("the process environment", "[aws][credentials]") {
+  auto env = aws::process_environment();
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): nothing sets variables here
+  REQUIRE(path != nullptr);
+  CHECK(env("PATH") == std::optional<std::string>(path));
+  CHECK_FALSE(env("SPOOL_AWS_TEST_SURELY_UNSET_VARIABLE"));
 }
 
 TEST_CASE("static credentials and a malformed credentials file", "[aws][credentials]") {

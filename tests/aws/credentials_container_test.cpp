@@ -127,6 +127,13 @@ TEST_CASE("container: plain http only to loopback or the agents' addresses", "[a
     REQUIRE_FALSE(got);
     CHECK(got.error().code == errc::invalid_argument);
   }
+  // Allowed hosts are asked (and here refuse the connection: no agent listens on them in tests).
+  for (const char* url : {"http://[::1]:1/creds", "http://127.0.0.2:1/creds"}) {
+    INFO(url);
+    auto got = aws::container_credentials(fake_env({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", url}}), fast())->get();
+    REQUIRE_FALSE(got);
+    CHECK(got.error().code == errc::network);
+  }
   auto none = aws::container_credentials(fake_env({}), fast())->get();
   CHECK(none.error().code == errc::no_credentials);
 }

@@ -146,3 +146,35 @@ TEST_CASE("STS: unreachable, the chain stops with the role's error", "[aws][cred
   CHECK_THAT(got.error().what(), !Catch::Contains(source_secret));
   CHECK(ecs.requests() == 0);
 }
+
+TEST_CASE("STS: refused source keys stop the chain too", "[aws][credentials][sts]") {
+  test::loopback_server sts([](const test::server_request&) {
+    return test::server_response{403,
+                                 {{"Content-Type", "text/xml"}},
+                                 "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
+                                 "<Message>The security token included in the request is invalid.</Message></Error>"
+                                 "<RequestId>1</RequestId></ErrorResponse>"};
+  });
+  test::loopback_server ecs([](const test::server_request&) {
+    return test::server_response{200, {}, R"({"AccessKeyId":"AKIDECS","SecretAccessKey":"x","Token":"y"})"};
+  });
+  temp_dir dir;
+  auto config = dir.write("config",
+                          "[profile app]\nrole_arn = arn:aws:iam::123456789012:role/app-role\n"
+                          "source_profile = app\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
+                          "aws_secret_access_key = " +
+                              std::string(source_secret) + "\n");
+  vars_t vars{{"HOME", dir.path().string()},
+              {"AWS_CONFIG_FILE", config},
+              {"AWS_PROFILE", "app"},
+              {"AWS_REGION", "us-east-1"},
+              {"AWS_ENDPOINT_URL_STS", sts.url()},
+              {"AWS_CONTAINER_CREDENTIALS_FULL_URI", ecs.url("/creds")},
+              {"AWS_EC2_METADATA_DISABLED", "true"}};
+  auto got = aws::default_credentials_chain(fake_env(vars))->get();
+  REQUIRE_FALSE(got);
+  CHECK(got.error().code == errc::access_denied);
+  CHECK_THAT(got.error().what(), Catch::Contains("InvalidClientTokenId") && !Catch::Contains(source_secret));
+  CHECK(sts.requests() >= 1);
+  CHECK(ecs.requests() == 0);
+}

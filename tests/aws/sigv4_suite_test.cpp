@@ -32,7 +32,7 @@ std::string read_file(const fs::path& p) {
 }
 
 fs::path suite_dir() {
-  const fs::path dir = taws::tools_dir() / "aws-sig-v4-test-suite";
+  fs::path dir = taws::tools_dir() / "aws-sig-v4-test-suite";
   if (!fs::is_directory(dir))
     FAIL("AWS's SigV4 test suite is not in " << dir << ": run scripts/install-aws-tools.sh " << taws::tools_dir());
   return dir;

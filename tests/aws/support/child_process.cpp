@@ -15,12 +15,12 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
+#include <system_error>
 #include <thread>
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX declares it nowhere
@@ -32,7 +32,9 @@ namespace {
 using clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-[[noreturn]] void fail_errno(const std::string& what) { throw std::runtime_error(what + ": " + std::strerror(errno)); }
+[[noreturn]] void fail_errno(const std::string& what) {
+  throw std::runtime_error(what + ": " + std::generic_category().message(errno));
+}
 
 class fd_guard {
  public:
@@ -73,6 +75,7 @@ std::vector<std::string> child_env(const child_environment& env) {
 
 std::vector<char*> c_strings(std::vector<std::string>& strings) {
   std::vector<char*> out;
+  out.reserve(strings.size() + 1);
   for (auto& s : strings) out.push_back(s.data());
   out.push_back(nullptr);
   return out;
@@ -105,7 +108,7 @@ pid_t spawn(const std::vector<std::string>& argv, const child_environment& env, 
   const int rc = posix_spawnp(&pid, c_args[0], &actions, &attr, c_args.data(), c_envs.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw std::runtime_error("cannot start '" + join(argv) + "': " + std::strerror(rc));
+  if (rc != 0) throw std::runtime_error("cannot start '" + join(argv) + "': " + std::generic_category().message(rc));
   return pid;
 }
 

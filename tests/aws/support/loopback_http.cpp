@@ -12,6 +12,7 @@
 
 #include <exception>
 #include <stdexcept>
+#include <utility>
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::test::aws {
 
@@ -46,7 +47,7 @@ loopback_response loopback_http(std::uint16_t port, const loopback_request& requ
     co_await http::async_write(stream, req, asio::use_awaitable);
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
+    parser.body_limit(64ULL * 1024 * 1024);
     if (request.method == "HEAD") parser.skip(true);
     co_await http::async_read(stream, buffer, parser, asio::use_awaitable);
     const auto& res = parser.get();
@@ -55,7 +56,7 @@ loopback_response loopback_http(std::uint16_t port, const loopback_request& requ
       out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
     out.body = res.body();
   };
-  asio::co_spawn(ioc, exchange(), [&](std::exception_ptr e) { failure = e; });
+  asio::co_spawn(ioc, exchange(), [&](std::exception_ptr e) { failure = std::move(e); });
   ioc.run();
   if (failure) {
     try {

@@ -106,6 +106,7 @@ command_result aws_cli(const std::string& endpoint, const std::vector<std::strin
              {"AWS_CONFIG_FILE", "/dev/null"},          {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
              {"AWS_EC2_METADATA_DISABLED", "true"},     {"AWS_PAGER", ""}};
   if (!options.session_token.empty()) env.set.emplace_back("AWS_SESSION_TOKEN", options.session_token);
+  env.set.insert(env.set.end(), options.extra_env.begin(), options.extra_env.end());
   return run_command(argv, env, options.timeout);
 }
 

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/child_process.hpp"
@@ -63,6 +64,8 @@ struct aws_cli_options {
   std::string session_token;  ///< empty: none
   std::string region = "us-east-1";
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
+  /// More AWS_* settings, e.g. {"AWS_MAX_ATTEMPTS", "3"}.
+  std::vector<std::pair<std::string, std::string>> extra_env;
 };
 
 /// Runs `aws --endpoint-url ENDPOINT --region R --output json ARGS...` (the first `aws` on PATH) with
