@@ -130,7 +130,7 @@ result<std::string> sign_media_playlist(signer& s, const std::string& name, cons
   return out;
 }
 
-result<std::string> sign_mpd(signer& s, std::string mpd) {
+result<std::string> sign_mpd(signer& s, const std::string& mpd) {
   std::string out;
   std::size_t at = 0;
   for (;;) {

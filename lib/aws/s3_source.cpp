@@ -20,21 +20,59 @@ s3_source::s3_source(std::shared_ptr<s3_client> client, s3_uri where, object_inf
   window_.resize(static_cast<std::size_t>(std::max<std::int64_t>(1, client_->options().read_window)));
 }
 
+s3_source::~s3_source() {
+  if (ahead_.valid()) ahead_.wait();
+}
+
 result<std::size_t> s3_source::read_at(std::int64_t offset, std::span<std::byte> buffer) {
   if (offset < 0) return error(errc::invalid_argument, "negative offset reading " + name());
   if (offset >= info_.size || buffer.empty()) return std::size_t{0};
-  if (offset < window_at_ || offset >= window_at_ + static_cast<std::int64_t>(window_len_))
-    if (auto e = fill(offset)) return e;
+  if (!in_window(offset)) {
+    take_ahead(offset);
+    if (!in_window(offset)) {
+      auto got = fetch(offset, window_, interrupt_);
+      if (!got) return got.error();
+      window_at_ = offset;
+      window_len_ = *got;
+    }
+  }
   auto from = static_cast<std::size_t>(offset - window_at_);
   auto n = std::min(buffer.size(), window_len_ - from);
   std::memcpy(buffer.data(), window_.data() + from, n);
+  // Reading on into the window's second half: the next window is fetched meanwhile.
+  if (from + n > window_len_ / 2) start_ahead();
   return n;
 }
 
-error s3_source::fill(std::int64_t offset) {
+bool s3_source::in_window(std::int64_t offset) const noexcept {
+  return offset >= window_at_ && offset < window_at_ + static_cast<std::int64_t>(window_len_);
+}
+
+void s3_source::start_ahead() {
+  const std::int64_t next = window_at_ + static_cast<std::int64_t>(window_len_);
+  if (ahead_.valid() || next >= info_.size) return;
+  if (ahead_buffer_.empty()) ahead_buffer_.resize(window_.size());
+  ahead_at_ = next;
+  ahead_ =
+      std::async(std::launch::async, [this, next, check = interrupt_] { return fetch(next, ahead_buffer_, check); });
+}
+
+void s3_source::take_ahead(std::int64_t offset) {
+  if (!ahead_.valid()) return;
+  auto got = ahead_.get();
+  const bool wanted = offset >= ahead_at_ && got && offset < ahead_at_ + static_cast<std::int64_t>(*got);
+  // A jump elsewhere drops the fetched window, and a failure too: the read that needs those bytes
+  // asks again, and reports what happens then.
+  if (!wanted) return;
+  std::swap(window_, ahead_buffer_);
+  window_at_ = ahead_at_;
+  window_len_ = *got;
+}
+
+result<std::size_t> s3_source::fetch(std::int64_t offset, std::vector<std::byte>& into,
+                                     const io::interrupt_check& interrupt) {
   const auto want =
-      static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(window_.size()), info_.size - offset));
-  window_len_ = 0;
+      static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(into.size()), info_.size - offset));
   std::size_t got = 0;
   bool overflow = false;
   body_writer w = [&](std::span<const std::byte> chunk) -> error {
@@ -43,7 +81,7 @@ error s3_source::fill(std::int64_t offset) {
       overflow = true;
       return error(errc::input_unreadable, "the server sent more of " + name() + " than was asked");
     }
-    std::memcpy(window_.data() + got, chunk.data(), chunk.size());
+    std::memcpy(into.data() + got, chunk.data(), chunk.size());
     got += chunk.size();
     return {};
   };
@@ -53,8 +91,11 @@ error s3_source::fill(std::int64_t offset) {
                                      std::to_string(offset + static_cast<std::int64_t>(want) - 1)});
   if (!info_.etag.empty()) rq.headers.push_back({"If-Match", info_.etag});
   ++gets_;
-  auto r = client_->service().call(std::move(rq), {}, w, interrupt_);
-  largest_body_ = std::max(largest_body_, static_cast<std::int64_t>(got));
+  auto r = client_->service().call(std::move(rq), {}, w, interrupt);
+  auto largest = largest_body_.load();
+  while (static_cast<std::int64_t>(got) > largest &&
+         !largest_body_.compare_exchange_weak(largest, static_cast<std::int64_t>(got))) {
+  }
   if (overflow) return error(errc::input_unreadable, "the server ignored the Range asked of " + name());
   if (!r) return r.error();
   if (r->status == 412) return error(errc::input_unreadable, name() + " changed while it was being read");
@@ -63,9 +104,7 @@ error s3_source::fill(std::int64_t offset) {
   if (r->status == 200 && offset != 0)
     return error(errc::input_unreadable, "the server ignored the Range asked of " + name());
   if (got != want) return error(errc::input_truncated, "a range of " + name() + " came back short");
-  window_at_ = offset;
-  window_len_ = got;
-  return {};
+  return got;
 }
 
 result<std::unique_ptr<s3_source>> open_s3_source(std::shared_ptr<s3_client> client, std::string_view path,

@@ -183,7 +183,7 @@ result<s3_options> check_s3_options(s3_options o) {
   if (!o.endpoint.starts_with("https://") && !o.endpoint.starts_with("http://"))
     return error(errc::invalid_argument, "the S3 endpoint must be an http(s) URL: " + o.endpoint);
   if (!o.credentials) return error(errc::no_credentials, "no AWS credentials provider given for S3");
-  if (o.read_window < 64 * 1024) return error(errc::invalid_argument, "the S3 read window must be at least 64 KiB");
+  if (o.read_window < 64LL * 1024) return error(errc::invalid_argument, "the S3 read window must be at least 64 KiB");
   if (o.upload_queue_bytes <= 0 || o.upload_threads <= 0 || o.upload_threads > 64)
     return error(errc::invalid_argument, "the S3 upload queue needs a positive size and 1 to 64 threads");
   // S3's own limits: parts are 5 MiB to 5 GiB (all but the last).

@@ -6,6 +6,6 @@
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 
 void register_sqs_scheme();  // sqs://REGION/ACCOUNT/QUEUE as a queue (sqs_uri.cpp)
-void register_s3_scheme();   // s3://bucket/key as storage (s3_store.cpp)
+void register_s3_scheme();   // s3://bucket/key as storage (s3_scheme.cpp)
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::aws

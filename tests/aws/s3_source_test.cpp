@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "s3_fixture.hpp"
 
@@ -117,4 +118,43 @@ TEST_CASE("An S3 object replaced while it is read is an error, not a mix", "[s3]
   } else {
     CHECK(n.error().code == errc::input_unreadable);
   }
+}
+
+TEST_CASE("Reading an S3 input front to back fetches each window once, the next one ahead", "[s3]") {
+  const std::int64_t window = 128 * 1024;
+  source_env env(window, 1000 * 1000);
+  auto src = open_s3_source(env.client, "media/in/clip one+1=2.mp4", allowing({"media"}), {});
+  REQUIRE(src.has_value());
+  auto& s = **src;
+  std::vector<std::byte> buf(32 * 1024);
+  // Three quarters into the first window: the second is asked for without another read.
+  for (std::int64_t off = 0; off < window * 3 / 4; off += static_cast<std::int64_t>(buf.size()))
+    REQUIRE(s.read_at(off, buf).has_value());
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (s.gets() < 2 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(s.gets() == 2);
+  std::vector<std::byte> all;
+  for (std::int64_t off = 0;;) {
+    auto n = s.read_at(off, buf);
+    REQUIRE(n.has_value());
+    if (*n == 0) break;
+    all.insert(all.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+    off += static_cast<std::int64_t>(*n);
+  }
+  CHECK(all == env.object);
+  // 1,000,000 bytes in windows of 131,072: 8 windows, each asked for once.
+  CHECK(s.gets() == 8);
+  CHECK(s.largest_body() <= window);
+}
+
+TEST_CASE("An S3 read stops when its interrupt says so", "[s3]") {
+  source_env env(64 * 1024, 300 * 1024);
+  auto src = open_s3_source(env.client, "media/in/clip one+1=2.mp4", allowing({"media"}), {});
+  REQUIRE(src.has_value());
+  (*src)->set_interrupt([] { return make_error_code(errc::cancelled); });
+  std::vector<std::byte> buf(1024);
+  auto n = (*src)->read_at(200 * 1024, buf);
+  REQUIRE_FALSE(n.has_value());
+  CHECK(n.error().code == errc::cancelled);
 }

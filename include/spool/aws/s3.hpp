@@ -25,7 +25,8 @@ struct SPOOL_API s3_options {
   std::shared_ptr<credentials_provider> credentials;
   std::string ca_file;  ///< PEM bundle trusted instead of the system store
 
-  /// Inputs: the bytes one ranged GET asks for, and the most a source holds in memory.
+  /// Inputs: the bytes one ranged GET asks for; a source holds two such windows at most (the one
+  /// read and the next, fetched ahead).
   std::int64_t read_window = 8 << 20;
   /// Packages: bytes of files waiting for or in upload; put() blocks (back-pressure) beyond it.
   std::int64_t upload_queue_bytes = 64 << 20;
