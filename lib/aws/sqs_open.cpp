@@ -109,14 +109,4 @@ result<std::shared_ptr<queue::queue_adapter>> make_sqs_queue(const sqs_options& 
   return std::shared_ptr<queue::queue_adapter>(std::make_shared<sqs::sqs_queue>(std::move(c)));
 }
 
-std::vector<result<queue::clock::time_point>> extend_batch(queue::queue_adapter& q,
-                                                           const std::vector<queue::delivery>& deliveries,
-                                                           std::chrono::milliseconds lease) {
-  if (auto* s = dynamic_cast<sqs::sqs_queue*>(&q)) return s->extend_many(deliveries, lease);
-  std::vector<result<queue::clock::time_point>> out;
-  out.reserve(deliveries.size());
-  for (const auto& d : deliveries) out.push_back(q.extend(d, lease));
-  return out;
-}
-
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::aws

@@ -88,6 +88,7 @@ queue::capabilities sqs_queue::caps() const noexcept {
   c.send_batch = true;
   c.atomic_send_batch = false;
   c.stats = true;
+  c.extend_batch = true;        // ChangeMessageVisibilityBatch, ten at a time
   c.uncounted_release = false;  // ApproximateReceiveCount never goes down
   return c;
 }
@@ -309,12 +310,12 @@ error sqs_queue::nack(const queue::delivery& d, milliseconds delay) {
 }
 
 result<clock::time_point> sqs_queue::extend(const queue::delivery& d, milliseconds lease) {
-  auto r = extend_many({d}, lease);
+  auto r = extend_batch({d}, lease);
   return std::move(r.front());
 }
 
-std::vector<result<clock::time_point>> sqs_queue::extend_many(const std::vector<queue::delivery>& ds,
-                                                              milliseconds lease) {
+std::vector<result<clock::time_point>> sqs_queue::extend_batch(const std::vector<queue::delivery>& ds,
+                                                               milliseconds lease) {
   std::vector<result<clock::time_point>> out;
   out.reserve(ds.size());
   if (lease > max_lease || lease < 0ms) {

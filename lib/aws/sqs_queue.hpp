@@ -68,7 +68,8 @@ class sqs_queue final : public queue::queue_adapter {
   queue::dead_letter_store* dead_letters() noexcept override;
 
   /// ChangeMessageVisibilityBatch, 10 receipts a call; one answer per delivery.
-  std::vector<result<clock::time_point>> extend_many(const std::vector<queue::delivery>& ds, milliseconds lease);
+  std::vector<result<clock::time_point>> extend_batch(const std::vector<queue::delivery>& ds,
+                                                      milliseconds lease) override;
 
   // Shared with the dead-letter store.
   const queue_config& config() const noexcept { return config_; }

@@ -321,15 +321,26 @@ void worker_runtime::impl::heartbeat_once(std::unique_lock<std::mutex>& lock) {
   for (auto& j : jobs)
     if (!j->done && !j->cancel && now >= j->next_extend) due.push_back(j);
   lock.unlock();
-  for (auto& j : due) {
-    error_code ec;
-    try {
-      auto extended = queue->extend(j->delivery, options.lease);
-      if (!extended) ec = extended.error().code;
-    } catch (...) {
-      ec = errc::internal;  // the adapter threw: as a failed extension, retried soon
-    }
-    auto after = steady::now();
+  if (due.empty()) {
+    lock.lock();
+    return;
+  }
+  // Every lease due is renewed in one call where the backend batches (SQS: ten per request).
+  std::vector<spool::queue::delivery> deliveries;
+  deliveries.reserve(due.size());
+  for (const auto& j : due) deliveries.push_back(j->delivery);
+  std::vector<error_code> codes(due.size(), make_error_code(errc::internal));
+  try {
+    auto extended = queue->extend_batch(deliveries, options.lease);
+    for (std::size_t i = 0; i < due.size() && i < extended.size(); ++i)
+      codes[i] = extended[i] ? error_code() : extended[i].error().code;
+  } catch (...) {
+    // the adapter threw: as failed extensions, retried soon
+  }
+  auto after = steady::now();
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    auto& j = due[i];
+    auto ec = codes[i];
     if (!ec) {
       j->next_extend = after + options.heartbeat;
       j->lease_deadline = now + options.lease;

@@ -159,7 +159,7 @@ TEST_CASE("aws http: a body cut short is a network error", "[aws][http]") {
   CHECK(got.error().code == errc::network);
 }
 
-TEST_CASE("aws http: a silent server hits the idle timeout; an interrupt stops the wait at once", "[aws][http]") {
+TEST_CASE("aws http: a silent server hits the idle timeout, an interrupt stops the wait at once", "[aws][http]") {
   setup s;
   auto options = s.server();
   options.stall = true;

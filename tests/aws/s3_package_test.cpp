@@ -208,7 +208,7 @@ TEST_CASE("A large S3 package file goes up in parts", "[s3]") {
   CHECK(head(server.endpoint + "/media/out/job2/720p.mp4")["etag"].ends_with("-3\""));
 }
 
-TEST_CASE("Aborting an S3 package removes what it wrote; the status stays", "[s3]") {
+TEST_CASE("Aborting an S3 package removes what it wrote, the status stays", "[s3]") {
   spool::test::aws::temp_directory tmp("spool-s3-package");
   auto server = s3test::fauxqs_service::start();
   auto o = s3test::options_for(server.endpoint);

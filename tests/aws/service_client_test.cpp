@@ -110,7 +110,7 @@ TEST_CASE("aws service client: throttling is retried up to the attempt limit, th
   CHECK(e.message.find(secret) == std::string::npos);
 }
 
-TEST_CASE("aws service client: S3's SlowDown is retried; a client error is not", "[aws][retry]") {
+TEST_CASE("aws service client: S3's SlowDown is retried, a client error is not", "[aws][retry]") {
   std::atomic<int> n{0};
   loopback_server server([&](const server_request& req) {
     if (req.target.find("missing") != std::string::npos)

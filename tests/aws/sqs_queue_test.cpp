@@ -43,7 +43,7 @@ long long count_attr(const std::string& url, const char* name) {
 
 }  // namespace
 
-TEST_CASE("Aws::Sqs::Batch: an entry over the size limit fails alone; the others are stored", "[sqs]") {
+TEST_CASE("Aws::Sqs::Batch: an entry over the size limit fails alone, the others are stored", "[sqs]") {
   const auto url = sqs_test::create_queue(sqs_test::unique_name("batch"));
   auto q = sqs_test::open(sqs_test::options_for(url));
   const auto limit = q->caps().max_message_bytes;
@@ -246,7 +246,7 @@ TEST_CASE("Aws::Sqs::Cancel: a 20 s long poll returns soon after cancel", "[sqs]
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
 }
 
-TEST_CASE("Aws::Sqs::Extend: extend_batch extends many leases in batches; a stale receipt fails alone", "[sqs]") {
+TEST_CASE("Aws::Sqs::Extend: extend_batch extends many leases in batches, a stale receipt fails alone", "[sqs]") {
   auto q = sqs_test::open(sqs_test::options_for(sqs_test::create_queue(sqs_test::unique_name("extend"))));
   std::vector<outgoing_message> msgs;
   for (int i = 0; i < 12; ++i) msgs.push_back(msg("job " + std::to_string(i)));
@@ -257,7 +257,7 @@ TEST_CASE("Aws::Sqs::Extend: extend_batch extends many leases in batches; a stal
   auto stale = held[5];
   stale.receipt = "not-a-receipt";
   held.push_back(stale);
-  auto out = spool::aws::extend_batch(*q, held, 10'000ms);
+  auto out = q->extend_batch(held, 10'000ms);
   REQUIRE(out.size() == 13);
   for (std::size_t i = 0; i < 12; ++i) CHECK(out[i].has_value());
   REQUIRE_FALSE(out[12].has_value());
@@ -269,7 +269,7 @@ TEST_CASE("Aws::Sqs::Extend: extend_batch extends many leases in batches; a stal
   for (std::size_t i = 0; i < 12; ++i) CHECK_FALSE(q->ack(held[i]));
 }
 
-TEST_CASE("Aws::Sqs::Open: a missing queue is invalid_argument naming it; sqs:// opens through the registry", "[sqs]") {
+TEST_CASE("Aws::Sqs::Open: a missing queue is invalid_argument naming it, sqs:// opens through the registry", "[sqs]") {
   auto options = sqs_test::options_for("");
   options.queue_name = "spool-no-such-queue";
   auto missing = spool::aws::make_sqs_queue(options);

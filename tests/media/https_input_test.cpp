@@ -281,7 +281,7 @@ TEST_CASE("https: internal addresses are refused without connecting unless allow
   CHECK(server.connections() == 0);
 }
 
-TEST_CASE("https: a server that ignores Range serves sequential inputs; backward seeks fail typed", "[media][https]") {
+TEST_CASE("https: a server that ignores Range serves sequential inputs, backward seeks fail typed", "[media][https]") {
   https_setup s("https-norange");
   input_spec spec;
   spec.duration_s = 4;

@@ -25,7 +25,7 @@ std::shared_ptr<faulty_queue> fresh() {
 
 }  // namespace
 
-TEST_CASE("Queue::Faulty::FailNth: the nth call fails without reaching the backend; the others go through",
+TEST_CASE("Queue::Faulty::FailNth: the nth call fails without reaching the backend, the others go through",
           "[queue][faulty]") {
   auto queue = fresh();
   queue_test::send(*queue, "job");
@@ -65,7 +65,7 @@ TEST_CASE("Queue::Faulty::FailNext: the next n calls fail, or all of them until 
   CHECK(queue_test::stats(*queue).visible == 0);  // the failed sends stored nothing
 }
 
-TEST_CASE("Queue::Faulty::Delay: calls wait the latency; a cancelled receive stops waiting", "[queue][faulty]") {
+TEST_CASE("Queue::Faulty::Delay: calls wait the latency, a cancelled receive stops waiting", "[queue][faulty]") {
   auto queue = fresh();
   queue->delay(queue_op::send, 150ms);
   auto t0 = std::chrono::steady_clock::now();

@@ -57,7 +57,7 @@ TEST_CASE("Queue::Submit: the message is the job as a worker reads it, named by 
   CHECK(again.job_id == s.job_id);
 }
 
-TEST_CASE("Queue::Submit::Invalid: a job a worker would refuse is invalid_spec with the reason; nothing is sent",
+TEST_CASE("Queue::Submit::Invalid: a job a worker would refuse is invalid_spec with the reason, nothing is sent",
           "[queue][submit]") {
   auto queue = fresh();
   auto bad_plan = job("/srv/uploads/a.mp4");

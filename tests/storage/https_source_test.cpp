@@ -125,7 +125,7 @@ TEST_CASE("https source: without Range support, forward seeks discard and backwa
   CHECK(src.read({buf, 1}) < 0);  // sticky
 }
 
-TEST_CASE("https source: a silent server hits the idle timeout; a stop request wins at once", "[https]") {
+TEST_CASE("https source: a silent server hits the idle timeout, a stop request wins at once", "[https]") {
   source_setup s;
   auto o = s.server();
   o.stall = true;

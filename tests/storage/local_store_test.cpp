@@ -64,7 +64,7 @@ TEST_CASE("Storage::Resolve: paths, file:// URIs, https and unknown schemes", "[
   CHECK(storage::resolve("").error().code == spool::errc::invalid_argument);
 }
 
-TEST_CASE("Storage::Register: a third party adds a scheme; taken and malformed ones are usage errors", "[storage]") {
+TEST_CASE("Storage::Register: a third party adds a scheme, taken and malformed ones are usage errors", "[storage]") {
   auto backend = std::make_shared<empty_store>();
   REQUIRE_FALSE(
       storage::register_scheme("memtest", [backend](std::string_view uri) -> spool::result<storage::location> {

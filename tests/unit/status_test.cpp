@@ -133,7 +133,7 @@ TEST_CASE("Job::Status: a crashed writer's temporary is removed by the next writ
   CHECK(fs::exists(d.path / "status.json"));
 }
 
-TEST_CASE("Job::Status: reading where there is none says so; what is not a status is a typed error", "[status]") {
+TEST_CASE("Job::Status: reading where there is none says so, what is not a status is a typed error", "[status]") {
   temp_dir d;
   auto missing = spool::read_status(d.path / "missing");
   REQUIRE(missing.has_value());

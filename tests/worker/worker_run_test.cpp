@@ -123,7 +123,7 @@ TEST_CASE("Worker::OneRun: a second run() while one is in progress returns alrea
   CHECK(first.succeeded == 1);
 }
 
-TEST_CASE("Worker::AsyncRun: the initiating call never blocks; a second run completes with already_running",
+TEST_CASE("Worker::AsyncRun: the initiating call never blocks, a second run completes with already_running",
           "[worker]") {
   fixture f;
   auto o = f.options();

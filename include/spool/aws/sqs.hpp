@@ -45,10 +45,4 @@ struct SPOOL_API sqs_options {
 /// (size limit, FIFO, RedrivePolicy). A missing queue is errc::invalid_argument naming it.
 SPOOL_API result<std::shared_ptr<queue::queue_adapter>> make_sqs_queue(const sqs_options& options);
 
-/// Extends several leases at once: one ChangeMessageVisibilityBatch per 10 deliveries on an SQS
-/// queue, one extend each on any other backend. One answer per delivery, in order.
-SPOOL_API std::vector<result<queue::clock::time_point>> extend_batch(queue::queue_adapter& q,
-                                                                     const std::vector<queue::delivery>& deliveries,
-                                                                     std::chrono::milliseconds lease);
-
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::aws

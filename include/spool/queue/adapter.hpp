@@ -5,6 +5,7 @@
 //
 // What a backend must write: type_name(), caps() and five operations, send, receive, ack, nack and
 // extend. Everything else is optional and declared, never guessed:
+//  - extend_batch extends one delivery at a time unless the backend overrides it (caps().extend_batch);
 //  - send_batch and stats answer errc::feature_unsupported (naming the operation and the backend)
 //    unless the backend overrides them and declares caps().send_batch / caps().stats;
 //  - release gives a delivery back with nack(d, 0), which counts it, unless the backend overrides it
@@ -133,6 +134,7 @@ struct SPOOL_API capabilities {
   bool send_batch = false;         ///< send_batch is implemented
   bool atomic_send_batch = false;  ///< send_batch stores the whole batch or none of it
   bool stats = false;              ///< stats is implemented
+  bool extend_batch = false;       ///< extend_batch renews many leases in one call
   /// release() gives a delivery back without counting it: the next delivery has the same
   /// receive_count as the released one. Without it release() is nack(d, 0) and counts (SQS cannot
   /// lower ApproximateReceiveCount).
@@ -191,6 +193,17 @@ class SPOOL_API queue_adapter {
   /// nack(d, 0), which counts the delivery; backends that can undo the count override it and
   /// declare caps().uncounted_release.
   virtual error release(const delivery& d) { return nack(d, milliseconds(0)); }
+  /// Extends several leases at once, one answer per delivery in order (each as extend() answers).
+  /// The worker renews every lease it holds through this; the default extends one at a time, and a
+  /// backend with a batch call (SQS's ChangeMessageVisibilityBatch) overrides it and declares
+  /// caps().extend_batch.
+  virtual std::vector<result<clock::time_point>> extend_batch(const std::vector<delivery>& deliveries,
+                                                              milliseconds lease) {
+    std::vector<result<clock::time_point>> out;
+    out.reserve(deliveries.size());
+    for (const auto& d : deliveries) out.push_back(extend(d, lease));
+    return out;
+  }
   /// Counts the queue's messages (caps().stats).
   virtual result<queue_stats> stats() { return unsupported("stats"); }
   /// The dead-letter store, or null when the backend has none.
