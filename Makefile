@@ -52,7 +52,7 @@ tidy: deps
 	@scripts/install-deps.sh lint
 	cmake -S . -B $(BUILD) -DSPOOL_WERROR=ON $(CMAKE_ARGS) > /dev/null
 	$(RUN_CLANG_TIDY) -p $(BUILD) -j $(JOBS) -quiet -extra-arg=-Wno-c99-extensions \
-	  '$(CURDIR)/lib/(core|storage|queue|media|worker)/.*\.cpp$$'
+	  '$(CURDIR)/lib/(core|storage|queue|media|worker|aws)/.*\.cpp$$'
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps aws-tools
