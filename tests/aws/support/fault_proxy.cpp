@@ -7,14 +7,17 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -69,6 +72,12 @@ fault fault::reset_after_forwarding() {
   return f;
 }
 
+fault fault::cut_answer() {
+  fault f;
+  f.what = kind::cut_answer;
+  return f;
+}
+
 fault fault::delayed(std::chrono::milliseconds d) {
   fault f;
   f.delay = d;
@@ -110,6 +119,7 @@ struct fault_proxy::impl {
 
   mutable std::mutex mutex;
   std::deque<fault> faults;
+  std::deque<std::pair<std::string, fault>> targeted;  // (what the request line contains, fault)
   std::vector<std::string> seen;
   std::atomic<int> requests{0}, forwarded{0};
 
@@ -117,7 +127,14 @@ struct fault_proxy::impl {
     std::string line = std::string(req.method_string()) + " " + std::string(req.target());
     if (auto target = req.find("X-Amz-Target"); target != req.end()) line += " " + std::string(target->value());
     const std::lock_guard lock(mutex);
+    auto hit = std::find_if(targeted.begin(), targeted.end(),
+                            [&](const auto& t) { return line.find(t.first) != std::string::npos; });
     seen.push_back(std::move(line));
+    if (hit != targeted.end()) {
+      fault f = std::move(hit->second);
+      targeted.erase(hit);
+      return f;
+    }
     if (faults.empty()) return {};
     fault f = std::move(faults.front());
     faults.pop_front();
@@ -182,6 +199,16 @@ struct fault_proxy::impl {
           co_await forward(std::move(req));
           reset(stream);
           co_return;
+        case fault::kind::cut_answer: {
+          res = co_await forward(std::move(req));
+          std::ostringstream raw;
+          raw << res;
+          const std::string wire = raw.str();
+          co_await asio::async_write(stream, asio::buffer(wire.data(), wire.size() - res.body().size() / 2), token);
+          // A close, not a reset: a reset would discard what the client has not read yet.
+          stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+          co_return;
+        }
       }
       res.keep_alive(keep_alive);
       stream.expires_after(idle_limit);
@@ -235,9 +262,14 @@ void fault_proxy::script(const std::vector<fault>& faults) {
   impl_->faults.insert(impl_->faults.end(), faults.begin(), faults.end());
 }
 
+void fault_proxy::script_for(const std::string& match, const std::vector<fault>& faults) {
+  const std::lock_guard lock(impl_->mutex);
+  for (const auto& f : faults) impl_->targeted.emplace_back(match, f);
+}
+
 std::size_t fault_proxy::pending() const {
   const std::lock_guard lock(impl_->mutex);
-  return impl_->faults.size();
+  return impl_->faults.size() + impl_->targeted.size();
 }
 
 int fault_proxy::requests() const noexcept { return impl_->requests.load(); }

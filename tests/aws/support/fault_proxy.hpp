@@ -20,6 +20,7 @@ struct fault {
     answer,               ///< answer with `status`, `content_type` and `body` instead of forwarding
     reset,                ///< read the request, then reset the connection (RST: SO_LINGER 0)
     reset_after_forward,  ///< forward the request, then reset instead of answering (the call took effect)
+    cut_answer,           ///< forward, send the answer's head and half its body, then close
   };
   kind what = kind::forward;
   std::chrono::milliseconds delay{0};  ///< waited before acting
@@ -34,6 +35,8 @@ struct fault {
   static fault internal_error();
   static fault connection_reset();
   static fault reset_after_forwarding();
+  /// A connection lost while the answer's body arrives.
+  static fault cut_answer();
   /// Forwards after `d` (a slow answer).
   static fault delayed(std::chrono::milliseconds d);
 };
@@ -53,6 +56,9 @@ class fault_proxy {
   /// Appends faults for the next requests, one each, in arrival order; requests beyond the script are
   /// forwarded.
   void script(const std::vector<fault>& faults);
+  /// Faults for the next requests whose line (as seen() gives it) contains `match`, one each; they
+  /// come before the general script. Concurrent clients reach a given object whatever the order.
+  void script_for(const std::string& match, const std::vector<fault>& faults);
   /// Faults scripted but not yet used.
   std::size_t pending() const;
 
