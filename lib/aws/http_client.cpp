@@ -98,6 +98,7 @@ struct connection {
   boost::beast::flat_buffer buffer;
   std::string verify_failure;
   bool reused = false;
+  bool timed_out = false;  // an operation saw no progress for the idle timeout
 
   tcp::socket& socket() { return secure ? secure->next_layer() : *plain; }
 
@@ -126,6 +127,7 @@ struct connection {
         if (ioc.stopped()) ioc.restart();
         ioc.run_one();
       }
+      timed_out = !stop;
       if (stop)
         return {stop,
                 stop == errc::cancelled ? std::string("cancelled") : "the deadline passed while " + std::string(doing)};
@@ -376,7 +378,8 @@ result<http_response> http_client::send(const http_request& request, const body_
     bool answered = false, keep = false;
     auto r = impl_->exchange(*c, t, request, writer, interrupt, answered, keep);
     // A pooled connection the server closed while idle fails before any answer: once more, fresh.
-    if (!r && c->reused && !answered && r.error().code == errc::network && attempt == 0) continue;
+    // A server that took the request and stays silent is no closed connection: that is the caller's.
+    if (!r && c->reused && !answered && !c->timed_out && r.error().code == errc::network && attempt == 0) continue;
     if (r && keep) impl_->give_back(key, std::move(c));
     return r;
   }

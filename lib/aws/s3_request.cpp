@@ -126,11 +126,11 @@ result<s3_uri> parse_s3_uri(std::string_view uri) {
   return split_path(uri.substr(s3_scheme.size()));
 }
 
-s3_client::s3_client(s3_options options)
+s3_client::s3_client(s3_options options, service_options tuning)
     : options_(std::move(options)),
       service_(
-          [this] {
-            service_options so;
+          [this, &tuning] {
+            service_options so = std::move(tuning);
             so.where = {options_.region, "s3"};
             so.endpoint = options_.endpoint;
             so.http.ca_file = options_.ca_file;
@@ -162,7 +162,12 @@ std::string s3_client::url(std::string_view bucket, std::string_view key, std::s
 result<http_response> s3_client::send(http_request request, std::string_view what, std::string payload_hash,
                                       const body_writer& writer, const io::interrupt_check& interrupt) {
   auto r = service_.call(std::move(request), std::move(payload_hash), writer, interrupt);
-  if (!r) return r.error();
+  if (!r) {
+    // Transport errors name only the host: say which request failed.
+    auto e = r.error();
+    if (e.code == errc::network) e.message = std::string(what) + ": " + e.what();
+    return e;
+  }
   if (r->status / 100 != 2) return to_error(parse_service_error(*r), what);
   return r;
 }

@@ -44,8 +44,9 @@ struct list_page {
 /// store goes through.
 class s3_client {
  public:
-  /// `options` must be resolved (region, endpoint, credentials set).
-  explicit s3_client(s3_options options);
+  /// `options` must be resolved (region, endpoint, credentials set). `tuning` gives the retries and
+  /// the HTTP timeouts (its scope, endpoint and CA file are taken from `options`).
+  explicit s3_client(s3_options options, service_options tuning = {});
 
   const s3_options& options() const noexcept { return options_; }
   service_client& service() noexcept { return service_; }

@@ -85,23 +85,37 @@ result<std::size_t> s3_source::fetch(std::int64_t offset, std::vector<std::byte>
     got += chunk.size();
     return {};
   };
-  http_request rq;
-  rq.url = client_->url(where_.bucket, where_.key);
-  rq.headers.push_back({"Range", "bytes=" + std::to_string(offset) + "-" +
-                                     std::to_string(offset + static_cast<std::int64_t>(want) - 1)});
-  if (!info_.etag.empty()) rq.headers.push_back({"If-Match", info_.etag});
-  ++gets_;
-  auto r = client_->service().call(std::move(rq), {}, w, interrupt);
+  // A connection cut mid-body is not retried by the service client (part of the body was taken):
+  // the rest of the range is asked for again, a few times.
+  constexpr int resumes = 3;
+  result<http_response> r = error(errc::internal, "no GET was sent");
+  std::int64_t from = offset;
+  for (int resumed = 0;; ++resumed) {
+    from = offset + static_cast<std::int64_t>(got);
+    http_request rq;
+    rq.url = client_->url(where_.bucket, where_.key);
+    rq.headers.push_back({"Range", "bytes=" + std::to_string(from) + "-" +
+                                       std::to_string(offset + static_cast<std::int64_t>(want) - 1)});
+    if (!info_.etag.empty()) rq.headers.push_back({"If-Match", info_.etag});
+    ++gets_;
+    const std::size_t before = got;
+    r = client_->service().call(std::move(rq), {}, w, interrupt);
+    if (r || overflow || r.error().code != errc::network || got == before || got == want || resumed == resumes) break;
+  }
   auto largest = largest_body_.load();
   while (static_cast<std::int64_t>(got) > largest &&
          !largest_body_.compare_exchange_weak(largest, static_cast<std::int64_t>(got))) {
   }
   if (overflow) return error(errc::input_unreadable, "the server ignored the Range asked of " + name());
-  if (!r) return r.error();
+  if (!r) {
+    auto e = r.error();
+    if (e.code == errc::network) e.message = "GET " + name() + ": " + e.what();
+    return e;
+  }
   if (r->status == 412) return error(errc::input_unreadable, name() + " changed while it was being read");
   if (r->status == 404) return error(errc::input_unreadable, name() + " is gone");
   if (r->status / 100 != 2) return to_error(parse_service_error(*r), "GET " + name());
-  if (r->status == 200 && offset != 0)
+  if (r->status == 200 && from != 0)
     return error(errc::input_unreadable, "the server ignored the Range asked of " + name());
   if (got != want) return error(errc::input_truncated, "a range of " + name() + " came back short");
   return got;
