@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "sqs_fixture.hpp"
 #include "support/fault_proxy.hpp"
@@ -98,6 +99,33 @@ TEST_CASE("Aws::Sqs::Faults: receive, extend and ack through 500s and resets los
   }
   CHECK(held(url) == 0);
   CHECK(drain(url) == 0);
+}
+
+TEST_CASE("Aws::Sqs::Faults: a receive whose answer is lost hides the message for one lease, no longer",
+          "[aws][faults]") {
+  const auto url = sqs_test::create_queue(sqs_test::unique_name("faults-receive"));
+  fault_proxy proxy(sqs_test::endpoint());
+  auto options = sqs_test::options_for(url);
+  options.endpoint = proxy.endpoint();
+  auto q = sqs_test::open(options);
+  auto sent = q->send({"leased by a lost answer", "", 0ms});
+  REQUIRE(sent.has_value());
+
+  proxy.script_for(target + "ReceiveMessage", {fault::reset_after_forwarding()});
+  std::vector<spool::queue::delivery> got;
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (got.empty() && std::chrono::steady_clock::now() < give_up) {
+    auto r = q->receive({1, 2000ms, 1000ms});
+    INFO((r ? "" : r.error().what()));
+    REQUIRE(r.has_value());
+    got = *r;
+  }
+  REQUIRE(got.size() == 1);
+  CHECK(proxy.pending() == 0);
+  CHECK(got.front().message_id == sent->message_id);
+  CHECK(got.front().receive_count == 2);  // the lost delivery counts
+  REQUIRE_FALSE(q->ack(got.front()));
+  CHECK(held(url) == 0);
 }
 
 TEST_CASE("Aws::Sqs::Faults: a send whose answer is lost is retried: at least once on a standard queue",
