@@ -37,9 +37,11 @@ class submit_command final : public command {
  public:
   po::options_description options() override {
     auto d = option_group("options");
-    d.add_options()                                                                                          //
-        ("input", text(input_)->value_name("IN")->required(), "the input: a local path, an https:// URL or s3://BUCKET/KEY")  //
-        ("output", text(output_)->value_name("OUTDIR")->required(), "where the worker writes the package: a local folder or s3://BUCKET/PREFIX/")   //
+    d.add_options()  //
+        ("input", text(input_)->value_name("IN")->required(),
+         "the input: a local path, an https:// URL or s3://BUCKET/KEY")  //
+        ("output", text(output_)->value_name("OUTDIR")->required(),
+         "where the worker writes the package: a local folder or s3://BUCKET/PREFIX/")  //
         ("idempotency-key", text(idempotency_key_)->value_name("KEY"),
          "resubmitting with the same KEY queues nothing; prints the first id")  //
         ("metadata", text(metadata_)->value_name("JSON"), "any JSON, carried with the job into its status");

@@ -29,7 +29,7 @@ using sys_error = boost::system::error_code;
 using steady = std::chrono::steady_clock;
 
 constexpr auto slice = std::chrono::milliseconds(50);
-constexpr std::size_t chunk_size = 64 * 1024;
+constexpr std::size_t chunk_size = std::size_t{64} * 1024;
 // Bodies read into memory (JSON, XML, error documents) are small; media goes to a body_writer.
 constexpr std::size_t max_memory_body = 64ULL * 1024 * 1024;
 

@@ -128,8 +128,8 @@ error to_error(const service_error& e, std::string_view what) {
 service_client::service_client(service_options options, std::shared_ptr<credentials_provider> creds)
     : options_(std::move(options)), creds_(std::move(creds)), http_(options_.http), budget_(options_.retry.budget) {}
 
-result<http_response> service_client::call(http_request request, std::string payload_hash, const body_writer& writer,
-                                           const io::interrupt_check& interrupt) {
+result<http_response> service_client::call(const http_request& request, std::string payload_hash,
+                                           const body_writer& writer, const io::interrupt_check& interrupt) {
   if (payload_hash.empty()) payload_hash = sigv4::sha256_hex(request.body);
   thread_local std::minstd_rand jitter{std::random_device{}()};
   bool skew_fixed = false;

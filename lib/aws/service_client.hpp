@@ -57,7 +57,7 @@ class service_client {
   /// turns into its own words with parse_service_error / to_error); transport failures and retries
   /// used up are errors. `payload_hash` empty means: hash request.body (S3 streamed bodies pass
   /// sigv4::unsigned_payload).
-  result<http_response> call(http_request request, std::string payload_hash = {}, const body_writer& writer = {},
+  result<http_response> call(const http_request& request, std::string payload_hash = {}, const body_writer& writer = {},
                              const io::interrupt_check& interrupt = {});
 
   const service_options& options() const noexcept { return options_; }
