@@ -99,7 +99,7 @@ result<std::size_t> s3_source::fetch(std::int64_t offset, std::vector<std::byte>
     if (!info_.etag.empty()) rq.headers.push_back({"If-Match", info_.etag});
     ++gets_;
     const std::size_t before = got;
-    r = client_->service().call(std::move(rq), {}, w, interrupt);
+    r = client_->service().call(rq, {}, w, interrupt);
     if (r || overflow || r.error().code != errc::network || got == before || got == want || resumed == resumes) break;
   }
   auto largest = largest_body_.load();
