@@ -30,7 +30,7 @@ result<std::string> create_multipart(s3_client& c, std::string_view bucket, std:
   rq.method = "POST";
   rq.url = c.url(bucket, key, "uploads=");
   rq.headers = headers;
-  auto r = c.send(std::move(rq), "start a multipart upload of " + s3_name(bucket, key));
+  auto r = c.send(rq, "start a multipart upload of " + s3_name(bucket, key));
   if (!r) return r.error();
   auto id = xml_text(r->body, "UploadId");
   if (!id || id->empty()) return error(errc::network, "no UploadId in the answer for " + s3_name(bucket, key));
@@ -44,7 +44,7 @@ result<std::string> upload_part(s3_client& c, std::string_view bucket, std::stri
   rq.url = c.url(bucket, key, part_query(upload_id, number));
   rq.headers.push_back({"Content-Type", "application/octet-stream"});
   rq.stream = std::move(body);
-  auto r = c.send(std::move(rq), "upload part " + std::to_string(number) + " of " + s3_name(bucket, key),
+  auto r = c.send(rq, "upload part " + std::to_string(number) + " of " + s3_name(bucket, key),
                   std::string(sigv4::unsigned_payload));
   if (!r) return r.error();
   auto etag = find_header(r->headers, "ETag");
@@ -67,7 +67,7 @@ error complete_multipart(s3_client& c, std::string_view bucket, std::string_view
   rq.headers.push_back({"Content-Type", "application/xml"});
   rq.body = complete_body(parts);
   const std::string what = "complete the upload of " + s3_name(bucket, key);
-  auto r = c.send(std::move(rq), what);
+  auto r = c.send(rq, what);
   if (!r) return r.error();
   // S3 can answer 200 and still report a failure in the body.
   if (r->body.find("<Error>") != std::string::npos) {
@@ -82,7 +82,7 @@ error abort_multipart(s3_client& c, std::string_view bucket, std::string_view ke
   http_request rq;
   rq.method = "DELETE";
   rq.url = c.url(bucket, key, "uploadId=" + encode_query(upload_id));
-  auto r = c.service().call(std::move(rq));
+  auto r = c.service().call(rq);
   if (!r) return r.error();
   if (r->status / 100 == 2 || r->status == 404) return {};
   return to_error(parse_service_error(*r), "abort the upload of " + s3_name(bucket, key));

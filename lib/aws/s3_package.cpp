@@ -149,7 +149,7 @@ error s3_package::put_file(std::string_view name, const std::filesystem::path& l
     rq.url = client_->url(where_.bucket, key);
     rq.headers = headers_for(name);
     rq.stream = *std::move(body);
-    auto r = client_->send(std::move(rq), "PUT " + s3_name(where_.bucket, key), std::string(sigv4::unsigned_payload));
+    auto r = client_->send(rq, "PUT " + s3_name(where_.bucket, key), std::string(sigv4::unsigned_payload));
     if (!r) e = r.error();
   }
   if (e) return e;

@@ -159,9 +159,9 @@ std::string s3_client::url(std::string_view bucket, std::string_view key, std::s
   return u;
 }
 
-result<http_response> s3_client::send(http_request request, std::string_view what, std::string payload_hash,
+result<http_response> s3_client::send(const http_request& request, std::string_view what, std::string payload_hash,
                                       const body_writer& writer, const io::interrupt_check& interrupt) {
-  auto r = service_.call(std::move(request), std::move(payload_hash), writer, interrupt);
+  auto r = service_.call(request, std::move(payload_hash), writer, interrupt);
   if (!r) {
     // Transport errors name only the host: say which request failed.
     auto e = r.error();
@@ -176,7 +176,7 @@ result<std::optional<object_info>> s3_client::head(std::string_view bucket, std:
   http_request rq;
   rq.method = "HEAD";
   rq.url = url(bucket, key);
-  auto r = service_.call(std::move(rq));
+  auto r = service_.call(rq);
   if (!r) return r.error();
   if (r->status == 404) return std::optional<object_info>{};
   if (r->status / 100 != 2) return to_error(parse_service_error(*r), "HEAD " + s3_name(bucket, key));
@@ -202,7 +202,7 @@ result<std::optional<std::string>> s3_client::get_small(std::string_view bucket,
     body.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
     return {};
   };
-  auto r = service_.call(std::move(rq), {}, w);
+  auto r = service_.call(rq, {}, w);
   if (too_large) return error(errc::io_error, s3_name(bucket, key) + " is too large to be a package's file");
   if (!r) return r.error();
   if (r->status == 404) return std::optional<std::string>{};
@@ -218,7 +218,7 @@ error s3_client::put(std::string_view bucket, std::string_view key, std::string 
   if (find_header(rq.headers, "Content-Type").empty())
     set_header(rq.headers, "Content-Type", "application/octet-stream");
   rq.body = std::move(body);
-  auto r = send(std::move(rq), "PUT " + s3_name(bucket, key));
+  auto r = send(rq, "PUT " + s3_name(bucket, key));
   return r ? error{} : r.error();
 }
 
@@ -226,7 +226,7 @@ error s3_client::remove(std::string_view bucket, std::string_view key) {
   http_request rq;
   rq.method = "DELETE";
   rq.url = url(bucket, key);
-  auto r = service_.call(std::move(rq));
+  auto r = service_.call(rq);
   if (!r) return r.error();
   if (r->status == 404 || r->status / 100 == 2) return {};
   return to_error(parse_service_error(*r), "DELETE " + s3_name(bucket, key));
@@ -241,7 +241,7 @@ result<list_page> s3_client::list(std::string_view bucket, std::string_view pref
   q += "list-type=2&max-keys=" + std::to_string(max_keys) + "&prefix=" + encode_query(prefix);
   http_request rq;
   rq.url = url(bucket, "", q);
-  auto r = send(std::move(rq), "list " + s3_name(bucket, prefix));
+  auto r = send(rq, "list " + s3_name(bucket, prefix));
   if (!r) return r.error();
   list_page page;
   for (auto c : xml_blocks(r->body, "Contents"))

@@ -56,7 +56,7 @@ class s3_client {
   bool path_style_for(std::string_view bucket) const noexcept;
 
   /// Sends (signed, retried); a non-2xx answer is the error to_error gives, naming `what`.
-  result<http_response> send(http_request request, std::string_view what, std::string payload_hash = {},
+  result<http_response> send(const http_request& request, std::string_view what, std::string payload_hash = {},
                              const body_writer& writer = {}, const io::interrupt_check& interrupt = {});
 
   /// An object's size and ETag; empty when there is none.

@@ -69,7 +69,7 @@ class s3_status final : public io::status_sink {
     rq.headers = {{"Content-Type", "application/json"}, {"Cache-Control", "no-cache"}};
     if (only_new) rq.headers.push_back({"If-None-Match", "*"});
     rq.body = to_json_text(to_json(s)) + "\n";
-    auto r = client_->service().call(std::move(rq));
+    auto r = client_->service().call(rq);
     if (!r) return r.error();
     // 412: there is one; 409: a concurrent conditional write of the same key won.
     if (only_new && (r->status == 412 || r->status == 409)) return exists();
