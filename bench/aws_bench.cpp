@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -58,7 +59,7 @@ struct options {
   std::string json_file;
   std::string source;   // empty: make a lecture clip
   std::string package;  // empty: transcode the source once
-  int duration = 10;
+  int duration = 30;
   int messages = 2000;
   int runs = 3;
   double timeout = 600;
@@ -68,7 +69,7 @@ struct options {
 constexpr const char* usage =
     "usage: spool-bench-aws [--spool build/bin/spool] [--make-sample build/bin/spool-make-sample]\n"
     "                       [--tools build/aws-tools] [--serve tests/aws/tools/serve.mjs] [--out bench-aws-out]\n"
-    "                       [--json FILE] [--source FILE] [--package DIR] [--duration 10] [--messages 2000]\n"
+    "                       [--json FILE] [--source FILE] [--package DIR] [--duration 30] [--messages 2000]\n"
     "                       [--runs 3] [--timeout 600] [--parts sqs,s3,memory]\n";
 
 [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
@@ -214,7 +215,7 @@ class bench {
     ro.max_messages = batch;
     ro.wait = 1000ms;  // a short long poll: an empty answer means the queue is really dry
     ro.lease = 600'000ms;
-    std::size_t done = 0;
+    std::size_t done = 0, receives = 0;
     int empty = 0;
     const auto t0 = steady::now();
     while (done < n) {
@@ -224,8 +225,13 @@ class bench {
       for (const auto& d : *got)
         if (auto e = a.ack(d)) fail("SQS ack: " + e.what());
       done += got->size();
+      ++receives;
     }
-    return static_cast<double>(done) / seconds_since(t0);
+    const double rate = static_cast<double>(done) / seconds_since(t0);
+    at(fmt::format("sqs.receive{}_per_call", batch), fmt::format("SQS receive max {}: messages per receive", batch),
+       "msgs")
+        .runs.push_back(static_cast<double>(done) / static_cast<double>(receives));
+    return rate;
   }
 
   void run_sqs(int r) {
@@ -285,9 +291,20 @@ class bench {
     return name.ends_with(".m3u8") || name.ends_with(".mpd") || name == "result.json";
   }
 
+  // The progressive MP4 ("720p.mp4" at the top): the engine hands it over with put_file, and the sink
+  // may move it away, so it gets a copy of its own in the engine's place (made before the clock runs).
+  static bool is_progressive(const std::string& name) {
+    return name.ends_with(".mp4") && name.find('/') == std::string::npos;
+  }
+  fs::path workspace_copy(const std::string& name) const { return out_ / "workspace" / name; }
+
   /// Publishes the package's files under `prefix` as the engine does: files, then manifests,
   /// result.json last, then commit.
   double spool_publish(spool::storage::store& s3, const std::string& prefix) {
+    fs::create_directories(out_ / "workspace");
+    for (const auto& name : files_)
+      if (is_progressive(name))
+        fs::copy_file(package_ / name, workspace_copy(name), fs::copy_options::overwrite_existing);
     const auto t0 = steady::now();
     auto sink = s3.open_package(fmt::format("{}/{}", bucket, prefix), {});
     if (!sink) fail("open_package: " + sink.error().what());
@@ -297,11 +314,11 @@ class bench {
         manifests.push_back(name);
         continue;
       }
-      const fs::path p = package_ / name;
       spool::error e;
-      if (name.ends_with(".mp4")) {
-        e = (*sink)->put_file(name, p);
+      if (is_progressive(name)) {
+        e = (*sink)->put_file(name, workspace_copy(name));
       } else {
+        const fs::path p = package_ / name;
         std::ifstream in(p, std::ios::binary);
         const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         e = (*sink)->put(name, std::as_bytes(std::span(bytes.data(), bytes.size())));
@@ -428,7 +445,7 @@ class bench {
     for (const auto& s : series_) {
       std::string runs;
       for (double v : s.runs) runs += fmt::format("{}{:.3f}", runs.empty() ? "" : " ", v);
-      const int digits = s.unit == "msg/s" ? 0 : s.unit == "MB" ? 1 : 3;
+      const int digits = s.unit == "msg/s" ? 0 : s.unit == "MB" || s.unit == "msgs" ? 1 : 3;
       fmt::print("| {} | {} | {} | {} |\n", s.label, fixed(s.med(), digits), s.unit, runs);
     }
     auto ratio = [&](const char* a, const char* b) -> std::optional<double> {
@@ -437,6 +454,15 @@ class bench {
       if (!x || !y) return std::nullopt;
       std::vector<double> v;
       for (std::size_t i = 0; i < x->runs.size() && i < y->runs.size(); ++i) v.push_back(x->runs[i] / y->runs[i]);
+      return median(v);
+    };
+    // a / (b - c) per run: spool against the CLI's time without its start-up.
+    auto ratio_minus = [&](const char* a, const char* b, const char* c) -> std::optional<double> {
+      const auto *x = find(a), *y = find(b), *z = find(c);
+      if (!x || !y || !z) return std::nullopt;
+      std::vector<double> v;
+      for (std::size_t i = 0; i < x->runs.size() && i < y->runs.size() && i < z->runs.size(); ++i)
+        if (y->runs[i] > z->runs[i]) v.push_back(x->runs[i] / (y->runs[i] - z->runs[i]));
       return median(v);
     };
     fmt::print("\n| ratio (median of per-run ratios) | value |\n|---|---:|\n");
@@ -450,6 +476,8 @@ class bench {
       const auto r = find("s3.spool_over_cli")->med();
       fmt::print("| S3 publish, spool / aws s3 cp (goal <= 1.00) | {} {} |\n", fixed(r, 2),
                  r && *r <= 1.0 ? "met" : "MISSED");
+      fmt::print("| S3 publish, spool / (aws s3 cp - aws CLI start-up) (not the goal) | {} |\n",
+                 fixed(ratio_minus("s3.spool", "s3.cli", "s3.cli_startup"), 2));
     }
     if (o_.memory) {
       const auto d = find("mem.s3_minus_local")->med();
@@ -499,7 +527,7 @@ class bench {
   std::uintmax_t package_bytes_ = 0;
   std::shared_ptr<spool::storage::store> s3_;
   std::pair<std::size_t, std::uintmax_t> listed_spool_, listed_cli_;
-  std::vector<series> series_;
+  std::deque<series> series_;  // at() hands out references that must outlive later additions
 };
 
 using spool_bench::parse_number;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,7 +41,9 @@ fauxqs_child::fauxqs_child(const std::filesystem::path& serve_mjs, const std::fi
     throw std::runtime_error("fork failed");
   }
   if (pid_ == 0) {
-    ::setpgid(0, 0);  // a Ctrl-C in the terminal goes to the benchmark, which stops this child itself
+    // In the benchmark's process group, so a Ctrl-C reaches it too; and gone with the benchmark if
+    // that is killed outright.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     const int err = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int null_in = ::open("/dev/null", O_RDONLY);
     if (err >= 0) ::dup2(err, STDERR_FILENO);
