@@ -337,8 +337,7 @@ class bench {
 
   /// Objects and bytes under `prefix`, as the AWS CLI lists them.
   std::pair<std::size_t, std::uintmax_t> listed(const std::string& prefix) {
-    const auto r = aws_cli({"s3", "ls", "--recursive", fmt::format("s3://{}/{}/", bucket, prefix)}, "ls-" + prefix);
-    (void)r;
+    aws_cli({"s3", "ls", "--recursive", fmt::format("s3://{}/{}/", bucket, prefix)}, "ls-" + prefix);
     std::ifstream in(out_ / "logs" / ("aws-ls-" + prefix + ".stdout.txt"));
     std::size_t n = 0;
     std::uintmax_t bytes = 0;
