@@ -8,6 +8,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 BENCH_ARGS ?=
 BENCH_QUEUE_ARGS ?=
+BENCH_AWS_ARGS ?=
 DEMO_OUT   ?= demo-out
 TSAN_ENV    = TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
@@ -16,7 +17,7 @@ CLANG_FORMAT ?= clang-format
 RUN_CLANG_TIDY ?= run-clang-tidy
 FORMAT_DIRS = include lib cli tests examples bench
 
-.PHONY: all deps aws-tools build test demo asan tsan fuzz corpus bench bench-queue format format-check tidy clean
+.PHONY: all deps aws-tools build test demo asan tsan fuzz corpus bench bench-queue bench-aws format format-check tidy clean
 
 all: build
 
@@ -96,6 +97,11 @@ bench: build
 # The queue backends' throughput and latency, next to the disk's durable-commit rate (about a minute).
 bench-queue: build
 	$(BUILD)/bin/spool-bench-queue $(BENCH_QUEUE_ARGS)
+
+# SQS and S3 against fauxqs on 127.0.0.1: batching, S3 publish against `aws s3 cp`, peak memory.
+bench-aws: build aws-tools
+	$(BUILD)/bin/spool-bench-aws --spool $(BUILD)/bin/spool --make-sample $(BUILD)/bin/spool-make-sample \
+	  --tools $(BUILD)/aws-tools --out $(BUILD)/bench-aws-out --json $(BUILD)/bench-aws-out/aws.json $(BENCH_AWS_ARGS)
 
 demo: build
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
