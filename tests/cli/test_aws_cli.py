@@ -78,6 +78,15 @@ class AwsCli(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.service = Fauxqs()
+        try:
+            cls._prepare()
+        except BaseException:
+            # unittest skips tearDownClass when setUpClass fails: stop what was started here
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def _prepare(cls):
         cls.env = dict(os.environ, AWS_ACCESS_KEY_ID="spooltest", AWS_SECRET_ACCESS_KEY="spooltest-secret",
                        AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION, AWS_ENDPOINT_URL=cls.service.endpoint,
                        AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/dev/null",
@@ -101,7 +110,8 @@ class AwsCli(unittest.TestCase):
     def tearDownClass(cls):
         if cls.service:
             cls.service.stop()
-        shutil.rmtree(cls.dir, ignore_errors=True)
+        if getattr(cls, "dir", None):
+            shutil.rmtree(cls.dir, ignore_errors=True)
 
     # ---- helpers ----
     def aws(self, *args, check=True):
@@ -276,6 +286,10 @@ def main():
         if not value:
             print(f"{what} is not set", file=sys.stderr)
             return 2
+    for path in (CLI, MAKE_INPUT):
+        if not os.access(path, os.X_OK):
+            print(f"{path} is not built", file=sys.stderr)
+            return 1
     if not os.path.isdir(os.path.join(TOOLS, "node_modules", "fauxqs")):
         print(f"fauxqs is not installed in {TOOLS}: run scripts/install-aws-tools.sh", file=sys.stderr)
         return 1
@@ -285,7 +299,7 @@ def main():
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(AwsCli)
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     failed = len(result.failures) + len(result.errors)
-    print(f"{result.testsRun - failed} passed, {failed} failed")
+    print(f"{max(result.testsRun - failed, 0)} passed, {failed} failed")
     return 0 if result.wasSuccessful() else 1
 
 
