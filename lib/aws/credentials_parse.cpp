@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "aws/credentials_providers.hpp"
+#include "aws/xml_text.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {
@@ -24,37 +25,6 @@ bool expect(std::string_view& s, char c) {
   if (s.empty() || (s.front() != c && !(c == 'T' && (s.front() == 't' || s.front() == ' ')))) return false;
   s.remove_prefix(1);
   return true;
-}
-
-// The text of the first <tag>...</tag> inside `xml`, entities decoded.
-std::optional<std::string> xml_text(std::string_view xml, std::string_view tag) {
-  auto open = fmt::format("<{}>", tag), close = fmt::format("</{}>", tag);
-  auto from = xml.find(open);
-  if (from == std::string_view::npos) return std::nullopt;
-  from += open.size();
-  auto to = xml.find(close, from);
-  if (to == std::string_view::npos) return std::nullopt;
-  std::string_view raw = xml.substr(from, to - from);
-  std::string out;
-  out.reserve(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '&') {
-      out += raw[i];
-      continue;
-    }
-    static constexpr std::pair<std::string_view, char> entities[] = {
-        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-    bool known = false;
-    for (auto [name, c] : entities)
-      if (raw.substr(i, name.size()) == name) {
-        out += c;
-        i += name.size() - 1;
-        known = true;
-        break;
-      }
-    if (!known) out += '&';
-  }
-  return out;
 }
 
 }  // namespace

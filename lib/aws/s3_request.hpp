@@ -13,6 +13,7 @@
 
 #include "aws/http_client.hpp"
 #include "aws/service_client.hpp"
+#include "aws/xml_text.hpp"
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 
@@ -22,11 +23,6 @@ bool valid_bucket_name(std::string_view bucket) noexcept;
 std::string encode_key(std::string_view key);
 /// A query parameter's name or value.
 std::string encode_query(std::string_view s);
-
-/// XML text of S3's answers: the text of the first <tag>...</tag> in `xml` (entities decoded), and
-/// every <tag>...</tag> block.
-std::optional<std::string> xml_text(std::string_view xml, std::string_view tag);
-std::vector<std::string_view> xml_blocks(std::string_view xml, std::string_view tag);
 
 struct object_info {
   std::int64_t size = -1;

@@ -8,6 +8,8 @@
 #include <random>
 #include <thread>
 
+#include "aws/xml_text.hpp"
+
 namespace spool::inline SPOOL_ABI_NAMESPACE::aws {
 namespace {
 
@@ -44,16 +46,6 @@ bool denied(std::string_view code) {
 bool retryable(const service_error& e) {
   return e.status >= 500 || e.status == 429 || throttling(e.code) ||
          one_of(e.code, {"RequestTimeout", "RequestTimeoutException", "InternalError", "ServiceUnavailable"});
-}
-
-// The text between <tag> and </tag>, first occurrence; empty when absent.
-std::string xml_text(std::string_view body, std::string_view tag) {
-  std::string open = "<" + std::string(tag) + ">", close = "</" + std::string(tag) + ">";
-  auto b = body.find(open);
-  if (b == std::string_view::npos) return {};
-  b += open.size();
-  auto e = body.find(close, b);
-  return e == std::string_view::npos ? std::string() : std::string(body.substr(b, e - b));
 }
 
 // A JSON string member's value, unescaped enough for messages (errors are flat objects).
@@ -99,8 +91,8 @@ service_error parse_service_error(const http_response& response) {
     e.message = json_member(body, "message");
     if (e.message.empty()) e.message = json_member(body, "Message");
   } else if (first != std::string_view::npos && body[first] == '<') {
-    e.code = xml_text(body, "Code");
-    e.message = xml_text(body, "Message");
+    e.code = xml_text(body, "Code").value_or("");
+    e.message = xml_text(body, "Message").value_or("");
   }
   // "com.amazonaws.sqs#QueueDoesNotExist", "QueueDoesNotExist:http://..." -> "QueueDoesNotExist"
   if (auto hash = e.code.rfind('#'); hash != std::string::npos) e.code.erase(0, hash + 1);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "catch_result.hpp"
+#include "support/child_process.hpp"
 #include "test_pki.hpp"
 #include "tls_server.hpp"
 
@@ -26,25 +27,10 @@ using spool::aws::http_request;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    path = fs::temp_directory_path() /
-           ("spool-http-client-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
-    fs::create_directories(path);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
-
 struct setup {
-  temp_dir dir;
-  test_pki pki = make_test_pki(dir.path);
-  fs::path file = dir.path / "blob.bin";
+  spool::test::aws::temp_directory dir{"spool-http-client-"};
+  test_pki pki = make_test_pki(dir.path());
+  fs::path file = dir.path() / "blob.bin";
   std::string bytes;
 
   setup() {
