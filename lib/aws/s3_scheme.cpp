@@ -3,6 +3,7 @@
 #include <spool/aws/config.hpp>
 #include <spool/aws/s3.hpp>
 
+#include <memory>
 #include <mutex>
 
 #include "aws/presign.hpp"
@@ -33,39 +34,43 @@ result<std::shared_ptr<storage::store>> make_s3_store(s3_options options) {
   return make_resolved_s3_store(*std::move(o));
 }
 
-result<presigned_url> presign(const s3_options& store_options, std::string_view uri, const presign_options& options) {
-  auto where = parse_s3_uri(uri);
-  if (!where) return where.error();
+namespace {
+
+// A client for a public presign call: `store_options` completed from the environment, then checked.
+result<std::unique_ptr<s3_client>> client_from_environment(const s3_options& store_options) {
   auto o = with_environment_defaults(store_options, process_environment());
   if (!o) return o.error();
   auto checked = check_s3_options(*std::move(o));
   if (!checked) return checked.error();
-  s3_client client(*std::move(checked));
-  return presign_url(client, *where, options, wall_clock::now());
+  return std::make_unique<s3_client>(*std::move(checked));
+}
+
+}  // namespace
+
+result<presigned_url> presign(const s3_options& store_options, std::string_view uri, const presign_options& options) {
+  auto where = parse_s3_uri(uri);
+  if (!where) return where.error();
+  auto client = client_from_environment(store_options);
+  if (!client) return client.error();
+  return presign_url(**client, *where, options, wall_clock::now());
 }
 
 result<presigned_upload> presign_multipart_upload(const s3_options& store_options, std::string_view uri,
                                                   std::int64_t size, const presign_options& options) {
   auto where = parse_s3_uri(uri);
   if (!where) return where.error();
-  auto o = with_environment_defaults(store_options, process_environment());
-  if (!o) return o.error();
-  auto checked = check_s3_options(*std::move(o));
-  if (!checked) return checked.error();
-  s3_client client(*std::move(checked));
-  return presign_multipart(client, *where, size, options, wall_clock::now());
+  auto client = client_from_environment(store_options);
+  if (!client) return client.error();
+  return presign_multipart(**client, *where, size, options, wall_clock::now());
 }
 
 result<private_playback> presign_playback(const s3_options& store_options, std::string_view package_uri,
                                           std::chrono::seconds expires, std::string_view playlist_base) {
   auto where = parse_s3_uri(package_uri);
   if (!where) return where.error();
-  auto o = with_environment_defaults(store_options, process_environment());
-  if (!o) return o.error();
-  auto checked = check_s3_options(*std::move(o));
-  if (!checked) return checked.error();
-  s3_client client(*std::move(checked));
-  return presign_playback(client, *where, expires, playlist_base, wall_clock::now());
+  auto client = client_from_environment(store_options);
+  if (!client) return client.error();
+  return presign_playback(**client, *where, expires, playlist_base, wall_clock::now());
 }
 
 void register_s3_scheme() {
