@@ -9,6 +9,8 @@ CMAKE_ARGS ?=
 BENCH_ARGS ?=
 BENCH_QUEUE_ARGS ?=
 BENCH_AWS_ARGS ?=
+BENCH_PORTAL_ARGS ?=
+BENCH_SUITE_ARGS ?=
 DEMO_OUT   ?= demo-out
 TSAN_ENV    = TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
@@ -17,7 +19,7 @@ CLANG_FORMAT ?= clang-format
 RUN_CLANG_TIDY ?= run-clang-tidy
 FORMAT_DIRS = include lib cli tests examples bench
 
-.PHONY: all deps aws-tools build test demo asan tsan fuzz corpus bench bench-queue bench-aws format format-check tidy clean
+.PHONY: all deps aws-tools build test demo asan tsan fuzz corpus bench bench-quick bench-ladder bench-queue bench-aws format format-check tidy clean
 
 all: build
 
@@ -89,8 +91,25 @@ fuzz:
 corpus: build
 	python3 tests/corpus/run_corpus.py --spool $(BUILD)/bin/spool
 
-# BENCH_ARGS passes options on, e.g. BENCH_ARGS="--baseline-spool OTHER/bin/spool --runs 4" (bench/README.md).
+# The bench suite (bench/README.md): every workload into one folder, bench-results/<UTC stamp>/, with
+# JSON, summary.md and plots. BENCH_ARGS goes to the ladder, BENCH_QUEUE_ARGS to the queue bench,
+# BENCH_PORTAL_ARGS to the portal's latency, BENCH_AWS_ARGS to the S3/SQS bench (run when
+# $(BUILD)/aws-tools exists); BENCH_SUITE_ARGS to bench/run_bench.py itself (e.g. --only portal).
+BENCH_SUITE = python3 bench/run_bench.py --build $(BUILD) --ladder-args "$(BENCH_ARGS)" \
+  --queue-args "$(BENCH_QUEUE_ARGS)" --portal-args "$(BENCH_PORTAL_ARGS)" --aws-args "$(BENCH_AWS_ARGS)" \
+  $(BENCH_SUITE_ARGS)
+
 bench: build
+	@scripts/install-deps.sh bench
+	$(BENCH_SUITE)
+
+# The same report on short inputs, in a few minutes.
+bench-quick: build
+	@scripts/install-deps.sh bench
+	$(BENCH_SUITE) --quick
+
+# The ladder alone, e.g. BENCH_ARGS="--baseline-spool OTHER/bin/spool --runs 4" (bench/README.md).
+bench-ladder: build
 	@scripts/install-deps.sh bench
 	$(BUILD)/bin/spool-bench-ladder --spool $(BUILD)/bin/spool $(BENCH_ARGS)
 

@@ -8,7 +8,8 @@ build_pkgs=(build-essential cmake pkg-config python3
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   libfmt-dev catch2 libssl-dev libsqlite3-dev)
 sanitize_pkgs=(clang libclang-rt-14-dev)
-bench_pkgs=(ffmpeg)
+# the ladder's reference (ffmpeg), the portal's load generator (wrk), the suite's plots (gnuplot)
+bench_pkgs=(ffmpeg wrk gnuplot-nox)
 # make format-check and make tidy: Debian 12's clang-format and clang-tidy (LLVM 14, as clang above);
 # clang-tidy brings run-clang-tidy.
 lint_pkgs=(clang-format clang-tidy)

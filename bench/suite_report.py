@@ -1,0 +1,193 @@
+"""The suite's combined report: summary.md from each workload's JSON and Markdown, and gnuplot PNG
+plots of the figures the summary gives (medians, with each run's value beside them)."""
+import json
+import os
+import subprocess
+
+
+def _load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _demote(md):
+    """A workload's own Markdown under the summary's headings: '# x' becomes '### x'."""
+    return "\n".join("##" + line if line.startswith("#") else line for line in md.splitlines())
+
+
+def _q(s):
+    """A gnuplot string literal."""
+    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _gnuplot(script_path, script, log_path):
+    with open(script_path, "w") as f:
+        f.write(script)
+    try:
+        p = subprocess.run(["gnuplot", script_path], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"gnuplot did not run: {e}"
+    with open(log_path, "a") as f:
+        f.write(p.stdout + p.stderr)
+    return "" if p.returncode == 0 else f"gnuplot failed ({p.returncode}): {p.stderr.strip()[:200]}"
+
+
+_HEAD = ('set terminal pngcairo size 900,520 font "DejaVu Sans,10"\nset output {out}\nset title {title}\n'
+         'set grid ytics\nset key outside right top\nset style data histogram\n'
+         'set style histogram clustered gap 1\nset style fill solid 0.8 border -1\nset boxwidth 0.9\n')
+
+
+def plot_ladder(doc, plots):
+    """Wall seconds of each method in each run (clustered by run), so the spread and order effects show."""
+    methods = doc.get("methods") or {}
+    if not methods:
+        return None, "no ladder figures"
+    keys = list(methods)
+    runs = max(len(m["runs"]) for m in methods.values())
+    dat = os.path.join(plots, "ladder.dat")
+    with open(dat, "w") as f:
+        f.write("run " + " ".join(keys) + "\n")
+        for i in range(runs):
+            row = []
+            for k in keys:
+                r = methods[k]["runs"][i] if i < len(methods[k]["runs"]) else None
+                row.append(f"{r['wall_s']:.3f}" if r and r.get("ok") else "NaN")
+            f.write(f"run{i + 1} " + " ".join(row) + "\n")
+    out = os.path.join(plots, "ladder.png")
+    script = _HEAD.format(out=_q(out), title=_q("ladder: wall seconds per run (lower is better)"))
+    script += "set ylabel 'wall s'\nset yrange [0:*]\n"
+    script += "plot " + ", ".join(f"{_q(dat)} using {i + 2}:xtic(1) title {_q(k)}" for i, k in enumerate(keys)) + "\n"
+    return out, _gnuplot(os.path.join(plots, "ladder.gp"), script, os.path.join(plots, "gnuplot.log"))
+
+
+def plot_queue(doc, plots):
+    """Median jobs/s of each queue measure, on a log scale (mem:// and file:// differ by orders)."""
+    ms = [m for m in doc.get("measures", []) if m.get("median_jobs_per_s")]
+    if not ms:
+        return None, "no queue figures"
+    dat = os.path.join(plots, "queue.dat")
+    with open(dat, "w") as f:
+        for m in ms:
+            f.write(f"{_q(m['key'])} {m['median_jobs_per_s']:.1f}\n")
+    out = os.path.join(plots, "queue.png")
+    script = _HEAD.format(out=_q(out), title=_q("queue backends: median jobs/s (log scale, higher is better)"))
+    script += "set logscale y\nset ylabel 'jobs/s'\nset xtics rotate by -35 left font ',8'\nset key off\n"
+    script += "set bmargin 9\nset rmargin 12\n"
+    script += f"plot {_q(dat)} using 2:xtic(1) title 'jobs/s'\n"
+    return out, _gnuplot(os.path.join(plots, "queue.gp"), script, os.path.join(plots, "gnuplot.log"))
+
+
+def plot_portal(doc, plots):
+    """p50 / p90 / p99 / max of each phase (medians over rounds), log scale, with the target's bound."""
+    summary = doc.get("summary") or {}
+    if not summary:
+        return None, "no portal figures"
+    dat = os.path.join(plots, "portal.dat")
+    with open(dat, "w") as f:
+        f.write("phase p50 p90 p99 max\n")
+        for name, s in summary.items():
+            vals = ["NaN" if s[k] is None else f"{s[k]:.3f}" for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
+            label = f"{name} ({s['timeout']} timeouts)" if s["timeout"] else name
+            f.write(f"{_q(label)} " + " ".join(vals) + "\n")
+    out = os.path.join(plots, "portal.png")
+    script = _HEAD.format(out=_q(out), title=_q("portal: GET /videos/{id} latency, ms (log scale)"))
+    script += "set logscale y\nset ylabel 'ms'\n"
+    bound = (doc.get("target") or {}).get("bound_ms")
+    extra = ""
+    if bound:
+        script += "set arrow from graph 0, first {b} to graph 1, first {b} nohead dashtype 2 lw 2 lc rgb 'red'\n".format(
+            b=bound)
+        script += f"set label {_q(f'target p99 while encoding <= {bound:.1f} ms')} at graph 0.02, first {bound} " \
+                  "offset 0,0.7 tc rgb 'red'\n"
+    script += "plot " + ", ".join(f"{_q(dat)} using {i}:xtic(1) title {_q(t)}"
+                                  for i, t in ((2, "p50"), (3, "p90"), (4, "p99"), (5, "max"))) + extra + "\n"
+    return out, _gnuplot(os.path.join(plots, "portal.gp"), script, os.path.join(plots, "gnuplot.log"))
+
+
+def _queue_md(doc):
+    lines = ["| measure | jobs | jobs/s | p50 us | p99 us | latency of | x raw |", "|---|---:|---:|---:|---:|---|---:|"]
+    f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
+    for m in doc.get("measures", []):
+        lines.append(f"| {m['label']} | {m['jobs']:,} | {f(m['median_jobs_per_s'], ',.0f')} | "
+                     f"{f(m['median_p50_us'], '.1f')} | {f(m['median_p99_us'], '.1f')} | {m['latency_of'] or '-'} | "
+                     f"{f(m['ratio_to_raw_commit'], '.2f')} |")
+    lines += ["", "| target | value | verdict |", "|---|---:|---|"]
+    for t in doc.get("targets", []):
+        v = t["value"]
+        shown = "-" if v is None else (f"{v:.2f}" if v < 10 else f"{v:,.0f}")
+        lines.append(f"| {t['target']} | {shown} | {'met' if t['met'] else '**MISSED**'} |")
+    mach = doc.get("machine", {})
+    lines += ["", f"Medians over {doc.get('options', {}).get('runs')} runs; the order of file:// and mem:// "
+              f"alternates per run. Scratch {mach.get('scratch_dir')} ({mach.get('filesystem')}), load "
+              f"{mach.get('load_before')} -> {mach.get('load_after')}, SQLite {mach.get('sqlite')}."]
+    return "\n".join(lines) + "\n"
+
+
+def _stamp_md(stamp):
+    m, v = stamp["machine"], stamp["versions"]
+    libs = ", ".join(f"{k} {x}" for k, x in v["ffmpeg_libraries"].items() if x)
+    return "\n".join([
+        f"- started {stamp['started_utc']}, finished {stamp.get('finished_utc', '?')} (UTC); mode "
+        f"**{stamp['mode']}**; command `{stamp['command']}`",
+        f"- machine: {m['cpu_model'] or 'unknown CPU'}, {m['cores']} cores, {m['mem_gb']} GB RAM; {m['os']}, "
+        f"Linux {m['kernel']}",
+        f"- load average (1, 5, 15 min) before {stamp['load_before']}, after {stamp.get('load_after', '?')}",
+        f"- spool: {v['spool'] or '?'} (commit {v['git_commit'] or '?'}, {v['build_type'] or 'default'} build); "
+        f"compiler: {v['compiler'] or '?'}",
+        f"- FFmpeg libraries: {libs or '?'}; ffmpeg CLI: {v['ffmpeg_cli'] or 'not installed'}",
+        f"- tools: {v['wrk'] or 'wrk not installed'}; {v['gnuplot'] or 'gnuplot not installed'}; "
+        f"Python {v['python']}"]) + "\n"
+
+
+def write_summary(results, stamp, workloads):
+    """workloads: the orchestrator's records (name, title, status, reason, seconds, files, command)."""
+    plots = os.path.join(results, "plots")
+    os.makedirs(plots, exist_ok=True)
+    md = ["# spool bench suite", "", _stamp_md(stamp),
+          "| workload | status | seconds | output |", "|---|---|---:|---|"]
+    for w in workloads:
+        status = w["status"] + (f": {w['reason']}" if w.get("reason") else "")
+        files = ", ".join(f"[{os.path.basename(p)}]({os.path.basename(p)})" for p in w.get("files", [])
+                          if os.path.exists(os.path.join(results, os.path.basename(p))))
+        md.append(f"| {w['title']} | {status} | {w.get('seconds', 0):.0f} | {files or '-'} |")
+    md.append("")
+    plotters = {"portal": ("portal.json", plot_portal), "ladder": ("ladder.json", plot_ladder),
+                "queue": ("queue.json", plot_queue)}
+    for w in workloads:
+        md += [f"## {w['title']}", ""]
+        if w.get("command"):
+            md += [f"`{w['command']}`", ""]
+        if w["status"] == "skipped":
+            md += [f"Skipped: {w['reason']}.", ""]
+            continue
+        if w["status"] != "ok":
+            md += [f"**{w['status']}**: {w.get('reason', '')} (log: logs/{w['name']}.stderr)", ""]
+        doc = None
+        if w["name"] in plotters:
+            doc = _load(os.path.join(results, plotters[w["name"]][0]))
+        if doc is not None:
+            png, err = plotters[w["name"]][1](doc, plots)
+            if png and not err:
+                md += [f"![{w['name']}](plots/{os.path.basename(png)})", ""]
+            elif err:
+                md += [f"(plot: {err})", ""]
+        body = ""
+        if w["name"] == "queue" and doc is not None:
+            body = _queue_md(doc)
+        elif w.get("markdown"):
+            body = _demote(_text(os.path.join(results, w["markdown"])))
+        if body:
+            md += [body, ""]
+    with open(os.path.join(results, "summary.md"), "w") as f:
+        f.write("\n".join(md).rstrip() + "\n")
