@@ -77,6 +77,9 @@ class Suite:
     def plan(self, w):
         """(argv, files it writes, Markdown file, stdout file) or (None, reason) when it cannot run."""
         out, bin_ = self.out, self.tool
+        tools = os.path.join(self.o.build, "aws-tools")
+        if w == "aws" and not os.path.isdir(tools):
+            return None, f"{os.path.relpath(tools, SOURCE)} is not installed (make aws-tools, or make bench-aws)"
         missing = [b for b in self.needs(w) if not os.access(b, os.X_OK)]
         if missing:
             return None, "not built: " + ", ".join(os.path.relpath(b, SOURCE) for b in missing)
@@ -96,9 +99,6 @@ class Suite:
                     "--make-sample", bin_("spool-make-sample"), "--out", os.path.join(out, "portal-out"),
                     "--json", os.path.join(out, "portal.json"), "--markdown", os.path.join(out, "portal.md")]
             return argv + extra, ["portal.json", "portal.md"], "portal.md", None
-        tools = os.path.join(self.o.build, "aws-tools")
-        if not os.path.isdir(tools):
-            return None, f"{os.path.relpath(tools, SOURCE)} is not installed (make aws-tools, or make bench-aws)"
         argv = [bin_("spool-bench-aws"), "--spool", bin_("spool"), "--make-sample", bin_("spool-make-sample"),
                 "--tools", tools, "--out", os.path.join(out, "aws-out"), "--json", os.path.join(out, "aws.json")]
         return argv + extra, ["aws.json", "aws.md"], "aws.md", "aws.md"

@@ -43,7 +43,7 @@ def _gnuplot(script_path, script, log_path):
     return "" if p.returncode == 0 else f"gnuplot failed ({p.returncode}): {p.stderr.strip()[:200]}"
 
 
-_HEAD = ('set terminal pngcairo size 900,520 font "DejaVu Sans,10"\nset output {out}\nset title {title}\n'
+_HEAD = ('set terminal pngcairo noenhanced size 900,520 font "DejaVu Sans,10"\nset output {out}\nset title {title}\n'
          'set grid ytics\nset key outside right top\nset style data histogram\n'
          'set style histogram clustered gap 1\nset style fill solid 0.8 border -1\nset boxwidth 0.9\n')
 
@@ -57,7 +57,7 @@ def plot_ladder(doc, plots):
     runs = max(len(m["runs"]) for m in methods.values())
     dat = os.path.join(plots, "ladder.dat")
     with open(dat, "w") as f:
-        f.write("run " + " ".join(keys) + "\n")
+        f.write("# run " + " ".join(keys) + "\n")
         for i in range(runs):
             row = []
             for k in keys:
@@ -67,7 +67,8 @@ def plot_ladder(doc, plots):
     out = os.path.join(plots, "ladder.png")
     script = _HEAD.format(out=_q(out), title=_q("ladder: wall seconds per run (lower is better)"))
     script += "set ylabel 'wall s'\nset yrange [0:*]\n"
-    script += "plot " + ", ".join(f"{_q(dat)} using {i + 2}:xtic(1) title {_q(k)}" for i, k in enumerate(keys)) + "\n"
+    script += "plot " + ", ".join(f"{_q(dat)} using {i + 2}:xtic(1) title {_q(methods[k].get('label', k))}"
+                                  for i, k in enumerate(keys)) + "\n"
     return out, _gnuplot(os.path.join(plots, "ladder.gp"), script, os.path.join(plots, "gnuplot.log"))
 
 
@@ -95,23 +96,31 @@ def plot_portal(doc, plots):
         return None, "no portal figures"
     dat = os.path.join(plots, "portal.dat")
     with open(dat, "w") as f:
-        f.write("phase p50 p90 p99 max\n")
+        f.write("# phase p50 p90 p99 max\n")
+        timeout_ms = 1000.0 * (doc.get("settings") or {}).get("timeout_s", 2)
         for name, s in summary.items():
-            vals = ["NaN" if s[k] is None else f"{s[k]:.3f}" for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
-            label = f"{name} ({s['timeout']} timeouts)" if s["timeout"] else name
+            # a figure above the timeout is drawn at the timeout, and the label says so
+            vals = [f"{timeout_ms:.3f}" if k in s.get("over_timeout", []) else "NaN" if s[k] is None else f"{s[k]:.3f}"
+                    for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")]
+            label = name
+            if s["timeout"] or s.get("stalled"):
+                label += f" ({s['timeout']} t/o, {s.get('stalled', 0)} stalled)"
             f.write(f"{_q(label)} " + " ".join(vals) + "\n")
+    censored = any(s.get("over_timeout") for s in summary.values())
+    title = "portal: GET /videos/{id} latency, ms (log scale)"
+    if censored:
+        title += f"; a bar at {timeout_ms:.0f} ms: above the timeout"
     out = os.path.join(plots, "portal.png")
-    script = _HEAD.format(out=_q(out), title=_q("portal: GET /videos/{id} latency, ms (log scale)"))
-    script += "set logscale y\nset ylabel 'ms'\n"
+    script = _HEAD.format(out=_q(out), title=_q(title))
+    script += "set logscale y\nset ylabel 'ms'\nset xtics font ',8'\n"
     bound = (doc.get("target") or {}).get("bound_ms")
-    extra = ""
     if bound:
         script += "set arrow from graph 0, first {b} to graph 1, first {b} nohead dashtype 2 lw 2 lc rgb 'red'\n".format(
             b=bound)
-        script += f"set label {_q(f'target p99 while encoding <= {bound:.1f} ms')} at graph 0.02, first {bound} " \
-                  "offset 0,0.7 tc rgb 'red'\n"
+        script += f"set label {_q(f'target p99 while encoding <= {bound:.1f} ms')} at graph 0.98, first {bound} " \
+                  "right offset 0,0.7 tc rgb 'red' front\n"
     script += "plot " + ", ".join(f"{_q(dat)} using {i}:xtic(1) title {_q(t)}"
-                                  for i, t in ((2, "p50"), (3, "p90"), (4, "p99"), (5, "max"))) + extra + "\n"
+                                  for i, t in ((2, "p50"), (3, "p90"), (4, "p99"), (5, "max"))) + "\n"
     return out, _gnuplot(os.path.join(plots, "portal.gp"), script, os.path.join(plots, "gnuplot.log"))
 
 

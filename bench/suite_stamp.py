@@ -21,7 +21,7 @@ def _run(argv, cwd=None):
     except (OSError, subprocess.SubprocessError):
         return ""
     text = (p.stdout or p.stderr).strip()
-    return text.splitlines()[0].strip() if text else ""
+    return text.splitlines()[0].split(" Copyright")[0].strip() if text else ""
 
 
 def loadavg():
