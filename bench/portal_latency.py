@@ -91,7 +91,8 @@ class Phase:
         finally:
             self.result["stop"] = portal.stop(grace_s=10)
             for u in uploads:
-                u.join(15)
+                if u.ident is not None:
+                    u.join(15)
             shutil.rmtree(self.data, ignore_errors=True)
         return self.result
 
