@@ -142,7 +142,7 @@ class Portal:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-                self.stop_note = f"still running {grace_s} s after SIGTERM; killed"
+                self.stop_note = f"still running {grace_s} s after SIGTERM: SIGKILL"
         else:
             self.stop_note = f"had exited with {self.proc.returncode} before the stop"
         self.exit_code = self.proc.returncode

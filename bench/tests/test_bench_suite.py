@@ -232,7 +232,7 @@ class PortalChild(unittest.TestCase):
             """)
         p = portal_client.Portal(prog, os.path.join(self.dir, "data"), os.path.join(self.dir, "p"), [])
         t0 = time.monotonic()
-        self.assertIn("killed", p.stop(grace_s=1))
+        self.assertIn("SIGKILL", p.stop(grace_s=1))
         self.assertLess(time.monotonic() - t0, 20)
         self.assertIsNotNone(p.exit_code)
 
