@@ -164,12 +164,13 @@ def write_summary(results, stamp, workloads):
     plots = os.path.join(results, "plots")
     os.makedirs(plots, exist_ok=True)
     md = ["# spool bench suite", "", _stamp_md(stamp),
-          "| workload | status | seconds | output |", "|---|---|---:|---|"]
+          "| workload | status | seconds | load average before / after | output |", "|---|---|---:|---|---|"]
     for w in workloads:
         status = w["status"] + (f": {w['reason']}" if w.get("reason") else "")
         files = ", ".join(f"[{os.path.basename(p)}]({os.path.basename(p)})" for p in w.get("files", [])
                           if os.path.exists(os.path.join(results, os.path.basename(p))))
-        md.append(f"| {w['title']} | {status} | {w.get('seconds', 0):.0f} | {files or '-'} |")
+        load = f"{w['load_before']} / {w['load_after']}" if w.get("load_after") else "-"
+        md.append(f"| {w['title']} | {status} | {w.get('seconds', 0):.0f} | {load} | {files or '-'} |")
     md.append("")
     plotters = {"portal": ("portal.json", plot_portal), "ladder": ("ladder.json", plot_ladder),
                 "queue": ("queue.json", plot_queue)}
