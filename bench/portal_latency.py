@@ -11,6 +11,7 @@ data directory. Reports medians over rounds, timeouts and errors, and the target
 p99(encoding) <= 2 x p99(idle) + 2 ms and <= 20 ms. JSON to --json, Markdown to --markdown and stdout.
 Standard library only; run with --help for the options."""
 import argparse
+import http.client
 import json
 import math
 import os
@@ -93,6 +94,7 @@ class Phase:
             for u in uploads:
                 if u.ident is not None:
                     u.join(15)
+            self.result["put_answers"] = [u.status or u.error or None for u in uploads]
             shutil.rmtree(self.data, ignore_errors=True)
         return self.result
 
@@ -131,6 +133,7 @@ class Phase:
             states = [portal.video(i)["state"] for i in ids]
             if all(s == "running" for s in states):
                 self.result["states_before"] = states
+                self.progress_before = [portal.video(i).get("progress") for i in ids]
                 return
             if any(s in ("succeeded", "failed", "dead") for s in states):
                 raise PortalError(f"a lecture finished before both ran at once ({states}): make it longer")
@@ -154,6 +157,7 @@ class Phase:
         if self.name == "encoding":
             after = [portal.video(i) for i in ids]
             self.result["states_after"] = [v["state"] for v in after]
+            self.result["progress_before"] = self.progress_before
             self.result["progress_after"] = [v.get("progress") for v in after]
             if any(v["state"] != "running" for v in after):
                 self.result["covered"] = False
@@ -291,7 +295,8 @@ def main(argv):
             print(f"portal-latency: round {rnd}/{o.rounds}, {name}", file=sys.stderr, flush=True)
             try:
                 entry["phases"][name] = Phase(o, name, rnd, lecture, logs, scratch).run()
-            except (PortalError, OSError, subprocess.SubprocessError, ValueError, KeyError) as e:
+            except (PortalError, OSError, http.client.HTTPException, subprocess.SubprocessError, ValueError,
+                    KeyError) as e:
                 failed = True
                 entry["phases"][name] = {"phase": name, "round": rnd, "error": f"{type(e).__name__}: {e}"}
                 print(f"portal-latency: round {rnd} {name} failed: {e}", file=sys.stderr, flush=True)
