@@ -17,7 +17,7 @@ CLANG_FORMAT ?= clang-format
 RUN_CLANG_TIDY ?= run-clang-tidy
 FORMAT_DIRS = include lib cli tests examples bench
 
-.PHONY: all deps aws-tools build test demo asan tsan fuzz corpus bench bench-queue bench-aws format format-check tidy clean
+.PHONY: all deps aws-tools web-tools build test demo asan tsan fuzz corpus bench bench-queue bench-aws format format-check tidy clean
 
 all: build
 
@@ -28,11 +28,16 @@ deps:
 aws-tools:
 	@scripts/install-aws-tools.sh $(BUILD)/aws-tools
 
+# The lecture portal's player libraries and the browser tests' driver (npm, pinned by
+# examples/lecture-portal/web/package-lock.json).
+web-tools:
+	@scripts/install-web-tools.sh $(BUILD)/web-tools
+
 build: deps
 	cmake -S . -B $(BUILD) -DSPOOL_WERROR=ON $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build aws-tools
+test: build aws-tools web-tools
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 900
 
 # Every C++ file laid out as .clang-format says: `format` rewrites them, `format-check` fails on the
