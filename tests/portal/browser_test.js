@@ -1,0 +1,112 @@
+// The lecture portal in a real browser: Debian's Chromium driven by playwright-core.
+//   upload  the page's form uploads a generated 1080p lecture; its row reaches `succeeded`
+//   hls     /player?id=ID plays past 3 s, renders every rung, seeks near the end and ends
+//   dash    the same with ?format=dash
+// One upload serves all three. Each check prints `ok - NAME: ...` or `not ok - NAME: ...`; the exit
+// status is non-zero when any check failed. Screenshots (one of each page, and one on each failure),
+// the portal's log and the pages' console go to --out.
+//
+// node browser_test.js --portal BIN --make-sample BIN --web DIR --vendor NODE_MODULES --out DIR
+//                      [--chromium /usr/bin/chromium] [--timeout SECONDS]
+'use strict';
+
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const support = require('./portal_support');
+const {checkUpload} = require('./check_upload');
+const {checkPlayer} = require('./check_player');
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                       '--autoplay-policy=no-user-gesture-required'];
+
+async function main() {
+  const args = support.parseArgs(process.argv.slice(2), ['portal', 'make-sample', 'web', 'vendor', 'out']);
+  const chromiumPath = args.chromium || '/usr/bin/chromium';
+  const out = path.resolve(args.out);
+  fs.rmSync(out, {recursive: true, force: true});
+  fs.mkdirSync(out, {recursive: true});
+
+  support.requireFile(chromiumPath, 'Chromium', 'scripts/install-deps.sh installs Debian\'s chromium');
+  support.requireFile(path.join(args.vendor, 'playwright-core', 'package.json'), 'playwright-core',
+                      'run `make web-tools` (scripts/install-web-tools.sh)');
+  support.requireFile(path.join(args.vendor, 'hls.js', 'dist', 'hls.min.js'), 'hls.js', 'run `make web-tools`');
+  support.requireFile(path.join(args.vendor, 'dashjs', 'package.json'), 'dashjs', 'run `make web-tools`');
+  support.requireFile(args.portal, 'lecture-portal');
+  support.requireFile(args['make-sample'], 'spool-make-sample');
+  const {chromium} = require(path.resolve(args.vendor, 'playwright-core'));
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spool-portal-test-'));
+  let portal = null;
+  let browser = null;
+  const results = [];
+  const report = (name, ok, detail) => {
+    results.push(ok);
+    console.log(`${ok ? 'ok' : 'not ok'} - ${name}: ${detail}`);
+  };
+
+  try {
+    const sample = path.join(tmp, 'lecture.mp4');
+    const sampleSize = support.makeSample(args['make-sample'], sample, 12);
+
+    const data = path.join(tmp, 'data');
+    fs.mkdirSync(data);
+    portal = support.startPortal(args.portal,
+                                 ['--listen', '127.0.0.1:0', '--data', data, '--web', path.resolve(args.web),
+                                  '--vendor', path.resolve(args.vendor)],
+                                 path.join(out, 'portal.log'), 30000);
+    const base = await portal.ready;
+    console.log(`# portal pid ${portal.pid} at ${base}`);
+
+    browser = await chromium.launch({executablePath: chromiumPath, args: CHROMIUM_ARGS, timeout: 60000});
+    const context = await browser.newContext({viewport: {width: 1280, height: 800}});
+    const ctx = {base, out, context, support};
+
+    let video = null;
+    try {
+      video = await checkUpload(ctx, sample, sampleSize);
+      report('upload', true, `${video.filename} (${sampleSize} bytes) reached succeeded; ${video.note}`);
+    } catch (e) {
+      report('upload', false, e.message);
+    }
+    for (const format of ['hls', 'dash']) {
+      if (!video) {
+        report(format, false, 'not run: the upload did not succeed');
+        continue;
+      }
+      try {
+        const note = await checkPlayer(ctx, video, format);
+        report(format, true, note);
+      } catch (e) {
+        report(format, false, e.message);
+      }
+    }
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    if (portal) {
+      const {code, signal} = await portal.stop();
+      // SIGTERM drains and exits 0; anything else is a finding too.
+      if (code !== 0) report('portal exit', false, `the portal ended with code ${code}, signal ${signal}`);
+    }
+    fs.rmSync(tmp, {recursive: true, force: true});
+  }
+  const failed = results.filter((ok) => !ok).length;
+  console.log(`# ${results.length - failed} passed, ${failed} failed; artefacts in ${out}`);
+  return failed === 0 ? 0 : 1;
+}
+
+const timeoutS = Number((process.argv.indexOf('--timeout') >= 0 && process.argv[process.argv.indexOf('--timeout') + 1])
+                        || 420);
+const watchdog = setTimeout(() => {
+  console.log(`not ok - timeout: the whole test took longer than ${timeoutS} s`);
+  process.exit(1);  // the exit hook kills the portal
+}, timeoutS * 1000);
+
+main().then((code) => {
+  clearTimeout(watchdog);
+  process.exitCode = code;
+}, (e) => {
+  clearTimeout(watchdog);
+  console.log(`not ok - setup: ${e.message}`);
+  process.exitCode = 1;
+});
