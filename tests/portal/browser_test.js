@@ -20,12 +20,16 @@ const {checkPlayer} = require('./check_player');
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
                        '--autoplay-policy=no-user-gesture-required'];
 
+// What the watchdog saves before it ends a run that hangs.
+const running = {context: null, out: null, tmp: null};
+
 async function main() {
   const args = support.parseArgs(process.argv.slice(2), ['portal', 'make-sample', 'web', 'vendor', 'out']);
   const chromiumPath = args.chromium || '/usr/bin/chromium';
   const out = path.resolve(args.out);
   fs.rmSync(out, {recursive: true, force: true});
   fs.mkdirSync(out, {recursive: true});
+  running.out = out;
 
   support.requireFile(chromiumPath, 'Chromium', 'scripts/install-deps.sh installs Debian\'s chromium');
   support.requireFile(path.join(args.vendor, 'playwright-core', 'package.json'), 'playwright-core',
@@ -37,6 +41,7 @@ async function main() {
   const {chromium} = require(path.resolve(args.vendor, 'playwright-core'));
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spool-portal-test-'));
+  running.tmp = tmp;
   let portal = null;
   let browser = null;
   const results = [];
@@ -60,6 +65,7 @@ async function main() {
 
     browser = await chromium.launch({executablePath: chromiumPath, args: CHROMIUM_ARGS, timeout: 60000});
     const context = await browser.newContext({viewport: {width: 1280, height: 800}});
+    running.context = context;
     const ctx = {base, out, context, support};
 
     let video = null;
@@ -97,9 +103,14 @@ async function main() {
 
 const timeoutS = Number((process.argv.indexOf('--timeout') >= 0 && process.argv[process.argv.indexOf('--timeout') + 1])
                         || 420);
-const watchdog = setTimeout(() => {
+const watchdog = setTimeout(async () => {
   console.log(`not ok - timeout: the whole test took longer than ${timeoutS} s`);
-  process.exit(1);  // the exit hook kills the portal
+  const pages = running.context ? running.context.pages() : [];
+  const shots = pages.map((page, i) => page.screenshot({path: path.join(running.out, `timeout-${i}.png`), fullPage: true})
+                                          .catch(() => {}));
+  await Promise.race([Promise.all(shots), support.sleep(5000)]);
+  if (running.tmp) fs.rmSync(running.tmp, {recursive: true, force: true});
+  process.exit(1);  // the exit hook kills the portal, playwright its browser
 }, timeoutS * 1000);
 
 main().then((code) => {

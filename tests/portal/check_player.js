@@ -63,6 +63,7 @@ async function checkPlayer(ctx, video, format) {
         const v = document.getElementById('video');
         if (v.currentTime > v.duration - 4) v.currentTime = 1;  // leave room to play this rung
         portalPlayer.setLevel(i);
+        if (v.paused) v.play();  // a slow switch may have let the lecture end
       }, level.index);
       const onRung = ({index, height}) => portalPlayer.currentLevel() === index &&
                                           document.getElementById('video').videoHeight === height;
