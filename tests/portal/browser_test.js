@@ -17,7 +17,8 @@ const support = require('./portal_support');
 const {checkUpload} = require('./check_upload');
 const {checkPlayer} = require('./check_player');
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+// Root in CI needs --no-sandbox; containers have a small /dev/shm; the lecture plays without a click.
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage',
                        '--autoplay-policy=no-user-gesture-required'];
 
 // What the watchdog saves before it ends a run that hangs.
