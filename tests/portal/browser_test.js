@@ -2,7 +2,8 @@
 //   upload  the page's form uploads a generated 1080p lecture; its row reaches `succeeded`
 //   hls     /player?id=ID plays past 3 s, renders every rung, seeks near the end and ends
 //   dash    the same with ?format=dash
-// One upload serves all three. Each check prints `ok - NAME: ...` or `not ok - NAME: ...`; the exit
+//   upload refused  a second portal refuses the file (--max-upload-bytes): the page says why
+// One upload serves the first three. Each check prints `ok - NAME: ...` or `not ok - NAME: ...`; the exit
 // status is non-zero when any check failed. Screenshots (one of each page, and one on each failure),
 // the portal's log and the pages' console go to --out.
 //
@@ -14,7 +15,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const support = require('./portal_support');
-const {checkUpload} = require('./check_upload');
+const {checkUpload, checkRefusedUpload} = require('./check_upload');
 const {checkPlayer} = require('./check_player');
 
 // Root in CI needs --no-sandbox; containers have a small /dev/shm; the lecture plays without a click.
@@ -43,26 +44,33 @@ async function main() {
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'spool-portal-test-'));
   running.tmp = tmp;
-  let portal = null;
+  const portals = [];
   let browser = null;
   const results = [];
   const report = (name, ok, detail) => {
     results.push(ok);
     console.log(`${ok ? 'ok' : 'not ok'} - ${name}: ${detail}`);
   };
+  // A portal of its own for each scenario, each with its data directory and its log in the artefacts.
+  const startPortal = async (name, extra) => {
+    const data = path.join(tmp, name);
+    fs.mkdirSync(data);
+    const portal = support.startPortal(args.portal,
+                                       ['--listen', '127.0.0.1:0', '--data', data, '--web', path.resolve(args.web),
+                                        '--vendor', path.resolve(args.vendor), ...extra],
+                                       path.join(out, `${name}.log`), 30000);
+    portals.push({name, portal});
+    const base = await portal.ready;
+    console.log(`# ${name}: pid ${portal.pid} at ${base}`);
+    return base;
+  };
 
   try {
     const sample = path.join(tmp, 'lecture.mp4');
     const sampleSize = support.makeSample(args['make-sample'], sample, 12);
-
-    const data = path.join(tmp, 'data');
-    fs.mkdirSync(data);
-    portal = support.startPortal(args.portal,
-                                 ['--listen', '127.0.0.1:0', '--data', data, '--web', path.resolve(args.web),
-                                  '--vendor', path.resolve(args.vendor)],
-                                 path.join(out, 'portal.log'), 30000);
-    const base = await portal.ready;
-    console.log(`# portal pid ${portal.pid} at ${base}`);
+    const base = await startPortal('portal', []);
+    // Refuses every upload, and has no worker: nothing to transcode.
+    const refusing = await startPortal('portal-refusing', ['--max-upload-bytes', '1024', '--workers', '0']);
 
     browser = await chromium.launch({executablePath: chromiumPath, args: CHROMIUM_ARGS, timeout: 60000});
     const context = await browser.newContext({viewport: {width: 1280, height: 800}});
@@ -88,12 +96,17 @@ async function main() {
         report(format, false, e.message);
       }
     }
+    try {
+      report('upload refused', true, await checkRefusedUpload({...ctx, base: refusing}, sample, sampleSize));
+    } catch (e) {
+      report('upload refused', false, e.message);
+    }
   } finally {
     if (browser) await browser.close().catch(() => {});
-    if (portal) {
+    for (const {name, portal} of portals) {
       const {code, signal} = await portal.stop();
       // SIGTERM drains and exits 0; anything else is a finding too.
-      if (code !== 0) report('portal exit', false, `the portal ended with code ${code}, signal ${signal}`);
+      if (code !== 0) report(`${name} exit`, false, `it ended with code ${code}, signal ${signal}`);
     }
     fs.rmSync(tmp, {recursive: true, force: true});
   }

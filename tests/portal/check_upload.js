@@ -41,7 +41,18 @@ async function checkUpload(ctx, sample, sampleSize) {
       }
       await support.sleep(200);
     }
-    const history = seen.map((s) => `${s.state}:${s.text}`).join(' ');
+    // Consecutive observations of one state folded: `running 0%..100% (25 updates)`.
+    const runs = [];
+    for (const s of seen) {
+      const last = runs[runs.length - 1];
+      if (last && last.state === s.state) {
+        last.to = s.text;
+        last.n++;
+      } else {
+        runs.push({state: s.state, from: s.text, to: s.text, n: 1});
+      }
+    }
+    const history = runs.map((r) => `${r.state} ${r.from}${r.n > 1 ? `..${r.to} (${r.n} updates)` : ''}`).join(' -> ');
     await page.screenshot({path: path.join(ctx.out, 'upload-page.png'), fullPage: true});
 
     // What the page shows against what the portal answers, and against the file on disk.
@@ -66,4 +77,34 @@ async function checkUpload(ctx, sample, sampleSize) {
   });
 }
 
-module.exports = {checkUpload};
+// A portal that refuses the file (--max-upload-bytes below its size): the page says why, in the
+// portal's own words, and lists no video.
+async function checkRefusedUpload(ctx, sample, sampleSize) {
+  const {support} = ctx;
+  return support.withPage(ctx, 'upload-refused', async (page, problems) => {
+    await page.goto(`${ctx.base}/`, {waitUntil: 'load'});
+    await page.setInputFiles('#upload-file', sample);
+    await page.click('#upload-button');
+    await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('upload-form').dataset.state),
+                               null, {timeout: 30000, polling: 100});
+    const state = await page.$eval('#upload-form', (f) => f.dataset.state);
+    const message = await page.textContent('#upload-message');
+    if (state !== 'error') throw new Error(`the page accepted a file the portal must refuse: ${message}`);
+    // The portal's answer to the same announcement, asked directly.
+    const answer = await support.post(`${ctx.base}/videos`, {filename: path.basename(sample), size: sampleSize,
+                                                             content_type: 'video/mp4'});
+    const error = JSON.parse(answer.body.toString()).error;
+    if (answer.status < 400 || !error) throw new Error(`the portal answered ${answer.status} to an oversized announcement`);
+    if (!message.includes(error.code) || !message.includes(error.message)) {
+      throw new Error(`the page says "${message}", the portal "${error.code}: ${error.message}"`);
+    }
+    await support.sleep(1500);  // a poll of the list
+    const rows = await page.$$eval('#videos tbody tr', (trs) => trs.length);
+    if (rows !== 0) throw new Error(`the list shows ${rows} videos after a refused upload`);
+    const unexpected = problems.filter((p) => !p.startsWith(`HTTP ${answer.status} for ${ctx.base}/videos`));
+    if (unexpected.length) throw new Error(`the page had problems: ${unexpected.join('; ')}`);
+    return `the page showed "${message}"`;
+  });
+}
+
+module.exports = {checkUpload, checkRefusedUpload};

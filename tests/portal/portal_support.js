@@ -91,6 +91,21 @@ function get(url, timeoutMs = 10000) {
   });
 }
 
+function post(url, body, timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = http.request(url, {method: 'POST', headers: {'Content-Type': 'application/json',
+                                                             'Content-Length': data.length}}, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks)}));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`POST ${url} timed out`)));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
 async function getJson(url) {
   const res = await get(url);
   if (res.status !== 200) throw new Error(`GET ${url}: HTTP ${res.status} ${res.body.toString().slice(0, 200)}`);
@@ -153,5 +168,5 @@ async function withPage(ctx, name, fn) {
   }
 }
 
-module.exports = {withPage, parseArgs, requireFile, makeSample, startPortal, get, getJson, hlsHeights, dashHeights, sameList,
+module.exports = {withPage, parseArgs, requireFile, makeSample, startPortal, get, post, getJson, hlsHeights, dashHeights, sameList,
                   sleep, path};

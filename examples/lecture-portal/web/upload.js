@@ -1,5 +1,7 @@
 // The upload page: announce the file (POST /videos), PUT its bytes to the one-time upload URL with a
-// progress bar, and keep the list of videos current by polling GET /videos.
+// progress bar, and keep the list of videos current by polling GET /videos. On S3 the upload URL is
+// presigned: the PUT carries the headers it was signed with (upload_headers), and the portal queues
+// the job on POST complete_url.
 'use strict';
 
 (function () {
@@ -25,16 +27,17 @@
   }
 
   // fetch() cannot report upload progress; XMLHttpRequest can.
-  function put(url, file, onProgress) {
+  function put(url, headers, file, onProgress) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open('PUT', url);
       xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+      for (const [name, value] of Object.entries(headers || {})) xhr.setRequestHeader(name, value);
       xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
       xhr.onload = () => {
         if (xhr.status >= 200 && xhr.status < 300) {
           onProgress(1);
-          resolve(JSON.parse(xhr.responseText));
+          resolve();
           return;
         }
         let text = `HTTP ${xhr.status}`;
@@ -71,9 +74,14 @@
         body: JSON.stringify({filename: file.name, size: file.size, content_type: file.type || 'application/octet-stream'}),
       });
       if (!announced.ok) throw new Error(await errorText(announced));
-      const {id, upload_url: uploadUrl} = await announced.json();
+      const {id, upload_url: uploadUrl, upload_headers: headers, complete_url: completeUrl} = await announced.json();
       refresh();  // the new video appears in the list as `uploading`
-      await put(uploadUrl, file, (f) => setUploadState('uploading', `Uploading ${file.name}: ${percent(f)}`, f));
+      await put(uploadUrl, headers, file,
+                (f) => setUploadState('uploading', `Uploading ${file.name}: ${percent(f)}`, f));
+      if (completeUrl) {
+        const completed = await fetch(completeUrl, {method: 'POST'});
+        if (!completed.ok) throw new Error(await errorText(completed));
+      }
       setUploadState('done', `Uploaded ${file.name}; it is queued for transcoding.`, 1);
       form.dataset.videoId = id;
       form.reset();
