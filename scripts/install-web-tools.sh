@@ -20,7 +20,8 @@ if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
 fi
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if [ "$node_major" -lt "$min_node_major" ]; then
-  echo "install-web-tools: node $(node --version) is too old; the portal's web packages need Node $min_node_major or later" >&2
+  echo "install-web-tools: node $(node --version) is too old; the portal's web packages need Node" \
+    "$min_node_major or later" >&2
   exit 1
 fi
 

@@ -120,8 +120,8 @@ const timeoutS = Number((process.argv.indexOf('--timeout') >= 0 && process.argv[
 const watchdog = setTimeout(async () => {
   console.log(`not ok - timeout: the whole test took longer than ${timeoutS} s`);
   const pages = running.context ? running.context.pages() : [];
-  const shots = pages.map((page, i) => page.screenshot({path: path.join(running.out, `timeout-${i}.png`), fullPage: true})
-                                          .catch(() => {}));
+  const shots = pages.map(
+      (page, i) => page.screenshot({path: path.join(running.out, `timeout-${i}.png`), fullPage: true}).catch(() => {}));
   await Promise.race([Promise.all(shots), support.sleep(5000)]);
   if (running.tmp) fs.rmSync(running.tmp, {recursive: true, force: true});
   process.exit(1);  // the exit hook kills the portal, playwright its browser

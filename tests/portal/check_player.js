@@ -32,13 +32,15 @@ async function checkPlayer(ctx, video, format) {
   if (manifest.status !== 200) throw new Error(`GET ${manifestUrl}: HTTP ${manifest.status}`);
   const text = manifest.body.toString();
   const heights = format === 'dash' ? support.dashHeights(text) : support.hlsHeights(text);
-  if (heights.length < 2) throw new Error(`the manifest lists ${heights.length} video rungs; a ladder needs two or more`);
+  if (heights.length < 2) {
+    throw new Error(`the manifest lists ${heights.length} video rungs; a ladder needs two or more`);
+  }
 
   return support.withPage(ctx, format, async (page, problems) => {
     const url = `${ctx.base}${video.player_url}${format === 'dash' ? '&format=dash' : ''}`;
     await page.goto(url, {waitUntil: 'load'});
-    await waitFor(page, 'the player loads the manifest',
-                  () => window.portalPlayer && (window.portalPlayer.ready || window.portalPlayer.errors.length), null, 30000);
+    const loaded = () => window.portalPlayer && (window.portalPlayer.ready || window.portalPlayer.errors.length > 0);
+    await waitFor(page, 'the player loads the manifest', loaded, null, 30000);
     const hook = await page.evaluate(() => ({format: portalPlayer.format, levels: portalPlayer.levels(),
                                              errors: portalPlayer.errors}));
     if (hook.errors.length) throw new Error(`player errors: ${JSON.stringify(hook.errors)}`);

@@ -37,7 +37,8 @@ async function checkUpload(ctx, sample, sampleSize) {
         if (['succeeded', 'failed', 'dead'].includes(shown.state)) break;
       }
       if (Date.now() > deadline) {
-        throw new Error(`no terminal state within ${TRANSCODE_TIMEOUT_MS / 1000} s; the row showed ${JSON.stringify(seen)}`);
+        throw new Error(`no terminal state within ${TRANSCODE_TIMEOUT_MS / 1000} s; ` +
+                        `the row showed ${JSON.stringify(seen)}`);
       }
       await support.sleep(200);
     }
@@ -61,9 +62,13 @@ async function checkUpload(ctx, sample, sampleSize) {
       throw new Error(`the row ended ${shown.state} (${JSON.stringify(video.error)}); it showed ${history}`);
     }
     if (video.state !== 'succeeded' || !video.playable) throw new Error(`GET /videos/ID: ${JSON.stringify(video)}`);
-    if (video.size !== sampleSize) throw new Error(`the portal recorded ${video.size} bytes of a ${sampleSize}-byte file`);
+    if (video.size !== sampleSize) {
+      throw new Error(`the portal recorded ${video.size} bytes of a ${sampleSize}-byte file`);
+    }
     if (video.filename !== path.basename(sample)) throw new Error(`the portal recorded the name ${video.filename}`);
-    if (shown.bar !== 1 || shown.text !== '100%') throw new Error(`the finished row shows ${shown.text} (${shown.bar})`);
+    if (shown.bar !== 1 || shown.text !== '100%') {
+      throw new Error(`the finished row shows ${shown.text} (${shown.bar})`);
+    }
     const wantLinks = [video.player_url, `${video.player_url}&format=dash`];
     if (!support.sameList(shown.links, wantLinks)) {
       throw new Error(`the row links ${JSON.stringify(shown.links)}, not ${JSON.stringify(wantLinks)}`);
@@ -94,7 +99,9 @@ async function checkRefusedUpload(ctx, sample, sampleSize) {
     const answer = await support.post(`${ctx.base}/videos`, {filename: path.basename(sample), size: sampleSize,
                                                              content_type: 'video/mp4'});
     const error = JSON.parse(answer.body.toString()).error;
-    if (answer.status < 400 || !error) throw new Error(`the portal answered ${answer.status} to an oversized announcement`);
+    if (answer.status < 400 || !error) {
+      throw new Error(`the portal answered ${answer.status} to an oversized announcement`);
+    }
     if (!message.includes(error.code) || !message.includes(error.message)) {
       throw new Error(`the page says "${message}", the portal "${error.code}: ${error.message}"`);
     }

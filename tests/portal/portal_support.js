@@ -168,5 +168,5 @@ async function withPage(ctx, name, fn) {
   }
 }
 
-module.exports = {withPage, parseArgs, requireFile, makeSample, startPortal, get, post, getJson, hlsHeights, dashHeights, sameList,
-                  sleep, path};
+module.exports = {withPage, parseArgs, requireFile, makeSample, startPortal, get, post, getJson, hlsHeights,
+                  dashHeights, sameList, sleep};

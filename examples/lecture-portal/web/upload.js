@@ -71,7 +71,8 @@
       const announced = await fetch('/videos', {
         method: 'POST',
         headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({filename: file.name, size: file.size, content_type: file.type || 'application/octet-stream'}),
+        body: JSON.stringify(
+            {filename: file.name, size: file.size, content_type: file.type || 'application/octet-stream'}),
       });
       if (!announced.ok) throw new Error(await errorText(announced));
       const {id, upload_url: uploadUrl, upload_headers: headers, complete_url: completeUrl} = await announced.json();
