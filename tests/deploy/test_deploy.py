@@ -6,19 +6,24 @@
                              and the image's command run by sh
     test_deploy.py systemd   systemd-analyze verify on the unit (exit 77, skipped, without systemd), its
                              stop timeout against the drain grace, and its ExecStart run for real
+    test_deploy.py scaling   a real queue state (jobs waiting, three being encoded) read by `spool queue stats`,
+                             and the worker counts deploy/scaling's ECS and KEDA settings ask for in it
     test_deploy.py docker    docker build and run (exit 77, skipped, when no Docker daemon answers)
 
-Environment (tests/deploy/CMakeLists.txt): SPOOL_SOURCE_DIR, SPOOL_BUILD_DIR, SPOOL_DEPLOY_PREFIX and
-SPOOL_VERSION (CMake's, read from include/spool/version.hpp).
+Environment (tests/deploy/CMakeLists.txt): SPOOL_SOURCE_DIR, SPOOL_BUILD_DIR, SPOOL_DEPLOY_PREFIX,
+SPOOL_VERSION (CMake's, read from include/spool/version.hpp); for `scaling`, SPOOL_CLI and SPOOL_MAKE_SAMPLE.
 """
 import glob
 import json
+import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 SRC = os.environ.get("SPOOL_SOURCE_DIR", "")
@@ -185,6 +190,88 @@ class Systemd(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
+class Scaling(unittest.TestCase):
+    """The autoscalers' settings, applied to a queue spool measured, ask for spool's worker count."""
+
+    IN_FLIGHT, WAITING = 3, 37
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="spool-scaling-")
+        self.worker = None
+
+    def tearDown(self):
+        if self.worker and self.worker.poll() is None:
+            self.worker.kill()
+            self.worker.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def stats(self, queue, jobs_per_worker):
+        r = run([os.environ["SPOOL_CLI"], "queue", "stats", "--queue", queue, "--jobs-per-worker",
+                 str(jobs_per_worker)])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return json.loads(r.stdout)
+
+    def measured_queue(self, jobs_per_worker):
+        """40 jobs, three of them leased by a worker that is encoding them: the stats at that moment."""
+        clip = os.path.join(self.dir, "lecture.mp4")
+        subprocess.run([os.environ["SPOOL_MAKE_SAMPLE"], clip, "--duration", "120", "--width", "640", "--height",
+                        "360", "--preset", "ultrafast"], check=True, timeout=300)
+        queue = "file://" + os.path.join(self.dir, "jobs.db")
+        for n in range(self.IN_FLIGHT + self.WAITING):
+            r = run([os.environ["SPOOL_CLI"], "submit", "--queue", queue, "--input", clip, "--output",
+                     os.path.join(self.dir, "out", str(n))])
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.worker = subprocess.Popen([os.environ["SPOOL_CLI"], "worker", "--queue", queue, "--concurrency",
+                                        str(self.IN_FLIGHT), "--grace", "0", "--quiet"],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while True:
+            st = self.stats(queue, jobs_per_worker)
+            if st["in_flight"] == self.IN_FLIGHT:
+                break
+            self.assertLess(time.monotonic(), deadline, "the worker never had three jobs at once: %s" % st)
+            time.sleep(0.1)
+        self.worker.send_signal(signal.SIGTERM)
+        self.assertEqual(self.worker.wait(timeout=120), 0)
+        return st
+
+    def test_ecs_and_keda_ask_for_what_spool_recommends(self):
+        ecs = json.loads(read_text(os.path.join(SRC, "deploy/scaling/ecs-target-tracking.json")))
+        params = {k: v.get("Default") for k, v in ecs["Parameters"].items()}
+        policy = ecs["Resources"]["BacklogPerTaskPolicy"]["Properties"]["TargetTrackingScalingPolicyConfiguration"]
+        target = params[policy["TargetValue"]["Ref"]]
+        scalable = ecs["Resources"]["WorkerScalableTarget"]["Properties"]
+        ecs_min, ecs_max = params[scalable["MinCapacity"]["Ref"]], params[scalable["MaxCapacity"]["Ref"]]
+        queries = policy["CustomizedMetricSpecification"]["Metrics"]
+        (expression,) = [q["Expression"] for q in queries if q.get("ReturnData")]
+        sqs_metric = {q["Id"]: q["MetricStat"]["Metric"]["MetricName"] for q in queries if "MetricStat" in q}
+
+        keda = read_text(os.path.join(SRC, "deploy/scaling/keda-scaledobject.yaml"))
+        setting = lambda key: re.search(r"^\s*%s:\s*\"?([\w.]+)\"?" % key, keda, re.M).group(1)
+        queue_length = int(setting("queueLength"))
+        self.assertEqual(queue_length, target, "ECS and KEDA carry different jobs per worker")
+
+        st = self.measured_queue(target)
+        self.assertEqual((st["visible"], st["in_flight"]), (self.WAITING, self.IN_FLIGHT))
+        spool_says = st["recommended_workers"]
+
+        # SQS's names for what spool counts.
+        sqs = {"ApproximateNumberOfMessagesVisible": st["visible"], "ApproximateNumberOfMessagesNotVisible":
+               st["in_flight"], "ApproximateNumberOfMessagesDelayed": st["delayed"]}
+        # ECS target tracking settles on the fewest tasks that bring the metric to the target or below.
+        def metric(tasks):
+            values = {i: sqs[name] for i, name in sqs_metric.items() if name in sqs}
+            values.update({i: tasks for i, name in sqs_metric.items() if name == "RunningTaskCount"})
+            return eval(expression, {}, values)
+        ecs_tasks = next(n for n in range(ecs_min, ecs_max + 1) if metric(n) <= target)
+        # KEDA hands the HPA the queue's count, with an average target of queueLength per pod.
+        counted = st["visible"] + (st["in_flight"] if setting("scaleOnInFlight") == "true" else 0) + \
+            (st["delayed"] if setting("scaleOnDelayed") == "true" else 0)
+        keda_pods = min(max(math.ceil(counted / queue_length), int(setting("minReplicaCount"))),
+                        int(setting("maxReplicaCount")))
+        self.assertEqual((ecs_tasks, keda_pods), (spool_says, spool_says))
+
+
 def docker():
     if shutil.which("docker") is None or run(["docker", "info"], timeout=60).returncode != 0:
         print("skipped: no Docker daemon answers here (docker info fails); Deploy::Install runs the image's "
@@ -212,9 +299,12 @@ if __name__ == "__main__":
     if what == "systemd" and shutil.which("systemd-analyze") is None:
         print("skipped: systemd-analyze is not installed (Debian's systemd package); the unit is not verified")
         sys.exit(SKIPPED)
-    classes = {"install": Install, "systemd": Systemd}
+    if what == "scaling" and not (os.environ.get("SPOOL_CLI") and os.environ.get("SPOOL_MAKE_SAMPLE")):
+        print("skipped: SPOOL_CLI and SPOOL_MAKE_SAMPLE are not set (spool-make-sample is built with the benches)")
+        sys.exit(SKIPPED)
+    classes = {"install": Install, "systemd": Systemd, "scaling": Scaling}
     if what not in classes:
-        sys.exit("usage: test_deploy.py install|systemd|docker")
+        sys.exit("usage: test_deploy.py install|systemd|scaling|docker")
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(classes[what])
     # The install test fills the prefix the others read: in the order written.
     suite = unittest.TestSuite(sorted(suite, key=lambda t: list(vars(classes[what])).index(t._testMethodName)))
