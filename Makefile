@@ -10,6 +10,7 @@ BENCH_ARGS ?=
 BENCH_QUEUE_ARGS ?=
 BENCH_AWS_ARGS ?=
 DEMO_OUT   ?= demo-out
+DEMO_LISTEN ?= 127.0.0.1:8080
 TSAN_ENV    = TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
 # clang-format and clang-tidy: Debian 12's (LLVM 14), installed by scripts/install-deps.sh lint.
@@ -108,15 +109,13 @@ bench-aws: build aws-tools
 	$(BUILD)/bin/spool-bench-aws --spool $(BUILD)/bin/spool --make-sample $(BUILD)/bin/spool-make-sample \
 	  --tools $(BUILD)/aws-tools --out $(BUILD)/bench-aws-out --json $(BUILD)/bench-aws-out/aws.json $(BENCH_AWS_ARGS)
 
+# The lecture portal with the worker embedded, a generated 30 s lecture uploaded through its own API.
+# It prints the page's URL and serves until Ctrl-C; without a terminal on stdin it exits once the
+# sample is playable. DEMO_LISTEN=127.0.0.1:0 picks any free port.
 demo: build
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
 	$(BUILD)/bin/spool-make-sample $(DEMO_OUT)/lecture.mp4 --duration 30
-	$(BUILD)/bin/embedded_worker $(DEMO_OUT)/lecture.mp4 $(DEMO_OUT)/package $(DEMO_OUT)/jobs.db
-	@echo
-	@echo "spool demo: the job went through the durable queue $(CURDIR)/$(DEMO_OUT)/jobs.db"
-	@echo "  HLS:    $(CURDIR)/$(DEMO_OUT)/package/master.m3u8"
-	@echo "  DASH:   $(CURDIR)/$(DEMO_OUT)/package/manifest.mpd"
-	@echo "  status: $(BUILD)/bin/spool status $(DEMO_OUT)/package"
+	$(BUILD)/bin/lecture-portal --listen $(DEMO_LISTEN) --data $(DEMO_OUT)/portal --demo $(DEMO_OUT)/lecture.mp4
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(DEMO_OUT)
