@@ -2,6 +2,7 @@
 //   upload  the page's form uploads a generated 1080p lecture; its row reaches `succeeded`
 //   hls     /player?id=ID plays past 3 s, renders every rung, seeks near the end and ends
 //   dash    the same with ?format=dash
+//   player errors   with the manifests gone from storage, both players' fatal errors show on the page
 //   upload refused  a second portal refuses the file (--max-upload-bytes): the page says why
 // One upload serves the first three. Each check prints `ok - NAME: ...` or `not ok - NAME: ...`; the exit
 // status is non-zero when any check failed. Screenshots (one of each page, and one on each failure),
@@ -16,7 +17,7 @@ const os = require('os');
 const path = require('path');
 const support = require('./portal_support');
 const {checkUpload, checkRefusedUpload} = require('./check_upload');
-const {checkPlayer} = require('./check_player');
+const {checkPlayer, checkPlayerErrors} = require('./check_player');
 
 // Root in CI needs --no-sandbox; containers have a small /dev/shm; the lecture plays without a click.
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage',
@@ -95,6 +96,15 @@ async function main() {
       } catch (e) {
         report(format, false, e.message);
       }
+    }
+    if (video) {
+      try {
+        report('player errors', true, await checkPlayerErrors(ctx, video, path.join(tmp, 'portal')));
+      } catch (e) {
+        report('player errors', false, e.message);
+      }
+    } else {
+      report('player errors', false, 'not run: the upload did not succeed');
     }
     try {
       report('upload refused', true, await checkRefusedUpload({...ctx, base: refusing}, sample, sampleSize));

@@ -2,6 +2,7 @@
 // end and reaches `ended`, with no player error, no script error and no failed request.
 'use strict';
 
+const fs = require('fs');
 const path = require('path');
 
 const SAMPLE_SECONDS = 12;  // browser_test.js generates the lecture with --duration 12
@@ -96,4 +97,51 @@ async function checkPlayer(ctx, video, format) {
   });
 }
 
-module.exports = {checkPlayer};
+// The page shows a player's fatal error: with the package's manifests gone from the portal's storage
+// (renamed; found under DATA by name and the video's id), each format must end in an error on the page
+// and in portalPlayer.errors. This is what gives `no player error` above its meaning.
+function hideManifests(dataDir, id) {
+  const hidden = [];
+  const walk = (dir) => {
+    for (const entry of fs.readdirSync(dir, {withFileTypes: true})) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        walk(file);
+      } else if (['master.m3u8', 'manifest.mpd'].includes(entry.name) && file.includes(id)) {
+        fs.renameSync(file, `${file}.hidden`);
+        hidden.push(file);
+      }
+    }
+  };
+  walk(dataDir);
+  return hidden;
+}
+
+async function checkPlayerErrors(ctx, video, dataDir) {
+  const {support} = ctx;
+  const hidden = hideManifests(dataDir, video.id);
+  if (hidden.length !== 2) throw new Error(`found ${hidden.length} manifests of ${video.id} under ${dataDir}`);
+  const notes = [];
+  for (const format of ['hls', 'dash']) {
+    await support.withPage(ctx, `${format}-error`, async (page) => {
+      const url = `${ctx.base}${video.player_url}${format === 'dash' ? '&format=dash' : ''}`;
+      await page.goto(url, {waitUntil: 'load'});
+      await waitFor(page, 'the player reports the missing manifest', () => window.portalPlayer.errors.length > 0,
+                    null, 30000);
+      const shown = await page.$eval('#player-error', (box) => ({hidden: box.hidden, text: box.textContent}));
+      const errors = await page.evaluate(() => portalPlayer.errors);
+      const library = format === 'dash' ? 'dash.js' : 'hls.js';
+      if (!errors.some((e) => e.source === library)) {
+        throw new Error(`the errors are not ${library}'s: ${JSON.stringify(errors)}`);
+      }
+      if (shown.hidden || !shown.text.includes(library)) {
+        throw new Error(`the page does not show the error: ${JSON.stringify(shown)}`);
+      }
+      notes.push(`${format}: "${shown.text.trim().split('\n')[0].slice(0, 100)}"`);
+    });
+  }
+  for (const file of hidden) fs.renameSync(`${file}.hidden`, file);
+  return `the page showed ${notes.join(', ')}`;
+}
+
+module.exports = {checkPlayer, checkPlayerErrors};
