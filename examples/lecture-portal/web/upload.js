@@ -31,8 +31,12 @@
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open('PUT', url);
-      xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
-      for (const [name, value] of Object.entries(headers || {})) xhr.setRequestHeader(name, value);
+      // Exactly the signed headers when there are some (setRequestHeader twice would join two values).
+      const signed = Object.entries(headers || {});
+      if (!signed.some(([name]) => name.toLowerCase() === 'content-type')) {
+        xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+      }
+      for (const [name, value] of signed) xhr.setRequestHeader(name, value);
       xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
       xhr.onload = () => {
         if (xhr.status >= 200 && xhr.status < 300) {
