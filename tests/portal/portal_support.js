@@ -141,13 +141,17 @@ function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-// Runs fn(page, problems) on a fresh page whose console goes to OUT/NAME-console.log. Script errors
-// and answers of 400 or more are problems; on any failure the page is saved as OUT/NAME-failure.png.
+// Runs fn(page, problems) on a fresh page whose console goes to OUT/NAME-console.log. Script errors,
+// errors on the console and answers of 400 or more are problems; on any failure the page is saved as
+// OUT/NAME-failure.png.
 async function withPage(ctx, name, fn) {
   const page = await ctx.context.newPage();
   const consoleLog = [];
   const problems = [];
-  page.on('console', (m) => consoleLog.push(`[${m.type()}] ${m.text()}`));
+  page.on('console', (m) => {
+    consoleLog.push(`[${m.type()}] ${m.text()}`);
+    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+  });
   page.on('pageerror', (e) => problems.push(`script error: ${e.message}`));
   page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`); });
   page.on('requestfailed', (r) => {
