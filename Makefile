@@ -64,7 +64,7 @@ tidy: deps
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps aws-tools
 	cmake -S . -B $(ASAN_BUILD) -DSPOOL_SANITIZE=address,undefined -DSPOOL_BUILD_BENCH=OFF \
-	  -DCMAKE_BUILD_TYPE=Debug -DSPOOL_AWS_TOOLS_DIR=$(CURDIR)/$(BUILD)/aws-tools $(CMAKE_ARGS)
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPOOL_AWS_TOOLS_DIR=$(CURDIR)/$(BUILD)/aws-tools $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The lecture portal's HTTP API, driven from outside as a browser or a backend would.
 
-    SPOOL_PORTAL=build/bin/lecture-portal SPOOL_CLI=build/bin/spool SPOOL_MAKE_SAMPLE=build/bin/spool-make-sample \
+    SPOOL_PORTAL=build/bin/lecture-portal SPOOL_CLI=build/bin/spool SPOOL_TEST_INPUT=build/bin/spool-test-input \
         python3 tests/cli/test_portal_api.py
 
 Each test starts its own portal on 127.0.0.1 (port 0) with a fresh data folder and stops it by the pid
@@ -22,7 +22,7 @@ import unittest
 
 PORTAL = os.environ.get("SPOOL_PORTAL")
 CLI = os.environ.get("SPOOL_CLI")
-MAKE_SAMPLE = os.environ.get("SPOOL_MAKE_SAMPLE")
+MAKE_INPUT = os.environ.get("SPOOL_TEST_INPUT")
 SAMPLE = None  # a 4 s 320x180 clip, made once
 
 
@@ -372,15 +372,15 @@ class Demo(unittest.TestCase):
 
 
 def main():
-    global PORTAL, CLI, MAKE_SAMPLE, SAMPLE
-    missing = [n for n, v in (("SPOOL_PORTAL", PORTAL), ("SPOOL_CLI", CLI), ("SPOOL_MAKE_SAMPLE", MAKE_SAMPLE)) if not v]
+    global PORTAL, CLI, MAKE_INPUT, SAMPLE
+    missing = [n for n, v in (("SPOOL_PORTAL", PORTAL), ("SPOOL_CLI", CLI), ("SPOOL_TEST_INPUT", MAKE_INPUT)) if not v]
     if missing:
         print("set %s to the built binaries" % ", ".join(missing))
         return 2
     work = tempfile.mkdtemp(prefix="portal-sample-")
     try:
         SAMPLE = os.path.join(work, "lecture.mp4")
-        subprocess.run([MAKE_SAMPLE, SAMPLE, "--duration", "4", "--width", "320", "--height", "180"], check=True,
+        subprocess.run([MAKE_INPUT, SAMPLE, "--seconds", "4", "--width", "320", "--height", "180"], check=True,
                        timeout=120)
         result = unittest.main(exit=False, verbosity=2).result
     finally:
