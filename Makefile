@@ -39,6 +39,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build aws-tools web-tools
+	@scripts/install-deps.sh test
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 900
 
 # Every C++ file laid out as .clang-format says: `format` rewrites them, `format-check` fails on the
@@ -112,7 +113,7 @@ bench-aws: build aws-tools
 # The lecture portal with the worker embedded, a generated 30 s lecture uploaded through its own API.
 # It prints the page's URL and serves until Ctrl-C; without a terminal on stdin it exits once the
 # sample is playable. DEMO_LISTEN=127.0.0.1:0 picks any free port.
-demo: build
+demo: build web-tools
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
 	$(BUILD)/bin/spool-make-sample $(DEMO_OUT)/lecture.mp4 --duration 30
 	$(BUILD)/bin/lecture-portal --listen $(DEMO_LISTEN) --data $(DEMO_OUT)/portal --demo $(DEMO_OUT)/lecture.mp4
