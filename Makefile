@@ -12,6 +12,7 @@ BENCH_AWS_ARGS ?=
 BENCH_PORTAL_ARGS ?=
 BENCH_SUITE_ARGS ?=
 DEMO_OUT   ?= demo-out
+DEMO_LISTEN ?= 127.0.0.1:8080
 TSAN_ENV    = TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
 # clang-format and clang-tidy: Debian 12's (LLVM 14), installed by scripts/install-deps.sh lint.
@@ -19,7 +20,8 @@ CLANG_FORMAT ?= clang-format
 RUN_CLANG_TIDY ?= run-clang-tidy
 FORMAT_DIRS = include lib cli tests examples bench
 
-.PHONY: all deps aws-tools build test demo asan tsan fuzz corpus bench bench-quick bench-ladder bench-queue bench-aws format format-check tidy clean
+.PHONY: all deps aws-tools web-tools build test demo asan tsan fuzz corpus bench bench-quick bench-ladder bench-queue \
+  bench-aws format format-check tidy clean
 
 all: build
 
@@ -30,11 +32,17 @@ deps:
 aws-tools:
 	@scripts/install-aws-tools.sh $(BUILD)/aws-tools
 
+# The lecture portal's player libraries and the browser tests' driver (npm, pinned by
+# examples/lecture-portal/web/package-lock.json).
+web-tools:
+	@scripts/install-web-tools.sh $(BUILD)/web-tools
+
 build: deps
 	cmake -S . -B $(BUILD) -DSPOOL_WERROR=ON $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build aws-tools
+test: build aws-tools web-tools
+	@scripts/install-deps.sh test
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --timeout 900
 
 # Every C++ file laid out as .clang-format says: `format` rewrites them, `format-check` fails on the
@@ -60,7 +68,7 @@ tidy: deps
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps aws-tools
 	cmake -S . -B $(ASAN_BUILD) -DSPOOL_SANITIZE=address,undefined -DSPOOL_BUILD_BENCH=OFF \
-	  -DCMAKE_BUILD_TYPE=Debug -DSPOOL_AWS_TOOLS_DIR=$(CURDIR)/$(BUILD)/aws-tools $(CMAKE_ARGS)
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPOOL_AWS_TOOLS_DIR=$(CURDIR)/$(BUILD)/aws-tools $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -122,15 +130,13 @@ bench-aws: build aws-tools
 	$(BUILD)/bin/spool-bench-aws --spool $(BUILD)/bin/spool --make-sample $(BUILD)/bin/spool-make-sample \
 	  --tools $(BUILD)/aws-tools --out $(BUILD)/bench-aws-out --json $(BUILD)/bench-aws-out/aws.json $(BENCH_AWS_ARGS)
 
-demo: build
+# The lecture portal with the worker embedded, a generated 30 s lecture uploaded through its own API.
+# It prints the page's URL and serves until Ctrl-C; without a terminal on stdin it exits once the
+# sample is playable. DEMO_LISTEN=127.0.0.1:0 picks any free port.
+demo: build web-tools
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
 	$(BUILD)/bin/spool-make-sample $(DEMO_OUT)/lecture.mp4 --duration 30
-	$(BUILD)/bin/embedded_worker $(DEMO_OUT)/lecture.mp4 $(DEMO_OUT)/package $(DEMO_OUT)/jobs.db
-	@echo
-	@echo "spool demo: the job went through the durable queue $(CURDIR)/$(DEMO_OUT)/jobs.db"
-	@echo "  HLS:    $(CURDIR)/$(DEMO_OUT)/package/master.m3u8"
-	@echo "  DASH:   $(CURDIR)/$(DEMO_OUT)/package/manifest.mpd"
-	@echo "  status: $(BUILD)/bin/spool status $(DEMO_OUT)/package"
+	$(BUILD)/bin/lecture-portal --listen $(DEMO_LISTEN) --data $(DEMO_OUT)/portal --demo $(DEMO_OUT)/lecture.mp4
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) $(DEMO_OUT)

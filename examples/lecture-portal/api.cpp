@@ -66,6 +66,10 @@ std::string refuse_new_video(const json::object& o, std::int64_t max_bytes, std:
 }
 
 asio::awaitable<void> create_video(exchange& x) {
+  if (const auto length = x.parser.content_length(); length && *length > json_body_limit) {
+    x.keep_alive = false;
+    co_return co_await send_error(x, http::status::payload_too_large, "body_too_large", "the request body is too large");
+  }
   http::request_parser<http::string_body> body{std::move(x.parser)};
   body.body_limit(json_body_limit);
   auto [ec, n] = co_await http::async_read(x.stream, x.buffer, body, asio::as_tuple(asio::use_awaitable));

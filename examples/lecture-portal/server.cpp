@@ -112,8 +112,7 @@ asio::awaitable<void> serve_connection(asio::ip::tcp::socket socket, service& ap
   for (;;) {
     http::request_parser<http::empty_body> parser;
     parser.header_limit(header_limit);
-    // Beast's default (1 MB) would refuse every larger upload at its header; each route sets its own.
-    parser.body_limit(static_cast<std::uint64_t>(app.config().max_upload_bytes));
+    parser.body_limit(boost::none);  // each route sets its own before it reads a body
     stream.expires_after(header_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
     if (ec) {

@@ -81,6 +81,7 @@ void service::start() {
     spool::worker_options wo;
     wo.concurrency = options_.workers;
     wo.on_status = [this](const spool::job_status& s) { catalog_.apply(s); };
+    wo.policy = input_policy();
     worker_ = std::make_unique<spool::worker>(ioc_.get_executor(), queue_, wo);
     worker_->async_run([this](spool::error_code ec, spool::worker_summary) {
       if (ec && !stopping_) std::fprintf(stderr, "portal: the worker stopped: %s\n", ec.message().c_str());
@@ -137,6 +138,7 @@ spool::error service::transcode_in_request(std::string_view id) {
   catalog_.update(id, [](video& v) { v.state = video_state::running; });
   spool::media::transcode_options to;
   to.encode_nice = 0;  // the request path's thread, at the service's own priority
+  to.policy = input_policy();
   to.on_progress = [this, vid = std::string(id)](const spool::media::progress& p) {
     catalog_.update(vid, [&](video& v) {
       v.progress = p.fraction;
@@ -154,6 +156,15 @@ spool::error service::transcode_in_request(std::string_view id) {
   if (!ec) metrics_.job_done(result.duration_s, result.elapsed_s);
   if (ec) return {ec, result.error_detail};
   return {};
+}
+
+spool::input_policy service::input_policy() const {
+  spool::input_policy policy;
+  if (s3_)  // the portal's own uploads, and nothing else in S3
+    if (auto where = spool::aws::parse_s3_uri(options_.storage))
+      policy.s3_prefixes.push_back(where->bucket + "/" +
+                                   (where->key.empty() ? "" : trim_slashes(where->key) + "/") + "uploads/");
+  return policy;
 }
 
 std::optional<spool::queue::queue_stats> service::queue_stats() const {

@@ -74,6 +74,8 @@ class service {
   spool::error enqueue(std::string_view id);
   /// The naive design: transcode `id` on the calling (request) thread.
   spool::error transcode_in_request(std::string_view id);
+  /// What the worker may read: on S3, the portal's uploads prefix.
+  spool::input_policy input_policy() const;
   /// Queue depth, as last read by the poller.
   std::optional<spool::queue::queue_stats> queue_stats() const;
   boost::asio::io_context& io() { return ioc_; }

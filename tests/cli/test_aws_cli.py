@@ -23,6 +23,7 @@ import unittest
 CLI = None
 MAKE_INPUT = None
 TOOLS = None
+PORTAL = None  # build/bin/lecture-portal, for its S3 test
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVE = os.path.join(HERE, "..", "aws", "tools", "serve.mjs")
 ACCOUNT = "000000000000"  # fauxqs's account
@@ -276,9 +277,85 @@ class AwsCli(unittest.TestCase):
         self.assertEqual(self.queue_counts(self.queue_url), (0, 0))
         self.assertEqual(self.queue_counts(self.dlq_url), (0, 0))
 
+    def test_the_lecture_portal_on_s3_and_sqs(self):
+        """The portal's S3 path: a presigned PUT by the client, /complete, the embedded worker reading
+        and writing S3, and a private package played through presigned playlists."""
+        if not PORTAL:
+            self.skipTest("SPOOL_PORTAL is not set")
+        import http.client
+        import re
+        import urllib.request
+        data = tempfile.mkdtemp(dir=self.dir, prefix="portal-")
+        p = subprocess.Popen([PORTAL, "--listen", "127.0.0.1:0", "--data", data, "--queue", self.queue,
+                              "--storage", f"s3://{self.bucket}/portal"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=self.env, stdin=subprocess.DEVNULL)
+        try:
+            m = re.match(r"listening on http://127\.0\.0\.1:(\d+)", p.stdout.readline())
+            self.assertTrue(m, p.stderr.read() if p.poll() is not None else "no listening line")
+            port = int(m.group(1))
+
+            def call(method, path, body=None):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                c.request(method, path, body=body, headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                out = (r.status, dict((k.lower(), v) for k, v in r.getheaders()), r.read())
+                c.close()
+                return out
+
+            payload = open(self.inputs["tiny"], "rb").read()
+            status, _, body = call("POST", "/videos", json.dumps({"filename": "t.mp4", "size": len(payload),
+                                                                 "content_type": "video/mp4"}))
+            self.assertEqual(status, 201, body)
+            created = json.loads(body)
+            vid = created["id"]
+            self.assertTrue(created["upload_url"].startswith(self.service.endpoint), created)
+            put = urllib.request.Request(created["upload_url"], data=payload, method="PUT",
+                                         headers=created.get("upload_headers", {}))
+            with urllib.request.urlopen(put, timeout=30) as r:
+                self.assertEqual(r.status, 200)
+            self.assertEqual(self.keys(f"portal/uploads/{vid}"), [""])  # the client's PUT reached the bucket
+            status, _, body = call("POST", created["complete_url"])
+            self.assertEqual(status, 200, body)
+            self.assertEqual(call("POST", created["complete_url"])[0], 409)
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                v = json.loads(call("GET", "/videos/" + vid)[2])
+                if v["state"] in ("succeeded", "dead"):
+                    break
+                time.sleep(0.5)
+            self.assertEqual(v["state"], "succeeded", v)
+            self.check_package(f"portal/packages/{vid}/")
+            status, h, master = call("GET", v["hls_url"])
+            self.assertEqual((status, h["content-type"]), (200, "application/vnd.apple.mpegurl"), master)
+            media = [l for l in master.decode().splitlines() if l.endswith("index.m3u8")]
+            self.assertTrue(media, master)
+            self.assertTrue(media[0].startswith(f"/videos/{vid}/package/"), master)  # served by the portal
+            status, _, playlist = call("GET", media[0])
+            self.assertEqual(status, 200, playlist)
+            urls = [l for l in playlist.decode().splitlines() if l.startswith("http")]
+            urls += re.findall(r'URI="(http[^"]+)"', playlist.decode())
+            self.assertTrue(urls and all("X-Amz-Signature=" in u for u in urls), playlist)
+            with urllib.request.urlopen(urls[0], timeout=30) as r:  # presigned: no credentials needed
+                self.assertEqual(r.status, 200)
+                self.assertGreater(len(r.read()), 100)
+            status, h, mpd = call("GET", v["dash_url"])
+            self.assertEqual((status, h["content-type"]), (200, "application/dash+xml"))
+            self.assertIn(b"X-Amz-Signature=", mpd)
+            self.assertEqual(self.queue_counts(self.queue_url), (0, 0))
+        finally:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+            p.stderr.close()
+
 
 def main():
-    global CLI, MAKE_INPUT, TOOLS
+    global CLI, MAKE_INPUT, TOOLS, PORTAL
+    PORTAL = os.environ.get("SPOOL_PORTAL")
     CLI = os.environ.get("SPOOL_CLI")
     MAKE_INPUT = os.environ.get("SPOOL_TEST_INPUT")
     TOOLS = os.environ.get("SPOOL_AWS_TOOLS_DIR")
