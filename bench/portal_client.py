@@ -27,6 +27,7 @@ local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) sent = 0; answered = 0; last = os.time() end
 function request() sent = sent + 1; return wrk.format() end
+DELAY_HOOK
 function response(status, headers, body) answered = answered + 1; last = os.time() end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -58,8 +59,11 @@ end
 """
 
 
-def wrk_report_lua(timeout_s):
-    return _WRK_LUA.replace("TIMEOUT_S", str(int(timeout_s)))
+def wrk_report_lua(timeout_s, delay_ms=0):
+    """The hooks; with delay_ms each connection waits that long after an answer before its next request
+    (wrk's delay() hook), which paces the load instead of sending as fast as the server answers."""
+    hook = f"function delay() return {int(delay_ms)} end" if delay_ms > 0 else ""
+    return _WRK_LUA.replace("TIMEOUT_S", str(int(timeout_s))).replace("DELAY_HOOK", hook)
 
 
 class PortalError(RuntimeError):
@@ -220,10 +224,10 @@ class Upload(threading.Thread):
             conn.close()
 
 
-def run_wrk(wrk, url, seconds, threads, connections, timeout_s, lua_path, log_path):
+def run_wrk(wrk, url, seconds, threads, connections, timeout_s, lua_path, log_path, delay_ms=0):
     """One wrk --latency run; its figures (milliseconds, counts) as a dict."""
     with open(lua_path, "w") as f:
-        f.write(wrk_report_lua(timeout_s))
+        f.write(wrk_report_lua(timeout_s, delay_ms))
     argv = [wrk, "--latency", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
             "--timeout", f"{timeout_s}s", "-s", lua_path, url]
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=seconds + 60)

@@ -40,6 +40,9 @@ def parse_args(argv):
     p.add_argument("--rounds", type=int, default=3, help="rounds of the three phases (3)")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (1)")
     p.add_argument("--connections", type=int, default=4, help="wrk connections (4)")
+    p.add_argument("--pace-ms", type=int, default=0,
+                   help="each connection waits this long after an answer before its next request\n"
+                        "(0: none, as fast as the portal answers; wrk's delay() hook)")
     p.add_argument("--timeout-s", type=int, default=2, help="wrk's per-request timeout in whole seconds (2)")
     p.add_argument("--phases", default=",".join(PHASES), help="which phases, comma-separated")
     p.add_argument("--out", default="bench-portal-out", help="scratch and logs (removed data dirs)")
@@ -52,8 +55,8 @@ def parse_args(argv):
         p.error(f"--phases takes some of {','.join(PHASES)}")
     if not o.source and not o.make_sample:
         p.error("--make-sample or --source is required")
-    if o.rounds < 1 or o.seconds < 1 or o.threads < 1 or o.connections < o.threads:
-        p.error("--rounds and --seconds >= 1, --connections >= --threads >= 1")
+    if o.rounds < 1 or o.seconds < 1 or o.threads < 1 or o.connections < o.threads or o.pace_ms < 0:
+        p.error("--rounds and --seconds >= 1, --connections >= --threads >= 1, --pace-ms >= 0")
     return o
 
 
@@ -147,7 +150,8 @@ class Phase:
         lua = self.log_prefix + "-report.lua"
         self.result["load_before"] = load1()
         cpu0, t0 = portal.cpu_seconds(), time.monotonic()
-        wrk = run_wrk(o.wrk, url, o.seconds, o.threads, o.connections, o.timeout_s, lua, self.log_prefix + "-wrk.log")
+        wrk = run_wrk(o.wrk, url, o.seconds, o.threads, o.connections, o.timeout_s, lua, self.log_prefix + "-wrk.log",
+                      delay_ms=o.pace_ms)
         cpu1, t1 = portal.cpu_seconds(), time.monotonic()
         self.result["load_after"] = load1()
         self.result["wrk"] = wrk
@@ -227,7 +231,9 @@ def lecture_text(lecture):
 def markdown(doc):
     s, o = doc["summary"], doc["settings"]
     t = o["timeout_s"]
-    lines = [f"GET /videos/{{id}} with wrk --latency: {o['threads']} thread(s), {o['connections']} connections, "
+    pace = f", each pausing {o['pace_ms']} ms between answer and request" if o.get("pace_ms") else \
+        ", each sending its next request as soon as it has an answer"
+    lines = [f"GET /videos/{{id}} with wrk --latency: {o['threads']} thread(s), {o['connections']} connections{pace}, "
              f"{o['seconds']} s per phase, timeout {t} s; {o['rounds']} rounds, phase order rotated; "
              f"lecture {lecture_text(doc['lecture'])} ({doc['lecture']['bytes']:,} bytes), uploaded twice "
              "through the API. Latencies in ms, medians over rounds; an answer later than the timeout, and a "
@@ -282,7 +288,7 @@ def main(argv):
         lecture = os.path.join(out, "lecture.mp4")
         generation_s = make_lecture(o, lecture)
     doc = {"benchmark": "portal-latency",
-           "settings": {k: getattr(o, k) for k in ("seconds", "rounds", "threads", "connections", "timeout_s",
+           "settings": {k: getattr(o, k) for k in ("seconds", "rounds", "threads", "connections", "timeout_s", "pace_ms",
                                                    "phases", "portal", "wrk")},
            "lecture": {"path": lecture, "seconds": o.lecture_seconds if not o.source else None,
                        "bytes": os.path.getsize(lecture), "generation_s": generation_s},

@@ -132,9 +132,21 @@ class Wrk(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def wrk(self, port, seconds=1, timeout_s=2):
+    def wrk(self, port, seconds=1, timeout_s=2, delay_ms=0):
         return portal_client.run_wrk("wrk", f"http://127.0.0.1:{port}/x", seconds, 1, 2, timeout_s, self.lua,
-                                     os.path.join(self.dir, "wrk.log"))
+                                     os.path.join(self.dir, "wrk.log"), delay_ms=delay_ms)
+
+    def test_paced_connections_send_no_faster_than_their_pause_allows(self):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            f = self.wrk(server.server_address[1], seconds=2, delay_ms=200)
+        finally:
+            server.shutdown()
+            server.server_close()
+        # two connections, 2 s, at least 200 ms between requests on each: at most 2 x (2 / 0.2 + 1)
+        self.assertGreater(f["requests"], 0)
+        self.assertLessEqual(f["sent"], 22)
 
     def test_figures_of_an_answering_server(self):
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
