@@ -6,7 +6,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config python3
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
-  libfmt-dev catch2 libssl-dev libsqlite3-dev)
+  libfmt-dev catch2 libssl-dev libsqlite3-dev
+  libpq-dev postgresql)  # examples/custom-adapter: libpq, and a server its test starts
 sanitize_pkgs=(clang libclang-rt-14-dev)
 bench_pkgs=(ffmpeg)
 # make format-check and make tidy: Debian 12's clang-format and clang-tidy (LLVM 14, as clang above);
