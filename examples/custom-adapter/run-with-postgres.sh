@@ -43,8 +43,13 @@ fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/spool-pg.XXXXXX")
 server_pid=
+program_pid=
 stop_server() {
   local status=$?
+  if [ -n "$program_pid" ] && kill -0 "$program_pid" 2>/dev/null; then
+    kill -TERM "$program_pid" 2>/dev/null || true  # timeout passes it on to the program
+    wait "$program_pid" 2>/dev/null || true
+  fi
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -INT "$server_pid" 2>/dev/null || true  # fast shutdown: roll back, close clients, exit
     for _ in $(seq 100); do
@@ -65,10 +70,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 [ ${#as_server[@]} -eq 0 ] || chown "$user:$(id -gn "$user")" "$dir"
-cd "$dir"  # the server's user must be able to stand in the working directory
 
-timeout "$setup_timeout" "${as_server[@]}" "$bindir/initdb" -D "$dir/data" -U spool -A trust --no-sync \
-  -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 || {
+# The server's side runs in the temporary directory, where its user may stand; PROGRAM runs here.
+(cd "$dir" && exec timeout "$setup_timeout" "${as_server[@]}" "$bindir/initdb" -D "$dir/data" -U spool -A trust \
+  --no-sync -E UTF8 --locale=C) >"$dir/initdb.log" 2>&1 || {
   echo "$0: initdb failed:" >&2
   cat "$dir/initdb.log" >&2
   exit 1
@@ -79,9 +84,9 @@ deadline=$((SECONDS + setup_timeout))
 port=
 for attempt in 1 2 3 4 5; do
   candidate=$((20000 + RANDOM % 40000))
-  "${as_server[@]}" "$bindir/postgres" -D "$dir/data" -h 127.0.0.1 -p "$candidate" -k "$dir" \
-    -c fsync=off -c full_page_writes=off -c max_connections=100 >"$dir/server.log" 2>&1 &
-  server_pid=$!
+  (cd "$dir" && exec "${as_server[@]}" "$bindir/postgres" -D "$dir/data" -h 127.0.0.1 -p "$candidate" -k "$dir" \
+    -c fsync=off -c full_page_writes=off -c max_connections=100) >"$dir/server.log" 2>&1 &
+  server_pid=$!  # the subshell's pid, which exec made the server's
   while [ $SECONDS -lt $deadline ] && kill -0 "$server_pid" 2>/dev/null; do
     if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$candidate" -t 1; then
       port=$candidate
@@ -111,9 +116,13 @@ fi
 echo "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') (pid $server_pid) on 127.0.0.1:$port" >&2
 program=$1
 shift
+# In the background and waited for, so that a signal to this script runs the trap at once.
+timeout "$program_timeout" "$program" "postgresql://spool@127.0.0.1:$port/postgres" "$@" &
+program_pid=$!
 set +e
-timeout "$program_timeout" "$program" "postgresql://spool@127.0.0.1:$port/postgres" "$@"
+wait "$program_pid"
 status=$?
 set -e
+program_pid=
 [ $status -ne 124 ] || echo "$0: $program did not finish within ${program_timeout} s" >&2
 exit $status
