@@ -5,7 +5,7 @@
 # SPOOL_DEPS_LIST=1 prints the packages the mode wants, one a line, and installs nothing.
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config python3
+build_pkgs=(build-essential cmake pkg-config python3 ccache
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   libfmt-dev catch2 libssl-dev libsqlite3-dev)

@@ -38,6 +38,9 @@ endif()
 if(CXX_COMPILER)
   list(APPEND common_args -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
 endif()
+if(CXX_LAUNCHER)  # ccache, when the enclosing build uses it
+  list(APPEND common_args -DCMAKE_CXX_COMPILER_LAUNCHER=${CXX_LAUNCHER})
+endif()
 list(APPEND common_args -DCMAKE_BUILD_TYPE=Release)
 
 # Runs one step, echoing it; any failure ends the test with that step named.
