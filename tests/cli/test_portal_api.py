@@ -174,7 +174,12 @@ class Lifecycle(PortalTest):
         vid, _, _ = self.uploaded(p)
         p.wait_state(vid, ("succeeded",))
         waiting, url = p.create(1234)
+        # A client still following a video does not hold the shutdown up, nor outlive the service.
+        follower = http.client.HTTPConnection("127.0.0.1", p.port, timeout=30)
+        follower.request("GET", "/videos/%s/events" % waiting)
+        self.assertEqual(follower.getresponse().status, 200)
         self.assertEqual(p.stop(), 0)
+        follower.close()
         q = self.start(data=data)
         _, listing = q.json("GET", "/videos")
         self.assertEqual({x["id"]: x["state"] for x in listing["videos"]}, {vid: "succeeded", waiting: "uploading"})
