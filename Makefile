@@ -10,6 +10,10 @@ CMAKE_ARGS ?=
 # sanitizer, fuzz and consumer builds of the same sources; SPOOL_CCACHE=0 builds without it. Expanded
 # when a recipe runs, so a machine whose `deps` just installed it uses it at once.
 SPOOL_CCACHE ?= 1
+# Paths relative to the checkout, so clones in other folders share the cache (debug info keeps the
+# path of the build that filled it).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 LAUNCHER = $(if $(filter 1,$(SPOOL_CCACHE)),$(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache))
 BENCH_ARGS ?=
 BENCH_QUEUE_ARGS ?=
