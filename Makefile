@@ -6,6 +6,15 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
+# ccache (installed with the build dependencies) keeps compiled objects between builds and between the
+# sanitizer, fuzz and consumer builds of the same sources; SPOOL_CCACHE=0 builds without it. Expanded
+# when a recipe runs, so a machine whose `deps` just installed it uses it at once.
+SPOOL_CCACHE ?= 1
+# Paths relative to the checkout, so clones in other folders share the cache (debug info keeps the
+# path of the build that filled it).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+LAUNCHER = $(if $(filter 1,$(SPOOL_CCACHE)),$(if $(shell command -v ccache),-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache))
 BENCH_ARGS ?=
 BENCH_QUEUE_ARGS ?=
 BENCH_AWS_ARGS ?=
@@ -38,7 +47,7 @@ web-tools:
 	@scripts/install-web-tools.sh $(BUILD)/web-tools
 
 build: deps
-	cmake -S . -B $(BUILD) -DSPOOL_WERROR=ON $(CMAKE_ARGS)
+	cmake -S . -B $(BUILD) -DSPOOL_WERROR=ON $(LAUNCHER) $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build aws-tools web-tools
@@ -61,14 +70,14 @@ format-check:
 # FFmpeg's AV_TIME_BASE_Q and friends are C compound literals, which clang names an extension.
 tidy: deps
 	@scripts/install-deps.sh lint
-	cmake -S . -B $(BUILD) -DSPOOL_WERROR=ON $(CMAKE_ARGS) > /dev/null
+	cmake -S . -B $(BUILD) -DSPOOL_WERROR=ON $(LAUNCHER) $(CMAKE_ARGS) > /dev/null
 	$(RUN_CLANG_TIDY) -p $(BUILD) -j $(JOBS) -quiet -extra-arg=-Wno-c99-extensions \
 	  '$(CURDIR)/lib/(core|storage|queue|media|worker|aws)/.*\.cpp$$'
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan: deps aws-tools
 	cmake -S . -B $(ASAN_BUILD) -DSPOOL_SANITIZE=address,undefined -DSPOOL_BUILD_BENCH=OFF \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPOOL_AWS_TOOLS_DIR=$(CURDIR)/$(BUILD)/aws-tools $(CMAKE_ARGS)
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPOOL_AWS_TOOLS_DIR=$(CURDIR)/$(BUILD)/aws-tools $(LAUNCHER) $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -79,7 +88,7 @@ asan: deps aws-tools
 # instrumented; tsan.supp says which of its internals are excused.
 tsan: deps
 	cmake -S . -B $(TSAN_BUILD) -DSPOOL_SANITIZE=thread -DSPOOL_BUILD_BENCH=OFF -DSPOOL_BUILD_EXAMPLES=OFF \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo $(LAUNCHER) $(CMAKE_ARGS)
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target spool-unit-tests spool-queue-tests spool-worker-tests spool-media-tests \
 	  spool-storage-tests
 	$(TSAN_ENV) ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) --timeout 1800 -L 'unit|worker|storage'
@@ -91,7 +100,7 @@ tsan: deps
 fuzz:
 	@scripts/install-deps.sh fuzz
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DSPOOL_FUZZ=ON -DSPOOL_BUILD_BENCH=OFF \
-	  -DSPOOL_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS)
+	  -DSPOOL_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo $(LAUNCHER) $(CMAKE_ARGS)
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target spool-fuzz
 	tests/fuzz/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 

@@ -5,12 +5,13 @@
 # SPOOL_DEPS_LIST=1 prints the packages the mode wants, one a line, and installs nothing.
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config python3
+build_pkgs=(build-essential cmake pkg-config python3 ccache
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   libfmt-dev catch2 libssl-dev libsqlite3-dev)
-# make test, beyond the build: Chromium for the lecture portal's browser tests (tests/portal).
-test_pkgs=(chromium)
+# make test, beyond the build: Chromium for the lecture portal's browser tests (tests/portal);
+# libpq and a PostgreSQL server for examples/custom-adapter's test.
+test_pkgs=(chromium libpq-dev postgresql)
 # What the installed tool links (tests/deploy checks this list against ldd), and CA certificates for
 # https:// inputs, S3 and SQS.
 runtime_pkgs=(libc6 libgcc-s1 libstdc++6

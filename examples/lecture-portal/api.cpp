@@ -68,7 +68,8 @@ std::string refuse_new_video(const json::object& o, std::int64_t max_bytes, std:
 asio::awaitable<void> create_video(exchange& x) {
   if (const auto length = x.parser.content_length(); length && *length > json_body_limit) {
     x.keep_alive = false;
-    co_return co_await send_error(x, http::status::payload_too_large, "body_too_large", "the request body is too large");
+    co_return co_await send_error(x, http::status::payload_too_large, "body_too_large",
+                                  "the request body is too large");
   }
   http::request_parser<http::string_body> body{std::move(x.parser)};
   body.body_limit(json_body_limit);
@@ -106,15 +107,30 @@ asio::awaitable<void> create_video(exchange& x) {
     po.method = "PUT";
     po.expires = x.app.config().url_ttl;
     po.content_type = v.content_type;
-    auto url = spool::aws::presign({}, x.app.source_of(v.id), po);
-    if (!url)
-      co_return co_await send_error(x, http::status::service_unavailable, "storage_unavailable",
-                                    "cannot presign the upload: " + url.error().what());
-    answer["upload_url"] = url->url;
-    json::object headers;
-    for (const auto& [name, value] : url->headers) headers[name] = value;
-    answer["upload_headers"] = std::move(headers);
     answer["complete_url"] = "/videos/" + v.id + "/complete";
+    json::object headers{{"Content-Type", v.content_type}};
+    if (v.size >= x.app.config().multipart_threshold) {
+      // In parts: each retried on its own, and uploads past S3's 5 GiB for one PUT.
+      auto up = spool::aws::presign_multipart_upload({}, x.app.source_of(v.id), v.size, po);
+      if (!up)
+        co_return co_await send_error(x, http::status::service_unavailable, "storage_unavailable",
+                                      "cannot start the multipart upload: " + up.error().what());
+      json::array parts;
+      for (const auto& u : up->part_urls) parts.push_back(json::value(u));
+      answer["upload_url"] = nullptr;
+      answer["multipart"] = json::object{{"part_size", up->plan.part_size},
+                                         {"part_urls", std::move(parts)},
+                                         {"complete_url", up->complete_url},
+                                         {"abort_url", up->abort_url}};
+    } else {
+      auto url = spool::aws::presign({}, x.app.source_of(v.id), po);
+      if (!url)
+        co_return co_await send_error(x, http::status::service_unavailable, "storage_unavailable",
+                                      "cannot presign the upload: " + url.error().what());
+      answer["upload_url"] = url->url;
+      for (const auto& [name, value] : url->headers) headers[name] = value;
+    }
+    answer["upload_headers"] = std::move(headers);
   } else {
     answer["upload_url"] = origin(x) + x.app.signer().path_for(v.id, v.upload_expires);
   }

@@ -243,20 +243,24 @@ void catalog::apply(const spool::job_status& s) {
   notify(copy);
 }
 
-std::uint64_t catalog::watch(watcher w) {
-  std::lock_guard lock(watch_mutex_);
-  watchers_.emplace(next_watch_, std::move(w));
-  return next_watch_++;
-}
-
-void catalog::unwatch(std::uint64_t handle) {
-  std::lock_guard lock(watch_mutex_);
-  watchers_.erase(handle);
+std::shared_ptr<void> catalog::watch(watcher w) {
+  std::uint64_t handle = 0;
+  {
+    std::lock_guard lock(watch_->mutex);
+    handle = watch_->next++;
+    watch_->watchers.emplace(handle, std::move(w));
+  }
+  return std::shared_ptr<void>(nullptr, [list = std::weak_ptr<watch_list>(watch_), handle](void*) {
+    if (auto l = list.lock()) {
+      std::lock_guard lock(l->mutex);
+      l->watchers.erase(handle);
+    }
+  });
 }
 
 void catalog::notify(const video& v) {
-  std::lock_guard lock(watch_mutex_);
-  for (const auto& [handle, w] : watchers_) w(v);
+  std::lock_guard lock(watch_->mutex);
+  for (const auto& [handle, w] : watch_->watchers) w(v);
 }
 
 std::map<video_state, std::int64_t> catalog::counts() const {

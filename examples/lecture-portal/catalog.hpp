@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -65,9 +66,9 @@ class catalog {
   /// Takes what a worker's status says about the job (matched by job id or by the video id the job's
   /// metadata carries); an older status never overrides a newer one.
   void apply(const spool::job_status& s);
-  /// Called after every change of any record; returns a handle for unwatch().
-  std::uint64_t watch(watcher w);
-  void unwatch(std::uint64_t handle);
+  /// `w` is called after every change of any record until the returned handle is released. The
+  /// handle may outlive the catalog (a connection torn down after the service is gone).
+  std::shared_ptr<void> watch(watcher w);
   /// Counts by state.
   std::map<video_state, std::int64_t> counts() const;
 
@@ -78,9 +79,12 @@ class catalog {
   std::filesystem::path dir_;
   mutable std::mutex mutex_;
   std::map<std::string, video, std::less<>> videos_;
-  std::mutex watch_mutex_;
-  std::map<std::uint64_t, watcher> watchers_;
-  std::uint64_t next_watch_ = 1;
+  struct watch_list {
+    std::mutex mutex;
+    std::map<std::uint64_t, watcher> watchers;
+    std::uint64_t next = 1;
+  };
+  std::shared_ptr<watch_list> watch_ = std::make_shared<watch_list>();
 };
 
 }  // namespace portal

@@ -102,7 +102,7 @@ demo_result run_demo(unsigned short port, const std::filesystem::path& file, con
             "  HLS:      http://127.0.0.1:%u/player?id=%s\n"
             "  DASH:     http://127.0.0.1:%u/player?id=%s&format=dash\n"
             "  package:  %s\n",
-            port, port, id.c_str(), port, id.c_str(), (data / "packages" / id).c_str());
+            port, port, id.c_str(), port, id.c_str(), std::filesystem::absolute(data / "packages" / id).c_str());
         std::fflush(stdout);
         return {true, {}};
       }

@@ -36,18 +36,13 @@ asio::awaitable<void> handle_events(exchange& x, std::string_view id_view) {
     bool changed = false;
   };
   auto wake = std::make_shared<wakeup>(ex);
-  const auto handle = x.app.videos().watch([wake, id, ex](const video& v) {
+  const auto subscription = x.app.videos().watch([wake, id, ex](const video& v) {
     if (v.id == id)
       asio::post(ex, [wake] {
         wake->changed = true;
         wake->timer.cancel();
       });
   });
-  struct unwatch_at_end {
-    catalog& c;
-    std::uint64_t h;
-    ~unwatch_at_end() { c.unwatch(h); }
-  } guard{x.app.videos(), handle};
 
   http::response<http::empty_body> res{http::status::ok, x.header().version()};
   res.set(http::field::content_type, "text/event-stream");

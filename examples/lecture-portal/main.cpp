@@ -53,8 +53,9 @@ int main(int argc, char** argv) {
       "web", po::value(&o.web), "the page's files")("vendor", po::value(&o.vendor),
                                                     "a node_modules folder holding hls.js and dashjs")(
       "max-upload-bytes", po::value(&o.max_upload_bytes), "largest upload accepted")(
-      "max-videos", po::value(&o.max_videos), "most videos kept")("url-ttl", po::value(&ttl),
-                                                                  "seconds an upload or playback URL lives")(
+      "max-videos", po::value(&o.max_videos), "most videos kept")(
+      "multipart-threshold", po::value(&o.multipart_threshold), "on S3, uploads this large go in presigned parts")(
+      "url-ttl", po::value(&ttl), "seconds an upload or playback URL lives")(
       "demo", po::value(&demo), "upload this file through the API and follow it (make demo)");
   po::variables_map vm;
   try {
@@ -68,7 +69,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "lecture-portal: %s\n%s\n", e.what(), (std::ostringstream() << desc).str().c_str());
     return 2;
   }
-  if (!split_listen(listen, o) || o.http_threads < 1 || o.workers < 0 || ttl < 1 || o.max_upload_bytes < 1) {
+  if (!split_listen(listen, o) || o.http_threads < 1 || o.workers < 0 || ttl < 1 || o.max_upload_bytes < 1 ||
+      o.multipart_threshold < 1) {
     std::fprintf(stderr, "lecture-portal: bad --listen, --http-threads, --workers, --url-ttl or --max-upload-bytes\n");
     return 2;
   }

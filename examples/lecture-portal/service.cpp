@@ -162,8 +162,8 @@ spool::input_policy service::input_policy() const {
   spool::input_policy policy;
   if (s3_)  // the portal's own uploads, and nothing else in S3
     if (auto where = spool::aws::parse_s3_uri(options_.storage))
-      policy.s3_prefixes.push_back(where->bucket + "/" +
-                                   (where->key.empty() ? "" : trim_slashes(where->key) + "/") + "uploads/");
+      policy.s3_prefixes.push_back(where->bucket + "/" + (where->key.empty() ? "" : trim_slashes(where->key) + "/") +
+                                   "uploads/");
   return policy;
 }
 

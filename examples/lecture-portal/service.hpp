@@ -41,6 +41,8 @@ struct options {
   std::int64_t max_upload_bytes = 8LL << 30;
   std::size_t max_videos = 10'000;
   std::chrono::seconds url_ttl{3600};
+  /// On S3, uploads of this size and more are given a multipart plan of presigned parts.
+  std::int64_t multipart_threshold = 100LL << 20;
 };
 
 class service {

@@ -284,10 +284,11 @@ class AwsCli(unittest.TestCase):
             self.skipTest("SPOOL_PORTAL is not set")
         import http.client
         import re
+        import urllib.error
         import urllib.request
         data = tempfile.mkdtemp(dir=self.dir, prefix="portal-")
         p = subprocess.Popen([PORTAL, "--listen", "127.0.0.1:0", "--data", data, "--queue", self.queue,
-                              "--storage", f"s3://{self.bucket}/portal"], stdout=subprocess.PIPE,
+                              "--storage", f"s3://{self.bucket}/portal", "--multipart-threshold", str(6 << 20)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=self.env, stdin=subprocess.DEVNULL)
         try:
             m = re.match(r"listening on http://127\.0\.0\.1:(\d+)", p.stdout.readline())
@@ -342,6 +343,45 @@ class AwsCli(unittest.TestCase):
             self.assertEqual((status, h["content-type"]), (200, "application/dash+xml"))
             self.assertIn(b"X-Amz-Signature=", mpd)
             self.assertEqual(self.queue_counts(self.queue_url), (0, 0))
+
+            # From --multipart-threshold on: a plan of presigned parts, put and completed by the client.
+            big = os.urandom((13 << 20) + 12345)
+            status, _, body = call("POST", "/videos", json.dumps({"filename": "big.mp4", "size": len(big),
+                                                                 "content_type": "video/mp4"}))
+            self.assertEqual(status, 201, body)
+            created = json.loads(body)
+            plan = created["multipart"]
+            self.assertIsNone(created["upload_url"])
+            size = plan["part_size"]
+            self.assertEqual(len(plan["part_urls"]), (len(big) + size - 1) // size)
+            etags = []
+            for n, url in enumerate(plan["part_urls"]):
+                req = urllib.request.Request(url, data=big[n * size:(n + 1) * size], method="PUT",
+                                             headers={"Content-Type": "application/octet-stream"})
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as r:
+                        etags.append(r.headers["ETag"])
+                except urllib.error.HTTPError as e:
+                    self.fail(f"part {n + 1}: {e.code} {e.read()[:500]!r}")
+            xml = "<CompleteMultipartUpload>" + "".join(
+                f"<Part><PartNumber>{n + 1}</PartNumber><ETag>{e}</ETag></Part>" for n, e in enumerate(etags)
+            ) + "</CompleteMultipartUpload>"
+            req = urllib.request.Request(plan["complete_url"], data=xml.encode(), method="POST",
+                                         headers={"Content-Type": "application/xml"})
+            with urllib.request.urlopen(req, timeout=60) as r:
+                self.assertEqual(r.status, 200)
+            self.assertEqual(call("POST", created["complete_url"])[0], 200)
+            got = os.path.join(self.dir, "big-back")
+            self.aws("s3", "cp", f"s3://{self.bucket}/portal/uploads/{created['id']}", got)
+            with open(got, "rb") as f:
+                self.assertEqual(f.read(), big)  # the parts, in order, whole
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                v = json.loads(call("GET", "/videos/" + created["id"])[2])
+                if v["state"] in ("succeeded", "dead"):
+                    break
+                time.sleep(0.5)
+            self.assertEqual((v["state"], v["error"]["category"]), ("dead", "input"), v)  # random bytes
         finally:
             p.send_signal(signal.SIGTERM)
             try:

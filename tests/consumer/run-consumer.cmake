@@ -12,7 +12,9 @@
 #                   PKG_CONFIG_MODULE, build its main.cpp once more with that module's flags alone;
 #                   with FORBID_NEEDED (a regex), configure with pkg-config finding nothing (as
 #                   without FFmpeg's development files) and fail when a binary built, linked with
-#                   --no-as-needed, needs a shared library whose name matches it.
+#                   --no-as-needed, needs a shared library whose name matches it. With RUN_WITH (a
+#                   script), run APP through it (`RUN_WITH APP`), as for a program that needs a
+#                   server the script starts and stops.
 # shared:           build spool's libraries shared (-DBUILD_SHARED_LIBS=ON, nothing else) and install
 #                   them into WORK_DIR/prefix, build the consumer against them and run it; then check
 #                   what the libraries export (nm -D): spool's symbols, in the ABI namespace ABI, and
@@ -35,6 +37,9 @@ if(MAKE_PROGRAM)
 endif()
 if(CXX_COMPILER)
   list(APPEND common_args -DCMAKE_CXX_COMPILER=${CXX_COMPILER})
+endif()
+if(CXX_LAUNCHER)  # ccache, when the enclosing build uses it
+  list(APPEND common_args -DCMAKE_CXX_COMPILER_LAUNCHER=${CXX_LAUNCHER})
 endif()
 list(APPEND common_args -DCMAKE_BUILD_TYPE=Release)
 
@@ -186,7 +191,7 @@ if(MODE STREQUAL "installed")
        -DCMAKE_PREFIX_PATH=${PREFIX})
   step("build consumer" ${CMAKE_COMMAND} --build ${WORK_DIR}/app-build -j2)
   unset(ENV{PKG_CONFIG_LIBDIR})
-  step("run consumer" ${WORK_DIR}/app-build/${APP})
+  step("run consumer" ${RUN_WITH} ${WORK_DIR}/app-build/${APP})
   check_needed(${WORK_DIR}/app-build/${APP})
   if(PKG_CONFIG_MODULE)
     build_with_pkg_config(${PKG_CONFIG_MODULE} ${PREFIX} ${WORK_DIR}/app-pkg-config)

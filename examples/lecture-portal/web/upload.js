@@ -1,7 +1,8 @@
 // The upload page: announce the file (POST /videos), PUT its bytes to the one-time upload URL with a
 // progress bar, and keep the list of videos current by polling GET /videos. On S3 the upload URL is
 // presigned: the PUT carries the headers it was signed with (upload_headers), and the portal queues
-// the job on POST complete_url.
+// the job on POST complete_url. A large file on S3 comes with a multipart plan instead: each part is
+// PUT to its own presigned URL (retried on its own), S3 is told to assemble them, then the portal.
 'use strict';
 
 (function () {
@@ -41,7 +42,7 @@
       xhr.onload = () => {
         if (xhr.status >= 200 && xhr.status < 300) {
           onProgress(1);
-          resolve();
+          resolve(xhr.getResponseHeader('ETag'));  // a part's, for the multipart completion
           return;
         }
         let text = `HTTP ${xhr.status}`;
@@ -54,6 +55,36 @@
       xhr.onerror = () => reject(new Error('the upload connection failed'));
       xhr.send(file);
     });
+  }
+
+  // The parts in order, each tried up to three times; S3 then joins them (the bucket's CORS rules
+  // must expose ETag). On failure the upload is aborted so S3 keeps no parts.
+  async function putParts(plan, file, onProgress) {
+    const etags = [];
+    const size = plan.part_size;
+    try {
+      for (let n = 0; n < plan.part_urls.length; ++n) {
+        const part = file.slice(n * size, Math.min(file.size, (n + 1) * size));
+        for (let attempt = 1; ; ++attempt) {
+          try {
+            const etag = await put(plan.part_urls[n], {}, part, (f) => onProgress((n * size + f * part.size) / file.size));
+            if (!etag) throw new Error('S3 did not expose the ETag of a part (the bucket\'s CORS rules)');
+            etags.push(etag);
+            break;
+          } catch (e) {
+            if (attempt === 3) throw e;
+          }
+        }
+      }
+      const xml = '<CompleteMultipartUpload>' +
+          etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join('') +
+          '</CompleteMultipartUpload>';
+      const done = await fetch(plan.complete_url, {method: 'POST', headers: {'Content-Type': 'application/xml'}, body: xml});
+      if (!done.ok) throw new Error(`S3 refused to assemble the parts: HTTP ${done.status}`);
+    } catch (e) {
+      fetch(plan.abort_url, {method: 'DELETE'}).catch(() => {});
+      throw e;
+    }
   }
 
   function setUploadState(state, text, fraction) {
@@ -79,10 +110,14 @@
             {filename: file.name, size: file.size, content_type: file.type || 'application/octet-stream'}),
       });
       if (!announced.ok) throw new Error(await errorText(announced));
-      const {id, upload_url: uploadUrl, upload_headers: headers, complete_url: completeUrl} = await announced.json();
+      const {id, upload_url: uploadUrl, upload_headers: headers, complete_url: completeUrl, multipart} =
+          await announced.json();
       refresh();  // the new video appears in the list as `uploading`
-      await put(uploadUrl, headers, file,
-                (f) => setUploadState('uploading', `Uploading ${file.name}: ${percent(f)}`, f));
+      const progress = (f) => setUploadState('uploading', `Uploading ${file.name}: ${percent(f)}`, f);
+      if (multipart)
+        await putParts(multipart, file, progress);
+      else
+        await put(uploadUrl, headers, file, progress);
       if (completeUrl) {
         const completed = await fetch(completeUrl, {method: 'POST'});
         if (!completed.ok) throw new Error(await errorText(completed));
