@@ -10,8 +10,9 @@ build_pkgs=(build-essential cmake pkg-config python3 ccache
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   libfmt-dev catch2 libssl-dev libsqlite3-dev)
 # make test, beyond the build: Chromium for the lecture portal's browser tests (tests/portal);
-# libpq and a PostgreSQL server for examples/custom-adapter's test.
-test_pkgs=(chromium libpq-dev postgresql)
+# libpq and a PostgreSQL server for examples/custom-adapter's test; wrk and gnuplot for the bench
+# suite's own test (Bench::Suite).
+test_pkgs=(chromium libpq-dev postgresql wrk gnuplot-nox)
 # What the installed tool links (tests/deploy checks this list against ldd), and CA certificates for
 # https:// inputs, S3 and SQS.
 runtime_pkgs=(libc6 libgcc-s1 libstdc++6
