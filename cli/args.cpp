@@ -148,10 +148,11 @@ po::options_description input_policy_options(input_policy& p) {
   return d;
 }
 
-po::options_description encoder_options(int& nice, int& threads) {
+po::options_description encoder_options(int& nice, bool& idle, int& threads) {
   auto d = option_group("encoding");
   d.add_options()                                                                                //
       ("nice", number(nice), "added to the encoder threads' nice value; 0 keeps the process's")  //
+      ("idle", flag(idle), "encode only on CPU time nothing else wants (Linux SCHED_IDLE)")      //
       ("encoder-threads", number(threads), "threads per encoder; 0: the encoder's own choice");
   return d;
 }

@@ -100,7 +100,7 @@ po::options_description option_group(const std::string& caption);
 /// --allow-https-host, --allow-s3-bucket, --https-ca-file, --allow-private-addresses, --max-duration, --deadline.
 po::options_description input_policy_options(input_policy& policy);
 /// --nice, --encoder-threads.
-po::options_description encoder_options(int& nice, int& threads);
+po::options_description encoder_options(int& nice, bool& idle, int& threads);
 /// --preset, --spec.
 po::options_description plan_options(std::string& preset, std::string& spec_file);
 /// --queue URI, required.

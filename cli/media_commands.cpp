@@ -77,7 +77,7 @@ class transcode_command final : public command {
         ("quiet,q", flag(quiet_), "no progress on stderr")                        //
         ("queue-frames", number(opt_.queue_frames), "frames queued between the pipeline's stages; 0 keeps the default");
     d.add(plan_options(preset_, spec_file_));
-    d.add(encoder_options(opt_.encode_nice, opt_.encoder_threads));
+    d.add(encoder_options(opt_.encode_nice, opt_.encode_idle, opt_.encoder_threads));
     d.add(input_policy_options(opt_.policy));
     return d;
   }

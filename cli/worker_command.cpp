@@ -43,7 +43,7 @@ class worker_command final : public command {
         ("progress", flag(progress_), "print every status update, not only changes of state")             //
         ("quiet,q", flag(quiet_), "print no job status lines");
     d.add(queue_options(queue_));
-    d.add(encoder_options(o.encode_nice, o.encoder_threads));
+    d.add(encoder_options(o.encode_nice, o.encode_idle, o.encoder_threads));
     d.add(input_policy_options(o.policy));
     return d;
   }

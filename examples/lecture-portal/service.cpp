@@ -82,6 +82,7 @@ void service::start() {
     wo.concurrency = options_.workers;
     wo.on_status = [this](const spool::job_status& s) { catalog_.apply(s); };
     wo.policy = input_policy();
+    wo.encode_idle = true;  // requests first: encodes take only the CPU time they leave
     worker_ = std::make_unique<spool::worker>(ioc_.get_executor(), queue_, wo);
     worker_->async_run([this](spool::error_code ec, spool::worker_summary) {
       if (ec && !stopping_) std::fprintf(stderr, "portal: the worker stopped: %s\n", ec.message().c_str());

@@ -171,7 +171,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   done.running = 1 + static_cast<int>(workers.size());
   auto decode_all = [&] {
     try {
-      lower_priority(opt.encode_nice);
+      lower_priority(opt.encode_nice, opt.encode_idle);
       if (vdec) {
         int r = avcodec_open2(vdec.get(), vdec->codec, nullptr);
         if (r < 0) av::fail_av(r, "cannot open the video decoder", errc::codec_unsupported);

@@ -2,6 +2,7 @@
 // Internal: what the engine's threads share: the first failure (which stops them all), frame queues
 // bounded in frames and bytes between the decoder and each encoder, and the count of threads still
 // running that the watching thread waits on.
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,14 +20,20 @@
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::media {
 
-// Lowers the calling thread's CPU priority (Linux nice values are per thread; threads the encoder
-// starts afterwards inherit it).
-inline void lower_priority(int nice_delta) {
-  if (nice_delta <= 0) return;
+// Lowers the calling thread's CPU priority, and with `idle` moves it to SCHED_IDLE (Linux: nice
+// values and policies are per thread; threads the encoder starts afterwards inherit both).
+// Best effort: a refusal leaves the thread as it was.
+inline void lower_priority(int nice_delta, bool idle) {
   auto tid = static_cast<id_t>(::syscall(SYS_gettid));
-  errno = 0;
-  int cur = ::getpriority(PRIO_PROCESS, tid);
-  if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(19, cur + nice_delta));
+  if (nice_delta > 0) {
+    errno = 0;
+    int cur = ::getpriority(PRIO_PROCESS, tid);
+    if (errno == 0) ::setpriority(PRIO_PROCESS, tid, std::min(19, cur + nice_delta));
+  }
+  if (idle) {
+    sched_param none{};
+    ::sched_setscheduler(static_cast<pid_t>(tid), SCHED_IDLE, &none);
+  }
 }
 
 inline std::size_t frame_bytes(const AVFrame* f) {

@@ -65,7 +65,7 @@ class rung_worker {
  private:
   void run() {
     try {
-      lower_priority(opt_.encode_nice);
+      lower_priority(opt_.encode_nice, opt_.encode_idle);
       av::frame_ptr f;
       while (queue_.pop(f)) {
         filter(f.get());

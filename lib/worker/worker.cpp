@@ -469,6 +469,7 @@ void worker_runtime::impl::process(job& j) {
   to.plan = spec.plan;
   to.policy = options.policy;
   to.encode_nice = options.encode_nice;
+  to.encode_idle = options.encode_idle;
   to.encoder_threads = options.encoder_threads;
   to.progress_interval = std::min(options.status_interval, milliseconds(500));
   to.on_progress = [&status](const media::progress& p) { status.progress(p); };

@@ -212,6 +212,30 @@ class Lifecycle(PortalTest):
         self.assertEqual(answer["state"], "succeeded")
         self.assertTrue(os.path.exists(os.path.join(p.data, "packages", vid, "master.m3u8")))
 
+    def test_encodes_take_only_the_cpu_time_requests_leave(self):
+        """The embedded worker's media threads are SCHED_IDLE (and niced); the request thread is not."""
+        longer = os.path.join(self.dir, "longer.mp4")
+        subprocess.run([MAKE_INPUT, longer, "--seconds", "30", "--width", "640", "--height", "360"], check=True,
+                       timeout=120)
+        p = self.start()
+        vid, _, _ = self.uploaded(p, open(longer, "rb").read())
+        deadline = time.monotonic() + 60
+        policies = {}
+        while time.monotonic() < deadline and not any(v == (5, 10) for v in policies.values()):
+            policies = {}
+            for tid in os.listdir("/proc/%d/task" % p.proc.pid):
+                try:
+                    with open("/proc/%d/task/%s/stat" % (p.proc.pid, tid)) as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:  # the thread ended meanwhile
+                    continue
+                # after the name: state is field 3, nice field 19, policy field 41
+                policies[int(tid)] = (int(fields[41 - 3]), int(fields[19 - 3]))
+            time.sleep(0.05)
+        self.assertIn((5, 10), policies.values(), policies)  # SCHED_IDLE, nice +10
+        self.assertEqual(policies[p.proc.pid], (0, 0))       # the request thread: SCHED_OTHER, nice 0
+        self.assertEqual(p.wait_state(vid, ("succeeded", "dead"))["state"], "succeeded")
+
     def test_metrics_count_what_happened(self):
         p = self.start()
         payload = open(SAMPLE, "rb").read()

@@ -51,6 +51,10 @@ struct SPOOL_API transcode_options {
   std::chrono::milliseconds progress_interval{500};
   /// Added to the nice value of the encode threads (Linux: per thread); 0 keeps the caller's.
   int encode_nice = 10;
+  /// Linux: also put the decode and encode threads in the SCHED_IDLE class, so they run only on CPU
+  /// time no normally scheduled thread wants. For hosts that answer requests on the same machine: an
+  /// encode then never keeps a request thread waiting.
+  bool encode_idle = false;
   /// Threads each encoder may use; 0 = chosen from the core count and the rung's share of pixels.
   int encoder_threads = 0;
   /// Frames buffered per rendition between the decoder and each encoder.

@@ -70,6 +70,8 @@ struct SPOOL_API worker_options {
   queue::retry_policy retry;
   spool::input_policy policy;
   int encode_nice = 10;
+  /// As transcode_options::encode_idle: encode only on CPU time the host leaves.
+  bool encode_idle = false;
   int encoder_threads = 0;
   /// Progress updates of status.json and on_status are at most this frequent.
   std::chrono::milliseconds status_interval{1'000};
