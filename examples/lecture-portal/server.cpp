@@ -4,6 +4,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <array>
 #include <chrono>
 
 #include "http.hpp"
@@ -19,6 +20,8 @@ namespace {
 
 constexpr auto header_timeout = std::chrono::seconds(30);
 constexpr std::size_t header_limit = 16 * 1024;
+constexpr auto linger_timeout = std::chrono::seconds(2);
+constexpr std::size_t linger_bytes = 1 << 20;
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -132,8 +135,19 @@ asio::awaitable<void> serve_connection(asio::ip::tcp::socket socket, service& ap
                                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (!x.keep_alive || !x.head.keep_alive() || (has_body && !x.body_read) || !stream.socket().is_open()) break;
   }
+  // A lingering close: after an answer given before the body was read (a refused upload), closing
+  // with the body still arriving would reset the connection and the client could lose the answer.
+  // Say we are done, then read and drop what is still coming, for a bounded time and amount.
   beast::error_code ignored;
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  std::array<char, 16 * 1024> sink;
+  std::size_t dropped = 0;
+  stream.expires_after(linger_timeout);
+  while (dropped < linger_bytes) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), asio::as_tuple(asio::use_awaitable));
+    if (ec) break;
+    dropped += n;
+  }
   stream.close();
 }
 

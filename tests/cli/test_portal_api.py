@@ -298,6 +298,27 @@ class UploadUrls(PortalTest):
         status, _, body = p.upload(url, b"x" * 1000)
         self.assertEqual((status, json.loads(body)["error"]["code"]), (409, "already_uploaded"))
 
+    def test_a_refused_upload_is_answered_even_while_its_body_is_still_coming(self):
+        p = self.start()
+        vid, url = p.create(1000)
+        path = url[url.index("/uploads/"):]
+        for attempt in range(3):
+            s = socket.create_connection(("127.0.0.1", p.port), timeout=10)
+            s.sendall(("PUT %s HTTP/1.1\r\nHost: x\r\nContent-Length: 400000\r\n\r\n" % path).encode())
+            for _ in range(40):  # the body trickles in after the answer has gone out
+                s.sendall(b"b" * 10_000)
+                time.sleep(0.01)
+            answer = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+            s.close()
+            self.assertTrue(answer.startswith(b"HTTP/1.1 413"), answer[:200])
+            self.assertIn(b"larger_than_announced", answer)
+        self.assertEqual(os.listdir(os.path.join(p.data, "uploads")), [])
+
     def test_an_upload_cut_short_leaves_nothing_and_can_be_sent_again(self):
         p = self.start()
         vid, url = p.create(1_000_000)
