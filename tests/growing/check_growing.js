@@ -1,0 +1,137 @@
+// One format of the growing package in the browser: the page opens while the package is being encoded,
+// starts at 0, plays past everything the package listed when playback began, and once the package is
+// finished seeks near the end and reaches `ended`; no player error, no script error, no failed request.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const growing = require('./growing_support');
+
+// hls.js reports stalls it gets out of by itself as non-fatal errors; an encode slower than real time
+// makes the player wait at the end of what is listed, which is not an error.
+const TOLERATED_WARNINGS = new Set(['bufferStalledError', 'bufferNudgeOnStall', 'bufferSeekOverHole']);
+const NEAR_ZERO_S = 1.0;  // where playback may start: the first frame of the first segment, not the live edge
+
+function playerState(page) {
+  return page.evaluate(() => {
+    const p = window.growingPlayer;
+    return p ? {...p.state(), live: p.live(), firstTime: p.firstTime, manifestLoads: p.manifestLoads,
+                errors: p.errors, warnings: p.warnings, events: p.events.slice(-12)}
+             : {};
+  }).catch((e) => ({unreadable: e.message}));
+}
+
+async function waitFor(page, what, fn, arg, timeoutMs) {
+  try {
+    await page.waitForFunction(fn, arg, {timeout: timeoutMs, polling: 100});
+  } catch (e) {
+    throw new Error(`${what}: not within ${timeoutMs / 1000} s (player: ${JSON.stringify(await playerState(page))})`);
+  }
+}
+
+// Fails at once on a fatal player error while a wait goes on.
+const noErrors = 'window.growingPlayer.errors.length > 0';
+
+// ctx: {base, out, context, support, dir (the package directory), prefix (its URL path on the server),
+//       log (the server's request log), transcode, sampleSeconds, waitS}
+async function checkGrowing(ctx, format) {
+  const {support, dir} = ctx;
+  const manifest = format === 'dash' ? 'manifest.mpd' : 'master.m3u8';
+  const resultJson = path.join(dir, 'result.json');
+  return support.withPage(ctx, `growing-${format}`, async (page, problems) => {
+    const url = `${ctx.base}/player.html?format=${format}&src=${encodeURIComponent(`${ctx.prefix}${manifest}`)}`;
+    await page.goto(url, {waitUntil: 'load'});
+    if (fs.existsSync(resultJson)) throw new Error('result.json exists when the page opens: the encode had finished');
+    const ready = `window.growingPlayer && (window.growingPlayer.ready || ${noErrors})`;
+    await waitFor(page, 'the player loads the manifest', ready, null, 30000);
+
+    await page.evaluate(() => window.growingPlayer.play());
+    const started = `window.growingPlayer.firstTime !== null || ${noErrors}`;
+    await waitFor(page, 'playback starts', started, null, 60000);
+    // Read after the player's first load of every list: the package cannot have listed less then.
+    const listedAtStart = growing.listedSeconds(dir, format);
+    const finishedAtStart = fs.existsSync(resultJson);
+    const start = await playerState(page);
+    if (start.errors.length) throw new Error(`player errors: ${JSON.stringify(start.errors)}`);
+    if (finishedAtStart) {
+      throw new Error('result.json exists when playback starts: the encode finished first, so nothing grew under ' +
+                      'the player (a longer sample, or a slower encode, is needed on this machine)');
+    }
+    if (!(start.firstTime < NEAR_ZERO_S)) {
+      throw new Error(`playback started at ${start.firstTime} s, not at 0 (the package listed ${listedAtStart} s)`);
+    }
+    if (start.live !== true) throw new Error(`the player does not treat the growing package as live: ${start.live}`);
+    await page.screenshot({path: path.join(ctx.out, `growing-${format}-start.png`)});
+
+    // Past everything listed at the start: the player took in segments published after it began.
+    const past = listedAtStart + 1;
+    await waitFor(page, `playback passes ${past.toFixed(1)} s (listed at the start: ${listedAtStart.toFixed(1)} s)`,
+                  `window.growingPlayer.state().time > ${past} || ${noErrors}`, null, ctx.waitS * 1000);
+    const middle = await playerState(page);
+    if (middle.errors.length) throw new Error(`player errors: ${JSON.stringify(middle.errors)}`);
+
+    await growing.waitForFiles([resultJson], ctx.waitS * 1000, () => {
+      const e = ctx.transcode.exited();
+      return e && e.code !== 0 ? `spool transcode failed (code ${e.code}, signal ${e.signal})` : null;
+    });
+    // The player sees the finished package: an ENDLIST in every playlist, or the static MPD.
+    const finished = `(window.growingPlayer.live() === false &&
+                       Number.isFinite(window.growingPlayer.state().duration)) || ${noErrors}`;
+    await waitFor(page, 'the player takes in the finished package', finished, null, 60000);
+    const duration = await page.evaluate(() => window.growingPlayer.state().duration);
+    if (!(Math.abs(duration - ctx.sampleSeconds) < 0.5)) {
+      throw new Error(`the player reports a duration of ${duration} s for a ${ctx.sampleSeconds} s sample`);
+    }
+    await page.evaluate((d) => {
+      window.growingPlayer.seek(d - 2);
+      window.growingPlayer.play();
+    }, duration);
+    const ended = `window.growingPlayer.state().ended || ${noErrors}`;
+    await waitFor(page, 'playback reaches the end', ended, null, 60000);
+    await page.screenshot({path: path.join(ctx.out, `growing-${format}-ended.png`)});
+
+    const end = await playerState(page);
+    if (end.errors.length) throw new Error(`player errors: ${JSON.stringify(end.errors)}`);
+    const unexpected = end.warnings.filter((w) => !TOLERATED_WARNINGS.has(w.details));
+    if (unexpected.length) throw new Error(`player warnings: ${JSON.stringify(unexpected)}`);
+    if (problems.length) throw new Error(`the page had problems: ${problems.join('; ')}`);
+    const waits = await page.evaluate(() => window.growingPlayer.events.filter((e) => e.name === 'waiting').length);
+    const lists = ctx.log.filter((r) => r.path.startsWith(ctx.prefix) && /\.(m3u8|mpd)$/.test(r.path)).length;
+    return `started at ${start.firstTime.toFixed(2)} s with ${listedAtStart.toFixed(1)} s listed, played past ` +
+           `${past.toFixed(1)} s while encoding, ended at ${duration.toFixed(2)} s; ${lists} playlist/MPD requests, ` +
+           `${waits} waits, ${end.warnings.length} recovered stalls`;
+  });
+}
+
+// The negative control: the finished package copied with the first media segment of every HLS media
+// playlist removed (the DASH manifest names the same files). A player given it must report an error;
+// this is what gives `no player error` above its meaning.
+function breakPackage(dir, brokenDir) {
+  fs.cpSync(dir, brokenDir, {recursive: true});
+  const removed = [];
+  for (const [uri, list] of Object.entries(growing.hlsOnDisk(brokenDir) || {})) {
+    if (!list || !list.segments.length) continue;
+    const file = path.join(brokenDir, path.dirname(uri), list.segments[0]);
+    fs.rmSync(file);
+    removed.push(path.relative(brokenDir, file));
+  }
+  return removed;
+}
+
+async function checkBrokenPackage(ctx, format) {
+  const {support} = ctx;
+  const manifest = format === 'dash' ? 'manifest.mpd' : 'master.m3u8';
+  return support.withPage(ctx, `broken-${format}`, async (page, problems) => {
+    const url = `${ctx.base}/player.html?format=${format}&src=${encodeURIComponent(`${ctx.prefix}${manifest}`)}`;
+    await page.goto(url, {waitUntil: 'load'});
+    await page.evaluate(() => window.growingPlayer.play());
+    await waitFor(page, 'the player reports the missing segment', noErrors, null, 90000);
+    const errors = await page.evaluate(() => window.growingPlayer.errors);
+    const library = format === 'dash' ? 'dash.js' : 'hls.js';
+    if (!errors.some((e) => e.source === library)) throw new Error(`the errors are not ${library}'s: ${JSON.stringify(errors)}`);
+    if (!problems.some((p) => p.startsWith('HTTP 404'))) throw new Error(`no 404 among the page's problems: ${problems}`);
+    return `${library}: ${errors[0].type} ${errors[0].details} ${errors[0].message}`.slice(0, 160);
+  });
+}
+
+module.exports = {checkGrowing, breakPackage, checkBrokenPackage};
