@@ -138,7 +138,7 @@ class reader {
   int reads = 0, dynamic_mpds = 0;
   std::vector<std::string> problems;
   std::vector<std::string> first_master;
-  std::map<fs::path, std::set<std::uintmax_t>> sizes;                   ///< every size each named file was seen at
+  std::map<fs::path, std::set<std::uintmax_t>> sizes;                 ///< every size each named file was seen at
   std::map<std::string, std::set<std::vector<std::string>>> growing;  ///< each EVENT playlist's segment lists
 };
 
@@ -259,8 +259,7 @@ TEST_CASE("a growing package whose writer died is removed by the next run; a liv
   }
 }
 
-TEST_CASE("a progressive plan replacing a package is published whole, and result.json says why",
-          "[media][growing]") {
+TEST_CASE("a progressive plan replacing a package is published whole, and result.json says why", "[media][growing]") {
   scratch_dir dir("growing-replace");
   const fs::path input = make_source(dir, 4);
   const fs::path out = dir / "out";
