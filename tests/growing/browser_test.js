@@ -2,6 +2,7 @@
 //   hls    while `spool transcode --publish progressive` still encodes, hls.js starts at 0, plays past
 //          what the playlists listed when it began, and once result.json is there plays to `ended`
 //   dash   the same with dash.js on the dynamic MPD (turning static at the end), at the same time
+//   late hls, late dash   a page opened once the package lists 24 s starts at 0 too, not at the live edge
 //   broken (negative control) the finished package without its first segments: both players report
 //          an error, so `no player error` above can fail
 // Each check prints `ok - NAME: ...` or `not ok - NAME: ...`; the exit status is non-zero when any
@@ -18,7 +19,7 @@ const path = require('path');
 const support = require('../portal/portal_support');
 const growing = require('./growing_support');
 const {startServer} = require('./package_server');
-const {checkGrowing, breakPackage, checkBrokenPackage} = require('./check_growing');
+const {checkGrowing, checkLateStart, breakPackage, checkBrokenPackage} = require('./check_growing');
 
 // Root in CI needs --no-sandbox; containers have a small /dev/shm; the pages play without a click.
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage',
@@ -65,6 +66,8 @@ async function main() {
     // One prefix per page, so the request log tells the two players apart.
     '/hls/': pkg,
     '/dash/': pkg,
+    '/late-hls/': pkg,
+    '/late-dash/': pkg,
     '/broken/': broken,
   });
   let browser = null;
@@ -97,14 +100,15 @@ async function main() {
 
     const ctx = {base, out, context, support, dir: pkg, log: server.log, transcode, sampleSeconds,
                  waitS: 4 * sampleSeconds};
-    const checks = ['hls', 'dash'].map(async (format) => {
+    const run = async (name, check, format) => {
       try {
-        report(format, true, await checkGrowing({...ctx, prefix: `/${format}/`}, format));
+        report(name, true, await check({...ctx, prefix: `/${name.replace(' ', '-')}/`}, format));
       } catch (e) {
-        report(format, false, e.message);
+        report(name, false, e.message);
       }
-    });
-    await Promise.all(checks);
+    };
+    await Promise.all([run('hls', checkGrowing, 'hls'), run('dash', checkGrowing, 'dash'),
+                       run('late hls', checkLateStart, 'hls'), run('late dash', checkLateStart, 'dash')]);
     const done = await transcode.exit;
     console.log(`# spool transcode: ${((Date.now() - t1) / 1000).toFixed(1)} s, ` +
                 `${transcode.playable.length} playable lines, exit ${done.code}`);

@@ -74,6 +74,8 @@ async function checkGrowing(ctx, format) {
       const e = ctx.transcode.exited();
       return e && e.code !== 0 ? `spool transcode failed (code ${e.code}, signal ${e.signal})` : null;
     });
+    const atFinish = await playerState(page);
+    if (atFinish.errors.length) throw new Error(`player errors: ${JSON.stringify(atFinish.errors)}`);
     // The player sees the finished package: an ENDLIST in every playlist, or the static MPD.
     const finished = `(window.growingPlayer.live() === false &&
                        Number.isFinite(window.growingPlayer.state().duration)) || ${noErrors}`;
@@ -97,9 +99,44 @@ async function checkGrowing(ctx, format) {
     if (problems.length) throw new Error(`the page had problems: ${problems.join('; ')}`);
     const waits = await page.evaluate(() => window.growingPlayer.events.filter((e) => e.name === 'waiting').length);
     const lists = ctx.log.filter((r) => r.path.startsWith(ctx.prefix) && /\.(m3u8|mpd)$/.test(r.path)).length;
-    return `started at ${start.firstTime.toFixed(2)} s with ${listedAtStart.toFixed(1)} s listed, played past ` +
-           `${past.toFixed(1)} s while encoding, ended at ${duration.toFixed(2)} s; ${lists} playlist/MPD requests, ` +
+    return `started at ${start.firstTime.toFixed(2)} s with ${listedAtStart.toFixed(1)} s listed, played to ` +
+           `${atFinish.time.toFixed(1)} s while encoding, ended at ${duration.toFixed(2)} s; ${lists} playlist/MPD requests, ` +
            `${waits} waits, ${end.warnings.length} recovered stalls`;
+  });
+}
+
+// A viewer who comes in later: the page opens once the package lists LATE_LISTED_S or more (a live
+// start would be well past 0 then: hls.js starts three target durations before the end of an EVENT
+// playlist, dash.js at the clock's live edge), while it is still being encoded, and starts at 0 too.
+const LATE_LISTED_S = 24;
+
+async function checkLateStart(ctx, format) {
+  const {support, dir} = ctx;
+  const manifest = format === 'dash' ? 'manifest.mpd' : 'master.m3u8';
+  const resultJson = path.join(dir, 'result.json');
+  const until = Date.now() + ctx.waitS * 1000;
+  while (growing.listedSeconds(dir, format) < LATE_LISTED_S) {
+    if (fs.existsSync(resultJson)) throw new Error(`the package finished before it listed ${LATE_LISTED_S} s`);
+    if (Date.now() > until) throw new Error(`the package did not list ${LATE_LISTED_S} s within ${ctx.waitS} s`);
+    await support.sleep(200);
+  }
+  return support.withPage(ctx, `late-${format}`, async (page, problems) => {
+    const url = `${ctx.base}/player.html?format=${format}&src=${encodeURIComponent(`${ctx.prefix}${manifest}`)}`;
+    await page.goto(url, {waitUntil: 'load'});
+    const ready = `window.growingPlayer && (window.growingPlayer.ready || ${noErrors})`;
+    await waitFor(page, 'the player loads the manifest', ready, null, 30000);
+    await page.evaluate(() => window.growingPlayer.play());
+    await waitFor(page, 'playback starts', `window.growingPlayer.firstTime !== null || ${noErrors}`, null, 60000);
+    const listed = growing.listedSeconds(dir, format);
+    const finished = fs.existsSync(resultJson);
+    const start = await playerState(page);
+    if (start.errors.length) throw new Error(`player errors: ${JSON.stringify(start.errors)}`);
+    if (finished) throw new Error('result.json exists when playback starts: the encode finished first');
+    if (!(start.firstTime < NEAR_ZERO_S)) {
+      throw new Error(`playback started at ${start.firstTime} s, not at 0 (the package listed ${listed} s)`);
+    }
+    if (problems.length) throw new Error(`the page had problems: ${problems.join('; ')}`);
+    return `started at ${start.firstTime.toFixed(2)} s with ${listed.toFixed(1)} s listed`;
   });
 }
 
@@ -134,4 +171,4 @@ async function checkBrokenPackage(ctx, format) {
   });
 }
 
-module.exports = {checkGrowing, breakPackage, checkBrokenPackage};
+module.exports = {checkGrowing, checkLateStart, breakPackage, checkBrokenPackage};

@@ -107,12 +107,17 @@
   function startDash() {
     if (!window.dashjs) return fail('dash.js', 'unsupported', 'load', 'dash.js did not load');
     const player = dashjs.MediaPlayer().create();
-    player.updateSettings({streaming: {abr: {limitBitrateByPortal: true}}});
+    // A dynamic MPD without a UTCTiming element sends dash.js to its default clock, time.akamai.com;
+    // this page asks its own server's Date header instead (an MPD's UTCTiming still comes first).
+    const clock = {scheme: 'urn:mpeg:dash:utc:http-head:2014', value: new URL('player.html', location.href).href};
+    player.updateSettings({streaming: {abr: {limitBitrateByPortal: true},
+                                       utcSynchronization: {defaultTimingSource: clock}}});
     const events = dashjs.MediaPlayer.events;
     hook.live = () => player.isDynamic();
     player.on(events.STREAM_INITIALIZED, () => { hook.ready = true; });
     player.on(events.MANIFEST_LOADED, () => { hook.manifestLoads += 1; });
     player.on(events.DYNAMIC_TO_STATIC, () => note('dash.js dynamicToStatic'));
+    player.on(events.CONFORMANCE_VIOLATION, (e) => note(`dash.js conformance ${e.event && e.event.key}`));
     player.on(events.ERROR, (e) => {
       const err = e.error || {};
       fail('dash.js', err.code, 'error', err.message);
