@@ -3,8 +3,8 @@
 //          what the playlists listed when it began, and once result.json is there plays to `ended`
 //   dash   the same with dash.js on the dynamic MPD (turning static at the end), at the same time
 //   late hls, late dash   a page opened once the package lists 24 s starts at 0 too, not at the live edge
-//   broken (negative control) the finished package without its first segments: both players report
-//          an error, so `no player error` above can fail
+//   broken (negative control) a copy of the package taken while it grew, without its second segments:
+//          the checks above would fail on it, by the players' own reports, so they can fail
 // Each check prints `ok - NAME: ...` or `not ok - NAME: ...`; the exit status is non-zero when any
 // failed. Screenshots, the pages' console, the encode's log and the server's request log go to --out.
 //
@@ -19,7 +19,7 @@ const path = require('path');
 const support = require('../portal/portal_support');
 const growing = require('./growing_support');
 const {startServer} = require('./package_server');
-const {checkGrowing, checkLateStart, breakPackage, checkBrokenPackage} = require('./check_growing');
+const {checkGrowing, checkLateStart, breakSnapshot, checkBrokenSnapshot} = require('./check_growing');
 
 // Root in CI needs --no-sandbox; containers have a small /dev/shm; the pages play without a click.
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage',
@@ -107,25 +107,35 @@ async function main() {
         report(name, false, e.message);
       }
     };
-    await Promise.all([run('hls', checkGrowing, 'hls'), run('dash', checkGrowing, 'dash'),
-                       run('late hls', checkLateStart, 'hls'), run('late dash', checkLateStart, 'dash')]);
+    // The negative control's package: a copy taken while the package grows, once it lists 24 s.
+    const snapshot = async () => {
+      while (growing.listedSeconds(pkg, 'hls') < 24 || growing.listedSeconds(pkg, 'dash') < 24) {
+        if (fs.existsSync(path.join(pkg, 'result.json')) || transcode.exited()) {
+          throw new Error('the package finished before it listed 24 s');
+        }
+        await support.sleep(200);
+      }
+      return breakSnapshot(pkg, broken);
+    };
+    const [removed] = await Promise.all([snapshot().catch((e) => e),
+                                         run('hls', checkGrowing, 'hls'), run('dash', checkGrowing, 'dash'),
+                                         run('late hls', checkLateStart, 'hls'), run('late dash', checkLateStart, 'dash')]);
     const done = await transcode.exit;
     console.log(`# spool transcode: ${((Date.now() - t1) / 1000).toFixed(1)} s, ` +
                 `${transcode.playable.length} playable lines, exit ${done.code}`);
     if (done.code !== 0) report('transcode', false, `spool transcode ended with code ${done.code}, signal ${done.signal}`);
 
-    if (fs.existsSync(path.join(pkg, 'result.json'))) {
-      const removed = breakPackage(pkg, broken);
-      console.log(`# broken package: removed ${removed.join(', ')}`);
-      for (const format of ['hls', 'dash']) {
+    if (removed instanceof Error) {
+      report('broken', false, `no snapshot for the negative control: ${removed.message}`);
+    } else {
+      console.log(`# broken snapshot: removed ${removed.join(', ')}`);
+      await Promise.all(['hls', 'dash'].map(async (format) => {
         try {
-          report(`broken ${format}`, true, await checkBrokenPackage({...ctx, prefix: '/broken/'}, format));
+          report(`broken ${format}`, true, await checkBrokenSnapshot({...ctx, prefix: '/broken/'}, format));
         } catch (e) {
           report(`broken ${format}`, false, e.message);
         }
-      }
-    } else {
-      report('broken', false, 'not run: the package did not finish');
+      }));
     }
   } finally {
     if (browser) await browser.close().catch(() => {});

@@ -124,6 +124,27 @@ function listedSeconds(dir, format) {
   return Math.max(0, ...Object.values(h).map((l) => (l ? l.duration : 0)));
 }
 
+// Copies the package under dir as it is now to dest: the playlists and the MPD first, then the rest, so
+// every segment a copied list names is copied too (files appear by rename and lists name only
+// segments already there). result.json is left out.
+function snapshot(dir, dest) {
+  const isList = (name) => /\.(m3u8|mpd)$/.test(name);
+  const walk = (from, to, lists) => {
+    fs.mkdirSync(to, {recursive: true});
+    for (const entry of fs.readdirSync(from, {withFileTypes: true})) {
+      const src = path.join(from, entry.name);
+      const dst = path.join(to, entry.name);
+      if (entry.isDirectory()) {
+        walk(src, dst, lists);
+      } else if (isList(entry.name) === lists && entry.name !== 'result.json' && !entry.name.startsWith('.')) {
+        fs.copyFileSync(src, dst);
+      }
+    }
+  };
+  walk(dir, dest, true);
+  walk(dir, dest, false);
+}
+
 async function waitForFiles(files, timeoutMs, failed) {
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -135,4 +156,4 @@ async function waitForFiles(files, timeoutMs, failed) {
   }
 }
 
-module.exports = {startTranscode, hlsOnDisk, hlsMediaPlaylist, dashOnDisk, listedSeconds, waitForFiles};
+module.exports = {startTranscode, hlsOnDisk, hlsMediaPlaylist, dashOnDisk, listedSeconds, snapshot, waitForFiles};
