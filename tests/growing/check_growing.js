@@ -1,6 +1,8 @@
-// One format of the growing package in the browser: the page opens while the package is being encoded,
-// starts at 0, plays past everything the package listed when playback began, and once the package is
-// finished seeks near the end and reaches `ended`; no player error, no script error, no failed request.
+// The growing package in the browser, one format at a time: checkGrowing (the page opens while the
+// package is being encoded, starts at 0, plays past everything the package listed when playback began,
+// and once the package is finished seeks near the end and reaches `ended`; no player error, no script
+// error, no failed request), checkLateStart (a page opened later starts at 0 too) and the negative
+// control (breakSnapshot, checkBrokenSnapshot).
 'use strict';
 
 const fs = require('fs');
@@ -42,18 +44,24 @@ function faults(state, problems) {
 
 // Fails at once on a fatal player error while a wait goes on.
 const noErrors = 'window.growingPlayer.errors.length > 0';
+// The player has parsed the manifest (or failed).
+const ready = `window.growingPlayer && (window.growingPlayer.ready || ${noErrors})`;
+
+// Opens the test page on the package the server has at ctx.prefix.
+async function openPlayer(ctx, page, format) {
+  const manifest = format === 'dash' ? 'manifest.mpd' : 'master.m3u8';
+  const url = `${ctx.base}/player.html?format=${format}&src=${encodeURIComponent(`${ctx.prefix}${manifest}`)}`;
+  await page.goto(url, {waitUntil: 'load'});
+}
 
 // ctx: {base, out, context, support, dir (the package directory), prefix (its URL path on the server),
 //       log (the server's request log), transcode, sampleSeconds, waitS}
 async function checkGrowing(ctx, format) {
   const {support, dir} = ctx;
-  const manifest = format === 'dash' ? 'manifest.mpd' : 'master.m3u8';
   const resultJson = path.join(dir, 'result.json');
   return support.withPage(ctx, `growing-${format}`, async (page, problems) => {
-    const url = `${ctx.base}/player.html?format=${format}&src=${encodeURIComponent(`${ctx.prefix}${manifest}`)}`;
-    await page.goto(url, {waitUntil: 'load'});
+    await openPlayer(ctx, page, format);
     if (fs.existsSync(resultJson)) throw new Error('result.json exists when the page opens: the encode had finished');
-    const ready = `window.growingPlayer && (window.growingPlayer.ready || ${noErrors})`;
     await waitFor(page, 'the player loads the manifest', ready, null, 30000);
 
     await page.evaluate(() => window.growingPlayer.play());
@@ -78,8 +86,6 @@ async function checkGrowing(ctx, format) {
     const past = listedAtStart + 1;
     await waitFor(page, `playback passes ${past.toFixed(1)} s (listed at the start: ${listedAtStart.toFixed(1)} s)`,
                   `window.growingPlayer.state().time > ${past} || ${noErrors}`, null, ctx.waitS * 1000);
-    const middle = await playerState(page);
-    if (middle.errors.length) throw new Error(`player errors: ${JSON.stringify(middle.errors)}`);
 
     await growing.waitForFiles([resultJson], ctx.waitS * 1000, () => {
       const e = ctx.transcode.exited();
@@ -99,9 +105,17 @@ async function checkGrowing(ctx, format) {
       window.growingPlayer.seek(d - 2);
       window.growingPlayer.play();
     }, duration);
-    const ended = `window.growingPlayer.state().ended || ${noErrors}`;
+    // dash.js ends playback by itself once the playhead passes the MPD's duration, pausing the element
+    // short of its end, so the element's `ended` may never come: dash.js's playbackEnded counts, and the
+    // note says which one it was.
+    const ended = `window.growingPlayer.state().ended || window.growingPlayer.libraryEnded || ${noErrors}`;
     await waitFor(page, 'playback reaches the end', ended, null, 60000);
     await page.screenshot({path: path.join(ctx.out, `growing-${format}-ended.png`)});
+    const how = await page.evaluate(() => ({element: window.growingPlayer.state().ended,
+                                            time: window.growingPlayer.state().time}));
+    if (!how.element && !(how.time > duration - 1)) {
+      throw new Error(`dash.js ended playback at ${how.time} s of ${duration} s`);
+    }
 
     const end = await playerState(page);
     const found = faults(end, problems);
@@ -109,8 +123,11 @@ async function checkGrowing(ctx, format) {
     const waits = await page.evaluate(() => window.growingPlayer.events.filter((e) => e.name === 'waiting').length);
     const lists = ctx.log.filter((r) => r.path.startsWith(ctx.prefix) && /\.(m3u8|mpd)$/.test(r.path)).length;
     return `started at ${start.firstTime.toFixed(2)} s with ${listedAtStart.toFixed(1)} s listed, played to ` +
-           `${atFinish.time.toFixed(1)} s while encoding, ended at ${duration.toFixed(2)} s; ${lists} playlist/MPD requests, ` +
-           `${waits} waits, ${end.warnings.length} recovered stalls`;
+           `${atFinish.time.toFixed(1)} s while encoding, ` +
+           (how.element ? `ended at ${duration.toFixed(2)} s; `
+                        : `ended by dash.js's playbackEnded at ${how.time.toFixed(2)} s of ${duration.toFixed(2)} s, ` +
+                          'without the element\'s `ended`; ') +
+           `${lists} playlist/MPD requests, ${waits} waits, ${end.warnings.length} recovered stalls`;
   });
 }
 
@@ -121,7 +138,6 @@ const LATE_LISTED_S = 24;
 
 async function checkLateStart(ctx, format) {
   const {support, dir} = ctx;
-  const manifest = format === 'dash' ? 'manifest.mpd' : 'master.m3u8';
   const resultJson = path.join(dir, 'result.json');
   const until = Date.now() + ctx.waitS * 1000;
   while (growing.listedSeconds(dir, format) < LATE_LISTED_S) {
@@ -130,9 +146,7 @@ async function checkLateStart(ctx, format) {
     await support.sleep(200);
   }
   return support.withPage(ctx, `late-${format}`, async (page, problems) => {
-    const url = `${ctx.base}/player.html?format=${format}&src=${encodeURIComponent(`${ctx.prefix}${manifest}`)}`;
-    await page.goto(url, {waitUntil: 'load'});
-    const ready = `window.growingPlayer && (window.growingPlayer.ready || ${noErrors})`;
+    await openPlayer(ctx, page, format);
     await waitFor(page, 'the player loads the manifest', ready, null, 30000);
     await page.evaluate(() => window.growingPlayer.play());
     await waitFor(page, 'playback starts', `window.growingPlayer.firstTime !== null || ${noErrors}`, null, 60000);
@@ -172,18 +186,17 @@ function breakSnapshot(dir, brokenDir) {
 }
 
 async function checkBrokenSnapshot(ctx, format) {
-  const {support} = ctx;
-  const manifest = format === 'dash' ? 'manifest.mpd' : 'master.m3u8';
-  return support.withPage(ctx, `broken-${format}`, async (page, problems) => {
-    const url = `${ctx.base}/player.html?format=${format}&src=${encodeURIComponent(`${ctx.prefix}${manifest}`)}`;
-    await page.goto(url, {waitUntil: 'load'});
+  return ctx.support.withPage(ctx, `broken-${format}`, async (page, problems) => {
+    await openPlayer(ctx, page, format);
     await page.evaluate(() => window.growingPlayer.play());
     const reported = ({tolerated}) => window.growingPlayer.errors.length > 0 ||
                                       window.growingPlayer.warnings.some((w) => !tolerated.includes(w.details));
     await waitFor(page, 'the player reports the missing segment', reported, {tolerated: [...TOLERATED_WARNINGS]},
                   60000);
     const found = faults(await playerState(page), problems);
-    if (!problems.some((p) => p.startsWith('HTTP 404'))) throw new Error(`no 404 among the page's problems: ${problems}`);
+    if (!problems.some((p) => p.startsWith('HTTP 404'))) {
+      throw new Error(`no 404 among the page's problems: ${problems.join('; ')}`);
+    }
     return `flagged: ${found.join('; ')}`.slice(0, 240);
   });
 }

@@ -9,6 +9,7 @@
 //   warnings    non-fatal player errors the library recovered from
 //   events      [{name, t, time}]: media element events and player events, t = ms since the page loaded
 //   firstTime   the media time of the first `playing` event (where playback started); null before
+//   libraryEnded  dash.js fired its playbackEnded event (it may end playback without the element's `ended`)
 //   manifestLoads  how many times the player (re)loaded a playlist or the MPD
 //   live()      whether the player treats the presentation as live (EVENT without ENDLIST / dynamic MPD)
 //   state()     {time, duration, paused, ended, readyState, buffered, seekable} of the video element
@@ -40,6 +41,7 @@
     warnings: [],
     events: [],
     firstTime: null,
+    libraryEnded: false,
     manifestLoads: 0,
     live: () => null,
     state: () => ({time: video.currentTime, duration: video.duration, paused: video.paused, ended: video.ended,
@@ -117,6 +119,10 @@
     player.on(events.STREAM_INITIALIZED, () => { hook.ready = true; });
     player.on(events.MANIFEST_LOADED, () => { hook.manifestLoads += 1; });
     player.on(events.DYNAMIC_TO_STATIC, () => note('dash.js dynamicToStatic'));
+    player.on(events.PLAYBACK_ENDED, () => {
+      note('dash.js playbackEnded');
+      hook.libraryEnded = true;
+    });
     player.on(events.CONFORMANCE_VIOLATION, (e) => note(`dash.js conformance ${e.event && e.event.key}`));
     player.on(events.ERROR, (e) => {
       const err = e.error || {};
