@@ -314,14 +314,14 @@ TEST_CASE("a growing package's first segment lasts one GOP, then the segment gri
     std::istringstream in(read_file(out / name / "index.m3u8"));
     for (std::string line; std::getline(in, line);)
       if (line.rfind("#EXTINF:", 0) == 0) durations.push_back(std::stod(line.substr(8)));
-    INFO(publish << " " << name);
+    INFO(publish << " " << name);  // audio cuts at the first AAC frame on or after a line: up to 21 ms late
     REQUIRE(durations.size() >= 3);
     if (publish == "progressive") {
-      CHECK(durations[0] == Approx(2).margin(0.03));
-      CHECK(durations[1] == Approx(4).margin(0.03));  // back on the 6 s grid: 2 .. 6
-      CHECK(durations[2] == Approx(6).margin(0.03));
+      CHECK(durations[0] == Approx(2).margin(0.05));
+      CHECK(durations[1] == Approx(4).margin(0.05));  // back on the 6 s grid: 2 .. 6
+      CHECK(durations[2] == Approx(6).margin(0.05));
     } else {
-      CHECK(durations[0] == Approx(6).margin(0.03));
+      CHECK(durations[0] == Approx(6).margin(0.05));
     }
   }
 }
