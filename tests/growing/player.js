@@ -19,7 +19,8 @@
 // dash.js 5's MediaPlayer.initialize(view, url, autoPlay, startTime) takes one, "relative to
 // MPD@availabilityStartTime" for a dynamic MPD; the player then starts at min(live edge - live delay,
 // startTime), kept inside the time-shift window (all of the presentation when the MPD has no
-// timeShiftBufferDepth). ?start=edge leaves it out (for looking at the default by hand).
+// timeShiftBufferDepth). ?start=edge leaves it out: dash.js picks its own start, which the MPD must
+// make 0 (the late page checks that).
 // HLS needs nothing here: the package's media playlists say #EXT-X-START:TIME-OFFSET=0, which hls.js
 // follows when its startPosition is left at -1.
 'use strict';
