@@ -153,23 +153,4 @@ async function main() {
   return failed === 0 && results.length > 0 ? 0 : 1;
 }
 
-const timeoutS = Number((process.argv.indexOf('--timeout') >= 0 && process.argv[process.argv.indexOf('--timeout') + 1])
-                        || 300);
-const watchdog = setTimeout(async () => {
-  console.log(`not ok - timeout: the whole test took longer than ${timeoutS} s`);
-  const pages = running.context ? running.context.pages() : [];
-  const shots = pages.map(
-      (page, i) => page.screenshot({path: path.join(running.out, `timeout-${i}.png`), fullPage: true}).catch(() => {}));
-  await Promise.race([Promise.all(shots), support.sleep(5000)]);
-  if (running.tmp) fs.rmSync(running.tmp, {recursive: true, force: true});
-  process.exit(1);  // the exit hook kills the encode, playwright its browser
-}, timeoutS * 1000);
-
-main().then((code) => {
-  clearTimeout(watchdog);
-  process.exitCode = code;
-}, (e) => {
-  clearTimeout(watchdog);
-  console.log(`not ok - setup: ${e.message}`);
-  process.exitCode = 1;
-});
+support.runWithWatchdog(main, running, 300);

@@ -5,6 +5,7 @@
 const {spawn} = require('child_process');
 const fs = require('fs');
 const path = require('path');
+const support = require('../portal/portal_support');
 
 // Starts `spool transcode ARGS`; its stderr goes to logFile, each `playable Ns` line it prints is kept
 // with the time it came. stop() ends that pid (SIGTERM, then SIGKILL).
@@ -12,11 +13,7 @@ function startTranscode(bin, args, logFile) {
   const log = fs.createWriteStream(logFile);
   const child = spawn(bin, ['transcode', ...args], {stdio: ['ignore', 'pipe', 'pipe']});
   const playable = [];
-  let exited = null;
-  const exit = new Promise((resolve) => {
-    child.on('exit', (code, signal) => resolve(exited = {code, signal}));
-    child.on('error', (e) => resolve(exited = {code: null, signal: null, error: e.message}));
-  });
+  const supervised = support.supervise(child);
   let pending = '';
   child.stderr.on('data', (chunk) => {
     log.write(chunk);
@@ -29,16 +26,7 @@ function startTranscode(bin, args, logFile) {
     }
   });
   child.stdout.pipe(log, {end: false});
-  const stop = async () => {
-    if (exited) return exited;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => { if (!exited) child.kill('SIGKILL'); }, 10000);
-    const result = await exit;
-    clearTimeout(timer);
-    return result;
-  };
-  process.on('exit', () => { if (!exited) child.kill('SIGKILL'); });
-  return {pid: child.pid, exit, stop, exited: () => exited, playable};
+  return {...supervised, playable};
 }
 
 function readText(file) {

@@ -34,18 +34,15 @@ function makeSample(makeSampleBin, out, seconds) {
   return fs.statSync(out).size;
 }
 
-// Starts the portal on a free loopback port and resolves once it prints `listening on URL`.
-// Its stdout and stderr go to logFile; stop() ends that pid (SIGTERM, then SIGKILL).
-function startPortal(bin, portalArgs, logFile, timeoutMs) {
-  const log = fs.createWriteStream(logFile);
-  const child = spawn(bin, portalArgs, {stdio: ['ignore', 'pipe', 'pipe']});
+// A child process the test started: `exit` resolves with {code, signal} (or {error} when it could not
+// start), stop() ends that pid (SIGTERM, then SIGKILL after 10 s), and it is killed if the script
+// dies on its way out, so no test leaves one running.
+function supervise(child) {
   let exited = null;
-  const exit = new Promise((resolve) => child.on('exit', (code, signal) => {
-    exited = {code, signal};
-    resolve(exited);
-  }));
-  child.stderr.pipe(log, {end: false});
-
+  const exit = new Promise((resolve) => {
+    child.on('exit', (code, signal) => resolve(exited = {code, signal}));
+    child.on('error', (e) => resolve(exited = {code: null, signal: null, error: e.message}));
+  });
   const stop = async () => {
     if (exited) return exited;
     child.kill('SIGTERM');
@@ -54,8 +51,42 @@ function startPortal(bin, portalArgs, logFile, timeoutMs) {
     clearTimeout(timer);
     return result;
   };
-  // Last resort when the script dies on its way out: never leave the portal running.
   process.on('exit', () => { if (!exited) child.kill('SIGKILL'); });
+  return {pid: child.pid, exit, stop, exited: () => exited};
+}
+
+// Runs main() under a watchdog of --timeout seconds (`fallbackS` without one): past it, a failing
+// line, a screenshot of each page open in running.context into running.out, running.tmp removed, and
+// exit (the supervise() hooks stop the children, playwright its browser).
+function runWithWatchdog(main, running, fallbackS) {
+  const at = process.argv.indexOf('--timeout');
+  const timeoutS = Number((at >= 0 && process.argv[at + 1]) || fallbackS);
+  const watchdog = setTimeout(async () => {
+    console.log(`not ok - timeout: the whole test took longer than ${timeoutS} s`);
+    const pages = running.context ? running.context.pages() : [];
+    const shots = pages.map(
+        (page, i) => page.screenshot({path: path.join(running.out, `timeout-${i}.png`), fullPage: true}).catch(() => {}));
+    await Promise.race([Promise.all(shots), sleep(5000)]);
+    if (running.tmp) fs.rmSync(running.tmp, {recursive: true, force: true});
+    process.exit(1);
+  }, timeoutS * 1000);
+  main().then((code) => {
+    clearTimeout(watchdog);
+    process.exitCode = code;
+  }, (e) => {
+    clearTimeout(watchdog);
+    console.log(`not ok - setup: ${e.message}`);
+    process.exitCode = 1;
+  });
+}
+
+// Starts the portal on a free loopback port and resolves once it prints `listening on URL`.
+// Its stdout and stderr go to logFile; stop() ends that pid (SIGTERM, then SIGKILL).
+function startPortal(bin, portalArgs, logFile, timeoutMs) {
+  const log = fs.createWriteStream(logFile);
+  const child = spawn(bin, portalArgs, {stdio: ['ignore', 'pipe', 'pipe']});
+  const {exit, stop, exited} = supervise(child);
+  child.stderr.pipe(log, {end: false});
 
   const ready = new Promise((resolve, reject) => {
     let buffer = '';
@@ -76,7 +107,7 @@ function startPortal(bin, portalArgs, logFile, timeoutMs) {
       }
     });
   });
-  return {pid: child.pid, ready, stop, exited: () => exited};
+  return {pid: child.pid, ready, stop, exited};
 }
 
 function get(url, timeoutMs = 10000) {
@@ -172,5 +203,5 @@ async function withPage(ctx, name, fn) {
   }
 }
 
-module.exports = {withPage, parseArgs, requireFile, makeSample, startPortal, get, post, getJson, hlsHeights,
-                  dashHeights, sameList, sleep};
+module.exports = {withPage, parseArgs, requireFile, makeSample, supervise, runWithWatchdog, startPortal, get, post,
+                  getJson, hlsHeights, dashHeights, sameList, sleep};
