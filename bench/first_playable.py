@@ -151,12 +151,14 @@ class Child:
         self.kill()
         return f"SIGKILL after {grace_s:g} s (exit {self.exit_code})"
 
-    def stderr_tail(self, n=400):
+    def stderr_tail(self, n=300):
+        """The last line of its stderr (spool ends a failure with one JSON line), cut to n characters."""
         try:
             with open(self.log_prefix + ".stderr", errors="replace") as f:
-                return f.read()[-n:].strip()
+                lines = [x.strip() for x in f.read().splitlines() if x.strip()]
         except OSError:
             return ""
+        return lines[-1][:n] if lines else ""
 
 
 def transcode_argv(o, source, out, method):
