@@ -252,16 +252,22 @@ def wall_run(o, method, rnd, position, source, limit, work, logs):
     shutil.rmtree(out, ignore_errors=True)
     argv = transcode_argv(o, source, out, method)
     result = {"method": method, "round": rnd, "position": position, "command": shlex.join(argv), "ok": False}
-    first = None
+    first, lapses = None, []
     with Child(argv, os.path.join(logs, f"wall-{rnd}-{method}")) as child:
         # The same cheap look at the folder for both methods, so the polling costs them alike.
         while child.poll() is None:
             now = time.monotonic() - child.started
-            if first is None and playable.listing(out).ok:
+            listed = playable.listing(out)
+            if listed.ok and first is None:
                 first = now
+                result["playlists_at_first_playable"] = sorted(os.path.relpath(t.playlist, out) for t in listed.tracks)
+            elif not listed.ok and first is not None and len(lapses) < 20:
+                # Once playable, every later look must find it so: files appear by rename, none goes away.
+                lapses.append({"at_s": round(now, 3), "why": listed.why})
             if now > limit:
                 raise BenchError(f"{method}: still running after {limit:g} s")
             time.sleep(o.poll_ms / 1000)
+    result["unplayable_after_playable"] = lapses
     wall = child.ended - child.started
     if child.exit_code != 0:
         raise BenchError(f"{method}: spool exited {child.exit_code}: {child.stderr_tail()}")
@@ -270,6 +276,9 @@ def wall_run(o, method, rnd, position, source, limit, work, logs):
                   package=package_summary(out))
     # Not seen while it ran (published in the last poll interval): playable by the time it exited.
     result["first_playable_s"] = first if first is not None else (wall if result["package"]["playable"] else None)
+    at_first = result.get("playlists_at_first_playable")
+    if at_first is not None:  # a growing master names every rung from the start
+        result["same_playlists_at_end"] = at_first == sorted(result["package"]["segments"])
     shutil.rmtree(out, ignore_errors=True)
     return result
 
@@ -301,7 +310,9 @@ def summarize_wall(rounds):
         s[m] = {"runs_ok": len(good), "runs_failed": len(runs) - len(good),
                 "median_wall_s": median([x["wall_s"] for x in good]),
                 "median_cpu_s": median([x["cpu_s"] for x in good]),
-                "median_first_playable_s": median([x.get("first_playable_s") for x in good])}
+                "median_first_playable_s": median([x.get("first_playable_s") for x in good]),
+                "runs_steady": sum(1 for x in good if not x.get("unplayable_after_playable")
+                                   and x.get("same_playlists_at_end", True))}
     ratios = []
     for r in rounds:
         p, a = r["runs"].get("progressive", {}), r["runs"].get("atomic", {})
@@ -329,6 +340,11 @@ def targets(doc):
         v = w["median_ratio"]
         out.append({"target": f"wall progressive / atomic <= {TARGET_WALL_RATIO:g} (median of per-round ratios)",
                     "value": v, "met": None if v is None else v <= TARGET_WALL_RATIO})
+        runs = sum(w[m]["runs_ok"] for m in METHODS)
+        if runs:
+            steady = sum(w[m]["runs_steady"] for m in METHODS)
+            out.append({"target": "once playable, a package stays playable with the same playlists (every run)",
+                        "value": f"{steady}/{runs}", "met": steady == runs})
     return out
 
 
@@ -381,7 +397,14 @@ def markdown(doc):
             cells = []
             for m in r["order"]:
                 x = r["runs"].get(m, {})
-                cells.append(f"{m} {fmt_s(x.get('wall_s'))} s" if x.get("ok") else f"{m} failed: {x.get('error')}")
+                if not x.get("ok"):
+                    cells.append(f"{m} failed: {x.get('error')}")
+                    continue
+                lapses = x.get("unplayable_after_playable") or []
+                cells.append(f"{m} {fmt_s(x.get('wall_s'))} s" +
+                             (f" (unplayable again {len(lapses)} times after playable: {lapses[0]['why']})" if lapses
+                              else "") +
+                             ("" if x.get("same_playlists_at_end", True) else " (playlists changed after playable)"))
             lines.append(f"- round {r['round']}: " + "; ".join(cells))
         lines.append("")
     lines += ["| target | value | verdict |", "|---|---:|---|"]

@@ -202,7 +202,14 @@ FAKE_SPOOL = textwrap.dedent("""
         time.sleep(0.5)
         with open(os.path.join(pkg, "v360", "seg0.m4s"), "rb") as f:
             put("v360/seg0.m4s", f.read())
+    if mode == "flicker":  # the master rewritten in place instead of by rename
+        time.sleep(0.3)
+        os.remove(os.path.join(out, "master.m3u8"))
+        time.sleep(0.3)
+        with open(os.path.join(pkg, "master.m3u8"), "rb") as f:
+            put("master.m3u8", f.read())
     if method == "atomic":
+        time.sleep(0.2)  # the end of the job: manifests, then result.json
         put("result.json", b"{}")
         sys.exit(0)
     end = time.monotonic() + 60
@@ -288,9 +295,22 @@ class Rounds(PackageCase):
         self.assertTrue(atomic["package"]["result_json"])
         self.assertEqual(atomic["package"]["segments"], {"audio/index.m3u8": 3, "v360/index.m3u8": 2})
         self.assertFalse(os.path.exists(os.path.join(self.work, "wall-atomic")))
+        self.assertEqual(atomic["unplayable_after_playable"], [])
+        self.assertIs(atomic["same_playlists_at_end"], True)
         # progressive: the stand-in waits for a signal that never comes
         with self.assertRaisesRegex(first_playable.BenchError, "still running after 1 s"):
             first_playable.wall_run(o, "progressive", 1, 2, "lecture.mp4", 1, self.work, self.logs)
+
+
+    def test_a_package_that_stops_being_playable_is_recorded(self):
+        o = self.options("flicker", delay=0.1)
+        run = first_playable.wall_run(o, "atomic", 1, 1, "lecture.mp4", 30, self.work, self.logs)
+        self.assertTrue(run["ok"])
+        self.assertGreater(len(run["unplayable_after_playable"]), 0)
+        self.assertEqual(run["unplayable_after_playable"][0]["why"], "no master.m3u8")
+        s = first_playable.summarize_wall([{"round": 1, "order": ["atomic"], "runs": {"atomic": run}}])
+        steady = [t for t in first_playable.targets({"wall": {"summary": s}}) if "stays playable" in t["target"]]
+        self.assertEqual((steady[0]["value"], steady[0]["met"]), ("0/1", False))
 
 
 def wall_round(rnd, progressive, atomic):
