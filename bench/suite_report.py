@@ -138,8 +138,9 @@ def plot_playable(doc, plots):
             for r in pl["rounds"]:
                 v = r.get("first_playable_s")
                 f.write(f"round{r['round']} {'NaN' if v is None or 'error' in r else f'{v:.3f}'}\n")
-        minutes = (pl.get("lecture") or {}).get("seconds") or 0
-        panels.append(f"set title {_q(f'first playable, s ({minutes / 60:g} min lecture, progressive)')}\n"
+        secs = (pl.get("lecture") or {}).get("seconds") or 0
+        length = f"{secs / 60:g} min" if secs >= 60 else f"{secs:g} s"
+        panels.append(f"set title {_q(f'first playable, s ({length} lecture, progressive)')}\n"
                       "set arrow 1 from graph 0, first 10 to graph 1, first 10 nohead dashtype 2 lw 2 lc rgb 'red'\n"
                       "set label 1 'target 10 s' at graph 0.98, first 10 right offset 0,0.7 tc rgb 'red' front\n"
                       f"set key off\nset ylabel 's'\nset yrange [0:{top:.3f}]\n"
