@@ -53,7 +53,13 @@ std::string bar(double fraction, int width) {
 /// Progress on stderr: a bar redrawn in place on a terminal, a line every 2 s otherwise.
 std::function<void(const media::progress&)> progress_printer(bool tty) {
   auto last_line = std::make_shared<std::chrono::steady_clock::time_point>();
-  return [tty, last_line](const media::progress& p) {
+  auto playable = std::make_shared<double>(0);
+  return [tty, last_line, playable](const media::progress& p) {
+    if (p.playable_s > *playable) {
+      // A growing package: how much of it players can play now.
+      fmt::print(stderr, "{}playable {:.1f}s\n", tty ? "\r" : "", p.playable_s);
+      *playable = p.playable_s;
+    }
     if (tty) {
       fmt::print(stderr, "\r[{}] {:5.1f}%  {:.1f}x  eta {}   ", bar(p.fraction, 30), p.fraction * 100, p.speed,
                  p.eta_s >= 0 ? fmt::format("{:.0f}s", p.eta_s) : std::string("?"));
@@ -75,7 +81,11 @@ class transcode_command final : public command {
     d.add_options()                                                               //
         ("overwrite", flag(opt_.overwrite), "replace what OUTDIR already holds")  //
         ("quiet,q", flag(quiet_), "no progress on stderr")                        //
-        ("queue-frames", number(opt_.queue_frames), "frames queued between the pipeline's stages; 0 keeps the default");
+        ("queue-frames", number(opt_.queue_frames),
+         "frames queued between the pipeline's stages; 0 keeps the default")  //
+        ("publish", text(publish_)->value_name("MODE"),
+         "atomic (OUTDIR appears whole when done, the default) or progressive (playable from the first "
+         "segments, growing as they come); overrides the plan's packaging.publish");
     d.add(plan_options(preset_, spec_file_));
     d.add(encoder_options(opt_.encode_nice, opt_.encode_idle, opt_.encoder_threads));
     d.add(input_policy_options(opt_.policy));
@@ -98,6 +108,11 @@ class transcode_command final : public command {
       if (!p) return report_error(p.error().code, p.error().what());
       opt_.plan = *std::move(p);
     }
+    if (!publish_.empty()) {
+      if (publish_ != "atomic" && publish_ != "progressive")
+        return report_error(errc::invalid_argument, "--publish takes atomic or progressive, not '" + publish_ + "'");
+      opt_.plan.packaging.publish = publish_;
+    }
     bool tty = ::isatty(STDERR_FILENO) != 0;
     if (!quiet_) {
       opt_.progress_interval = std::chrono::milliseconds(tty ? 250 : 500);
@@ -113,7 +128,7 @@ class transcode_command final : public command {
 
  private:
   media::transcode_options opt_;
-  std::string preset_, spec_file_;
+  std::string preset_, spec_file_, publish_;
   bool quiet_ = false;
 };
 

@@ -45,7 +45,11 @@ struct SPOOL_API job_status {
   int attempt = 0;
   double progress = 0;  ///< 0..1
   double eta_s = -1;    ///< -1 when unknown
-  error_code error;     ///< the last failure, if any
+  /// Whether players can play the package now: once succeeded, or while a progressively published
+  /// job runs, from its first segment of every rendition on.
+  bool playable = false;
+  double playable_s = 0;  ///< how many seconds of it (the whole duration once succeeded)
+  error_code error;       ///< the last failure, if any
   std::string error_message;
   std::chrono::system_clock::time_point updated_at{};
   std::string idempotency_key;  ///< the job's, when it has one: a resubmission finds its package by it
@@ -64,7 +68,8 @@ SPOOL_API boost::json::value to_json(const job_spec& j);
 /// errc::invalid_spec with the reason in the error's message.
 SPOOL_API result<job_spec> parse_job_spec(std::string_view json_text);
 
-/// {"job_id","state","attempt","progress","eta_s","error":{code,category,message}|null,"updated_at"}, plus
+/// {"job_id","state","attempt","progress","eta_s","playable","playable_s","error":{code,category,message}|null,
+/// "updated_at"}, plus
 /// "idempotency_key" and "metadata" when the job has them.
 SPOOL_API boost::json::value to_json(const job_status& s);
 /// Reads what to_json(job_status) writes; errc::invalid_spec when it is not a status object.

@@ -55,6 +55,10 @@ struct SPOOL_API packaging_settings {
   bool hls = true;          ///< master.m3u8 + per-rendition playlists
   bool dash = true;         ///< manifest.mpd
   std::string progressive;  ///< name of a rung to also write as a single faststart MP4; empty = none
+  /// When players see the package: "atomic" (whole, once finished), "progressive" (as soon as every
+  /// rendition has its first segment, growing segment by segment), or "auto" (the runner's default:
+  /// progressive in the worker, atomic in transcode()).
+  std::string publish = "auto";
 };
 
 struct SPOOL_API thumbnail_settings {

@@ -165,6 +165,7 @@ error s3_package::put_manifest(std::string_view name, std::string_view text) {
     it->second = std::string(text);
   else
     manifests_.emplace_back(std::string(name), std::string(text));
+  fresh_.insert(std::string(name));
   return {};
 }
 
@@ -180,8 +181,9 @@ error s3_package::publish_now() {
   std::vector<std::pair<std::string, std::string>> ready;
   {
     std::lock_guard lock(mutex_);
+    // A growing package calls this every second: only what changed goes up again.
     for (const auto& m : manifests_)
-      if (m.first != package_layout::result) ready.push_back(m);
+      if (m.first != package_layout::result && fresh_.erase(m.first) > 0) ready.push_back(m);
   }
   std::stable_sort(ready.begin(), ready.end(),
                    [](const auto& a, const auto& b) { return manifest_rank(a.first) < manifest_rank(b.first); });

@@ -71,6 +71,7 @@ class s3_package final : public io::package_sink {
   std::set<std::string> written_;                               ///< keys this attempt created
   std::map<std::string, std::string> uploads_;                  ///< key -> multipart upload id in progress
   std::vector<std::pair<std::string, std::string>> manifests_;  ///< name, text, in the order given
+  std::set<std::string> fresh_;                                 ///< manifests given since the last publish_now()
   bool committed_ = false;
   bool aborted_ = false;
   std::vector<std::thread> threads_;

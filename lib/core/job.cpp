@@ -176,6 +176,8 @@ boost::json::value to_json(const job_status& s) {
   boost::json::object o{{"job_id", s.job_id},   {"state", std::string(to_string(s.state))},
                         {"attempt", s.attempt}, {"progress", s.progress},
                         {"eta_s", s.eta_s},     {"updated_at", to_iso8601(s.updated_at)}};
+  o["playable"] = s.playable;
+  o["playable_s"] = s.playable_s;
   o["error"] = s.error ? error_json(s.error, s.error_message) : boost::json::value(nullptr);
   if (!s.idempotency_key.empty()) o["idempotency_key"] = s.idempotency_key;
   if (!s.metadata.is_null()) o["metadata"] = s.metadata;
@@ -203,6 +205,8 @@ result<job_status> parse_job_status(std::string_view json_text) {
   s.attempt = static_cast<int>(attempt);
   number("progress", s.progress);
   number("eta_s", s.eta_s);
+  if (const auto* p = o.if_contains("playable"); p && p->is_bool()) s.playable = p->get_bool();
+  number("playable_s", s.playable_s);
   if (const auto* t = o.if_contains("updated_at"); t && t->is_string()) parse_iso8601(t->get_string(), s.updated_at);
   if (const auto* e = o.if_contains("error"); e && e->is_object()) {
     const auto& eo = e->get_object();

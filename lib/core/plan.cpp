@@ -119,13 +119,14 @@ void read_spec(const value& spec, plan& out) {
   }
   if (auto* v = o.if_contains("packaging")) {
     const object& po = as_object(*v, "packaging");
-    check_keys(po, {"segment_s", "gop_s", "hls", "dash", "progressive"}, "packaging");
+    check_keys(po, {"segment_s", "gop_s", "hls", "dash", "progressive", "publish"}, "packaging");
     if (auto* x = po.if_contains("segment_s")) out.packaging.segment_s = get_number(*x, "segment_s");
     if (auto* x = po.if_contains("gop_s")) out.packaging.gop_s = get_number(*x, "gop_s");
     if (auto* x = po.if_contains("hls")) out.packaging.hls = get_bool(*x, "hls");
     if (auto* x = po.if_contains("dash")) out.packaging.dash = get_bool(*x, "dash");
     if (auto* x = po.if_contains("progressive"))
       out.packaging.progressive = x->is_null() ? "" : get_string(*x, "progressive");
+    if (auto* x = po.if_contains("publish")) out.packaging.publish = get_string(*x, "publish");
   }
   if (auto* v = o.if_contains("thumbnails")) {
     const object& to = as_object(*v, "thumbnails");
@@ -200,6 +201,8 @@ error validate(const plan& p) {
   if (!(k.segment_s >= k.gop_s && k.segment_s <= 60)) return no("packaging.segment_s must be within gop_s..60");
   double ratio = k.segment_s / k.gop_s;
   if (std::abs(ratio - std::round(ratio)) > 1e-6) return no("packaging.segment_s must be a multiple of gop_s");
+  if (k.publish != "auto" && k.publish != "atomic" && k.publish != "progressive")
+    return no("packaging.publish must be \"auto\", \"atomic\" or \"progressive\", not '" + k.publish + "'");
   if (!k.hls && !k.dash && k.progressive.empty())
     return no("packaging writes nothing: enable hls, dash or progressive");
   if (!k.progressive.empty()) {
@@ -262,7 +265,8 @@ boost::json::value to_json(const plan& p) {
         {"gop_s", p.packaging.gop_s},
         {"hls", p.packaging.hls},
         {"dash", p.packaging.dash},
-        {"progressive", p.packaging.progressive}}},
+        {"progressive", p.packaging.progressive},
+        {"publish", p.packaging.publish}}},
       {"thumbnails",
        {{"poster", p.thumbnails.poster},
         {"storyboard", p.thumbnails.storyboard},

@@ -16,22 +16,38 @@ std::string iso_duration(double s) { return fmt::format("PT{:.3f}S", s); }
 
 }  // namespace
 
-std::string hls_media_playlist(const track_info& t) {
+std::int64_t growing_manifest::bandwidth_of(const track_info& t) const {
+  for (const auto& [name, bps] : bandwidth)
+    if (name == t.name && bps > 0) return bps;
+  // No cap declared: what was measured so far, with room for what is still to come.
+  return std::max<std::int64_t>(t.peak_bitrate(), 2 * t.avg_bitrate());
+}
+
+std::string hls_media_playlist(const track_info& t, const growing_manifest* growing) {
   std::string out = "#EXTM3U\n#EXT-X-VERSION:7\n";
-  out += fmt::format("#EXT-X-TARGETDURATION:{}\n", t.target_duration_s());
-  out += "#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n";
+  // A growing playlist keeps its target duration (RFC 8216 4.3.3.1: it must not change).
+  out += fmt::format("#EXT-X-TARGETDURATION:{}\n",
+                     growing ? std::max(growing->target_duration_s, t.target_duration_s()) : t.target_duration_s());
+  out += fmt::format("#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+                     growing ? "EVENT" : "VOD");
+  // An EVENT playlist otherwise starts players near its live edge; a lecture is watched from the start.
+  if (growing) out += "#EXT-X-START:TIME-OFFSET=0,PRECISE=YES\n";
   out += fmt::format("#EXT-X-MAP:URI=\"{}\"\n", package_layout::init);
   for (std::size_t i = 0; i < t.segments.size(); ++i)
     out += fmt::format("#EXTINF:{:.6f},\n{}\n", static_cast<double>(t.segments[i].duration) / t.timescale,
                        package_layout::segment_file(i + 1));
-  out += "#EXT-X-ENDLIST\n";
+  if (!growing) out += "#EXT-X-ENDLIST\n";
   return out;
 }
 
-std::string hls_master_playlist(const std::vector<track_info>& video, const track_info* audio) {
+std::string hls_master_playlist(const std::vector<track_info>& video, const track_info* audio,
+                                const growing_manifest* growing) {
   std::string out = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n";
   if (video.empty()) {
-    if (audio)
+    if (audio && growing)
+      out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"{}\"\n{}/{}\n", growing->bandwidth_of(*audio),
+                         audio->codecs, audio->name, package_layout::media_playlist);
+    else if (audio)
       out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n{}/{}\n",
                          audio->peak_bitrate(), std::min(audio->peak_bitrate(), audio->avg_bitrate()), audio->codecs,
                          audio->name, package_layout::media_playlist);
@@ -46,11 +62,20 @@ std::string hls_master_playlist(const std::vector<track_info>& video, const trac
   // the video and audio peaks: their peak windows need not coincide, so the sum is an upper bound on
   // the peak of the combined stream (RFC 8216bis asks for the largest sum of peaks in any case).
   for (const auto& v : video) {
+    std::string codecs = audio ? v.codecs + "," + audio->codecs : v.codecs;
+    if (growing) {
+      // The peaks are not known until the end; the final master carries them.
+      out += fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{},FRAME-RATE={}",
+                         growing->bandwidth_of(v) + (audio ? growing->bandwidth_of(*audio) : 0), codecs, v.width,
+                         v.height, frame_rate_str(v.frame_rate));
+      if (audio) out += ",AUDIO=\"audio\"";
+      out += fmt::format("\n{}/{}\n", v.name, package_layout::media_playlist);
+      continue;
+    }
     std::int64_t peak = v.peak_bitrate() + (audio ? audio->peak_bitrate() : 0);
     // The average over the whole track never exceeds the peak of its windows; the min only guards the
     // last bit of rounding.
     std::int64_t avg = std::min(peak, v.avg_bitrate() + (audio ? audio->avg_bitrate() : 0));
-    std::string codecs = audio ? v.codecs + "," + audio->codecs : v.codecs;
     out +=
         fmt::format("#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\",RESOLUTION={}x{},FRAME-RATE={}",
                     peak, avg, codecs, v.width, v.height, frame_rate_str(v.frame_rate));
@@ -89,12 +114,22 @@ std::string segment_template(const track_info& t) {
 
 }  // namespace
 
-std::string dash_manifest(const std::vector<track_info>& video, const track_info* audio, double duration_s) {
+std::string dash_manifest(const std::vector<track_info>& video, const track_info* audio, double duration_s,
+                          const growing_manifest* growing) {
   std::string out = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
-  out += fmt::format(
-      "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" "
-      "type=\"static\" mediaPresentationDuration=\"{}\" minBufferTime=\"PT4S\">\n",
-      iso_duration(duration_s));
+  if (growing)
+    // Dynamic, and every listed segment available since availabilityStartTime: no time-shift window,
+    // so players can start at 0; minimumUpdatePeriod makes them reload it as it grows.
+    out += fmt::format(
+        "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" "
+        "type=\"dynamic\" availabilityStartTime=\"{}\" publishTime=\"{}\" minimumUpdatePeriod=\"PT2S\" "
+        "minBufferTime=\"PT4S\">\n",
+        growing->availability_start, growing->publish_time);
+  else
+    out += fmt::format(
+        "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" "
+        "type=\"static\" mediaPresentationDuration=\"{}\" minBufferTime=\"PT4S\">\n",
+        iso_duration(duration_s));
   out += "  <Period id=\"0\" start=\"PT0S\">\n";
   int set_id = 0;
   if (!video.empty()) {
@@ -110,7 +145,7 @@ std::string dash_manifest(const std::vector<track_info>& video, const track_info
     for (const auto& v : video) {
       out += fmt::format(
           "      <Representation id=\"{}\" bandwidth=\"{}\" codecs=\"{}\" width=\"{}\" height=\"{}\" sar=\"1:1\">\n",
-          v.name, v.peak_bitrate(), v.codecs, v.width, v.height);
+          v.name, growing ? growing->bandwidth_of(v) : v.peak_bitrate(), v.codecs, v.width, v.height);
       out += segment_template(v);
       out += "      </Representation>\n";
     }
@@ -122,7 +157,8 @@ std::string dash_manifest(const std::vector<track_info>& video, const track_info
         "segmentAlignment=\"true\" startWithSAP=\"1\">\n",
         set_id);
     out += fmt::format("      <Representation id=\"{}\" bandwidth=\"{}\" codecs=\"{}\" audioSamplingRate=\"{}\">\n",
-                       audio->name, audio->peak_bitrate(), audio->codecs, audio->sample_rate);
+                       audio->name, growing ? growing->bandwidth_of(*audio) : audio->peak_bitrate(), audio->codecs,
+                       audio->sample_rate);
     out += fmt::format(
         "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" "
         "value=\"{}\"/>\n",

@@ -5,6 +5,7 @@
 #include <spool/io.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -15,11 +16,15 @@ void put(io::package_sink& sink, std::string_view name, std::string_view bytes);
 /// Stores a manifest (see io::package_sink::put_manifest); throws likewise.
 void put_manifest(io::package_sink& sink, std::string_view name, std::string_view text);
 
+struct track_info;
+
 /// Where one rendition's files go.
 struct track_output {
   io::package_sink* sink = nullptr;
   std::string dir;                   ///< the rendition's folder in the package ("720p", "audio")
   std::filesystem::path local_copy;  ///< also written here when not empty
+  /// Called on the writer's thread after each segment is stored, with the track as it stands.
+  std::function<void(const track_info&)> segment_done;
 
   void put(std::string_view file, std::string_view bytes) const;
 };

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "media/audio_track.hpp"
+#include "media/growing.hpp"
 #include "media/ladder.hpp"
 #include "media/threads.hpp"
 #include "media/thumbnails.hpp"
@@ -101,6 +102,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   std::vector<std::unique_ptr<rung_worker>> workers;
   std::unique_ptr<audio_branch> audio;
   std::unique_ptr<thumbnailer> thumbs;
+  std::unique_ptr<growing_package> growing;
+  std::string publish_note;
+  const bool grow = publishes_progressively(opt, sink, publish_note);
+  out.publish_note = publish_note;
 
   if (vi >= 0) {
     AVStream* st = ctx->streams[vi];
@@ -148,19 +153,29 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
                                                     rp.r.name, rp.g.width, rp.g.height, opt.policy.max_pixels));
       total_px += px;
     }
-    for (auto& rp : rungs)
-      workers.push_back(std::make_unique<rung_worker>(run, done, opt, src, rp.r, rp.g,
-                                                      output_for(sink, rp.r.name, workspace, rp.r.name == progressive),
+    if (grow) {
+      std::vector<std::string> names;
+      for (const auto& rp : rungs) names.push_back(rp.r.name);
+      growing = std::make_unique<growing_package>(sink, p, std::move(names), ai >= 0, started);
+    }
+    for (std::size_t i = 0; i < rungs.size(); ++i) {
+      const auto& rp = rungs[i];
+      auto o = output_for(sink, rp.r.name, workspace, rp.r.name == progressive);
+      if (growing) o.segment_done = growing->hook(i);
+      workers.push_back(std::make_unique<rung_worker>(run, done, opt, src, rp.r, rp.g, std::move(o),
                                                       encoder_threads(opt, rp.g, total_px)));
+    }
     if (p.thumbnails.poster || p.thumbnails.storyboard)
       thumbs = std::make_unique<thumbnailer>(p.thumbnails, si.rotation, si.display_width, si.display_height, duration_s,
                                              opt.policy.max_pixels);
   }
   if (ai >= 0) {
     std::int64_t aorigin = av_rescale_q(origin_us, AV_TIME_BASE_Q, ctx->streams[ai]->time_base);
-    audio = std::make_unique<audio_branch>(p.audio, ctx->streams[ai], aorigin,
-                                           output_for(sink, std::string(package_layout::audio_dir), workspace, true),
-                                           opt.policy.max_duration_s);
+    if (grow && !growing)
+      growing = std::make_unique<growing_package>(sink, p, std::vector<std::string>{}, true, started);
+    auto o = output_for(sink, std::string(package_layout::audio_dir), workspace, true);
+    if (growing) o.segment_done = growing->hook(workers.size());
+    audio = std::make_unique<audio_branch>(p.audio, ctx->streams[ai], aorigin, std::move(o), opt.policy.max_duration_s);
     audio->set_segment(p.packaging.segment_s);
   }
 
@@ -324,11 +339,29 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     pr.fraction = final ? 1.0 : duration_s > 0 ? std::clamp(slowest / duration_s, 0.0, 1.0) : 0.0;
     pr.speed = elapsed > 0 ? slowest / elapsed : 0;
     pr.eta_s = final ? 0 : pr.speed > 0 && duration_s > 0 ? std::max(0.0, (duration_s - slowest) / pr.speed) : -1;
+    if (growing) pr.playable_s = growing->playable_s();
     try {
       opt.on_progress(pr);
     } catch (...) {
       // A throwing callback must not take the transcode down with it.
     }
+  };
+  // Publishes what the encoders added (the lock released meanwhile); false when that failed the run.
+  auto publish_growing = [&](std::unique_lock<std::mutex>& lock) {
+    lock.unlock();
+    bool ok = false;
+    try {
+      growing->poll();
+      ok = true;
+    } catch (const av::failure& e) {
+      run.set_error(e.code(), e.message());
+    } catch (const std::bad_alloc&) {
+      run.set_error(errc::out_of_memory, "out of memory while publishing");
+    } catch (const std::exception& e) {
+      run.set_error(errc::internal, e.what());
+    }
+    lock.lock();
+    return ok;
   };
   auto safe_report = [&](bool final) {
     try {
@@ -351,6 +384,8 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
         lock.unlock();
         run.set_error(errc::deadline_exceeded, "the job's deadline passed");
         lock.lock();
+      } else if (growing && !publish_growing(lock)) {
+        continue;
       } else if (clock::now() - last_report >= opt.progress_interval) {
         lock.unlock();
         safe_report(false);
@@ -436,6 +471,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     out.warnings.insert(out.warnings.end(), thumbs->warnings().begin(), thumbs->warnings().end());
   }
   guard.check();
+  if (growing) {
+    out.publish = "progressive";
+    out.first_playable_s = growing->first_playable_s();
+  }
   safe_report(true);
 }
 

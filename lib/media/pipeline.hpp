@@ -19,6 +19,9 @@ struct pipeline_output {
   std::vector<std::string> files;  ///< thumbnails written
   std::vector<transcode_warning> warnings;
   double duration_s = 0;
+  std::string publish = "atomic";  ///< or "progressive": the package grew while it was written
+  std::string publish_note;        ///< why a progressive plan was published atomically
+  double first_playable_s = -1;
 };
 
 /// Decodes `in` once and encodes every rung, the audio group and the thumbnails into `sink`. With a

@@ -237,6 +237,7 @@ void cmaf_writer::close_segment(std::int64_t end) {
   buf_.clear();
   info_.segments.push_back({seg_start_ + pres_offset_, end - seg_start_, bytes});
   in_segment_ = false;
+  if (out_.segment_done) out_.segment_done(info_);
 }
 
 void cmaf_writer::write(AVPacket* pkt) {

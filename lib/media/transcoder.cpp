@@ -76,6 +76,10 @@ boost::json::value to_json(const transcode_result& r) {
       {"timings",
        {{"elapsed_s", r.elapsed_s}, {"probe_s", r.probe_s}, {"encode_s", r.encode_s}, {"publish_s", r.publish_s}}},
   };
+  boost::json::object publish{{"mode", r.publish}};
+  if (!r.publish_note.empty()) publish["note"] = r.publish_note;
+  if (r.first_playable_s >= 0) publish["first_playable_s"] = r.first_playable_s;
+  o["publish"] = std::move(publish);
   // Where the package went is the caller's to know (result.json travels with the package).
   if (!r.output.empty()) o["output"] = r.output;
   return o;
@@ -171,6 +175,9 @@ error_code transcode(io::byte_source& input, io::package_sink& output, const tra
     if (audio) result.renditions.push_back(to_result(*audio));
     result.duration_s = out.duration_s;
     result.warnings = std::move(out.warnings);
+    result.publish = out.publish;
+    result.publish_note = out.publish_note;
+    result.first_playable_s = out.first_playable_s;
     result.files.emplace_back(layout::result);
     guard.check();
     result.elapsed_s = seconds_since(started);

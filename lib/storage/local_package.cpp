@@ -3,11 +3,21 @@
 #include <spool/json_text.hpp>
 #include <spool/package_layout.hpp>
 
+#include <fmt/format.h>
+
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <utility>
+#include <vector>
 
 #include "core/durable_file.hpp"
 #include "core/faults.hpp"
@@ -20,6 +30,51 @@ namespace {
 using detail::fail_errno;
 
 const std::string status_tmp_prefix = "." + std::string(package_layout::status) + ".tmp-";
+// Held (flock) in the output folder while a package is published into it progressively: one whose
+// lock can be taken was left by a writer that died, and its half-grown package is removed.
+const std::string growing_prefix = ".spool-growing-";
+
+bool is_status_file(const std::string& name) {
+  return name == package_layout::status || name.rfind(status_tmp_prefix, 0) == 0;
+}
+
+// Players fetch the manifests: each becomes visible after every file it names, the media
+// playlists before the master and the MPD, result.json (the finished package's mark) last.
+int manifest_rank(std::string_view name) {
+  if (name == package_layout::result) return 3;
+  if (name == package_layout::master_playlist || name == package_layout::mpd) return 2;
+  return 1;
+}
+
+// Whether `dir` holds a growing package's lock: 0 none, 1 held by a live writer, 2 left by a dead one.
+int growing_lock_state(const fs::path& dir) {
+  int state = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().rfind(growing_prefix, 0) != 0) continue;
+    int fd = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0)
+      state = std::max(state, 2);
+    else
+      return 1;
+    ::close(fd);
+  }
+  return state;
+}
+
+// Removes everything in `dir` but the job's status files.
+void remove_package_files(const fs::path& dir) {
+  std::error_code ec;
+  std::vector<fs::path> doomed;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (!is_status_file(it->path().filename().string())) doomed.push_back(it->path());
+  // Manifests first, so no player is left holding a playlist whose segments are going.
+  std::sort(doomed.begin(), doomed.end(), [](const fs::path& a, const fs::path& b) {
+    return manifest_rank(a.filename().string()) > manifest_rank(b.filename().string());
+  });
+  for (const auto& p : doomed) fs::remove_all(p, ec);
+}
 
 std::string staging_prefix(const fs::path& output) { return "." + output.filename().string() + ".spool-tmp-"; }
 fs::path parent_of(const fs::path& p) { return p.has_parent_path() ? p.parent_path() : fs::path("."); }
@@ -85,8 +140,19 @@ class staging_sink final : public io::package_sink {
     if (!ec && fs::exists(st)) {
       if (!fs::is_directory(st))
         throw failure(error(errc::output_exists, output_.string() + " exists and is not a folder"));
-      if (!overwrite_ && !holds_no_package(output_))
-        throw failure(error(errc::output_exists, output_.string() + " exists and is not empty"));
+      switch (growing_lock_state(output_)) {
+        case 1:
+          // Another delivery of this job, or another job, is growing a package here: transient.
+          throw failure(error(errc::throttled, "another job is publishing into " + output_.string()));
+        case 2:
+          remove_package_files(output_);  // grown by a writer that died before finishing it
+          break;
+        default: break;
+      }
+      if (!holds_no_package(output_)) {
+        if (!overwrite_) throw failure(error(errc::output_exists, output_.string() + " exists and is not empty"));
+        replacing_ = true;
+      }
     }
     const fs::path parent = parent_of(output_);
     fs::create_directories(parent, ec);
@@ -100,12 +166,21 @@ class staging_sink final : public io::package_sink {
   ~staging_sink() override {
     abort();
     if (lock_fd_ >= 0) ::close(lock_fd_);
+    if (growing_fd_ >= 0) ::close(growing_fd_);
   }
+
+  // Progressive publishing shows files one by one; a package being replaced stays whole instead.
+  io::sink_capabilities caps() const noexcept override { return {.incremental = !replacing_}; }
 
   error put(std::string_view name, std::span<const std::byte> bytes) override {
     return guarded([&] {
-      fs::path p = inside(tmp_, name);
+      std::shared_lock lock(layout_);
+      fs::path p = inside(root(), name);
       make_parent(p);
+      if (growing_) {
+        write_visible(p, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+        return;
+      }
       detail::out_file f(p);
       f.write(bytes.data(), bytes.size());
       f.close();
@@ -114,7 +189,8 @@ class staging_sink final : public io::package_sink {
 
   error put_file(std::string_view name, const fs::path& local_file) override {
     return guarded([&] {
-      fs::path p = inside(tmp_, name);
+      std::shared_lock lock(layout_);
+      fs::path p = inside(root(), name);
       make_parent(p);
       // The workspace is usually on the same file system: a rename moves it without a copy.
       if (::rename(local_file.c_str(), p.c_str()) == 0) return;
@@ -134,11 +210,42 @@ class staging_sink final : public io::package_sink {
   }
 
   error put_manifest(std::string_view name, std::string_view text) override {
+    {
+      std::shared_lock lock(layout_);
+      if (growing_) {
+        // Shown by the next publish_now() or commit(), in manifest order.
+        std::lock_guard g(manifests_mutex_);
+        pending_[std::string(name)] = std::string(text);
+        return {};
+      }
+    }
     // In a staging folder every file appears at once with the rest: a manifest is a file like any.
     return put(name, std::as_bytes(std::span(text.data(), text.size())));
   }
 
+  error publish_now() override {
+    if (replacing_) return io::package_sink::publish_now();
+    return guarded([&] {
+      std::unique_lock lock(layout_);
+      if (!growing_) go_growing();
+      show_manifests(false);
+    });
+  }
+
   error commit(const std::function<error()>& check) override {
+    if (growing_)
+      return guarded([&] {
+        std::unique_lock lock(layout_);
+        show_manifests(false);
+        sync_tree(output_, check);
+        if (check)
+          if (auto e = check()) throw failure(e);
+        show_manifests(true);
+        detail::sync_dir(output_);
+        published_ = true;
+        ::unlink(growing_lock_.c_str());
+        detail::sync_dir(output_);
+      });
     return guarded([&] {
       sync_tree(tmp_, check);
       if (check)
@@ -150,13 +257,97 @@ class staging_sink final : public io::package_sink {
   }
 
   void abort() noexcept override {
-    if (published_ || tmp_.empty()) return;
+    if (published_) return;
     std::error_code ec;
+    if (growing_) {
+      // What was shown goes, manifests first; the job's status stays.
+      try {
+        std::unique_lock lock(layout_);
+        remove_package_files(output_);
+        if (created_output_) fs::remove(output_, ec);  // only if nothing else is there
+        published_ = true;                             // nothing more to undo
+      } catch (...) {
+      }
+      return;
+    }
+    if (tmp_.empty()) return;
     fs::remove_all(tmp_, ec);
     tmp_.clear();
   }
 
  private:
+  const fs::path& root() const { return growing_ ? output_ : tmp_; }
+
+  // A file shown in a growing package: written under a hidden name, then renamed, so a reader sees
+  // all of it or nothing.
+  void write_visible(const fs::path& p, std::string_view bytes) {
+    static std::atomic<unsigned> counter{0};
+    fs::path tmp = p.parent_path() / fmt::format(".{}.part-{}-{}", p.filename().string(), ::getpid(), counter++);
+    try {
+      detail::out_file f(tmp);
+      f.write(bytes.data(), bytes.size());
+      f.close();
+      if (::rename(tmp.c_str(), p.c_str()) != 0) fail_errno(errno, "cannot publish " + p.string());
+    } catch (...) {
+      ::unlink(tmp.c_str());
+      throw;
+    }
+  }
+
+  // The first publish_now(): the staging folder's files move into the output folder, every
+  // rendition's folder before the manifests at the top, and from now on files go straight there.
+  void go_growing() {
+    std::error_code ec;
+    if (fs::exists(fs::symlink_status(output_, ec))) {
+      if (!holds_no_package(output_))
+        throw failure(error(errc::output_exists, output_.string() + " received a package meanwhile"));
+    } else {
+      fs::create_directory(output_, ec);
+      if (ec) fail_errno(ec.value(), "cannot create " + output_.string());
+      created_output_ = true;
+      detail::sync_dir(parent_of(output_));
+    }
+    auto lock = detail::make_locked_temp(output_, growing_prefix, false);
+    growing_lock_ = std::move(lock.path);
+    growing_fd_ = lock.fd;
+    std::vector<fs::path> entries;
+    for (fs::directory_iterator it(tmp_, ec), end; !ec && it != end; it.increment(ec)) entries.push_back(it->path());
+    if (ec) fail_errno(ec.value(), "cannot list " + tmp_.string());
+    std::sort(entries.begin(), entries.end(), [](const fs::path& a, const fs::path& b) {
+      return manifest_rank(a.filename().string()) < manifest_rank(b.filename().string());
+    });
+    sync_tree(tmp_, {});
+    for (const auto& e : entries)
+      if (::rename(e.c_str(), (output_ / e.filename()).c_str()) != 0)
+        fail_errno(errno, "cannot publish " + (output_ / e.filename()).string());
+    growing_ = true;
+    fs::remove_all(tmp_, ec);
+    tmp_.clear();
+  }
+
+  // Shows the manifests given since the last time, in manifest order; result.json only with `all`.
+  void show_manifests(bool all) {
+    std::vector<std::pair<std::string, std::string>> ready;
+    {
+      std::lock_guard g(manifests_mutex_);
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if (!all && it->first == package_layout::result) {
+          ++it;
+          continue;
+        }
+        ready.emplace_back(it->first, std::move(it->second));
+        it = pending_.erase(it);
+      }
+    }
+    std::stable_sort(ready.begin(), ready.end(),
+                     [](const auto& a, const auto& b) { return manifest_rank(a.first) < manifest_rank(b.first); });
+    for (const auto& [name, text] : ready) {
+      fs::path p = inside(output_, name);
+      make_parent(p);
+      write_visible(p, text);
+    }
+  }
+
   void make_parent(const fs::path& p) {
     std::error_code ec;
     fs::create_directories(p.parent_path(), ec);
@@ -197,7 +388,16 @@ class staging_sink final : public io::package_sink {
   fs::path tmp_;
   bool overwrite_ = false;
   bool published_ = false;
-  int lock_fd_ = -1;  ///< holds a flock on tmp_ while this process owns it
+  bool replacing_ = false;  ///< the output held a package at open (and overwrite was asked)
+  int lock_fd_ = -1;        ///< holds a flock on tmp_ while this process owns it
+  // Published progressively (after the first publish_now()): files go straight into output_.
+  std::shared_mutex layout_;  ///< put() shares it; moving into the output folder takes it alone
+  bool growing_ = false;
+  bool created_output_ = false;
+  fs::path growing_lock_;
+  int growing_fd_ = -1;
+  std::mutex manifests_mutex_;
+  std::map<std::string, std::string> pending_;  ///< manifests given since the last show
 };
 
 // status.json: a locked temporary, synced, moved in while still locked.

@@ -29,23 +29,37 @@ void status_channel::set(job_state state, error_code ec, std::string message) {
   } else if (state != job_state::running) {
     s_.eta_s = -1;
   }
+  if (state != job_state::succeeded && state != job_state::running) {
+    // A failed progressive job's package was removed with it, and the status says so.
+    if (s_.playable) s_.error_message += " (the package published while it ran was removed)";
+    s_.playable = false;
+    s_.playable_s = 0;
+  }
   publish_locked();
 }
 
 void status_channel::progress(const media::progress& p) {
   std::lock_guard lock(mutex_);
   auto now = std::chrono::steady_clock::now();
-  if (frozen_ || (now - last_ < o_.status_interval && p.fraction < 1)) return;
+  // Becoming playable is news: it is told at once, not at the next interval.
+  bool news = p.playable_s > 0 && !s_.playable;
+  if (frozen_ || (now - last_ < o_.status_interval && p.fraction < 1 && !news)) return;
   s_.progress = p.fraction;
   s_.eta_s = p.eta_s;
+  if (p.playable_s > 0) {
+    s_.playable = true;
+    s_.playable_s = p.playable_s;
+  }
   publish_locked();
 }
 
-error status_channel::finish_into(io::package_sink& package) {
+error status_channel::finish_into(io::package_sink& package, double duration_s) {
   std::lock_guard lock(mutex_);
   s_.state = job_state::succeeded;
   s_.progress = 1;
   s_.eta_s = 0;
+  s_.playable = true;
+  s_.playable_s = duration_s;
   s_.error = {};
   s_.error_message.clear();
   if (auto e = package.put_manifest(package_layout::status, to_json_text(to_json(stamp())) + "\n"))

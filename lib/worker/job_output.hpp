@@ -29,7 +29,7 @@ class status_channel {
   void set(job_state state, error_code ec = {}, std::string message = {});
   void progress(const media::progress& p);
   /// Puts the final status into the package, which carries it from now on.
-  error finish_into(io::package_sink& package);
+  error finish_into(io::package_sink& package, double duration_s);
   /// The event for what finish_into() wrote, once the package is really published.
   void announce_current();
   /// An event only, for a status that already says so or for a job with no output to write to.

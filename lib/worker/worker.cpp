@@ -470,6 +470,7 @@ void worker_runtime::impl::process(job& j) {
   to.policy = options.policy;
   to.encode_nice = options.encode_nice;
   to.encode_idle = options.encode_idle;
+  to.publish_progressively_by_default = true;
   to.encoder_threads = options.encoder_threads;
   to.progress_interval = std::min(options.status_interval, milliseconds(500));
   to.on_progress = [&status](const media::progress& p) { status.progress(p); };
@@ -536,7 +537,7 @@ error_code worker_runtime::impl::encode_and_publish(job& j, const job_spec& spec
     package.abort();
     return fail(error(errc::lease_lost, "the lease was lost before publishing"));
   }
-  if (auto e = status.finish_into(package)) {
+  if (auto e = status.finish_into(package, result.duration_s)) {
     package.abort();
     return fail(e);
   }

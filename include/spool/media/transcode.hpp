@@ -37,6 +37,9 @@ struct SPOOL_API progress {
   double speed = 0;
   double eta_s = -1;  ///< -1 until known
   double elapsed_s = 0;
+  /// Published progressively: how much of the package players can play now (every rendition's
+  /// playlist reaches this far); 0 until the package is visible.
+  double playable_s = 0;
   std::vector<rendition_progress> renditions;
 };
 
@@ -65,6 +68,9 @@ struct SPOOL_API transcode_options {
   /// Where the engine's local workspace goes (empty: the system's temporary folder). Only a
   /// progressive MP4 needs one: up to twice that rung's size, removed when the job ends.
   std::filesystem::path workspace;
+  /// What plan.packaging.publish = "auto" means here: the worker publishes progressively, a plain
+  /// transcode atomically.
+  bool publish_progressively_by_default = false;
 };
 
 struct SPOOL_API rendition_result {
@@ -97,6 +103,13 @@ struct SPOOL_API transcode_result {
   std::vector<std::string> files;            ///< top-level files written (master.m3u8, ...)
   std::vector<transcode_warning> warnings;   ///< also in result.json
   double elapsed_s = 0, probe_s = 0, encode_s = 0, publish_s = 0;
+  /// How the package was published: "progressive" (growing while it was encoded) or "atomic"; a
+  /// progressive plan is published atomically when its sink cannot show files one by one (a local
+  /// package replacing another), and `publish_note` says so.
+  std::string publish = "atomic";
+  std::string publish_note;
+  /// Published progressively: seconds from the transcode's start to the package being playable.
+  double first_playable_s = -1;
   /// The job's deadline (steady clock; max when none): a caller's commit keeps to it too.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   /// On failure: what went wrong, in words.
