@@ -45,6 +45,8 @@ json::object to_record(const video& v) {
           {"state", to_string(v.state)},
           {"progress", v.progress},
           {"eta_s", v.eta_s},
+          {"playable", v.playable},
+          {"playable_s", v.playable_s},
           {"error", v.error},
           {"created_ms", to_ms(v.created_at)},
           {"updated_ms", to_ms(v.updated_at)},
@@ -65,6 +67,8 @@ std::optional<video> from_record(const json::value& jv) {
     if (!parse_state(o->at("state").as_string(), v.state)) return std::nullopt;
     v.progress = o->at("progress").to_number<double>();
     v.eta_s = o->at("eta_s").to_number<double>();
+    if (const auto* p = o->if_contains("playable"); p && p->is_bool()) v.playable = p->get_bool();
+    if (const auto* p = o->if_contains("playable_s"); p && p->is_number()) v.playable_s = p->to_number<double>();
     v.error = o->at("error");
     v.created_at = from_ms(o->at("created_ms").to_number<std::int64_t>());
     v.updated_at = from_ms(o->at("updated_ms").to_number<std::int64_t>());
@@ -98,7 +102,8 @@ std::string new_id() {
 
 json::object to_json(const video& v) {
   const std::string base = "/videos/" + v.id;
-  const bool playable = v.state == video_state::succeeded;
+  // A growing package plays while its job runs; a failed job's was removed.
+  const bool playable = v.state == video_state::succeeded || (v.playable && v.state == video_state::running);
   return {{"id", v.id},
           {"filename", v.filename},
           {"size", v.size},
@@ -107,6 +112,7 @@ json::object to_json(const video& v) {
           {"progress", v.progress},
           {"eta_s", v.eta_s},
           {"playable", playable},
+          {"playable_s", playable ? v.playable_s : 0.0},
           {"hls_url", base + "/package/master.m3u8"},
           {"dash_url", base + "/package/manifest.mpd"},
           {"player_url", "/player?id=" + v.id},
@@ -225,13 +231,16 @@ void catalog::apply(const spool::job_status& s) {
     if (is_final(v.state) && next != v.state) return;  // a late running tick after the end
     const double progress = next == video_state::succeeded ? 1.0 : s.progress;
     json::value error = s.error ? spool::error_json(s.error, s.error_message) : json::value(nullptr);
-    if (v.state == next && v.progress == progress && v.eta_s == s.eta_s && v.error == error) {
+    if (v.state == next && v.progress == progress && v.eta_s == s.eta_s && v.error == error &&
+        v.playable == s.playable && v.playable_s == s.playable_s) {
       v.status_at = s.updated_at;
       return;
     }
     v.state = next;
     v.progress = progress;
     v.eta_s = next == video_state::succeeded ? 0 : s.eta_s;
+    v.playable = s.playable;
+    v.playable_s = s.playable_s;
     v.error = std::move(error);
     v.status_at = s.updated_at;
     v.updated_at = std::chrono::system_clock::now();

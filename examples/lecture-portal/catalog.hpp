@@ -32,6 +32,8 @@ struct video {
   video_state state = video_state::uploading;
   double progress = 0;
   double eta_s = -1;
+  bool playable = false;  // the worker says so: published progressively, or finished
+  double playable_s = 0;
   boost::json::value error;  // null, or {"code","category","message"}
   std::chrono::system_clock::time_point created_at{}, updated_at{};
   std::string job_id;

@@ -117,7 +117,8 @@ struct playback_entry {
 std::mutex playback_mutex;
 std::map<std::string, playback_entry, std::less<>> playback_cache;
 
-std::optional<spool::aws::private_playback> playback_for(service& app, std::string_view id, std::string& why) {
+std::optional<spool::aws::private_playback> playback_for(service& app, std::string_view id, bool finished,
+                                                         std::string& why) {
   const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(playback_mutex);
@@ -130,6 +131,8 @@ std::optional<spool::aws::private_playback> playback_for(service& app, std::stri
     why = made.error().what();
     return std::nullopt;
   }
+  // A growing package's playlists change every few seconds: signed again on every request.
+  if (!finished) return *made;
   std::lock_guard lock(playback_mutex);
   playback_cache[std::string(id)] = {*made, now + app.config().url_ttl / 2};
   return *made;
@@ -140,7 +143,9 @@ asio::awaitable<void> package_on_s3(exchange& x, std::string_view id, std::strin
   const bool text = rest == "master.m3u8" || rest == "manifest.mpd" || rest.ends_with("/index.m3u8");
   if (text) {
     std::string why;
-    auto playback = playback_for(x.app, id, why);
+    auto v = x.app.videos().get(id);
+    const bool finished = v && v->state == video_state::succeeded;
+    auto playback = playback_for(x.app, id, finished, why);
     if (!playback) co_return co_await send_error(x, http::status::not_found, "not_found", "no package yet: " + why);
     std::string body;
     if (rest == "master.m3u8")
@@ -150,7 +155,8 @@ asio::awaitable<void> package_on_s3(exchange& x, std::string_view id, std::strin
     else if (auto it = playback->media_playlists.find(std::string(rest)); it != playback->media_playlists.end())
       body = it->second;
     if (body.empty()) co_return co_await send_error(x, http::status::not_found, "not_found", "no such file");
-    co_return co_await send_text(x, http::status::ok, headers.content_type, std::move(body), "private, max-age=60");
+    co_return co_await send_text(x, http::status::ok, headers.content_type, std::move(body),
+                                 finished ? "private, max-age=60" : "private, no-cache");
   }
   spool::aws::presign_options po;
   po.expires = x.app.config().url_ttl;

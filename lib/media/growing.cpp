@@ -31,8 +31,13 @@ bool publishes_progressively(const transcode_options& opt, const io::package_sin
 }
 
 growing_package::growing_package(io::package_sink& sink, const plan& p, std::vector<std::string> video, bool audio,
-                                 clock::time_point started)
-    : sink_(sink), hls_(p.packaging.hls), dash_(p.packaging.dash), video_count_(video.size()), started_(started) {
+                                 clock::time_point started, std::chrono::milliseconds interval)
+    : interval_(interval),
+      sink_(sink),
+      hls_(p.packaging.hls),
+      dash_(p.packaging.dash),
+      video_count_(video.size()),
+      started_(started) {
   for (const auto& name : video) {
     std::int64_t cap = 0;
     for (const auto& r : p.video.rungs)
@@ -60,7 +65,7 @@ std::function<void(const track_info&)> growing_package::hook(std::size_t index) 
 
 void growing_package::poll() {
   auto now = clock::now();
-  if (visible_ && now - last_ < interval) return;
+  if (visible_ && now - last_ < interval_) return;
   std::vector<track_info> snap;
   std::vector<bool> changed;
   {

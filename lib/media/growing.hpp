@@ -26,7 +26,7 @@ class growing_package {
  public:
   /// `video` names the rungs in ladder order (the master's order); `audio` whether there is an audio track.
   growing_package(io::package_sink& sink, const plan& p, std::vector<std::string> video, bool audio,
-                  std::chrono::steady_clock::time_point started);
+                  std::chrono::steady_clock::time_point started, std::chrono::milliseconds interval);
 
   /// The track_output::segment_done hook of video track `index`, or of the audio (index = video count).
   std::function<void(const track_info&)> hook(std::size_t index);
@@ -38,9 +38,8 @@ class growing_package {
   /// Seconds from the start to the first publish; -1 before it.
   double first_playable_s() const noexcept { return first_s_; }
 
-  std::chrono::milliseconds interval{1000};
-
  private:
+  std::chrono::milliseconds interval_;
   io::package_sink& sink_;
   bool hls_, dash_;
   std::size_t video_count_;

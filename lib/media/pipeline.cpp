@@ -156,7 +156,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     if (grow) {
       std::vector<std::string> names;
       for (const auto& rp : rungs) names.push_back(rp.r.name);
-      growing = std::make_unique<growing_package>(sink, p, std::move(names), ai >= 0, started);
+      growing = std::make_unique<growing_package>(sink, p, std::move(names), ai >= 0, started, opt.publish_interval);
     }
     for (std::size_t i = 0; i < rungs.size(); ++i) {
       const auto& rp = rungs[i];
@@ -172,7 +172,8 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   if (ai >= 0) {
     std::int64_t aorigin = av_rescale_q(origin_us, AV_TIME_BASE_Q, ctx->streams[ai]->time_base);
     if (grow && !growing)
-      growing = std::make_unique<growing_package>(sink, p, std::vector<std::string>{}, true, started);
+      growing =
+          std::make_unique<growing_package>(sink, p, std::vector<std::string>{}, true, started, opt.publish_interval);
     auto o = output_for(sink, std::string(package_layout::audio_dir), workspace, true);
     if (growing) o.segment_done = growing->hook(workers.size());
     audio = std::make_unique<audio_branch>(p.audio, ctx->streams[ai], aorigin, std::move(o), opt.policy.max_duration_s);

@@ -145,7 +145,8 @@ struct fixture {
     std::vector<std::string> out;
     for (const auto& e : fs::recursive_directory_iterator(dir.path())) {
       auto name = e.path().filename().string();
-      if (name.find(".spool-tmp-") != std::string::npos || name.find(".tmp-") != std::string::npos)
+      if (name.find(".spool-tmp-") != std::string::npos || name.find(".tmp-") != std::string::npos ||
+          name.find(".spool-growing-") != std::string::npos || name.find(".part-") != std::string::npos)
         out.push_back(e.path().string());
     }
     return out;

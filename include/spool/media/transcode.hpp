@@ -71,6 +71,9 @@ struct SPOOL_API transcode_options {
   /// What plan.packaging.publish = "auto" means here: the worker publishes progressively, a plain
   /// transcode atomically.
   bool publish_progressively_by_default = false;
+  /// A growing package's manifests are updated at most this often (and at once when it first becomes
+  /// playable); 0 = after every segment.
+  std::chrono::milliseconds publish_interval{1000};
 };
 
 struct SPOOL_API rendition_result {
