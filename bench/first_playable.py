@@ -251,7 +251,8 @@ def wall_run(o, method, rnd, position, source, limit, work, logs):
     out = os.path.join(work, f"wall-{method}")
     shutil.rmtree(out, ignore_errors=True)
     argv = transcode_argv(o, source, out, method)
-    result = {"method": method, "round": rnd, "position": position, "command": shlex.join(argv), "ok": False}
+    result = {"method": method, "round": rnd, "position": position, "command": shlex.join(argv), "ok": False,
+              "load_before": os.getloadavg()[0]}
     first, lapses = None, []
     with Child(argv, os.path.join(logs, f"wall-{rnd}-{method}")) as child:
         # The same cheap look at the folder for both methods, so the polling costs them alike.
@@ -313,12 +314,17 @@ def summarize_wall(rounds):
                 "median_first_playable_s": median([x.get("first_playable_s") for x in good]),
                 "runs_steady": sum(1 for x in good if not x.get("unplayable_after_playable")
                                    and x.get("same_playlists_at_end", True))}
-    ratios = []
+    ratios, cpu_ratios = [], []
     for r in rounds:
         p, a = r["runs"].get("progressive", {}), r["runs"].get("atomic", {})
-        ratios.append(p["wall_s"] / a["wall_s"] if p.get("ok") and a.get("ok") and a["wall_s"] > 0 else None)
+        both = p.get("ok") and a.get("ok")
+        ratios.append(p["wall_s"] / a["wall_s"] if both and a["wall_s"] > 0 else None)
+        cpu_ratios.append(p["cpu_s"] / a["cpu_s"] if both and a["cpu_s"] > 0 else None)
     s["ratio_runs"] = ratios
     s["median_ratio"] = median(ratios)
+    # CPU time barely moves with the neighbours' load, wall time does: the steadier of the two figures.
+    s["cpu_ratio_runs"] = cpu_ratios
+    s["median_cpu_ratio"] = median(cpu_ratios)
     pw, aw = s["progressive"]["median_wall_s"], s["atomic"]["median_wall_s"]
     s["ratio_of_medians"] = pw / aw if pw and aw else None
     return s
@@ -391,8 +397,10 @@ def markdown(doc):
             lines.append(f"| {m} | {fmt_s(x['median_wall_s'])} | {fmt_s(x['median_cpu_s'])} | "
                          f"{fmt_s(x['median_first_playable_s'])} | {x['runs_ok']}/{x['runs_ok'] + x['runs_failed']} |")
         per = ", ".join(fmt_s(r, ".3f") for r in s["ratio_runs"])
+        cpu = ", ".join(fmt_s(r, ".3f") for r in s["cpu_ratio_runs"])
         lines += ["", f"progressive / atomic wall: median of per-round ratios **{fmt_s(s['median_ratio'], '.3f')}** "
-                  f"(rounds: {per}; ratio of medians {fmt_s(s['ratio_of_medians'], '.3f')})", ""]
+                  f"(rounds: {per}; ratio of medians {fmt_s(s['ratio_of_medians'], '.3f')}); CPU: "
+                  f"{fmt_s(s['median_cpu_ratio'], '.3f')} (rounds: {cpu})", ""]
         for r in wl["rounds"]:
             cells = []
             for m in r["order"]:
@@ -401,7 +409,7 @@ def markdown(doc):
                     cells.append(f"{m} failed: {x.get('error')}")
                     continue
                 lapses = x.get("unplayable_after_playable") or []
-                cells.append(f"{m} {fmt_s(x.get('wall_s'))} s" +
+                cells.append(f"{m} {fmt_s(x.get('wall_s'))} s (load {fmt_s(x.get('load_before'), '.1f')})" +
                              (f" (unplayable again {len(lapses)} times after playable: {lapses[0]['why']})" if lapses
                               else "") +
                              ("" if x.get("same_playlists_at_end", True) else " (playlists changed after playable)"))

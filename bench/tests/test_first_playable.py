@@ -331,6 +331,7 @@ class Figures(unittest.TestCase):
                   wall_round(4, 103.0, 100.0)]
         s = first_playable.summarize_wall(rounds)
         self.assertEqual(s["ratio_runs"], [1.1, 0.9, None, 1.03])
+        self.assertEqual(s["cpu_ratio_runs"], [1.1, 0.9, None, 1.03])  # the stand-in's CPU is twice its wall
         self.assertAlmostEqual(s["median_ratio"], 1.03)
         self.assertEqual(s["progressive"]["median_wall_s"], 106.5)  # of 90, 103, 110, 200
         self.assertEqual(s["atomic"]["runs_failed"], 1)
