@@ -239,7 +239,7 @@ def playable_round(o, rnd, source, work, logs):
 def package_summary(out):
     """The finished package: result.json, the tracks' segment counts, whether every playlist ended, bytes."""
     listed = playable.listing(out)
-    mpd = playable._read(os.path.join(out, "manifest.mpd")) or ""
+    mpd = playable.read_text(os.path.join(out, "manifest.mpd")) or ""
     size = sum(os.path.getsize(os.path.join(d, n)) for d, _, ns in os.walk(out) for n in ns)
     return {"result_json": os.path.exists(os.path.join(out, "result.json")), "playable": listed.ok,
             "why": listed.why, "all_ended": bool(listed.tracks) and all(t.ended for t in listed.tracks),

@@ -32,7 +32,7 @@ class Listing:
         self.ok, self.why, self.tracks, self.has_mpd = ok, why, list(tracks), has_mpd
 
 
-def _read(path):
+def read_text(path):
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             return f.read()
@@ -88,7 +88,7 @@ def listing(root):
     root = os.path.abspath(root)
     has_mpd = os.path.exists(os.path.join(root, "manifest.mpd"))
     master = os.path.join(root, MASTER)
-    text = _read(master)
+    text = read_text(master)
     if text is None:
         return Listing(False, f"no {MASTER}", has_mpd=has_mpd)
     uris = master_uris(text)
@@ -99,7 +99,7 @@ def listing(root):
         path = _inside(root, master, uri)
         if path is None:
             return Listing(False, f"{MASTER} names {uri!r}, not a file of the package", tracks, has_mpd)
-        body = _read(path)
+        body = read_text(path)
         if body is None:
             return Listing(False, f"{uri} does not exist", tracks, has_mpd)
         init_uri, segments, ended = media_entries(body)
