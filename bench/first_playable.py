@@ -247,18 +247,27 @@ def package_summary(out):
             "mpd_static": 'type="static"' in mpd, "bytes": size}
 
 
+def note_target_durations(listed, out, seen):
+    """Adds each playlist's EXT-X-TARGETDURATION to the values seen for it, when new."""
+    for t in listed.tracks:
+        values = seen.setdefault(os.path.relpath(t.playlist, out), [])
+        if t.target_duration is not None and t.target_duration not in values:
+            values.append(t.target_duration)
+
+
 def wall_run(o, method, rnd, position, source, limit, work, logs):
     out = os.path.join(work, f"wall-{method}")
     shutil.rmtree(out, ignore_errors=True)
     argv = transcode_argv(o, source, out, method)
     result = {"method": method, "round": rnd, "position": position, "command": shlex.join(argv), "ok": False,
               "load_before": os.getloadavg()[0]}
-    first, lapses = None, []
+    first, lapses, targets_seen = None, [], {}
     with Child(argv, os.path.join(logs, f"wall-{rnd}-{method}")) as child:
         # The same cheap look at the folder for both methods, so the polling costs them alike.
         while child.poll() is None:
             now = time.monotonic() - child.started
             listed = playable.listing(out)
+            note_target_durations(listed, out, targets_seen)
             if listed.ok and first is None:
                 first = now
                 result["playlists_at_first_playable"] = sorted(os.path.relpath(t.playlist, out) for t in listed.tracks)
@@ -277,6 +286,9 @@ def wall_run(o, method, rnd, position, source, limit, work, logs):
                   package=package_summary(out))
     # Not seen while it ran (published in the last poll interval): playable by the time it exited.
     result["first_playable_s"] = first if first is not None else (wall if result["package"]["playable"] else None)
+    note_target_durations(playable.listing(out), out, targets_seen)
+    # RFC 8216 4.3.3.1: a playlist's EXT-X-TARGETDURATION must not change, growing or finished.
+    result["target_duration_changes"] = {k: v for k, v in targets_seen.items() if len(v) > 1}
     at_first = result.get("playlists_at_first_playable")
     if at_first is not None:  # a growing master names every rung from the start
         result["same_playlists_at_end"] = at_first == sorted(result["package"]["segments"])
@@ -313,7 +325,8 @@ def summarize_wall(rounds):
                 "median_cpu_s": median([x["cpu_s"] for x in good]),
                 "median_first_playable_s": median([x.get("first_playable_s") for x in good]),
                 "runs_steady": sum(1 for x in good if not x.get("unplayable_after_playable")
-                                   and x.get("same_playlists_at_end", True))}
+                                   and x.get("same_playlists_at_end", True)),
+                "runs_target_duration_kept": sum(1 for x in good if not x.get("target_duration_changes"))}
     ratios, cpu_ratios = [], []
     for r in rounds:
         p, a = r["runs"].get("progressive", {}), r["runs"].get("atomic", {})
@@ -351,6 +364,9 @@ def targets(doc):
             steady = sum(w[m]["runs_steady"] for m in METHODS)
             out.append({"target": "once playable, a package stays playable with the same playlists (every run)",
                         "value": f"{steady}/{runs}", "met": steady == runs})
+            kept = sum(w[m]["runs_target_duration_kept"] for m in METHODS)
+            out.append({"target": "no playlist's EXT-X-TARGETDURATION changes (every run)",
+                        "value": f"{kept}/{runs}", "met": kept == runs})
     return out
 
 
@@ -412,7 +428,9 @@ def markdown(doc):
                 cells.append(f"{m} {fmt_s(x.get('wall_s'))} s (load {fmt_s(x.get('load_before'), '.1f')})" +
                              (f" (unplayable again {len(lapses)} times after playable: {lapses[0]['why']})" if lapses
                               else "") +
-                             ("" if x.get("same_playlists_at_end", True) else " (playlists changed after playable)"))
+                             ("" if x.get("same_playlists_at_end", True) else " (playlists changed after playable)") +
+                             "".join(f" ({k}: EXT-X-TARGETDURATION {' then '.join(map(str, v))})"
+                                     for k, v in (x.get("target_duration_changes") or {}).items()))
             lines.append(f"- round {r['round']}: " + "; ".join(cells))
         lines.append("")
     lines += ["| target | value | verdict |", "|---|---:|---|"]

@@ -15,9 +15,10 @@ _URI = re.compile(r'URI="([^"]*)"')
 class Track:
     """One media playlist as a player starts it: the playlist, its init segment and its first segment."""
 
-    def __init__(self, playlist, init, first, first_duration_s, segments, ended):
+    def __init__(self, playlist, init, first, first_duration_s, segments, ended, target_duration=None):
         self.playlist, self.init, self.first = playlist, init, first
         self.first_duration_s, self.segments, self.ended = first_duration_s, segments, ended
+        self.target_duration = target_duration
 
     def as_json(self, root):
         rel = lambda p: os.path.relpath(p, root)  # noqa: E731
@@ -83,6 +84,17 @@ def media_entries(text):
     return init, segments, ended
 
 
+def target_duration(text):
+    """EXT-X-TARGETDURATION of a media playlist, None when it has none."""
+    for line in text.splitlines():
+        if line.startswith("#EXT-X-TARGETDURATION:"):
+            try:
+                return int(line.split(":", 1)[1].strip())
+            except ValueError:
+                return None
+    return None
+
+
 def listing(root):
     """Whether the package under root is playable as far as files and playlists go."""
     root = os.path.abspath(root)
@@ -111,7 +123,7 @@ def listing(root):
         for name, p in ((init_uri, init), (segments[0][1], first)):
             if p is None or not os.path.isfile(p):
                 return Listing(False, f"{uri} names {name}, which does not exist", tracks, has_mpd)
-        tracks.append(Track(path, init, first, segments[0][0], len(segments), ended))
+        tracks.append(Track(path, init, first, segments[0][0], len(segments), ended, target_duration(body)))
     return Listing(True, "", tracks, has_mpd)
 
 

@@ -208,6 +208,8 @@ FAKE_SPOOL = textwrap.dedent("""
         time.sleep(0.3)
         with open(os.path.join(pkg, "master.m3u8"), "rb") as f:
             put("master.m3u8", f.read())
+        with open(os.path.join(pkg, "audio", "index.m3u8"), "rb") as f:
+            put("audio/index.m3u8", f.read().replace(b"TARGETDURATION:2", b"TARGETDURATION:3"))
     if method == "atomic":
         time.sleep(0.2)  # the end of the job: manifests, then result.json
         put("result.json", b"{}")
@@ -297,6 +299,7 @@ class Rounds(PackageCase):
         self.assertFalse(os.path.exists(os.path.join(self.work, "wall-atomic")))
         self.assertEqual(atomic["unplayable_after_playable"], [])
         self.assertIs(atomic["same_playlists_at_end"], True)
+        self.assertEqual(atomic["target_duration_changes"], {})
         # progressive: the stand-in waits for a signal that never comes
         with self.assertRaisesRegex(first_playable.BenchError, "still running after 1 s"):
             first_playable.wall_run(o, "progressive", 1, 2, "lecture.mp4", 1, self.work, self.logs)
@@ -309,8 +312,11 @@ class Rounds(PackageCase):
         self.assertGreater(len(run["unplayable_after_playable"]), 0)
         self.assertEqual(run["unplayable_after_playable"][0]["why"], "no master.m3u8")
         s = first_playable.summarize_wall([{"round": 1, "order": ["atomic"], "runs": {"atomic": run}}])
-        steady = [t for t in first_playable.targets({"wall": {"summary": s}}) if "stays playable" in t["target"]]
-        self.assertEqual((steady[0]["value"], steady[0]["met"]), ("0/1", False))
+        verdicts = {t["target"]: (t["value"], t["met"]) for t in first_playable.targets({"wall": {"summary": s}})}
+        self.assertEqual(verdicts["once playable, a package stays playable with the same playlists (every run)"],
+                         ("0/1", False))
+        self.assertEqual(run["target_duration_changes"], {"audio/index.m3u8": [2, 3]})
+        self.assertEqual(verdicts["no playlist's EXT-X-TARGETDURATION changes (every run)"], ("0/1", False))
 
 
 def wall_round(rnd, progressive, atomic):
