@@ -253,6 +253,50 @@ class AwsCli(unittest.TestCase):
         self.check_package("outputs/long/")
         self.assertEqual(self.queue_counts(self.queue_url), (0, 0))
 
+    def test_a_growing_package_on_s3_names_only_segments_already_there(self):
+        # 2 s segments of a slow ladder: the package is visible long before the job ends
+        spec = dict(SLOW_SPEC, packaging={"segment_s": 2, "gop_s": 2})
+        spec_file = os.path.join(self.dir, "growing.json")
+        with open(spec_file, "w") as f:
+            json.dump(spec, f)
+        self.upload("long", "uploads/growing.mp4")
+        p = self.spool("submit", "--queue", self.queue, "--input", f"s3://{self.bucket}/uploads/growing.mp4",
+                       "--output", f"s3://{self.bucket}/outputs/growing/", "--spec", spec_file)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        w = self.worker("--exit-when-idle", "--poll", "1", "--encoder-threads", "1", "--progress")
+        prefix = "outputs/growing/"
+        seen_growing, problems = [], []
+        deadline = time.monotonic() + 180
+        while w.poll() is None and time.monotonic() < deadline:
+            master = self.aws("s3", "cp", f"s3://{self.bucket}/{prefix}master.m3u8", "-", check=False).get("text", "")
+            if not master.startswith("#EXTM3U"):
+                time.sleep(0.2)
+                continue
+            rungs = [l.strip() for l in master.splitlines() if l.strip() and not l.startswith("#")]
+            playlist = self.aws("s3", "cp", f"s3://{self.bucket}/{prefix}{rungs[0]}", "-", check=False).get("text", "")
+            keys = set(self.keys(prefix))  # listed after the playlist was read
+            if "result.json" in keys:
+                break
+            named = [l.strip() for l in playlist.splitlines() if l.strip() and not l.startswith("#")]
+            folder = rungs[0].rsplit("/", 1)[0]
+            missing = [n for n in named + ["init.mp4"] if f"{folder}/{n}" not in keys]
+            if missing:
+                problems.append(f"{rungs[0]} names {missing}, not in the bucket")
+            if "#EXT-X-PLAYLIST-TYPE:EVENT" in playlist:
+                seen_growing.append(len(named))
+        rc, lines, err = self.finish(w)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(problems, [])
+        # visible while it grew, and it did grow
+        self.assertTrue(seen_growing, "the package was never seen before it was finished")
+        self.assertGreater(max(seen_growing), 0)
+        statuses = [l for l in lines if l.get("state") == "running" and l.get("playable")]
+        self.assertTrue(statuses, "no running status said playable")
+        result = self.check_package(prefix)
+        self.assertEqual(result["publish"]["mode"], "progressive")
+        final = self.aws("s3", "cp", f"s3://{self.bucket}/{prefix}180p/index.m3u8", "-").get("text", "")
+        self.assertIn("#EXT-X-ENDLIST", final)
+
     def test_two_workers_share_the_queue_and_survive_a_sigkill(self):
         for i in range(3):
             self.upload("tiny", f"uploads/t{i}.mp4")
