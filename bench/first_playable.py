@@ -221,7 +221,7 @@ def playable_round(o, rnd, source, work, logs):
     out = os.path.join(work, f"playable-{rnd}")
     shutil.rmtree(out, ignore_errors=True)
     argv = transcode_argv(o, source, out, "progressive")
-    result = {"round": rnd, "command": shlex.join(argv), "waits": [], "rejected": []}
+    result = {"round": rnd, "command": shlex.join(argv), "waits": [], "rejected": [], "load_before": os.getloadavg()[0]}
     with Child(argv, os.path.join(logs, f"playable-{rnd}")) as child:
         result["first_playable_s"] = wait_playable(o, child, out, work, result)
         t0 = time.monotonic()
@@ -395,7 +395,8 @@ def markdown(doc):
                 continue
             left = r.get("left", {})
             lines.append(f"- round {r['round']}: playable at {fmt_s(r['first_playable_s'])} s "
-                         f"({len(r.get('tracks', []))} playlists), stop: {r['stop']}, left {left.get('files', '?')} "
+                         f"(load {fmt_s(r.get('load_before'), '.1f')}) "
+                         f"with {len(r.get('tracks', []))} playlists, stop: {r['stop']}, left {left.get('files', '?')} "
                          f"files{', playlists: ' + ', '.join(left['playlists']) if left.get('playlists') else ''}"
                          + (f"; {len(r['rejected'])} listings named segments that did not decode: "
                             f"{r['rejected'][0]['why']}" if r.get("rejected") else ""))
