@@ -47,9 +47,11 @@ growing_package::growing_package(io::package_sink& sink, const plan& p, std::vec
   // AAC at a set rate stays close to it; the container adds a little.
   if (audio) manifest_.bandwidth.emplace_back(std::string(package_layout::audio_dir), p.audio.bitrate_kbps * 1100);
   manifest_.target_duration_s = static_cast<std::int64_t>(std::ceil(p.packaging.segment_s));
-  // Every segment listed is available from the start of time: players may fetch any of them at once,
-  // however far ahead of the wall clock the encoders are.
-  manifest_.availability_start = "1970-01-01T00:00:00Z";
+  // The presentation starts when the job did; every listed segment may be fetched at once, however far
+  // ahead of the wall clock the encoders are (availabilityTimeOffset INF in the MPD).
+  manifest_.availability_start =
+      to_iso8601(std::chrono::system_clock::now() -
+                 std::chrono::duration_cast<std::chrono::system_clock::duration>(clock::now() - started));
   std::size_t n = video.size() + (audio ? 1 : 0);
   tracks_.resize(n);
   changed_.assign(n, false);

@@ -105,10 +105,13 @@ std::string segment_timeline(const track_info& t) {
   return out;
 }
 
-std::string segment_template(const track_info& t) {
+// `growing`: each listed segment may be fetched as soon as it is listed, whatever the wall clock says.
+std::string segment_template(const track_info& t, bool growing) {
   return fmt::format(
-             "        <SegmentTemplate timescale=\"{}\" initialization=\"{}/{}\" media=\"{}/{}\" startNumber=\"1\">\n",
-             t.timescale, t.name, package_layout::init, t.name, package_layout::segment_template) +
+             "        <SegmentTemplate timescale=\"{}\" initialization=\"{}/{}\" media=\"{}/{}\" "
+             "startNumber=\"1\"{}>\n",
+             t.timescale, t.name, package_layout::init, t.name, package_layout::segment_template,
+             growing ? " availabilityTimeOffset=\"INF\"" : "") +
          segment_timeline(t) + "        </SegmentTemplate>\n";
 }
 
@@ -118,12 +121,13 @@ std::string dash_manifest(const std::vector<track_info>& video, const track_info
                           const growing_manifest* growing) {
   std::string out = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n";
   if (growing)
-    // Dynamic, and every listed segment available since availabilityStartTime: no time-shift window,
-    // so players can start at 0; minimumUpdatePeriod makes them reload it as it grows.
+    // Dynamic, without a time-shift window (all of it stays available) and with a presentation delay
+    // longer than any job, so a player left to itself starts at 0, not at the live edge;
+    // minimumUpdatePeriod makes it reload the MPD as it grows.
     out += fmt::format(
         "<MPD xmlns=\"urn:mpeg:dash:schema:mpd:2011\" profiles=\"urn:mpeg:dash:profile:isoff-live:2011\" "
         "type=\"dynamic\" availabilityStartTime=\"{}\" publishTime=\"{}\" minimumUpdatePeriod=\"PT2S\" "
-        "minBufferTime=\"PT4S\">\n",
+        "suggestedPresentationDelay=\"PT48H\" minBufferTime=\"PT4S\">\n",
         growing->availability_start, growing->publish_time);
   else
     out += fmt::format(
@@ -146,7 +150,7 @@ std::string dash_manifest(const std::vector<track_info>& video, const track_info
       out += fmt::format(
           "      <Representation id=\"{}\" bandwidth=\"{}\" codecs=\"{}\" width=\"{}\" height=\"{}\" sar=\"1:1\">\n",
           v.name, growing ? growing->bandwidth_of(v) : v.peak_bitrate(), v.codecs, v.width, v.height);
-      out += segment_template(v);
+      out += segment_template(v, growing != nullptr);
       out += "      </Representation>\n";
     }
     out += "    </AdaptationSet>\n";
@@ -163,10 +167,15 @@ std::string dash_manifest(const std::vector<track_info>& video, const track_info
         "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" "
         "value=\"{}\"/>\n",
         audio->channels);
-    out += segment_template(*audio);
+    out += segment_template(*audio, growing != nullptr);
     out += "      </Representation>\n    </AdaptationSet>\n";
   }
-  out += "  </Period>\n</MPD>\n";
+  out += "  </Period>\n";
+  // The clock to measure availability by: the MPD's own time, so players ask no outside server.
+  if (growing)
+    out += fmt::format("  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:direct:2014\" value=\"{}\"/>\n",
+                       growing->publish_time);
+  out += "</MPD>\n";
   return out;
 }
 

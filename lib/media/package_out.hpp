@@ -25,6 +25,9 @@ struct track_output {
   std::filesystem::path local_copy;  ///< also written here when not empty
   /// Called on the writer's thread after each segment is stored, with the track as it stands.
   std::function<void(const track_info&)> segment_done;
+  /// When > 0, the first segment ends at this grid line (a keyframe line) instead of the segment
+  /// length's: a growing package is playable after one GOP, not after a whole segment.
+  double first_segment_s = 0;
 
   void put(std::string_view file, std::string_view bytes) const;
 };

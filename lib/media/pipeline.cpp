@@ -161,7 +161,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     for (std::size_t i = 0; i < rungs.size(); ++i) {
       const auto& rp = rungs[i];
       auto o = output_for(sink, rp.r.name, workspace, rp.r.name == progressive);
-      if (growing) o.segment_done = growing->hook(i);
+      if (growing) {
+        o.segment_done = growing->hook(i);
+        o.first_segment_s = p.packaging.gop_s;
+      }
       workers.push_back(std::make_unique<rung_worker>(run, done, opt, src, rp.r, rp.g, std::move(o),
                                                       encoder_threads(opt, rp.g, total_px)));
     }
@@ -175,7 +178,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       growing =
           std::make_unique<growing_package>(sink, p, std::vector<std::string>{}, true, started, opt.publish_interval);
     auto o = output_for(sink, std::string(package_layout::audio_dir), workspace, true);
-    if (growing) o.segment_done = growing->hook(workers.size());
+    if (growing) {
+      o.segment_done = growing->hook(workers.size());
+      o.first_segment_s = p.packaging.gop_s;
+    }
     audio = std::make_unique<audio_branch>(p.audio, ctx->streams[ai], aorigin, std::move(o), opt.policy.max_duration_s);
     audio->set_segment(p.packaging.segment_s);
   }

@@ -249,6 +249,8 @@ void cmaf_writer::write(AVPacket* pkt) {
   if (seg_start_ == AV_NOPTS_VALUE) {
     seg_start_ = pts;
     next_cut_ = (pts / seg_len_ + 1) * seg_len_;
+    const auto first = static_cast<std::int64_t>(std::llround(out_.first_segment_s * info_.timescale));
+    if (first > 0 && pts < first && first < next_cut_) next_cut_ = first;
     first_dts_ = pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pts;
     delay_ = pts - first_dts_;
     // A track cannot start before zero: AAC's priming packet (pts -1024) moves the track later.
@@ -265,7 +267,8 @@ void cmaf_writer::write(AVPacket* pkt) {
   if (cut_here && in_segment_) {
     close_segment(pts);
     seg_start_ = pts;
-    while (next_cut_ - slack <= pts) next_cut_ += seg_len_;
+    // The next line of the segment grid past this cut (the first cut may have been off the grid).
+    next_cut_ = ((pts + slack) / seg_len_ + 1) * seg_len_;
   }
   if (!in_segment_) open_segment();
   std::int64_t end = pts + std::max<std::int64_t>(pkt->duration, 0);

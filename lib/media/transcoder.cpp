@@ -8,6 +8,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "core/durable_file.hpp"
 #include "media/manifest.hpp"
 #include "media/package_out.hpp"
@@ -156,7 +158,9 @@ error_code transcode(io::byte_source& input, io::package_sink& output, const tra
       result.files.emplace_back(layout::master_playlist);
     }
     if (options.plan.packaging.dash) {
-      put_manifest(output, layout::mpd, dash_manifest(out.video, audio, out.duration_s));
+      // The presentation lasts until its longest track ends (a player ends playback at this time).
+      put_manifest(output, layout::mpd,
+                   dash_manifest(out.video, audio, std::max(out.duration_s, audio ? audio->duration_s() : 0.0)));
       result.files.emplace_back(layout::mpd);
     }
     guard.check();

@@ -295,9 +295,13 @@ class WorkerCli(unittest.TestCase):
         return st, result
 
     def assert_status_line_shape(self, line):
-        self.assertTrue({"job_id", "state", "attempt", "progress", "eta_s", "error", "updated_at"} <= set(line), line)
-        self.assertTrue(set(line) <= {"job_id", "state", "attempt", "progress", "eta_s", "error", "updated_at",
-                                      "idempotency_key", "metadata"}, line)
+        self.assertTrue({"job_id", "state", "attempt", "progress", "eta_s", "playable", "playable_s", "error",
+                         "updated_at"} <= set(line), line)
+        self.assertTrue(set(line) <= {"job_id", "state", "attempt", "progress", "eta_s", "playable", "playable_s",
+                                      "error", "updated_at", "idempotency_key", "metadata"}, line)
+        # playable only while running (a growing package) or once succeeded, never after a failure
+        if line["state"] not in ("running", "succeeded"):
+            self.assertFalse(line["playable"], line)
 
     # ---- 1. SIGKILL at random moments ----
 

@@ -225,7 +225,7 @@ TEST_CASE("a cancelled growing package is removed, and the output is left as it 
   CHECK(temp_leftovers(dir.path()).empty());
 }
 
-TEST_CASE("a growing package whose writer died is removed by the next run; a live one is not touched",
+TEST_CASE("a growing package whose writer died is removed by the next run, and a live one is left alone",
           "[media][growing]") {
   scratch_dir dir("growing-stale");
   const fs::path input = make_source(dir, 4);
@@ -297,4 +297,31 @@ TEST_CASE("an atomic plan shows nothing until the package is whole", "[media][gr
   CHECK(r.growing.empty());
   CHECK(r.dynamic_mpds == 0);
   for (const auto& p : r.problems) FAIL_CHECK(p);
+}
+
+TEST_CASE("a growing package's first segment lasts one GOP, then the segment grid resumes", "[media][growing]") {
+  scratch_dir dir("growing-first");
+  const fs::path input = make_source(dir, 14);
+  auto options = growing_options();
+  options.plan.packaging.segment_s = 6;
+  const std::string publish = GENERATE(std::string("progressive"), std::string("atomic"));
+  options.plan.packaging.publish = publish;
+  const fs::path out = dir / publish;
+  media::transcode_result result;
+  REQUIRE_FALSE(spool::transcode(input.string(), out, options, result));
+  for (const std::string name : {"240p", "180p", "audio"}) {
+    std::vector<double> durations;
+    std::istringstream in(read_file(out / name / "index.m3u8"));
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("#EXTINF:", 0) == 0) durations.push_back(std::stod(line.substr(8)));
+    INFO(publish << " " << name);  // audio cuts at the first AAC frame on or after a line: up to 21 ms late
+    REQUIRE(durations.size() >= 3);
+    if (publish == "progressive") {
+      CHECK(durations[0] == Approx(2).margin(0.05));
+      CHECK(durations[1] == Approx(4).margin(0.05));  // back on the 6 s grid: 2 .. 6
+      CHECK(durations[2] == Approx(6).margin(0.05));
+    } else {
+      CHECK(durations[0] == Approx(6).margin(0.05));
+    }
+  }
 }

@@ -161,7 +161,8 @@
       const err = e.error || {};
       fail('dash.js', 'playback', err.code, err.message);
     });
-    player.initialize(video, url, false);
+    // From 0: a package still growing has a dynamic MPD, which dash.js would start at its live edge.
+    player.initialize(video, url, false, 0);
   }
 
   async function playable() {
