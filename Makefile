@@ -19,6 +19,7 @@ BENCH_ARGS ?=
 BENCH_QUEUE_ARGS ?=
 BENCH_AWS_ARGS ?=
 BENCH_PORTAL_ARGS ?=
+BENCH_PLAYABLE_ARGS ?=
 BENCH_SUITE_ARGS ?=
 DEMO_OUT   ?= demo-out
 DEMO_LISTEN ?= 127.0.0.1:8080
@@ -110,11 +111,12 @@ corpus: build
 
 # The bench suite (bench/README.md): every workload into one folder, bench-results/<UTC stamp>/, with
 # JSON, summary.md and plots. BENCH_ARGS goes to the ladder, BENCH_QUEUE_ARGS to the queue bench,
-# BENCH_PORTAL_ARGS to the portal's latency, BENCH_AWS_ARGS to the S3/SQS bench (run when
-# $(BUILD)/aws-tools exists); BENCH_SUITE_ARGS to bench/run_bench.py itself (e.g. --only portal).
+# BENCH_PORTAL_ARGS to the portal's latency, BENCH_PLAYABLE_ARGS to the first-playable workload,
+# BENCH_AWS_ARGS to the S3/SQS bench (run when $(BUILD)/aws-tools exists); BENCH_SUITE_ARGS to
+# bench/run_bench.py itself (e.g. --only portal).
 BENCH_SUITE = python3 bench/run_bench.py --build $(BUILD) --ladder-args "$(BENCH_ARGS)" \
-  --queue-args "$(BENCH_QUEUE_ARGS)" --portal-args "$(BENCH_PORTAL_ARGS)" --aws-args "$(BENCH_AWS_ARGS)" \
-  $(BENCH_SUITE_ARGS)
+  --queue-args "$(BENCH_QUEUE_ARGS)" --portal-args "$(BENCH_PORTAL_ARGS)" \
+  --playable-args "$(BENCH_PLAYABLE_ARGS)" --aws-args "$(BENCH_AWS_ARGS)" $(BENCH_SUITE_ARGS)
 
 bench: build
 	@scripts/install-deps.sh bench

@@ -124,6 +124,49 @@ def plot_portal(doc, plots):
     return out, _gnuplot(os.path.join(plots, "portal.gp"), script, os.path.join(plots, "gnuplot.log"))
 
 
+def plot_playable(doc, plots):
+    """Left: time to first playable per round with the target; right: wall seconds per round of
+    progressive and atomic publishing, with the median ratio in the title."""
+    pl, wl = doc.get("playable"), doc.get("wall")
+    panels = []
+    if pl and pl.get("rounds"):
+        dat = os.path.join(plots, "playable.dat")
+        seen = [r["first_playable_s"] for r in pl["rounds"] if r.get("first_playable_s") is not None]
+        top = 1.15 * max(seen + [10.0])  # the target's line stays in view
+        with open(dat, "w") as f:
+            f.write("# round first_playable_s\n")
+            for r in pl["rounds"]:
+                v = r.get("first_playable_s")
+                f.write(f"round{r['round']} {'NaN' if v is None or 'error' in r else f'{v:.3f}'}\n")
+        secs = (pl.get("lecture") or {}).get("seconds") or 0
+        length = f"{secs / 60:g} min" if secs >= 60 else f"{secs:g} s"
+        panels.append(f"set title {_q(f'first playable, s ({length} lecture, progressive)')}\n"
+                      "set arrow 1 from graph 0, first 10 to graph 1, first 10 nohead dashtype 2 lw 2 lc rgb 'red'\n"
+                      "set label 1 'target 10 s' at graph 0.98, first 10 right offset 0,0.7 tc rgb 'red' front\n"
+                      f"set key off\nset ylabel 's'\nset yrange [0:{top:.3f}]\n"
+                      f"plot {_q(dat)} using 2:xtic(1) title 'first playable'\n")
+    if wl and wl.get("rounds"):
+        dat = os.path.join(plots, "playable-wall.dat")
+        with open(dat, "w") as f:
+            f.write("# round progressive atomic\n")
+            for r in wl["rounds"]:
+                cells = [f"{x['wall_s']:.3f}" if x.get("ok") else "NaN"
+                         for x in (r["runs"].get("progressive", {}), r["runs"].get("atomic", {}))]
+                f.write(f"round{r['round']} " + " ".join(cells) + "\n")
+        ratio = (wl.get("summary") or {}).get("median_ratio")
+        shown = "-" if ratio is None else f"{ratio:.3f}"
+        panels.append(f"unset arrow 1\nunset label 1\nset key outside bottom center horizontal\n"
+                      f"set title {_q(f'wall s; progressive / atomic {shown} (target <= 1.05)')}\n"
+                      "set ylabel 's'\nset yrange [0:*]\n"
+                      f"plot {_q(dat)} using 2:xtic(1) title 'progressive', '' using 3 title 'atomic'\n")
+    if not panels:
+        return None, "no first-playable figures"
+    out = os.path.join(plots, "playable.png")
+    script = _HEAD.format(out=_q(out), title=_q("")) + f"set multiplot layout 1,{len(panels)}\n"
+    script += "".join(panels) + "unset multiplot\n"
+    return out, _gnuplot(os.path.join(plots, "playable.gp"), script, os.path.join(plots, "gnuplot.log"))
+
+
 def _queue_md(doc):
     lines = ["| measure | jobs | jobs/s | p50 us | p99 us | latency of | x raw |", "|---|---:|---:|---:|---:|---|---:|"]
     f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
@@ -173,7 +216,7 @@ def write_summary(results, stamp, workloads):
         md.append(f"| {w['title']} | {status} | {w.get('seconds', 0):.0f} | {load} | {files or '-'} |")
     md.append("")
     plotters = {"portal": ("portal.json", plot_portal), "ladder": ("ladder.json", plot_ladder),
-                "queue": ("queue.json", plot_queue)}
+                "queue": ("queue.json", plot_queue), "playable": ("playable.json", plot_playable)}
     for w in workloads:
         md += [f"## {w['title']}", ""]
         if w.get("command"):

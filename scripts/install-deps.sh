@@ -10,9 +10,9 @@ build_pkgs=(build-essential cmake pkg-config python3 ccache
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-program-options1.81-dev
   libfmt-dev catch2 libssl-dev libsqlite3-dev)
 # make test, beyond the build: Chromium for the lecture portal's browser tests (tests/portal);
-# libpq and a PostgreSQL server for examples/custom-adapter's test; wrk and gnuplot for the bench
-# suite's own test (Bench::Suite).
-test_pkgs=(chromium libpq-dev postgresql wrk gnuplot-nox)
+# libpq and a PostgreSQL server for examples/custom-adapter's test; wrk, gnuplot and ffmpeg (real
+# HLS segments for the first-playable checks) for the bench suite's own test (Bench::Suite).
+test_pkgs=(chromium libpq-dev postgresql wrk gnuplot-nox ffmpeg)
 # What the installed tool links (tests/deploy checks this list against ldd), and CA certificates for
 # https:// inputs, S3 and SQS.
 runtime_pkgs=(libc6 libgcc-s1 libstdc++6
