@@ -25,9 +25,17 @@ std::int64_t growing_manifest::bandwidth_of(const track_info& t) const {
 
 std::string hls_media_playlist(const track_info& t, const growing_manifest* growing) {
   std::string out = "#EXTM3U\n#EXT-X-VERSION:7\n";
-  // A growing playlist keeps its target duration (RFC 8216 4.3.3.1: it must not change).
-  out += fmt::format("#EXT-X-TARGETDURATION:{}\n",
-                     growing ? std::max(growing->target_duration_s, t.target_duration_s()) : t.target_duration_s());
+  // A growing playlist keeps its target duration (RFC 8216 4.3.3.1: it must not change), so it is the
+  // segment length, which every segment's EXTINF rounded to the nearest second stays within (the
+  // rule the RFC sets): an audio segment runs at most one AAC frame past its line.
+  std::int64_t target = t.target_duration_s();
+  if (growing) {
+    std::int64_t longest = 0;
+    for (const auto& s : t.segments) longest = std::max(longest, s.duration);
+    const auto rounded = static_cast<std::int64_t>(std::llround(static_cast<double>(longest) / t.timescale));
+    target = std::max(growing->target_duration_s, rounded);
+  }
+  out += fmt::format("#EXT-X-TARGETDURATION:{}\n", target);
   out += fmt::format("#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
                      growing ? "EVENT" : "VOD");
   // An EVENT playlist otherwise starts players near its live edge; a lecture is watched from the start.

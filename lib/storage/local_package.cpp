@@ -195,16 +195,19 @@ class staging_sink final : public io::package_sink {
       // The workspace is usually on the same file system: a rename moves it without a copy.
       if (::rename(local_file.c_str(), p.c_str()) == 0) return;
       if (errno != EXDEV) fail_errno(errno, "cannot move " + local_file.string() + " into the package");
+      // Another file system: copied, under a hidden name while the package is visible.
+      const fs::path copy = growing_ ? p.parent_path() / ("." + p.filename().string() + ".part-copy") : p;
       std::error_code ec;
-      fs::copy_file(local_file, p, fs::copy_options::overwrite_existing, ec);
+      fs::copy_file(local_file, copy, fs::copy_options::overwrite_existing, ec);
       if (ec) fail_errno(ec.value(), "cannot copy " + local_file.string() + " into the package");
-      int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+      int fd = ::open(copy.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0 || ::fsync(fd) != 0) {
         int e = errno;
         if (fd >= 0) ::close(fd);
-        fail_errno(e, "cannot sync " + p.string());
+        fail_errno(e, "cannot sync " + copy.string());
       }
       ::close(fd);
+      if (copy != p && ::rename(copy.c_str(), p.c_str()) != 0) fail_errno(errno, "cannot publish " + p.string());
       fs::remove(local_file, ec);
     });
   }

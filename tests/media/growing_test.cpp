@@ -123,7 +123,11 @@ class reader {
         else
           sizes[dir / s].insert(size);
       }
-      if (event) growing[name].insert(uri_lines(*text));
+      if (event) {
+        growing[name].insert(uri_lines(*text));
+        auto at = text->find("#EXT-X-TARGETDURATION:");
+        if (at != std::string::npos) targets[name].insert(text->substr(at, text->find('\n', at) - at));
+      }
     }
     if (auto mpd = slurp(out_ / "manifest.mpd")) {
       if (mpd->find("</MPD>") == std::string::npos) problems.push_back("a torn MPD");
@@ -140,6 +144,7 @@ class reader {
   std::vector<std::string> first_master;
   std::map<fs::path, std::set<std::uintmax_t>> sizes;                 ///< every size each named file was seen at
   std::map<std::string, std::set<std::vector<std::string>>> growing;  ///< each EVENT playlist's segment lists
+  std::map<std::string, std::set<std::string>> targets;  ///< each EVENT playlist's EXT-X-TARGETDURATION lines
 };
 
 }  // namespace
@@ -301,14 +306,35 @@ TEST_CASE("an atomic plan shows nothing until the package is whole", "[media][gr
 
 TEST_CASE("a growing package's first segment lasts one GOP, then the segment grid resumes", "[media][growing]") {
   scratch_dir dir("growing-first");
-  const fs::path input = make_source(dir, 14);
+  const fs::path input = make_source(dir, 30);
   auto options = growing_options();
   options.plan.packaging.segment_s = 6;
+  options.plan.video.preset = "medium";  // slow enough to be read while it grows
   const std::string publish = GENERATE(std::string("progressive"), std::string("atomic"));
   options.plan.packaging.publish = publish;
   const fs::path out = dir / publish;
+  reader r(out);
+  std::atomic<bool> stop{false};
+  std::thread watcher([&] { r.run(stop); });
   media::transcode_result result;
-  REQUIRE_FALSE(spool::transcode(input.string(), out, options, result));
+  auto ec = spool::transcode(input.string(), out, options, result);
+  stop = true;
+  watcher.join();
+  REQUIRE_FALSE(ec);
+  for (const auto& p : r.problems) FAIL_CHECK(p);
+  // A growing playlist never changes its target duration (RFC 8216 4.3.3.1), though its first segment
+  // is short and audio segments run a frame past their lines.
+  if (publish == "progressive") {
+    CHECK(r.targets.size() == 3);  // seen growing: 240p, 180p and audio
+    // ... past its full-length segments, where a frame's overrun would show
+    std::size_t most = 0;
+    for (const auto& state : r.growing["audio/index.m3u8"]) most = std::max(most, state.size());
+    CHECK(most >= 3);
+  }
+  for (const auto& [name, lines] : r.targets) {
+    INFO(name);
+    CHECK(lines == std::set<std::string>{"#EXT-X-TARGETDURATION:6"});
+  }
   for (const std::string name : {"240p", "180p", "audio"}) {
     std::vector<double> durations;
     std::istringstream in(read_file(out / name / "index.m3u8"));
