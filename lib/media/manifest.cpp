@@ -36,15 +36,16 @@ std::string hls_media_playlist(const track_info& t, const growing_manifest* grow
     target = std::max(growing->target_duration_s, rounded);
   }
   out += fmt::format("#EXT-X-TARGETDURATION:{}\n", target);
+  const bool event = growing && !growing->finished;
   out += fmt::format("#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:{}\n#EXT-X-INDEPENDENT-SEGMENTS\n",
-                     growing ? "EVENT" : "VOD");
+                     event ? "EVENT" : "VOD");
   // An EVENT playlist otherwise starts players near its live edge; a lecture is watched from the start.
-  if (growing) out += "#EXT-X-START:TIME-OFFSET=0,PRECISE=YES\n";
+  if (event) out += "#EXT-X-START:TIME-OFFSET=0,PRECISE=YES\n";
   out += fmt::format("#EXT-X-MAP:URI=\"{}\"\n", package_layout::init);
   for (std::size_t i = 0; i < t.segments.size(); ++i)
     out += fmt::format("#EXTINF:{:.6f},\n{}\n", static_cast<double>(t.segments[i].duration) / t.timescale,
                        package_layout::segment_file(i + 1));
-  if (!growing) out += "#EXT-X-ENDLIST\n";
+  if (!event) out += "#EXT-X-ENDLIST\n";
   return out;
 }
 

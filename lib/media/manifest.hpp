@@ -15,6 +15,8 @@ struct growing_manifest {
   std::int64_t target_duration_s = 0;  ///< EXT-X-TARGETDURATION, fixed while the playlist grows
   std::string availability_start;      ///< the dynamic MPD's availabilityStartTime (ISO 8601)
   std::string publish_time;            ///< the MPD's publishTime, now
+  /// The last media playlist of a package that grew: VOD, ended, its target duration unchanged.
+  bool finished = false;
   std::int64_t bandwidth_of(const track_info& t) const;
 };
 

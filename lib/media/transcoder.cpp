@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/durable_file.hpp"
 #include "media/manifest.hpp"
@@ -150,10 +151,15 @@ error_code transcode(io::byte_source& input, io::package_sink& output, const tra
     namespace layout = package_layout;
     guard.check();
     if (options.plan.packaging.hls) {
+      // A package that grew ends its playlists with the target duration players were given.
+      growing_manifest ended;
+      ended.finished = true;
+      ended.target_duration_s = static_cast<std::int64_t>(std::ceil(options.plan.packaging.segment_s));
+      const growing_manifest* grew = out.publish == "progressive" ? &ended : nullptr;
       for (const auto& v : out.video)
-        put_manifest(output, v.name + "/" + std::string(layout::media_playlist), hls_media_playlist(v));
+        put_manifest(output, v.name + "/" + std::string(layout::media_playlist), hls_media_playlist(v, grew));
       if (audio)
-        put_manifest(output, audio->name + "/" + std::string(layout::media_playlist), hls_media_playlist(*audio));
+        put_manifest(output, audio->name + "/" + std::string(layout::media_playlist), hls_media_playlist(*audio, grew));
       put_manifest(output, layout::master_playlist, hls_master_playlist(out.video, audio));
       result.files.emplace_back(layout::master_playlist);
     }

@@ -343,6 +343,8 @@ TEST_CASE("a growing package's first segment lasts one GOP, then the segment gri
     INFO(publish << " " << name);  // audio cuts at the first AAC frame on or after a line: up to 21 ms late
     REQUIRE(durations.size() >= 3);
     if (publish == "progressive") {
+      // ... and the finished playlist keeps the target duration players were given while it grew
+      CHECK(read_file(out / name / "index.m3u8").find("#EXT-X-TARGETDURATION:6\n") != std::string::npos);
       CHECK(durations[0] == Approx(2).margin(0.05));
       CHECK(durations[1] == Approx(4).margin(0.05));  // back on the 6 s grid: 2 .. 6
       CHECK(durations[2] == Approx(6).margin(0.05));
