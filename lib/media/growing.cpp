@@ -30,8 +30,8 @@ bool publishes_progressively(const transcode_options& opt, const io::package_sin
   return true;
 }
 
-growing_package::growing_package(io::package_sink& sink, const plan& p, std::vector<std::string> video, bool audio,
-                                 clock::time_point started, std::chrono::milliseconds interval)
+growing_package::growing_package(io::package_sink& sink, const plan& p, const std::vector<std::string>& video,
+                                 bool audio, clock::time_point started, std::chrono::milliseconds interval)
     : interval_(interval),
       sink_(sink),
       hls_(p.packaging.hls),

@@ -25,7 +25,7 @@ bool publishes_progressively(const transcode_options& opt, const io::package_sin
 class growing_package {
  public:
   /// `video` names the rungs in ladder order (the master's order); `audio` whether there is an audio track.
-  growing_package(io::package_sink& sink, const plan& p, std::vector<std::string> video, bool audio,
+  growing_package(io::package_sink& sink, const plan& p, const std::vector<std::string>& video, bool audio,
                   std::chrono::steady_clock::time_point started, std::chrono::milliseconds interval);
 
   /// The track_output::segment_done hook of video track `index`, or of the audio (index = video count).

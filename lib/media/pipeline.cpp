@@ -155,8 +155,9 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     }
     if (grow) {
       std::vector<std::string> names;
+      names.reserve(rungs.size());
       for (const auto& rp : rungs) names.push_back(rp.r.name);
-      growing = std::make_unique<growing_package>(sink, p, std::move(names), ai >= 0, started, opt.publish_interval);
+      growing = std::make_unique<growing_package>(sink, p, names, ai >= 0, started, opt.publish_interval);
     }
     for (std::size_t i = 0; i < rungs.size(); ++i) {
       const auto& rp = rungs[i];
