@@ -122,6 +122,8 @@ class transcode_command final : public command {
     auto ec = spool::transcode(operands[0], operands[1], opt_, r, &cancel_requested());
     if (tty && !quiet_ && ec) fmt::print(stderr, "\n");
     if (ec) return report_error(ec, r.error_detail);
+    // The finished package, published: all of it plays now.
+    if (!quiet_ && r.publish == "progressive") fmt::print(stderr, "playable {:.1f}s\n", r.duration_s);
     print_json(media::to_json(r));
     return ok;
   }
