@@ -147,6 +147,17 @@ class reader {
   std::map<std::string, std::set<std::string>> targets;  ///< each EVENT playlist's EXT-X-TARGETDURATION lines
 };
 
+// spool::transcode of `input` into `out` while `r` reads the output folder over and over.
+spool::error_code transcode_read(const fs::path& input, const fs::path& out, const media::transcode_options& options,
+                                 reader& r, media::transcode_result& result) {
+  std::atomic<bool> stop{false};
+  std::thread watcher([&] { r.run(stop); });
+  auto ec = spool::transcode(input.string(), out, options, result);
+  stop = true;
+  watcher.join();
+  return ec;
+}
+
 }  // namespace
 
 TEST_CASE("a growing package read while it grows names only whole segments, as a prefix of the finished one",
@@ -155,12 +166,8 @@ TEST_CASE("a growing package read while it grows names only whole segments, as a
   const fs::path input = make_source(dir, 30);
   const fs::path out = dir / "out";
   reader r(out);
-  std::atomic<bool> stop{false};
-  std::thread watcher([&] { r.run(stop); });
   media::transcode_result result;
-  auto ec = spool::transcode(input.string(), out, growing_options(), result);
-  stop = true;
-  watcher.join();
+  auto ec = transcode_read(input, out, growing_options(), r, result);
   INFO(describe(ec) << " - " << result.error_detail);
   REQUIRE_FALSE(ec);
   r.read_once();  // the finished package, once more
@@ -291,12 +298,8 @@ TEST_CASE("an atomic plan shows nothing until the package is whole", "[media][gr
   auto options = growing_options();
   options.plan.packaging.publish = GENERATE(std::string("atomic"), std::string("auto"));
   reader r(out);
-  std::atomic<bool> stop{false};
-  std::thread watcher([&] { r.run(stop); });
   media::transcode_result result;
-  auto ec = spool::transcode(input.string(), out, options, result);
-  stop = true;
-  watcher.join();
+  auto ec = transcode_read(input, out, options, r, result);
   REQUIRE_FALSE(ec);
   CHECK(result.publish == "atomic");
   CHECK(r.growing.empty());
@@ -314,12 +317,8 @@ TEST_CASE("a growing package's first segment lasts one GOP, then the segment gri
   options.plan.packaging.publish = publish;
   const fs::path out = dir / publish;
   reader r(out);
-  std::atomic<bool> stop{false};
-  std::thread watcher([&] { r.run(stop); });
   media::transcode_result result;
-  auto ec = spool::transcode(input.string(), out, options, result);
-  stop = true;
-  watcher.join();
+  auto ec = transcode_read(input, out, options, r, result);
   REQUIRE_FALSE(ec);
   for (const auto& p : r.problems) FAIL_CHECK(p);
   // A growing playlist never changes its target duration (RFC 8216 4.3.3.1), though its first segment
