@@ -85,7 +85,10 @@ class transcode_command final : public command {
          "frames queued between the pipeline's stages; 0 keeps the default")  //
         ("publish", text(publish_)->value_name("MODE"),
          "atomic (OUTDIR appears whole when done, the default) or progressive (playable from the first "
-         "segments, growing as they come); overrides the plan's packaging.publish");
+         "segments, growing as they come); overrides the plan's packaging.publish")  //
+        ("remux", text(remux_)->value_name("WHEN"),
+         "on (the top rung is the source's own video when it is fit to be, copied without re-encoding) or off "
+         "(every rung encoded, the default); overrides the plan's video.remux");
     d.add(plan_options(preset_, spec_file_));
     d.add(encoder_options(opt_.encode_nice, opt_.encode_idle, opt_.encoder_threads));
     d.add(input_policy_options(opt_.policy));
@@ -113,6 +116,11 @@ class transcode_command final : public command {
         return report_error(errc::invalid_argument, "--publish takes atomic or progressive, not '" + publish_ + "'");
       opt_.plan.packaging.publish = publish_;
     }
+    if (!remux_.empty()) {
+      if (remux_ != "on" && remux_ != "off")
+        return report_error(errc::invalid_argument, "--remux takes on or off, not '" + remux_ + "'");
+      opt_.plan.video.remux = remux_;
+    }
     bool tty = ::isatty(STDERR_FILENO) != 0;
     if (!quiet_) {
       opt_.progress_interval = std::chrono::milliseconds(tty ? 250 : 500);
@@ -130,7 +138,7 @@ class transcode_command final : public command {
 
  private:
   media::transcode_options opt_;
-  std::string preset_, spec_file_, publish_;
+  std::string preset_, spec_file_, publish_, remux_;
   bool quiet_ = false;
 };
 

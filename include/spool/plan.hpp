@@ -33,6 +33,12 @@ struct SPOOL_API video_settings {
   std::string preset = "veryfast";
   std::string profile = "high";  ///< H.264 profile; ignored by other codecs
   double max_fps = 30;           ///< sources above this are halved (50→25, 60→30) or capped
+  /// Whether the top rung may be the source's own video, packaged without re-encoding, when it is fit
+  /// to be (H.264 up to High, 8-bit 4:2:0, the top rung's size, no frame rate change, keyframes at
+  /// most a segment apart, within the top rung's bit rate cap): "on", "off", or "auto" (the runner's
+  /// default: on in the worker, off in transcode()). The other rungs then cut where the source has
+  /// keyframes, so every rung shares one segment grid.
+  std::string remux = "auto";
   /// Default: the "hls-ladder" preset's rungs.
   std::vector<rung> rungs = {
       {"1080p", 1080, 23, 5000, 10000},

@@ -97,11 +97,12 @@ void read_spec(const value& spec, plan& out) {
   }
   if (auto* v = o.if_contains("video")) {
     const object& vo = as_object(*v, "video");
-    check_keys(vo, {"codec", "preset", "profile", "max_fps", "rungs"}, "video");
+    check_keys(vo, {"codec", "preset", "profile", "max_fps", "remux", "rungs"}, "video");
     if (auto* x = vo.if_contains("codec")) out.video.codec = get_string(*x, "codec");
     if (auto* x = vo.if_contains("preset")) out.video.preset = get_string(*x, "preset");
     if (auto* x = vo.if_contains("profile")) out.video.profile = get_string(*x, "profile");
     if (auto* x = vo.if_contains("max_fps")) out.video.max_fps = get_number(*x, "max_fps");
+    if (auto* x = vo.if_contains("remux")) out.video.remux = get_string(*x, "remux");
     if (auto* x = vo.if_contains("rungs")) {
       if (!x->is_array()) bad("video.rungs must be an array");
       out.video.rungs.clear();
@@ -196,6 +197,8 @@ error validate(const plan& p) {
       return no("audio.sample_rate must be 32000, 44100 or 48000");
     if (p.audio.channels < 1 || p.audio.channels > 2) return no("audio.channels must be 1 or 2");
   }
+  if (p.video.remux != "auto" && p.video.remux != "on" && p.video.remux != "off")
+    return no("video.remux must be \"auto\", \"on\" or \"off\", not '" + p.video.remux + "'");
   const auto& k = p.packaging;
   if (!(k.gop_s >= 0.5 && k.gop_s <= 20)) return no("packaging.gop_s must be within 0.5..20");
   if (!(k.segment_s >= k.gop_s && k.segment_s <= 60)) return no("packaging.segment_s must be within gop_s..60");
@@ -254,6 +257,7 @@ boost::json::value to_json(const plan& p) {
         {"preset", p.video.preset},
         {"profile", p.video.profile},
         {"max_fps", p.video.max_fps},
+        {"remux", p.video.remux},
         {"rungs", std::move(rungs)}}},
       {"audio",
        {{"enabled", p.audio.enabled},

@@ -30,6 +30,9 @@ class growing_package {
 
   /// The track_output::segment_done hook of video track `index`, or of the audio (index = video count).
   std::function<void(const track_info&)> hook(std::size_t index);
+  /// Before the first publish: video track `index` announces `bps` as its BANDWIDTH while it grows
+  /// (a copied source's own peak instead of the rung's cap).
+  void declare_bandwidth(std::size_t index, std::int64_t bps) { manifest_.bandwidth.at(index).second = bps; }
   /// From the watching thread: publishes the segments that came since the last time, at once the first
   /// time every track has one, then at most once per `interval`. Throws av::failure on a sink error.
   void poll();

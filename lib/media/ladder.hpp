@@ -22,6 +22,8 @@ AVRational output_rate(AVRational src, double max_fps);
 // (a Matroska DefaultDuration of an hour on a 30 fps stream).
 AVRational source_rate(const AVStream* st);
 
+class cut_schedule;
+
 struct video_source {
   AVRational time_base{1, 1};
   std::int64_t origin = 0;  ///< subtracted from every timestamp, in time_base
@@ -30,6 +32,10 @@ struct video_source {
   AVRational out_rate{30, 1};
   double duration_s = 0;
   AVRational container_sar{0, 1};  ///< the container's sample aspect ratio, which wins over the bitstream's
+  /// With the remux fast path: the source's keyframes, where every encoded rung puts its own, and the
+  /// longest time between two of them.
+  const cut_schedule* keys = nullptr;
+  double longest_key_gap_s = 0;
 };
 
 // Timestamps, relative to the origin, in the stream's time base, that a frame may reach: the duration

@@ -17,6 +17,7 @@ void put(io::package_sink& sink, std::string_view name, std::string_view bytes);
 void put_manifest(io::package_sink& sink, std::string_view name, std::string_view text);
 
 struct track_info;
+class cut_schedule;
 
 /// Where one rendition's files go.
 struct track_output {
@@ -28,6 +29,9 @@ struct track_output {
   /// When > 0, the first segment ends at this grid line (a keyframe line) instead of the segment
   /// length's: a growing package is playable after one GOP, not after a whole segment.
   double first_segment_s = 0;
+  /// When set, video segments are cut at the source's keyframes this schedule names (the remux fast
+  /// path) instead of on the segment grid.
+  const cut_schedule* cuts = nullptr;
 
   void put(std::string_view file, std::string_view bytes) const;
 };

@@ -20,6 +20,7 @@
 #include "media/audio_track.hpp"
 #include "media/growing.hpp"
 #include "media/ladder.hpp"
+#include "media/remux.hpp"
 #include "media/threads.hpp"
 #include "media/thumbnails.hpp"
 #include "media/video_rung.hpp"
@@ -53,8 +54,9 @@ track_output output_for(io::package_sink& sink, const std::string& name, const f
 
 }  // namespace
 
-void run_pipeline(opened_input& in, const probe_result& probe, const transcode_options& opt, io::package_sink& sink,
-                  const fs::path& workspace, input_guard& guard, pipeline_output& out, clock::time_point started) {
+void run_pipeline(opened_input& in, io::byte_source& source, const probe_result& probe, const transcode_options& opt,
+                  io::package_sink& sink, const fs::path& workspace, input_guard& guard, pipeline_output& out,
+                  clock::time_point started) {
   AVFormatContext* ctx = in.get();
   const plan& p = opt.plan;
   int vi = p.video.rungs.empty() ? -1 : probe.video_index;
@@ -103,6 +105,9 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   std::unique_ptr<audio_branch> audio;
   std::unique_ptr<thumbnailer> thumbs;
   std::unique_ptr<growing_package> growing;
+  remux_decision remux_plan;
+  cut_schedule source_keys;
+  std::unique_ptr<remux_track> remux;
   std::string publish_note;
   const bool grow = publishes_progressively(opt, sink, publish_note);
   out.publish_note = publish_note;
@@ -139,8 +144,16 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       for (const auto& rp : rungs)
         if (rp.r.name == p.packaging.progressive) progressive = rp.r.name;
     }
+    remux_plan = decide_remux(ctx, vi, si, opt, rungs, src.out_rate, grow ? p.packaging.gop_s : 0, source.seekable());
+    out.remux_note = remux_plan.note;
+    if (remux_plan.use) {
+      src.keys = &source_keys;
+      src.longest_key_gap_s = remux_plan.longest_key_gap_s;
+      out.remux_rung = rungs[remux_plan.rung].r.name;
+    }
     std::int64_t total_px = 0;
-    for (const auto& rp : rungs) {
+    for (std::size_t i = 0; i < rungs.size(); ++i) {
+      const auto& rp = rungs[i];
       std::int64_t px = static_cast<std::int64_t>(rp.g.width) * rp.g.height;
       // Refused here, before an encoder is opened on a picture it cannot take (x264 refuses sides
       // over 16384 and leaks on the way; x265 takes 8192).
@@ -151,13 +164,14 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       if (px > opt.policy.max_pixels)
         av::fail(errc::too_many_pixels, fmt::format("rendition {} would be {}x{}, over the limit of {} pixels",
                                                     rp.r.name, rp.g.width, rp.g.height, opt.policy.max_pixels));
-      total_px += px;
+      if (!remux_plan.use || i != remux_plan.rung) total_px += px;  // a copied rung costs no encoder
     }
     if (grow) {
       std::vector<std::string> names;
       names.reserve(rungs.size());
       for (const auto& rp : rungs) names.push_back(rp.r.name);
       growing = std::make_unique<growing_package>(sink, p, names, ai >= 0, started, opt.publish_interval);
+      if (remux_plan.use) growing->declare_bandwidth(remux_plan.rung, remux_plan.peak_bps);
     }
     for (std::size_t i = 0; i < rungs.size(); ++i) {
       const auto& rp = rungs[i];
@@ -165,6 +179,11 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       if (growing) {
         o.segment_done = growing->hook(i);
         o.first_segment_s = p.packaging.gop_s;
+      }
+      if (remux_plan.use) o.cuts = &source_keys;
+      if (remux_plan.use && i == remux_plan.rung) {
+        remux = std::make_unique<remux_track>(source, opt, guard, vi, src.origin, remux_plan, rp, std::move(o), st);
+        continue;
       }
       workers.push_back(std::make_unique<rung_worker>(run, done, opt, src, rp.r, rp.g, std::move(o),
                                                       encoder_threads(opt, rp.g, total_px)));
@@ -191,7 +210,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   std::atomic<double> read_time{0};
   std::int64_t video_errors = 0, video_packets = 0;  // written by the decode thread, read after it ends
   run.add_waker(&done.cv);
-  done.running = 1 + static_cast<int>(workers.size());
+  done.running = 1 + static_cast<int>(workers.size()) + (remux ? 1 : 0);
   auto decode_all = [&] {
     try {
       lower_priority(opt.encode_nice, opt.encode_idle);
@@ -277,9 +296,11 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
           if (r == AVERROR_INVALIDDATA) break;
           in.fail_read(r, "cannot read the input");
         }
-        if (vdec && pkt->stream_index == vi)
+        if (vdec && pkt->stream_index == vi) {
+          // First: the encoders learn where the source's keyframes are before the pictures come.
+          if (remux) note_keyframe(source_keys, remux_plan, pkt.get(), src.origin, src.time_base);
           decode_video(pkt.get());
-        else if (audio && pkt->stream_index == ai)
+        } else if (audio && pkt->stream_index == ai)
           audio->decode(pkt.get());
         av_packet_unref(pkt.get());
       }
@@ -312,6 +333,14 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   } catch (const std::system_error& e) {
     av::fail(errc::out_of_memory, std::string("cannot start the decode thread: ") + e.what());
   }
+  if (remux) {
+    try {
+      remux->start(run, done);
+    } catch (const std::system_error& e) {
+      run.set_error(errc::out_of_memory, std::string("cannot start the copying thread: ") + e.what());
+      done.done();
+    }
+  }
   for (std::size_t i = 0; i < workers.size(); ++i) {
     try {
       workers[i]->start();
@@ -341,6 +370,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       pr.renditions.push_back(std::move(rp));
     };
     for (auto& w : workers) add(w->name(), w->out_time(), w->frames());
+    if (remux) add(remux->name(), remux->out_time(), remux->frames());
     if (audio) add("audio", audio->out_time(), 0);
     if (slowest < 0) slowest = read_time.load();
     pr.out_time_s = slowest;
@@ -404,15 +434,18 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   }
   decoder.join();
   for (auto& w : workers) w->join();
+  if (remux) remux->join();
   error_code ec;
   std::string detail;
   if (run.failed(ec, detail)) av::fail(ec, detail);
   if (guard.cancel && guard.cancel->load()) av::fail(errc::cancelled, "cancelled");
 
-  for (auto& w : workers) {
-    if (w->track().segments.empty())
-      av::fail(errc::input_undecodable, "rendition " + w->name() + " received no frames");
-    out.video.push_back(std::move(w->track()));
+  // Ladder order, the copied rung in its place.
+  const std::size_t tracks = workers.size() + (remux ? 1 : 0);
+  for (std::size_t i = 0, k = 0; i < tracks; ++i) {
+    track_info& t = remux && i == remux_plan.rung ? remux->track() : workers[k++]->track();
+    if (t.segments.empty()) av::fail(errc::input_undecodable, "rendition " + t.name + " received no frames");
+    out.video.push_back(std::move(t));
   }
   if (video_errors > 0)
     out.warnings.push_back({"video_packets_undecodable",

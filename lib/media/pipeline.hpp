@@ -22,12 +22,15 @@ struct pipeline_output {
   std::string publish = "atomic";  ///< or "progressive": the package grew while it was written
   std::string publish_note;        ///< why a progressive plan was published atomically
   double first_playable_s = -1;
+  std::string remux_rung;  ///< the rung copied from the source; empty when every rung was encoded
+  std::string remux_note;  ///< why it was or was not
 };
 
 /// Decodes `in` once and encodes every rung, the audio group and the thumbnails into `sink`. With a
-/// `workspace`, the tracks a progressive MP4 is made from are also copied there. Throws av::failure.
-void run_pipeline(opened_input& in, const probe_result& probe, const transcode_options& options, io::package_sink& sink,
-                  const std::filesystem::path& workspace, input_guard& guard, pipeline_output& out,
-                  std::chrono::steady_clock::time_point started);
+/// `workspace`, the tracks a progressive MP4 is made from are also copied there. `source` is what `in`
+/// reads: the remux fast path reads it a second time. Throws av::failure.
+void run_pipeline(opened_input& in, io::byte_source& source, const probe_result& probe,
+                  const transcode_options& options, io::package_sink& sink, const std::filesystem::path& workspace,
+                  input_guard& guard, pipeline_output& out, std::chrono::steady_clock::time_point started);
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE::media

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <utility>
 
+#include "media/remux.hpp"
+
 namespace fs = std::filesystem;
 
 namespace spool::inline SPOOL_ABI_NAMESPACE::media {
@@ -264,6 +266,13 @@ void cmaf_writer::write(AVPacket* pkt) {
   if (pkt->duration <= 0 && video && info_.frame_rate.num > 0)
     pkt->duration = av_rescale_q(1, av_inv_q(info_.frame_rate), tb);
   bool cut_here = pts >= next_cut_ - slack && (!video || (pkt->flags & AV_PKT_FLAG_KEY));
+  if (out_.cuts && video) {
+    // A cut the schedule names between this segment's start and this keyframe (within half a frame).
+    const double scale = 1.0 / info_.timescale;
+    cut_here = (pkt->flags & AV_PKT_FLAG_KEY) && in_segment_ &&
+               out_.cuts->any_between(static_cast<double>(seg_start_ + slack) * scale,
+                                      static_cast<double>(pts + slack) * scale, true);
+  }
   if (cut_here && in_segment_) {
     close_segment(pts);
     seg_start_ = pts;

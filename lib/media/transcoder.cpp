@@ -16,6 +16,7 @@
 #include "media/package_out.hpp"
 #include "media/pipeline.hpp"
 #include "media/progressive.hpp"
+#include "media/remux.hpp"
 
 namespace fs = std::filesystem;
 
@@ -83,6 +84,11 @@ boost::json::value to_json(const transcode_result& r) {
   if (!r.publish_note.empty()) publish["note"] = r.publish_note;
   if (r.first_playable_s >= 0) publish["first_playable_s"] = r.first_playable_s;
   o["publish"] = std::move(publish);
+  if (!r.remux_note.empty()) {
+    boost::json::object remux{{"used", r.remuxed}, {"note", r.remux_note}};
+    if (r.remuxed) remux["rung"] = r.remux_rung;
+    o["remux"] = std::move(remux);
+  }
   // Where the package went is the caller's to know (result.json travels with the package).
   if (!r.output.empty()) o["output"] = r.output;
   return o;
@@ -130,8 +136,10 @@ error_code transcode(io::byte_source& input, io::package_sink& output, const tra
     input_guard guard;
     guard.cancel = cancel;
     guard.set_deadline(started, options.policy.deadline_for_opening());
+    // Read by the decoder, and by the remux fast path's copy too when the source is fit for it.
+    shared_source source(input);
     opened_input in;
-    in.open(input, options.policy, guard);
+    in.open(source, options.policy, guard);
     describe(in.get(), result.input);
     result.probe_s = seconds_since(started);
     // From here on the whole job has the deadline its input's length gives it; the caller's commit
@@ -143,7 +151,7 @@ error_code transcode(io::byte_source& input, io::package_sink& output, const tra
     if (!options.plan.packaging.progressive.empty()) work.emplace(options.workspace);
     pipeline_output out;
     auto encode_start = clock::now();
-    run_pipeline(in, result.input, options, output, work ? work->path() : fs::path(), guard, out, started);
+    run_pipeline(in, source, result.input, options, output, work ? work->path() : fs::path(), guard, out, started);
     result.encode_s = seconds_since(encode_start);
 
     auto publish_start = clock::now();
@@ -188,6 +196,9 @@ error_code transcode(io::byte_source& input, io::package_sink& output, const tra
     result.publish = out.publish;
     result.publish_note = out.publish_note;
     result.first_playable_s = out.first_playable_s;
+    result.remuxed = !out.remux_rung.empty();
+    result.remux_rung = out.remux_rung;
+    result.remux_note = out.remux_note;
     result.files.emplace_back(layout::result);
     guard.check();
     result.elapsed_s = seconds_since(started);

@@ -14,6 +14,7 @@
 
 #include "media/ladder.hpp"
 #include "media/package_out.hpp"
+#include "media/remux.hpp"
 #include "media/segmenter.hpp"
 #include "media/threads.hpp"
 
@@ -206,8 +207,9 @@ class rung_worker {
     // encode() forces a keyframe on every grid line. The encoder's own interval lies well beyond the
     // grid so it never adds one of its own: when gop_s × fps is not a whole number of frames, an
     // interval rounded down would put an extra keyframe one frame before a forced one.
-    const int grid =
-        std::max(1, static_cast<int>(std::ceil(opt_.plan.packaging.gop_s * av::q2d(src_.out_rate) - 1e-6)));
+    const double gap =
+        src_.keys ? std::max(src_.longest_key_gap_s, opt_.plan.packaging.gop_s) : opt_.plan.packaging.gop_s;
+    const int grid = std::max(1, static_cast<int>(std::ceil(gap * av::q2d(src_.out_rate) - 1e-6)));
     const int keyint = 2 * grid + 1;
     enc_->gop_size = keyint;
     enc_->keyint_min = grid;
@@ -260,7 +262,12 @@ class rung_worker {
       // goes to the first frame within half a frame of it; one falling exactly between two frames goes
       // to the earlier, whichever way the rounding goes (hence the nanosecond).
       const double reach = t + half_frame_ + 1e-9;
-      if (reach >= next_key_) {
+      if (src_.keys) {
+        // Copying the source as the top rung: keyframes where the source has them (it added each one
+        // before its picture was decoded).
+        f->pict_type = src_.keys->any_between(last_reach_, reach, false) ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+        last_reach_ = reach;
+      } else if (reach >= next_key_) {
         f->pict_type = AV_PICTURE_TYPE_I;
         next_key_ = (std::floor(reach / opt_.plan.packaging.gop_s) + 1) * opt_.plan.packaging.gop_s;
       } else {
@@ -300,6 +307,7 @@ class rung_worker {
   av::packet_ptr pkt_;
   std::unique_ptr<cmaf_writer> writer_;
   double next_key_ = 0, half_frame_ = 0;
+  double last_reach_ = -1;
   std::atomic<double> out_time_{0};
   std::atomic<std::int64_t> frames_{0};
 };

@@ -471,6 +471,7 @@ void worker_runtime::impl::process(job& j) {
   to.encode_nice = options.encode_nice;
   to.encode_idle = options.encode_idle;
   to.publish_progressively_by_default = true;
+  to.remux_by_default = true;
   to.encoder_threads = options.encoder_threads;
   to.progress_interval = std::min(options.status_interval, milliseconds(500));
   to.on_progress = [&status](const media::progress& p) { status.progress(p); };

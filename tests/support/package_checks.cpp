@@ -293,13 +293,20 @@ void check_package(const package_view& pkg, const package_expectation& expect) {
     auto starts = r.segment_starts();
     INFO("segment starts (decoded): " << join(starts) << "; EXTINF: " << join(pl.durations));
     std::string not_key, off_grid, too_long, extinf_mismatch, empty;
+    // Where a keyframe should be nearest `t`: the GOP grid, or the copied source's own keyframes.
+    auto nearest_key = [&](double at) {
+      if (expect.source_keyframes.empty()) return std::round(at / expect.gop_s) * expect.gop_s;
+      double best = expect.source_keyframes.front();
+      for (double k : expect.source_keyframes)
+        if (std::abs(k - at) < std::abs(best - at)) best = k;
+      return best;
+    };
     for (std::size_t i = 0; i < t.segments.size(); ++i) {
       const auto& s = t.segments[i];
       const std::string id = " #" + std::to_string(i + 1);
       if (s.frames <= 0) empty += id;
       if (!s.starts_with_key) not_key += id;
-      const double grid = std::round(s.first_pts / expect.gop_s) * expect.gop_s;
-      if (std::abs(s.first_pts - grid) > frame / 2 + tick) off_grid += id;
+      if (std::abs(s.first_pts - nearest_key(s.first_pts)) > frame / 2 + tick) off_grid += id;
       const double next = i + 1 < t.segments.size() ? t.segments[i + 1].first_pts : t.end_time();
       const double measured = next - s.first_pts;
       if (measured > expect.segment_s + frame + 1e-3) too_long += id;
@@ -316,7 +323,7 @@ void check_package(const package_view& pkg, const package_expectation& expect) {
       CHECK(not_key.empty());
     }
     {
-      INFO("segments starting off the " << expect.gop_s << " s grid:" << off_grid);
+      INFO("segments starting off the " << expect.gop_s << " s grid (or the source's keyframes):" << off_grid);
       CHECK(off_grid.empty());
     }
     {
@@ -329,6 +336,14 @@ void check_package(const package_view& pkg, const package_expectation& expect) {
     }
     // Exactly one keyframe for every point of the GOP grid (within half a frame), and none elsewhere.
     auto keys = t.keyframe_times();
+    if (!expect.source_keyframes.empty()) {
+      // A copied source's keyframes, one for one, in every rung.
+      INFO("keyframes at " << join(keys) << "; the source's at " << join(expect.source_keyframes));
+      REQUIRE(keys.size() == expect.source_keyframes.size());
+      for (std::size_t k = 0; k < keys.size(); ++k)
+        CHECK(std::abs(keys[k] - expect.source_keyframes[k]) <= frame / 2 + tick);
+      continue;
+    }
     std::string missing, extra, off;
     std::map<long, int> per_line;
     for (double k : keys) {

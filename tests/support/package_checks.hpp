@@ -64,7 +64,10 @@ struct package_expectation {
   bool audio = true;
   bool dash = true;
   std::vector<std::string> rung_names;  ///< expected video renditions, in order (empty = do not check)
-  double duration_tolerance = -1;       ///< seconds; default: one frame
+  /// When not empty: the source's keyframe times (seconds), which a ladder with a copied rung keeps in
+  /// every rung instead of the gop_s grid (exactly these keyframes, each segment starting on one).
+  std::vector<double> source_keyframes;
+  double duration_tolerance = -1;  ///< seconds; default: one frame
 };
 
 /// The invariants of every package: playlists, CMAF structure and sample entries, keyframes exactly

@@ -71,6 +71,9 @@ struct SPOOL_API transcode_options {
   /// What plan.packaging.publish = "auto" means here: the worker publishes progressively, a plain
   /// transcode atomically.
   bool publish_progressively_by_default = false;
+  /// What plan.video.remux = "auto" means here: the worker copies a fit source as the top rung, a
+  /// plain transcode re-encodes it.
+  bool remux_by_default = false;
   /// A growing package's manifests are updated at most this often (and at once when it first becomes
   /// playable); 0 = after every segment.
   std::chrono::milliseconds publish_interval{1000};
@@ -111,6 +114,11 @@ struct SPOOL_API transcode_result {
   /// package replacing another), and `publish_note` says so.
   std::string publish = "atomic";
   std::string publish_note;
+  /// Whether the top rung is the source's own video, copied without re-encoding (plan.video.remux):
+  /// which rung it is, and in words why it was or was not copied.
+  bool remuxed = false;
+  std::string remux_rung;
+  std::string remux_note;
   /// Published progressively: seconds from the transcode's start to the package being playable.
   double first_playable_s = -1;
   /// The job's deadline (steady clock; max when none): a caller's commit keeps to it too.
