@@ -199,7 +199,7 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
           std::make_unique<growing_package>(sink, p, std::vector<std::string>{}, true, started, opt.publish_interval);
     auto o = output_for(sink, std::string(package_layout::audio_dir), workspace, true);
     if (growing) {
-      o.segment_done = growing->hook(workers.size());
+      o.segment_done = growing->hook(workers.size() + (remux ? 1 : 0));  // after every video track
       o.first_segment_s = p.packaging.gop_s;
     }
     audio = std::make_unique<audio_branch>(p.audio, ctx->streams[ai], aorigin, std::move(o), opt.policy.max_duration_s);
