@@ -3,13 +3,14 @@
 //          what the playlists listed when it began, and once result.json is there plays to `ended`
 //   dash   the same with dash.js on the dynamic MPD (turning static at the end), at the same time
 //   late hls, late dash   a page opened once the package lists 24 s starts at 0 too, not at the live edge
+//   remux  with --remux on: the top rung was the source's own video, copied while the rest encoded
 //   broken (negative control) a copy of the package taken while it grew, without its second segments:
 //          the checks above would fail on it, by the players' own reports, so they can fail
 // Each check prints `ok - NAME: ...` or `not ok - NAME: ...`; the exit status is non-zero when any
 // failed. Screenshots, the pages' console, the encode's log and the server's request log go to --out.
 //
 // node browser_test.js --spool BIN --make-sample BIN --vendor NODE_MODULES --out DIR
-//                      [--chromium /usr/bin/chromium] [--duration SECONDS] [--timeout SECONDS]
+//                      [--chromium /usr/bin/chromium] [--duration SECONDS] [--timeout SECONDS] [--remux on]
 'use strict';
 
 const {execFileSync} = require('child_process');
@@ -32,6 +33,10 @@ async function main() {
   const args = support.parseArgs(process.argv.slice(2), ['spool', 'make-sample', 'vendor', 'out']);
   const chromiumPath = args.chromium || '/usr/bin/chromium';
   const sampleSeconds = Number(args.duration || 60);
+  const remux = args.remux === 'on';
+  // With the top rung copied, its list is whole from the start: how far the package "lists" is then
+  // read from the rungs that are still encoded.
+  const wholeS = remux ? sampleSeconds - 0.5 : Infinity;
   const out = path.resolve(args.out);
   fs.rmSync(out, {recursive: true, force: true});
   fs.mkdirSync(out, {recursive: true});
@@ -76,7 +81,10 @@ async function main() {
     const sample = path.join(tmp, 'lecture.mp4');
     const t0 = Date.now();
     // ultrafast: a third of the time of the default preset; the sample is bigger, not harder to decode.
-    execFileSync(args['make-sample'], [sample, '--duration', String(sampleSeconds), '--preset', 'ultrafast'],
+    // With --remux on, a lecture the top rung can copy: within its bit rate cap (ultrafast at the default
+    // quality is about three times over it).
+    const quality = remux ? ['--crf', '28'] : [];
+    execFileSync(args['make-sample'], [sample, '--duration', String(sampleSeconds), '--preset', 'ultrafast', ...quality],
                  {stdio: ['ignore', 'ignore', 'inherit'], timeout: 120000});
     console.log(`# sample: ${sampleSeconds} s of 1080p with audio in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const base = await server.ready;
@@ -88,7 +96,7 @@ async function main() {
     // wait for segments rather than stall for want of a core. Not --idle: under load from outside the
     // test, SCHED_IDLE could starve the encode for minutes.
     const t1 = Date.now();
-    transcode = growing.startTranscode(args.spool, [sample, pkg, '--publish', 'progressive'],
+    transcode = growing.startTranscode(args.spool, [sample, pkg, '--publish', 'progressive', '--remux', remux ? 'on' : 'off'],
                                        path.join(out, 'transcode.log'));
     console.log(`# spool transcode: pid ${transcode.pid}`);
     const exitedBadly = () => {
@@ -99,7 +107,7 @@ async function main() {
     await growing.waitForFiles([path.join(pkg, 'master.m3u8'), path.join(pkg, 'manifest.mpd')], 120000, exitedBadly);
     console.log(`# manifests after ${((Date.now() - t1) / 1000).toFixed(1)} s`);
 
-    const ctx = {base, out, context, support, dir: pkg, log: server.log, transcode, sampleSeconds,
+    const ctx = {base, out, context, support, dir: pkg, log: server.log, transcode, sampleSeconds, wholeS,
                  waitS: 4 * sampleSeconds};
     const run = async (name, check, format) => {
       try {
@@ -110,7 +118,7 @@ async function main() {
     };
     // The negative control's package: a copy taken while the package grows, once it lists 24 s.
     const snapshot = async () => {
-      while (growing.listedSeconds(pkg, 'hls') < 24 || growing.listedSeconds(pkg, 'dash') < 24) {
+      while (growing.listedSeconds(pkg, 'hls', wholeS) < 24 || growing.listedSeconds(pkg, 'dash', wholeS) < 24) {
         if (fs.existsSync(path.join(pkg, 'result.json')) || transcode.exited()) {
           throw new Error('the package finished before it listed 24 s');
         }
@@ -126,6 +134,10 @@ async function main() {
                 `${transcode.playable.length} playable lines, exit ${done.code}`);
     if (done.code !== 0) {
       report('transcode', false, `spool transcode ended with code ${done.code}, signal ${done.signal}`);
+    } else if (remux) {
+      // The players above only switched between a copied rung and encoded ones if the copy was made.
+      const r = JSON.parse(fs.readFileSync(path.join(pkg, 'result.json'), 'utf8')).remux || {};
+      report('remux', Boolean(r.used), r.used ? `${r.rung} is the source's own video` : `not copied: ${r.note}`);
     }
 
     if (removed instanceof Error) {

@@ -70,7 +70,7 @@ async function checkGrowing(ctx, format) {
     const started = `window.growingPlayer.firstTime !== null || ${noErrors}`;
     await waitFor(page, 'playback starts', started, null, 60000);
     // Read after the player's first load of every list: the package cannot have listed less then.
-    const listedAtStart = growing.listedSeconds(dir, format);
+    const listedAtStart = growing.listedSeconds(dir, format, ctx.wholeS);
     const finishedAtStart = fs.existsSync(resultJson);
     const start = await playerState(page);
     if (start.errors.length) throw new Error(`player errors: ${JSON.stringify(start.errors)}`);
@@ -142,7 +142,7 @@ async function checkLateStart(ctx, format) {
   const {support, dir} = ctx;
   const resultJson = path.join(dir, 'result.json');
   const until = Date.now() + ctx.waitS * 1000;
-  while (growing.listedSeconds(dir, format) < LATE_LISTED_S) {
+  while (growing.listedSeconds(dir, format, ctx.wholeS) < LATE_LISTED_S) {
     if (fs.existsSync(resultJson)) throw new Error(`the package finished before it listed ${LATE_LISTED_S} s`);
     if (Date.now() > until) throw new Error(`the package did not list ${LATE_LISTED_S} s within ${ctx.waitS} s`);
     await support.sleep(200);
@@ -153,7 +153,7 @@ async function checkLateStart(ctx, format) {
     await waitFor(page, 'the player loads the manifest', ready, null, 30000);
     await page.evaluate(() => window.growingPlayer.play());
     await waitFor(page, 'playback starts', `window.growingPlayer.firstTime !== null || ${noErrors}`, null, 60000);
-    const listed = growing.listedSeconds(dir, format);
+    const listed = growing.listedSeconds(dir, format, ctx.wholeS);
     const finished = fs.existsSync(resultJson);
     const start = await playerState(page);
     if (start.errors.length) throw new Error(`player errors: ${JSON.stringify(start.errors)}`);

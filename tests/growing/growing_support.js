@@ -101,15 +101,19 @@ function dashOnDisk(dir) {
 }
 
 // How much of the presentation the package on disk lists for `format`, as the longest list of any
-// rung or of audio (a player that plays past it has taken in a later playlist or MPD).
-function listedSeconds(dir, format) {
+// rung or of audio (a player that plays past it has taken in a later playlist or MPD). A list reaching
+// `whole` seconds is already complete (a rung copied from the source lists all of it at once) and is
+// left out: what counts is how far the lists that still grow reach.
+function listedSeconds(dir, format, whole = Infinity) {
+  let lists;
   if (format === 'dash') {
     const d = dashOnDisk(dir);
-    return d && d.timelines.length ? Math.max(...d.timelines) : 0;
+    lists = d ? d.timelines : [];
+  } else {
+    const h = hlsOnDisk(dir);
+    lists = h ? Object.values(h).map((l) => (l ? l.duration : 0)) : [];
   }
-  const h = hlsOnDisk(dir);
-  if (!h) return 0;
-  return Math.max(0, ...Object.values(h).map((l) => (l ? l.duration : 0)));
+  return Math.max(0, ...lists.filter((s) => s < whole));
 }
 
 // Copies the package under dir as it is now to dest: the playlists and the MPD first, then the rest, so

@@ -17,6 +17,7 @@ extern "C" {
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -188,10 +189,28 @@ TEST_CASE("a growing package with a copied rung cuts its first segment at a sour
   make_input(input, fit_source());
   auto options = remux_options("on");
   options.plan.packaging.publish = "progressive";
+  // What the progress reports said while the job ran (called on the engine's watching thread).
+  std::mutex m;
+  bool playable_while_running = false, copy_done_first = false;
+  options.progress_interval = std::chrono::milliseconds(10);
+  options.on_progress = [&](const media::progress& pr) {
+    std::lock_guard lock(m);
+    if (pr.fraction >= 1) return;
+    playable_while_running = playable_while_running || pr.playable_s > 0;
+    // The copy reads no pictures: it reaches the end while the encoded rung is still on its way.
+    double copied = -1, encoded = -1;
+    for (const auto& r : pr.renditions) {
+      if (r.name == "360p") copied = r.out_time_s;
+      if (r.name == "180p") encoded = r.out_time_s;
+    }
+    copy_done_first = copy_done_first || (copied > 13.5 && encoded >= 0 && encoded < 13);
+  };
   media::transcode_result result;
   auto pkg = transcode_ok(input, dir / "out", options, result);
   CHECK(result.remuxed);
   CHECK(result.publish == "progressive");
+  CHECK(playable_while_running);
+  CHECK(copy_done_first);
   package_expectation expect;
   expect.source_duration = 14;
   expect.fps = 30;

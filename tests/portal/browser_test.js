@@ -1,5 +1,7 @@
 // The lecture portal in a real browser: Debian's Chromium driven by playwright-core.
 //   upload  the page's form uploads a generated 1080p lecture; its row reaches `succeeded`
+//   remux   the worker copied the lecture as the top rung (result.json), so the players switch between
+//           the source's own video and encoded rungs
 //   hls     /player?id=ID plays past 3 s, renders every rung, seeks near the end and ends
 //   dash    the same with ?format=dash
 //   player errors   with the manifests gone from storage, both players' fatal errors show on the page
@@ -84,6 +86,18 @@ async function main() {
       report('upload', true, `${video.filename} (${sampleSize} bytes) reached succeeded; ${video.note}`);
     } catch (e) {
       report('upload', false, e.message);
+    }
+    if (video) {
+      // The worker copies a fit source as the top rung: the players below switch between that copy and
+      // the encoded rungs, which only proves something when the copy was made.
+      try {
+        const url = `${base}${video.hls_url.replace(/master\.m3u8$/, 'result.json')}`;
+        const remux = (await support.getJson(url)).remux || {};
+        if (!remux.used) throw new Error(`the top rung was not copied from the source: ${remux.note}`);
+        report('remux', true, `${remux.rung} is the source's own video (${remux.note})`);
+      } catch (e) {
+        report('remux', false, e.message);
+      }
     }
     for (const format of ['hls', 'dash']) {
       if (!video) {
