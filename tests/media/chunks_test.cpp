@@ -237,3 +237,44 @@ TEST_CASE("Chunks::Stitch: parts that do not fit are refused and nothing is left
     check_package(pkg, expect);
   }
 }
+
+TEST_CASE("Chunks::Encode: a middle chunk of other containers is what the whole ladder has there", "[chunks][media]") {
+  // MPEG-TS seeks by timestamp search, not an index; Matroska by its cues; a start offset moves the
+  // lecture's time zero. Each chunk must still hold its range's frames, on the lecture's timeline.
+  for (const std::string container : {"ts", "mkv"}) {
+    INFO(container);
+    scratch_dir dir("chunks");
+    input_spec spec;
+    spec.width = 192;
+    spec.height = 108;
+    spec.duration_s = 20;
+    spec.audio = false;
+    spec.gop_s = 3;
+    spec.container = container;
+    spec.start_offset_s = 1.5;
+    const fs::path input = dir / ("in." + container);
+    make_input(input, spec);
+    auto plan = small_plan({108});
+    plan.thumbnails.poster = false;
+    plan.thumbnails.storyboard = false;
+
+    media::transcode_result full_result;
+    const auto full = transcode_ok(input, dir / "full", options_for(plan), full_result);
+    auto opts = options_for(plan);
+    opts.chunk = media::chunk_span{1, 1, 2, 6, 18};
+    media::transcode_result r;
+    auto ec = spool::transcode(input.string(), (dir / "chunk").string(), opts, r);
+    INFO(r.error_detail);
+    REQUIRE_FALSE(ec);
+    // Segments 2 and 3 of the whole ladder, frame for frame at the same times.
+    const auto& want = full.video.front();
+    const auto got = decode_fragments(dir / "chunk" / "108p" / "init.mp4", {dir / "chunk" / "108p" / "seg_00002.m4s",
+                                                                            dir / "chunk" / "108p" / "seg_00003.m4s"});
+    std::vector<double> expected;
+    for (const auto& f : want.track.frames)
+      if (f.segment == 1 || f.segment == 2) expected.push_back(f.pts);
+    REQUIRE(got.frame_count() == static_cast<std::int64_t>(expected.size()));
+    for (std::size_t i = 0; i < expected.size(); ++i) CHECK(std::abs(got.frames[i].pts - expected[i]) < 1e-3);
+    CHECK(got.frames.front().key);
+  }
+}
