@@ -61,7 +61,7 @@ void check_rung(const chunk_span& c, double segment_s, const track_info& v,
   const double ts = v.timescale;
   const double frame = ts * av::q2d(av_inv_q(v.frame_rate));
   const std::int64_t k_lo = first_slot_at(c.start_s, v.frame_rate);
-  // Where the range's first frame lies, and its end (the open-ended last chunk: where its frames end).
+  // Where the range's first frame lies.
   const double start = static_cast<double>(k_lo) * frame;
   std::int64_t frames = 0, i = 0;
   double at = start;

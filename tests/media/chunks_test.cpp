@@ -239,9 +239,10 @@ TEST_CASE("Chunks::Stitch: parts that do not fit are refused and nothing is left
 }
 
 TEST_CASE("Chunks::Encode: a middle chunk of other containers is what the whole ladder has there", "[chunks][media]") {
-  // MPEG-TS seeks by timestamp search, not an index; Matroska by its cues; a start offset moves the
-  // lecture's time zero. Each chunk must still hold its range's frames, on the lecture's timeline.
-  for (const std::string container : {"ts", "mkv"}) {
+  // MPEG-TS seeks by searching timestamps, Matroska by its cues, AVI and FLV by their own indexes; a
+  // start offset moves the lecture's time zero. A chunk still holds its range's frames, on the
+  // lecture's timeline.
+  for (const std::string container : {"ts", "mkv", "avi", "flv"}) {
     INFO(container);
     scratch_dir dir("chunks");
     input_spec spec;
