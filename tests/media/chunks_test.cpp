@@ -279,3 +279,37 @@ TEST_CASE("Chunks::Encode: a middle chunk of other containers is what the whole 
     CHECK(got.frames.front().key);
   }
 }
+
+TEST_CASE("Chunks::Stitch: without audio or thumbnails the whole-input part brings only the input", "[chunks][media]") {
+  scratch_dir dir("chunks");
+  input_spec spec;
+  spec.width = 192;
+  spec.height = 108;
+  spec.duration_s = 13;
+  spec.audio = false;
+  const fs::path input = dir / "in.mp4";
+  make_input(input, spec);
+  auto plan = small_plan({108});
+  plan.thumbnails.poster = false;
+  plan.thumbnails.storyboard = false;
+  // 13 s in 6 s chunks: the 1 s tail joins the second chunk (two segments, the last of 1 s).
+  const auto parts = encode_parts(input, plan, 6, dir / "parts");
+  REQUIRE(parts.chunk_dirs.size() == 2);
+  const auto whole = boost::json::parse(*parts.input.whole_input_json);
+  CHECK(whole.at("tracks").as_array().empty());
+  CHECK(whole.at("input").at("streams").as_array().size() == 1);
+
+  media::transcode_result result;
+  auto e = stitch_to(plan, parts, dir / "out", result);
+  INFO(e.what());
+  REQUIRE_FALSE(e);
+  const auto pkg = load_package(dir / "out");
+  package_expectation expect;
+  expect.source_duration = spec.duration_s;
+  expect.fps = spec.fps;
+  expect.audio = false;
+  expect.rung_names = {"108p"};
+  check_package(pkg, expect);
+  CHECK_FALSE(pkg.audio);
+  CHECK(pkg.video.front().playlist.durations.size() == 3);
+}
