@@ -224,6 +224,16 @@ TEST_CASE("Chunks::Stitch: parts that do not fit are refused and nothing is left
     parts.replace[{0, "108p/seg_00001.m4s"}] = [](std::string b) { return b + "x"; };
     refused(parts, "seg_00001.m4s");
   }
+  SECTION("a segment whose bytes give another time than its description") {
+    auto parts = good;
+    parts.replace[{2, "108p/seg_00003.m4s"}] = [](std::string b) {
+      const auto at = b.find("tfdt");
+      REQUIRE(at != std::string::npos);
+      b[at + 8 + (b[at + 4] == 1 ? 3 : 0)] ^= 0x10;  // a high byte of baseMediaDecodeTime
+      return b;
+    };
+    refused(parts, "seg_00003.m4s of chunk 2 does not start with a keyframe at 12.000 s");
+  }
   SECTION("the parts as written stitch") {
     media::transcode_result result;
     auto e = stitch_to(plan, good, dir / "out", result);
