@@ -32,6 +32,10 @@ struct track_output {
   /// When set, video segments are cut at the source's keyframes this schedule names (the remux fast
   /// path) instead of on the segment grid.
   const cut_schedule* cuts = nullptr;
+  /// A chunk of a longer package: segments are numbered from first_number + 1, and the first one ends
+  /// on the grid line after the first packet (which opens the chunk on a line, within half a frame).
+  bool chunk = false;
+  std::int64_t first_number = 0;
 
   void put(std::string_view file, std::string_view bytes) const;
 };

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "media/audio_track.hpp"
+#include "media/chunk.hpp"
 #include "media/growing.hpp"
 #include "media/ladder.hpp"
 #include "media/remux.hpp"
@@ -61,6 +62,11 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
   const plan& p = opt.plan;
   int vi = p.video.rungs.empty() ? -1 : probe.video_index;
   int ai = p.audio.enabled ? probe.audio_index : -1;
+  // A chunk encodes video only; the whole-input part everything but the rungs (its thumbnails need
+  // the pictures decoded).
+  const bool chunk_video = is_video_chunk(opt), whole = is_whole_input(opt);
+  if (chunk_video) ai = -1;
+  if (whole) vi = p.thumbnails.poster || p.thumbnails.storyboard ? probe.video_index : -1;
   if (probe.video_index < 0 && probe.audio_index < 0)
     av::fail(errc::input_no_streams, "the input has neither video nor audio");
   if (probe.video_index < 0 && !opt.policy.allow_audio_only)
@@ -94,8 +100,11 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
   // Time zero is the first picture (an AAC track's priming often starts a few ms earlier, and must
   // not push the picture onto a later frame slot); without video, the container's start.
   std::int64_t origin_us = ctx->start_time != AV_NOPTS_VALUE ? ctx->start_time : 0;
-  if (vi >= 0 && ctx->streams[vi]->start_time != AV_NOPTS_VALUE)
-    origin_us = av_rescale_q(ctx->streams[vi]->start_time, ctx->streams[vi]->time_base, AV_TIME_BASE_Q);
+  // Every part of a chunked job keeps the lecture's time zero, whatever it decodes.
+  const int origin_index = opt.chunk ? probe.video_index : vi;
+  if (origin_index >= 0 && ctx->streams[origin_index]->start_time != AV_NOPTS_VALUE)
+    origin_us =
+        av_rescale_q(ctx->streams[origin_index]->start_time, ctx->streams[origin_index]->time_base, AV_TIME_BASE_Q);
   double duration_s = probe.duration_s;
   run_state run;
   completion done;
@@ -109,7 +118,7 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
   cut_schedule source_keys;
   std::unique_ptr<remux_track> remux;
   std::string publish_note;
-  const bool grow = publishes_progressively(opt, sink, publish_note);
+  const bool grow = !opt.chunk && publishes_progressively(opt, sink, publish_note);
   out.publish_note = publish_note;
 
   if (vi >= 0) {
@@ -137,9 +146,10 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
     if (si.display_width <= 0 || si.display_height <= 0)
       av::fail(errc::input_undecodable, "the video stream has no size");
     auto rungs = plan_rungs(p.video.rungs, si.display_width, si.display_height);
+    if (whole) rungs.clear();
     // The progressive MP4's rung: the named one, or the first produced when a small source dropped it.
     std::string progressive;
-    if (!p.packaging.progressive.empty() && !rungs.empty()) {
+    if (!p.packaging.progressive.empty() && !rungs.empty() && !opt.chunk) {
       progressive = rungs.front().r.name;
       for (const auto& rp : rungs)
         if (rp.r.name == p.packaging.progressive) progressive = rp.r.name;
@@ -180,6 +190,10 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
         o.segment_done = growing->hook(i);
         o.first_segment_s = p.packaging.gop_s;
       }
+      if (chunk_video) {
+        o.chunk = true;
+        o.first_number = opt.chunk->first_segment;
+      }
       if (remux_plan.use) o.cuts = &source_keys;
       if (remux_plan.use && i == remux_plan.rung) {
         remux = std::make_unique<remux_track>(source, opt, guard, vi, src.origin, remux_plan, rp, std::move(o), st);
@@ -188,7 +202,7 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
       workers.push_back(std::make_unique<rung_worker>(run, done, opt, src, rp.r, rp.g, std::move(o),
                                                       encoder_threads(opt, rp.g, total_px)));
     }
-    if (p.thumbnails.poster || p.thumbnails.storyboard)
+    if ((p.thumbnails.poster || p.thumbnails.storyboard) && !chunk_video)
       thumbs = std::make_unique<thumbnailer>(p.thumbnails, si.rotation, si.display_width, si.display_height, duration_s,
                                              opt.policy.max_pixels);
   }
@@ -233,7 +247,13 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
         bounds.declared_end = declared_end(ctx, st, src.origin);
       }
       std::int64_t decoded = 0, errors = 0, packets = 0;
+      bool chunk_read = false;  // a chunk has every frame it needs
+      std::optional<chunk_seeker> seeker;
+      if (chunk_video && opt.chunk->start_s > 0) seeker.emplace(ctx, vi, src.origin, *opt.chunk, src.out_rate);
       auto fan_out = [&](AVFrame* f) {
+        if (seeker && f->best_effort_timestamp != AV_NOPTS_VALUE &&
+            !seeker->accept(static_cast<double>(f->best_effort_timestamp - src.origin) * av::q2d(src.time_base)))
+          return;
         // Timestamps made sane: missing ones continue from the last, none goes backwards, and none
         // (nor any frame's end) runs past the duration limit, whatever the container claims.
         std::int64_t ts = f->best_effort_timestamp;
@@ -251,6 +271,7 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
                    fmt::format("the video runs past the duration limit of {:.0f} s", opt.policy.max_duration_s));
         double t = static_cast<double>(f->pts) * av::q2d(src.time_base);
         read_time.store(t, std::memory_order_relaxed);
+        if (chunk_video && t >= chunk_read_end(*opt.chunk)) chunk_read = true;
         if (thumbs) thumbs->offer(f, t);
         for (auto& w : workers) {
           av::frame_ptr ref(av_frame_clone(f));
@@ -284,6 +305,11 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
       };
       for (;;) {
         if (run.abort) return;
+        if (chunk_read) break;
+        if (seeker && seeker->pending()) {
+          seeker->reseek(vdec.get());
+          last_pts = AV_NOPTS_VALUE;
+        }
         guard.check();
         int r = av_read_frame(ctx, pkt.get());
         if (r == AVERROR_EOF) break;
@@ -353,6 +379,12 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
 
   // This thread watches: cancellation, the deadline and progress reports.
   auto last_report = clock::time_point{};
+  // A chunk's progress is through its own range of the input.
+  const double progress_from = chunk_video ? opt.chunk->start_s : 0.0;
+  const double progress_len = chunk_video ? std::min(opt.chunk->end_s, duration_s) - progress_from : duration_s;
+  auto part_done = [&](double t) {
+    return progress_len > 0 ? std::clamp((t - progress_from) / progress_len, 0.0, 1.0) : 0.0;
+  };
   auto report = [&](bool final) {
     if (!opt.on_progress) return;
     progress pr;
@@ -363,9 +395,9 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
       rendition_progress rp;
       rp.name = name;
       rp.out_time_s = t;
-      rp.fraction = final ? 1.0 : duration_s > 0 ? std::clamp(t / duration_s, 0.0, 1.0) : 0.0;
+      rp.fraction = final ? 1.0 : part_done(t);
       rp.fps = elapsed > 0 ? static_cast<double>(frames) / elapsed : 0;
-      rp.speed = elapsed > 0 ? t / elapsed : 0;
+      rp.speed = elapsed > 0 ? std::max(0.0, t - progress_from) / elapsed : 0;
       if (slowest < 0 || t < slowest) slowest = t;
       pr.renditions.push_back(std::move(rp));
     };
@@ -374,9 +406,10 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
     if (audio) add("audio", audio->out_time(), 0);
     if (slowest < 0) slowest = read_time.load();
     pr.out_time_s = slowest;
-    pr.fraction = final ? 1.0 : duration_s > 0 ? std::clamp(slowest / duration_s, 0.0, 1.0) : 0.0;
-    pr.speed = elapsed > 0 ? slowest / elapsed : 0;
-    pr.eta_s = final ? 0 : pr.speed > 0 && duration_s > 0 ? std::max(0.0, (duration_s - slowest) / pr.speed) : -1;
+    pr.fraction = final ? 1.0 : part_done(slowest);
+    pr.speed = elapsed > 0 ? std::max(0.0, slowest - progress_from) / elapsed : 0;
+    const double end = progress_from + progress_len;
+    pr.eta_s = final ? 0 : pr.speed > 0 && progress_len > 0 ? std::max(0.0, (end - slowest) / pr.speed) : -1;
     if (growing) pr.playable_s = growing->playable_s();
     try {
       opt.on_progress(pr);
@@ -505,6 +538,7 @@ void run_pipeline(opened_input& in, io::byte_source& source, const probe_result&
   double d = 0;
   for (const auto& v : out.video) d = std::max(d, v.duration_s());
   if (out.video.empty() && out.audio) d = out.audio->duration_s();
+  if (whole && out.video.empty()) d = std::max(d, read_time.load());
   out.duration_s = d;
   guard.check();
   if (thumbs) {

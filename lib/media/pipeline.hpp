@@ -26,6 +26,9 @@ struct pipeline_output {
   std::string remux_note;  ///< why it was or was not
 };
 
+/// A track as result.json reports it.
+rendition_result to_result(const track_info& t);
+
 /// Decodes `in` once and encodes every rung, the audio group and the thumbnails into `sink`. With a
 /// `workspace`, the tracks a progressive MP4 is made from are also copied there. `source` is what `in`
 /// reads: the remux fast path reads it a second time. Throws av::failure.

@@ -74,6 +74,7 @@ remux_decision decide_remux(const AVFormatContext* ctx, int vi, const stream_inf
   };
   if (!wanted) return no("the plan does not copy the source (video.remux)");
   if (vi < 0 || rungs.empty()) return no("there is no video rung");
+  if (opt.chunk) return no("a part of a chunked job is encoded like every other part");
   if (!seekable) return no("the input can only be read forward, and the copy reads it a second time");
   const AVStream* st = ctx->streams[vi];
   const AVCodecParameters* par = st->codecpar;
