@@ -662,7 +662,8 @@ std::size_t worker_runtime::running() const noexcept {
 boost::json::value to_json(const worker_summary& s) {
   return boost::json::object{{"succeeded", s.succeeded}, {"already_complete", s.already_complete},
                              {"retried", s.retried},     {"dead", s.dead},
-                             {"released", s.released},   {"lease_lost", s.lease_lost}};
+                             {"released", s.released},   {"lease_lost", s.lease_lost},
+                             {"split", s.split}};
 }
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE

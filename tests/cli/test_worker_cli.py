@@ -401,7 +401,7 @@ class WorkerCli(unittest.TestCase):
         self.assertEqual(w.wait(timeout=60), 0, w.stderr())
         summary = w.summary()
         self.assertEqual(summary, {"succeeded": 0, "already_complete": 0, "retried": 0, "dead": 1, "released": 0,
-                                   "lease_lost": 0})
+                                   "lease_lost": 0, "split": 0})
         self.assertEqual([e["state"] for e in w.events()], ["running", "dead"])
 
         dead = self.dlq()
@@ -454,9 +454,9 @@ class WorkerCli(unittest.TestCase):
         sums = sorted([a.summary(), b.summary()], key=lambda s: s["succeeded"])
         idle, busy = sums
         self.assertEqual(busy, {"succeeded": 1, "already_complete": 0, "retried": 0, "dead": 0, "released": 0,
-                                "lease_lost": 0}, sums)
+                                "lease_lost": 0, "split": 0}, sums)
         self.assertEqual(idle, {"succeeded": 0, "already_complete": 0, "retried": 0, "dead": 0, "released": 0,
-                                "lease_lost": 0}, sums)
+                                "lease_lost": 0, "split": 0}, sums)
         st, result = self.assert_complete_package(out, job_id, attempt=1)
         # The property is only exercised when the job really outlived its lease: at least twice over.
         self.assertGreater(result["timings"]["elapsed_s"], 2.0, result["timings"])
@@ -483,7 +483,7 @@ class WorkerCli(unittest.TestCase):
         self.assertIn("draining", w.stderr())
         summary = w.summary()
         self.assertEqual(summary, {"succeeded": 1, "already_complete": 0, "retried": 0, "dead": 0, "released": 0,
-                                   "lease_lost": 0})
+                                   "lease_lost": 0, "split": 0})
         st, result = self.assert_complete_package(first, first_id, attempt=1)
         # The job was still encoding when the signal came: it finished after it, not before.
         self.assertGreater(wall_time(st["updated_at"]), signalled_at, (st, result["timings"]))
@@ -508,7 +508,7 @@ class WorkerCli(unittest.TestCase):
         self.assertLess(took, 10, "a drain with --grace 0 should not wait for the job (lease 60 s)")
         summary = w.summary()
         self.assertEqual(summary, {"succeeded": 0, "already_complete": 0, "retried": 0, "dead": 0, "released": 1,
-                                   "lease_lost": 0})
+                                   "lease_lost": 0, "split": 0})
         # Released, not left to expire: visible again at once although the lease had 60 s to run.
         s = self.stats()
         self.assertEqual((s["visible"], s["in_flight"], s["delayed"], s["dead"]), (1, 0, 0, 0), s)
@@ -543,7 +543,7 @@ class WorkerCli(unittest.TestCase):
         rc = w.wait(timeout=30)
         self.assertEqual(rc, 0, w.stderr())
         self.assertEqual(w.summary(), {"succeeded": 0, "already_complete": 0, "retried": 0, "dead": 0, "released": 1,
-                                       "lease_lost": 0})
+                                       "lease_lost": 0, "split": 0})
         s = self.stats()
         self.assertEqual((s["visible"], s["in_flight"], s["delayed"], s["dead"]), (1, 0, 0, 0), s)
         st = self.status(out)
@@ -640,7 +640,7 @@ class WorkerCli(unittest.TestCase):
         w = self.start_worker("--exit-when-idle", "--poll", "0.2", "--lease", "5")
         self.assertEqual(w.wait(timeout=60), 0, w.stderr())
         self.assertEqual(w.summary(), {"succeeded": 1, "already_complete": 0, "retried": 0, "dead": 0,
-                                       "released": 0, "lease_lost": 0})
+                                       "released": 0, "lease_lost": 0, "split": 0})
         events = w.events()
         self.assertEqual([(e["job_id"], e["state"]) for e in events], [(first, "running"), (first, "succeeded")])
         for e in events:

@@ -87,9 +87,10 @@ struct SPOOL_API worker_summary {
   std::int64_t dead = 0;              ///< dead-lettered
   std::int64_t released = 0;          ///< given back unstarted or cancelled by drain/stop, without counting
   std::int64_t lease_lost = 0;        ///< another delivery took over
+  std::int64_t split = 0;             ///< chunked: split into child jobs, then acknowledged
 };
 
-/// {"succeeded","already_complete","retried","dead","released","lease_lost"}, counts as numbers.
+/// {"succeeded","already_complete","retried","dead","released","lease_lost","split"}, counts as numbers.
 SPOOL_API boost::json::value to_json(const worker_summary& s);
 
 /// The blocking worker. run() occupies the calling thread; jobs, heartbeats and status writes run
