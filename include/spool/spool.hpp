@@ -19,6 +19,7 @@
 #include <spool/queue/scaling.hpp>
 #include <spool/queue/submit.hpp>
 // The media engine.
+#include <spool/media/chunks.hpp>
 #include <spool/media/log.hpp>
 #include <spool/media/probe.hpp>
 #include <spool/media/transcode.hpp>

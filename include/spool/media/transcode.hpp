@@ -17,6 +17,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,19 @@ struct SPOOL_API progress {
 };
 
 using progress_callback = std::function<void(const progress&)>;
+
+/// One chunk: segments [first_segment, first_segment + segments) of the package (0-based; its files
+/// are the package's segment_file(first_segment + 1) ...), i.e. media time [start_s, end_s) of the
+/// lecture, whose time zero is its first picture. end_s of the last chunk is +infinity (to the end of
+/// the input); its `segments` is what the probed duration predicts, the encode may end a segment
+/// earlier or later.
+struct SPOOL_API chunk_span {
+  int index = 0;
+  std::int64_t first_segment = 0;
+  std::int64_t segments = 0;
+  double start_s = 0;
+  double end_s = std::numeric_limits<double>::infinity();
+};
 
 struct SPOOL_API transcode_options {
   ::spool::plan plan;  ///< what to produce (default: the "hls-ladder" preset)
@@ -74,6 +89,9 @@ struct SPOOL_API transcode_options {
   /// A growing package's manifests are updated at most this often (and at once when it first becomes
   /// playable); 0 = after every segment.
   std::chrono::milliseconds publish_interval{1000};
+  /// Set: encode one chunk of a chunked job, or its whole-input part (spool/media/chunks.hpp), and
+  /// write chunk.json instead of manifests.
+  std::optional<chunk_span> chunk;
 };
 
 struct SPOOL_API rendition_result {
