@@ -14,17 +14,18 @@
 
 namespace spool::inline SPOOL_ABI_NAMESPACE {
 
-/// What a job is within a chunked job (docs/job-spec.md, "Chunked jobs"). An ordinary job is
-/// `whole`; a worker that splits one queues the others, and they carry the chunked job's identity.
+/// What a job is within a chunked job (docs/job-spec.md, "Chunked jobs' children"). An ordinary job
+/// is `none`; a worker that splits one queues the others, and they carry the chunked job's identity.
 struct SPOOL_API job_role {
-  enum class kind { whole, chunk, audio, stitch };
-  kind what = kind::whole;
+  /// chunk: the video rungs of one time range; whole_input: what is made once from the whole input
+  /// (audio, thumbnails); stitch: the package from the others' segments.
+  enum class kind { none, chunk, whole_input, stitch };
+  kind what = kind::none;
   std::string parent_id;      ///< the chunked job's id
   std::string parent_key;     ///< its idempotency key, if any
   std::string parent_output;  ///< where its package goes (a stitch job's own output)
-  std::string work;           ///< the work area: chunk-NNNN and audio packages go below it
+  std::string work;           ///< the work area: the chunk-NNNN and whole-input packages go below it
   int chunks = 0;             ///< chunk jobs in all
-  bool audio = false;         ///< whether there is an audio job
   // A chunk job's span: segments [first_segment, first_segment + segments), media time
   // [start_s, end_s); end_s is +infinity for the last chunk (written as null).
   int index = 0;

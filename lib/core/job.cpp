@@ -55,9 +55,9 @@ bool all_finite(const boost::json::value& v) {
 }
 
 constexpr std::array<std::pair<job_role::kind, std::string_view>, 4> role_names{{
-    {job_role::kind::whole, "whole"},
+    {job_role::kind::none, "none"},
     {job_role::kind::chunk, "chunk"},
-    {job_role::kind::audio, "audio"},
+    {job_role::kind::whole_input, "whole_input"},
     {job_role::kind::stitch, "stitch"},
 }};
 
@@ -66,8 +66,7 @@ boost::json::value role_json(const job_role& r) {
                         {"parent_id", r.parent_id},
                         {"parent_output", r.parent_output},
                         {"work", r.work},
-                        {"chunks", r.chunks},
-                        {"audio", r.audio}};
+                        {"chunks", r.chunks}};
   if (!r.parent_key.empty()) o["parent_key"] = r.parent_key;
   if (r.what == job_role::kind::chunk) {
     o["index"] = r.index;
@@ -109,11 +108,11 @@ std::string parse_role(const boost::json::value& v, job_role& r) {
       ok = str(name);
       kind_seen = false;
       for (const auto& [kind, n] : role_names)
-        if (ok && n == name && kind != job_role::kind::whole) {
+        if (ok && n == name && kind != job_role::kind::none) {
           r.what = kind;
           kind_seen = true;
         }
-      if (!kind_seen) return "'role.kind' must be \"chunk\", \"audio\" or \"stitch\"";
+      if (!kind_seen) return "'role.kind' must be \"chunk\", \"whole_input\" or \"stitch\"";
     } else if (k == "parent_id") {
       ok = str(r.parent_id);
     } else if (k == "parent_key") {
@@ -124,9 +123,6 @@ std::string parse_role(const boost::json::value& v, job_role& r) {
       ok = str(r.work);
     } else if (k == "chunks") {
       ok = integer(r.chunks, 1, 100000);
-    } else if (k == "audio") {
-      ok = x.is_bool();
-      if (ok) r.audio = x.get_bool();
     } else if (k == "index") {
       ok = integer(r.index, 0, 100000);
     } else if (k == "first_segment") {
@@ -165,7 +161,7 @@ std::string parse_role(const boost::json::value& v, job_role& r) {
 std::string_view to_string(job_role::kind k) noexcept {
   for (const auto& [kind, name] : role_names)
     if (kind == k) return name;
-  return "whole";
+  return "none";
 }
 
 std::string to_iso8601(std::chrono::system_clock::time_point t) {
@@ -211,7 +207,7 @@ boost::json::value to_json(const job_spec& j) {
                         {"resolved_by", j.resolved_by.empty() ? std::string(version_string()) : j.resolved_by}};
   if (!j.idempotency_key.empty()) o["idempotency_key"] = j.idempotency_key;
   if (!j.metadata.is_null()) o["metadata"] = j.metadata;
-  if (j.role.what != job_role::kind::whole) o["role"] = role_json(j.role);
+  if (j.role.what != job_role::kind::none) o["role"] = role_json(j.role);
   return o;
 }
 

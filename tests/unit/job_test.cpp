@@ -146,15 +146,14 @@ namespace {
 spool::job_spec chunk_child() {
   spool::job_spec j;
   j.input = "/srv/uploads/lecture.mp4";
-  j.output = "/srv/packages/lecture.chunks/m-1/chunk-0002";
+  j.output = "/srv/packages/lecture.chunks-m-1/chunk-0002";
   j.idempotency_key = "chunked:m-1:chunk-2";
   j.role.what = spool::job_role::kind::chunk;
   j.role.parent_id = "m-1";
   j.role.parent_key = "upload-42";
   j.role.parent_output = "/srv/packages/lecture";
-  j.role.work = "/srv/packages/lecture.chunks/m-1";
+  j.role.work = "/srv/packages/lecture.chunks-m-1";
   j.role.chunks = 4;
-  j.role.audio = true;
   j.role.index = 2;
   j.role.first_segment = 40;
   j.role.segments = 20;
@@ -178,9 +177,8 @@ TEST_CASE("Job::Role: a chunked job's children carry their role through JSON", "
   CHECK(r.parent_id == "m-1");
   CHECK(r.parent_key == "upload-42");
   CHECK(r.parent_output == "/srv/packages/lecture");
-  CHECK(r.work == "/srv/packages/lecture.chunks/m-1");
+  CHECK(r.work == "/srv/packages/lecture.chunks-m-1");
   CHECK(r.chunks == 4);
-  CHECK(r.audio);
   CHECK(r.index == 2);
   CHECK(r.first_segment == 40);
   CHECK(r.segments == 20);
@@ -207,7 +205,7 @@ TEST_CASE("Job::Role: a chunked job's children carry their role through JSON", "
   plain.role = {};
   CHECK_FALSE(spool::to_json(plain).as_object().contains("role"));
   CHECK(spool::parse_job_spec(boost::json::serialize(spool::to_json(plain)))->role.what ==
-        spool::job_role::kind::whole);
+        spool::job_role::kind::none);
 }
 
 TEST_CASE("Job::Role: a malformed role is invalid_spec naming what is wrong", "[job][chunking]") {
@@ -218,7 +216,7 @@ TEST_CASE("Job::Role: a malformed role is invalid_spec naming what is wrong", "[
     return boost::json::serialize(v);
   };
   const std::pair<std::string, const char*> bad[] = {
-      {with_role([](auto& r) { r["kind"] = "whole"; }), "kind"},
+      {with_role([](auto& r) { r["kind"] = "none"; }), "kind"},
       {with_role([](auto& r) { r["kind"] = "encode"; }), "kind"},
       {with_role([](auto& r) { r.erase("kind"); }), "kind"},
       {with_role([](auto& r) { r.erase("parent_id"); }), "parent_id"},
