@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "media/audio_track.hpp"
+#include "media/chunk.hpp"
 #include "media/growing.hpp"
 #include "media/ladder.hpp"
 #include "media/threads.hpp"
@@ -59,6 +60,11 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   const plan& p = opt.plan;
   int vi = p.video.rungs.empty() ? -1 : probe.video_index;
   int ai = p.audio.enabled ? probe.audio_index : -1;
+  // A chunk encodes video only; the whole-input part everything but the rungs (its thumbnails need
+  // the pictures decoded).
+  const bool chunk_video = is_video_chunk(opt), whole = is_whole_input(opt);
+  if (chunk_video) ai = -1;
+  if (whole) vi = p.thumbnails.poster || p.thumbnails.storyboard ? probe.video_index : -1;
   if (probe.video_index < 0 && probe.audio_index < 0)
     av::fail(errc::input_no_streams, "the input has neither video nor audio");
   if (probe.video_index < 0 && !opt.policy.allow_audio_only)
@@ -92,8 +98,11 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   // Time zero is the first picture (an AAC track's priming often starts a few ms earlier, and must
   // not push the picture onto a later frame slot); without video, the container's start.
   std::int64_t origin_us = ctx->start_time != AV_NOPTS_VALUE ? ctx->start_time : 0;
-  if (vi >= 0 && ctx->streams[vi]->start_time != AV_NOPTS_VALUE)
-    origin_us = av_rescale_q(ctx->streams[vi]->start_time, ctx->streams[vi]->time_base, AV_TIME_BASE_Q);
+  // Every part of a chunked job keeps the lecture's time zero, whatever it decodes.
+  const int origin_index = opt.chunk ? probe.video_index : vi;
+  if (origin_index >= 0 && ctx->streams[origin_index]->start_time != AV_NOPTS_VALUE)
+    origin_us = av_rescale_q(ctx->streams[origin_index]->start_time, ctx->streams[origin_index]->time_base,
+                             AV_TIME_BASE_Q);
   double duration_s = probe.duration_s;
   run_state run;
   completion done;
@@ -104,7 +113,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   std::unique_ptr<thumbnailer> thumbs;
   std::unique_ptr<growing_package> growing;
   std::string publish_note;
-  const bool grow = publishes_progressively(opt, sink, publish_note);
+  const bool grow = !opt.chunk && publishes_progressively(opt, sink, publish_note);
   out.publish_note = publish_note;
 
   if (vi >= 0) {
@@ -132,9 +141,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     if (si.display_width <= 0 || si.display_height <= 0)
       av::fail(errc::input_undecodable, "the video stream has no size");
     auto rungs = plan_rungs(p.video.rungs, si.display_width, si.display_height);
+    if (whole) rungs.clear();
     // The progressive MP4's rung: the named one, or the first produced when a small source dropped it.
     std::string progressive;
-    if (!p.packaging.progressive.empty() && !rungs.empty()) {
+    if (!p.packaging.progressive.empty() && !rungs.empty() && !opt.chunk) {
       progressive = rungs.front().r.name;
       for (const auto& rp : rungs)
         if (rp.r.name == p.packaging.progressive) progressive = rp.r.name;
@@ -166,10 +176,14 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
         o.segment_done = growing->hook(i);
         o.first_segment_s = p.packaging.gop_s;
       }
+      if (chunk_video) {
+        o.chunk = true;
+        o.first_number = opt.chunk->first_segment;
+      }
       workers.push_back(std::make_unique<rung_worker>(run, done, opt, src, rp.r, rp.g, std::move(o),
                                                       encoder_threads(opt, rp.g, total_px)));
     }
-    if (p.thumbnails.poster || p.thumbnails.storyboard)
+    if ((p.thumbnails.poster || p.thumbnails.storyboard) && !chunk_video)
       thumbs = std::make_unique<thumbnailer>(p.thumbnails, si.rotation, si.display_width, si.display_height, duration_s,
                                              opt.policy.max_pixels);
   }
@@ -214,6 +228,8 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
         bounds.declared_end = declared_end(ctx, st, src.origin);
       }
       std::int64_t decoded = 0, errors = 0, packets = 0;
+      bool chunk_read = false;  // a chunk has every frame it needs
+      if (chunk_video && opt.chunk->start_s > 0) seek_to_chunk(ctx, vi, src.origin, *opt.chunk);
       auto fan_out = [&](AVFrame* f) {
         // Timestamps made sane: missing ones continue from the last, none goes backwards, and none
         // (nor any frame's end) runs past the duration limit, whatever the container claims.
@@ -232,6 +248,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
                    fmt::format("the video runs past the duration limit of {:.0f} s", opt.policy.max_duration_s));
         double t = static_cast<double>(f->pts) * av::q2d(src.time_base);
         read_time.store(t, std::memory_order_relaxed);
+        if (chunk_video && t >= chunk_read_end(*opt.chunk)) chunk_read = true;
         if (thumbs) thumbs->offer(f, t);
         for (auto& w : workers) {
           av::frame_ptr ref(av_frame_clone(f));
@@ -265,6 +282,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       };
       for (;;) {
         if (run.abort) return;
+        if (chunk_read) break;
         guard.check();
         int r = av_read_frame(ctx, pkt.get());
         if (r == AVERROR_EOF) break;
@@ -472,6 +490,7 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   double d = 0;
   for (const auto& v : out.video) d = std::max(d, v.duration_s());
   if (out.video.empty() && out.audio) d = out.audio->duration_s();
+  if (whole && out.video.empty()) d = std::max(d, read_time.load());
   out.duration_s = d;
   guard.check();
   if (thumbs) {

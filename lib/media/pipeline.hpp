@@ -24,6 +24,9 @@ struct pipeline_output {
   double first_playable_s = -1;
 };
 
+/// A track as result.json reports it.
+rendition_result to_result(const track_info& t);
+
 /// Decodes `in` once and encodes every rung, the audio group and the thumbnails into `sink`. With a
 /// `workspace`, the tracks a progressive MP4 is made from are also copied there. Throws av::failure.
 void run_pipeline(opened_input& in, const probe_result& probe, const transcode_options& options, io::package_sink& sink,

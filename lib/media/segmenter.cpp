@@ -232,7 +232,7 @@ void cmaf_writer::close_segment(std::int64_t end) {
   }
   buf_.erase(0, seg_from);  // in place: a segment can be megabytes, and the buffer is reused
   patch_fragments(buf_);
-  out_.put(package_layout::segment_file(info_.segments.size() + 1), buf_);
+  out_.put(package_layout::segment_file(static_cast<std::size_t>(out_.first_number) + info_.segments.size() + 1), buf_);
   const auto bytes = static_cast<std::int64_t>(buf_.size());
   buf_.clear();
   info_.segments.push_back({seg_start_ + pres_offset_, end - seg_start_, bytes});
@@ -255,6 +255,12 @@ void cmaf_writer::write(AVPacket* pkt) {
     delay_ = pts - first_dts_;
     // A track cannot start before zero: AAC's priming packet (pts -1024) moves the track later.
     pres_offset_ = pts < 0 ? -pts : 0;
+    if (out_.chunk) {
+      // A chunk opens on a grid line, its first frame within half a frame of it (either side).
+      const std::int64_t half = info_.frame_rate.num > 0 ? av_rescale_q(1, av_inv_q(info_.frame_rate), tb) / 2 + 1 : 0;
+      next_cut_ = ((pts + half) / seg_len_ + 1) * seg_len_;
+      mux_shift_ = pts;
+    }
   }
   // The keyframe forced for a grid line lies within half a frame of it, before or after: half a frame
   // of slack (rounded up, plus a tick for the rounding of timestamps to the timescale) so that one
@@ -275,6 +281,8 @@ void cmaf_writer::write(AVPacket* pkt) {
   if (max_end_ == AV_NOPTS_VALUE || end > max_end_) max_end_ = end;
   seg_start_ = std::min(seg_start_, pts);
   if (video) ++info_.frames;
+  if (pkt->pts != AV_NOPTS_VALUE) pkt->pts -= mux_shift_;
+  if (pkt->dts != AV_NOPTS_VALUE) pkt->dts -= mux_shift_;
   int r = av_write_frame(ctx_, pkt);
   rethrow_pending();
   check_own(r, "cannot write a packet");

@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "core/durable_file.hpp"
+#include "media/chunk.hpp"
 #include "media/manifest.hpp"
 #include "media/package_out.hpp"
 #include "media/pipeline.hpp"
@@ -25,6 +26,8 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 double seconds_since(clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); }
+
+}  // namespace
 
 rendition_result to_result(const track_info& t) {
   rendition_result r;
@@ -42,8 +45,6 @@ rendition_result to_result(const track_info& t) {
   r.peak_bitrate = t.peak_bitrate();
   return r;
 }
-
-}  // namespace
 
 boost::json::value to_json(const transcode_result& r) {
   boost::json::array renditions;
@@ -125,6 +126,8 @@ error_code transcode(io::byte_source& input, io::package_sink& output, const tra
   result = transcode_result{};
   try {
     if (auto e = validate(options.plan)) av::fail(e.code, e.what());
+    if (options.chunk)
+      if (auto e = validate_chunk(options)) av::fail(e.code, e.what());
     if (cancel && cancel->load()) av::fail(errc::cancelled, "cancelled");
 
     input_guard guard;
@@ -140,9 +143,26 @@ error_code transcode(io::byte_source& input, io::package_sink& output, const tra
     result.deadline = guard.deadline;
 
     std::optional<workspace> work;
-    if (!options.plan.packaging.progressive.empty()) work.emplace(options.workspace);
+    if (!options.plan.packaging.progressive.empty() && !options.chunk) work.emplace(options.workspace);
     pipeline_output out;
     auto encode_start = clock::now();
+    if (options.chunk) {
+      // A part of a chunked job: its tracks checked from the bytes written, and chunk.json for the stitch.
+      recording_sink recorder(output);
+      if (!is_whole_input(options) || whole_input_has_work(options.plan, result.input))
+        run_pipeline(in, result.input, options, recorder, fs::path(), guard, out, started);
+      result.encode_s = seconds_since(encode_start);
+      guard.check();
+      finish_chunk(options, recorder.record(), out, result, output);
+      for (const auto& v : out.video) result.renditions.push_back(to_result(v));
+      if (out.audio) result.renditions.push_back(to_result(*out.audio));
+      result.duration_s = out.duration_s;
+      result.warnings = std::move(out.warnings);
+      result.files = std::move(out.files);
+      result.files.emplace_back(chunk_manifest);
+      result.elapsed_s = seconds_since(started);
+      return {};
+    }
     run_pipeline(in, result.input, options, output, work ? work->path() : fs::path(), guard, out, started);
     result.encode_s = seconds_since(encode_start);
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "media/chunk.hpp"
 #include "media/ladder.hpp"
 #include "media/package_out.hpp"
 #include "media/segmenter.hpp"
@@ -183,6 +184,13 @@ class rung_worker {
         continue;
       }
       last_out_pts_ = out->pts;
+      // A chunk encodes its own frames only; the ones before it just primed the fps stage.
+      if (opt_.chunk && !chunk_admits(*opt_.chunk, static_cast<double>(out->pts) *
+                                                       av::q2d(av_buffersink_get_time_base(sink_ctx_)),
+                                      src_.out_rate)) {
+        av_frame_unref(out.get());
+        continue;
+      }
       if (!enc_) open_encoder(out.get());
       encode(out.get());
       av_frame_unref(out.get());
