@@ -204,8 +204,7 @@ TEST_CASE("Job::Role: a chunked job's children carry their role through JSON", "
   spool::job_spec plain = chunk_child();
   plain.role = {};
   CHECK_FALSE(spool::to_json(plain).as_object().contains("role"));
-  CHECK(spool::parse_job_spec(boost::json::serialize(spool::to_json(plain)))->role.what ==
-        spool::job_role::kind::none);
+  CHECK(spool::parse_job_spec(boost::json::serialize(spool::to_json(plain)))->role.what == spool::job_role::kind::none);
 }
 
 TEST_CASE("Job::Role: a malformed role is invalid_spec naming what is wrong", "[job][chunking]") {
