@@ -88,10 +88,11 @@ std::optional<job_status> parent_status(const job_spec& spec, const std::shared_
 }
 
 // Whether the chunked job has failed: it says so, or a child said so in the work area.
-bool chunked_job_failed(const job_spec& spec, const std::shared_ptr<storage::store>& child_store) {
-  if (auto failed = read_status_at(child_store, failed_marker(spec.role.work));
-      failed && failed->state == job_state::dead)
-    return true;
+bool chunked_job_failed(const job_spec& spec) {
+  if (auto work = storage::resolve(spec.role.work))
+    if (auto failed = read_status_at(work->backend, failed_marker(work->path));
+        failed && failed->state == job_state::dead)
+      return true;
   auto parent = storage::resolve(spec.role.parent_output);
   if (!parent) return false;
   auto s = parent_status(spec, parent->backend, parent->path);
@@ -157,19 +158,27 @@ bool worker_runtime::impl::split(job& j, const job_spec& spec, status_channel& s
   return true;
 }
 
-bool worker_runtime::impl::skip_orphan(job& j, const job_spec& spec, const output_place& out) {
-  if (!chunked_job_failed(spec, out.store)) return false;
+bool worker_runtime::impl::skip_orphan(job& j, const job_spec& spec) {
+  if (!chunked_job_failed(spec)) return false;
   // Its chunked job failed: encoding would only leave files behind.
   if (queue->ack(j.delivery)) count(&worker_summary::lease_lost);
   return true;
 }
 
-void worker_runtime::impl::drop_if_orphaned(const job_spec& spec, const output_place& out) {
+void worker_runtime::impl::drop_if_orphaned(const job_spec& spec) {
   // Published after the stitch job removed the work area of a failed chunked job: removed again.
   auto parent = storage::resolve(spec.role.parent_output);
   if (!parent) return;
   auto s = parent_status(spec, parent->backend, parent->path);
-  if (s && s->state == job_state::dead) (void)out.store->remove_all(spec.role.work);
+  if (s && s->state == job_state::dead) remove_work_area(spec);
+}
+
+void worker_runtime::impl::remove_work_area(const job_spec& spec) noexcept {
+  try {
+    if (auto work = storage::resolve(spec.role.work)) (void)work->backend->remove_all(work->path);
+  } catch (...) {
+    // Best effort: what is left is a folder of finished packages beside the output.
+  }
 }
 
 void worker_runtime::impl::child_failed(const job& j, const error_code& ec, const std::string& why) noexcept {
@@ -197,22 +206,28 @@ void worker_runtime::impl::child_failed(const job& j, const error_code& ec, cons
 
 void worker_runtime::impl::stitch(job& j, const job_spec& spec, const output_place& out, status_channel& status) {
   const auto& r = spec.role;
-  const auto& store = out.store;
+  // The work area, where the children's packages are; the job's own output is `out`.
+  auto work = storage::resolve(r.work);
+  if (!work) {
+    settle(j, status, work.error().code, "the work area " + r.work + ": " + work.error().what());
+    return;
+  }
+  const auto& store = work->backend;
   auto fail_chunked = [&](const error_code& ec, const std::string& why) {
     // The chunked job is dead, and this stitch job with it; what the children made goes. Dead is
     // said first: a child that publishes after the removal finds it and removes its package.
     status.set(job_state::dead, ec, why);
-    (void)store->remove_all(r.work);
+    remove_work_area(spec);
     if (!bury(j.delivery, why, to_json_text(error_json(ec, why)))) count(&worker_summary::dead);
   };
-  if (auto failed = read_status_at(store, failed_marker(r.work)); failed && failed->state == job_state::dead)
+  if (auto failed = read_status_at(store, failed_marker(work->path)); failed && failed->state == job_state::dead)
     return fail_chunked(failed->error ? failed->error : error_code(errc::internal), failed->error_message);
   // Every child's status, from its own package's folder in the work area.
   int chunks_done = 0;
   bool whole_input_done = false;
   double progress = 0;
   for (int i = media::whole_input_index; i < r.chunks; ++i) {
-    auto s = read_status_at(store, child_output(r.work, i));
+    auto s = read_status_at(store, child_output(work->path, i));
     if (!s) continue;  // not started yet
     if (s->state == job_state::dead)
       return fail_chunked(s->error ? s->error : error_code(errc::internal),
@@ -242,11 +257,11 @@ void worker_runtime::impl::stitch(job& j, const job_spec& spec, const output_pla
   status.chunks(chunk_count{r.chunks, r.chunks}, mean);
   media::transcode_result stitched;
   auto fail = [&](const error& e) {
-    if (settle(j, status, e.code, e.what()) == queue::verdict::dead_letter) (void)store->remove_all(r.work);
+    if (settle(j, status, e.code, e.what()) == queue::verdict::dead_letter) remove_work_area(spec);
   };
   media::stitch_input parts;
   auto read = [&](int index, std::string_view name) -> result<std::string> {
-    const std::string path = child_output(r.work, index) + "/" + std::string(name);
+    const std::string path = child_output(work->path, index) + "/" + std::string(name);
     auto got = store->read_file(path);
     if (!got) return got.error();
     if (!*got) return error(errc::internal, child_name(index, r.chunks) + " has no " + std::string(name));
@@ -261,7 +276,7 @@ void worker_runtime::impl::stitch(job& j, const job_spec& spec, const output_pla
   if (!whole) return fail(whole.error());
   parts.whole_input_json = *std::move(whole);
 
-  auto sink = store->open_package(out.path, storage::package_options{});
+  auto sink = out.store->open_package(out.path, storage::package_options{});
   if (!sink) return fail(sink.error());
   auto& package = **sink;
   if (auto e = media::stitch(spec.plan, parts, read, package, stitched)) {
@@ -269,10 +284,10 @@ void worker_runtime::impl::stitch(job& j, const job_spec& spec, const output_pla
     return fail(e);
   }
   if (auto ec = publish(j, package, status, stitched)) {
-    if (settle(j, status, ec, stitched.error_detail) == queue::verdict::dead_letter) (void)store->remove_all(r.work);
+    if (settle(j, status, ec, stitched.error_detail) == queue::verdict::dead_letter) remove_work_area(spec);
     return;
   }
-  (void)store->remove_all(r.work);
+  remove_work_area(spec);
   status.announce_current();
   acknowledge(j);
   count(&worker_summary::succeeded);

@@ -119,9 +119,11 @@ struct worker_runtime::impl {
   /// acknowledges it and returns true. False: it is encoded as an ordinary job.
   bool split(job& j, const job_spec& spec, status_channel& status);
   /// A child whose chunked job has already failed: acknowledged without encoding; true then.
-  bool skip_orphan(job& j, const job_spec& spec, const output_place& out);
+  bool skip_orphan(job& j, const job_spec& spec);
   /// After a child published: its chunked job failed meanwhile, so its package goes too.
-  void drop_if_orphaned(const job_spec& spec, const output_place& out);
+  void drop_if_orphaned(const job_spec& spec);
+  /// Removes a chunked job's work area (spec.role.work), best effort.
+  void remove_work_area(const job_spec& spec) noexcept;
   void stitch(job& j, const job_spec& spec, const output_place& out, status_channel& status);
   /// A child was dead-lettered: says so in the work area, where its stitch job looks, so the
   /// chunked job fails even when the child could write no status of its own.

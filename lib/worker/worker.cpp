@@ -367,7 +367,7 @@ void worker_runtime::impl::process(job& j) {
     return;
   }
   const worker_detail::output_place out{where->backend, where->path};
-  if (child && skip_orphan(j, spec, out)) return;
+  if (child && skip_orphan(j, spec)) return;
 
   // Someone else's folder: nothing of this job's is written there, not even its status.
   if (!worker_detail::output_is_ours(out, job_id, initial.idempotency_key)) {
@@ -393,7 +393,7 @@ void worker_runtime::impl::process(job& j) {
       count(&worker_summary::dead);
       status.set(job_state::dead, ec, why);
       child_failed(j, ec, why);
-      if (role == job_role::kind::stitch) (void)out.store->remove_all(spec.role.work);
+      if (role == job_role::kind::stitch) remove_work_area(spec);
     }
     return;
   }
@@ -403,7 +403,7 @@ void worker_runtime::impl::process(job& j) {
     // A delivery killed inside publish left the replaced folder beside the package; a transcode
     // would remove it on its way, this path has to.
     out.store->remove_leftovers(out.path);
-    if (role == job_role::kind::stitch) (void)out.store->remove_all(spec.role.work);
+    if (role == job_role::kind::stitch) remove_work_area(spec);
     complete_already(j, status, std::move(found), job_id);
     return;
   }
@@ -442,7 +442,7 @@ void worker_runtime::impl::process(job& j) {
     settle(j, status, ec, result.error_detail);
     return;
   }
-  if (child) drop_if_orphaned(spec, out);
+  if (child) drop_if_orphaned(spec);
   status.announce_current();
   acknowledge(j);
   count(&worker_summary::succeeded);

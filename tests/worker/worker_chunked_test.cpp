@@ -156,17 +156,20 @@ TEST_CASE(
   chunked_fixture f;
   f.make_plain();
   std::vector<std::shared_ptr<q::queue_adapter>> queues;
+  auto out = f.dir / "chunked";
+  // The output as the job names it: a path, or a file:// URI (the work area is named after it).
+  std::string output = out.string();
   SECTION("mem://") { queues = {f.queue, f.queue}; }
-  SECTION("file://, each worker with its own connection") {
+  SECTION("file://, each worker with its own connection, the output a file:// URI") {
     for (int i = 0; i < 2; ++i) {
       auto opened = q::make_file_queue((f.dir / "jobs.db").string());
       REQUIRE(opened.has_value());
       queues.push_back(*opened);
     }
     f.queue = queues[0];
+    output = "file://" + out.string();
   }
-  auto out = f.dir / "chunked";
-  auto id = f.submit(f.in, out, chunked_plan);
+  auto id = f.submit(f.in, output, chunked_plan);
   auto summary = run_workers(queues, f.options());
 
   CHECK(summary.split == 1);
