@@ -87,16 +87,21 @@ std::optional<job_status> parent_status(const job_spec& spec, const std::shared_
   return s;
 }
 
-// Whether the chunked job has failed: it says so, or a child said so in the work area.
-bool chunked_job_failed(const job_spec& spec) {
-  if (auto work = storage::resolve(spec.role.work))
-    if (auto failed = read_status_at(work->backend, failed_marker(work->path));
+// What became of the chunked job a child belongs to: still under way (nullopt), or over: dead or
+// succeeded (stitched and published), as its status says, or, with `marker`, dead because a child
+// said so in the work area (the stitch job has not made the job dead yet).
+std::optional<job_state> chunked_job_over(const job_spec& spec, bool marker) {
+  if (marker) {
+    auto work = storage::resolve(spec.role.work);
+    if (auto failed = work ? read_status_at(work->backend, failed_marker(work->path)) : std::nullopt;
         failed && failed->state == job_state::dead)
-      return true;
+      return job_state::dead;
+  }
   auto parent = storage::resolve(spec.role.parent_output);
-  if (!parent) return false;
+  if (!parent) return std::nullopt;
   auto s = parent_status(spec, parent->backend, parent->path);
-  return s && s->state == job_state::dead;
+  if (s && (s->state == job_state::dead || s->state == job_state::succeeded)) return s->state;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -159,18 +164,21 @@ bool worker_runtime::impl::split(job& j, const job_spec& spec, status_channel& s
 }
 
 bool worker_runtime::impl::skip_orphan(job& j, const job_spec& spec) {
-  if (!chunked_job_failed(spec)) return false;
-  // Its chunked job failed: encoding would only leave files behind.
-  if (queue->ack(j.delivery)) count(&worker_summary::lease_lost);
+  // Its chunked job failed, or was stitched while this delivery of the child waited (an earlier
+  // one published and could not acknowledge): encoding would only leave files behind.
+  const auto over = chunked_job_over(spec, true);
+  if (!over) return false;
+  if (queue->ack(j.delivery))
+    count(&worker_summary::lease_lost);
+  else if (*over == job_state::succeeded)
+    count(&worker_summary::already_complete);
   return true;
 }
 
 void worker_runtime::impl::drop_if_orphaned(const job_spec& spec) {
-  // Published after the stitch job removed the work area of a failed chunked job: removed again.
-  auto parent = storage::resolve(spec.role.parent_output);
-  if (!parent) return;
-  auto s = parent_status(spec, parent->backend, parent->path);
-  if (s && s->state == job_state::dead) remove_work_area(spec);
+  // Published after the stitch job removed the work area: removed again. Not on a child's word
+  // alone: the stitch job reads it there to make the job dead.
+  if (chunked_job_over(spec, false)) remove_work_area(spec);
 }
 
 void worker_runtime::impl::remove_work_area(const job_spec& spec) noexcept {

@@ -118,9 +118,10 @@ struct worker_runtime::impl {
   /// A whole job whose plan asks for chunking and whose input is long enough: queues its children,
   /// acknowledges it and returns true. False: it is encoded as an ordinary job.
   bool split(job& j, const job_spec& spec, status_channel& status);
-  /// A child whose chunked job has already failed: acknowledged without encoding; true then.
+  /// A child whose chunked job is already over (dead, or stitched): acknowledged without encoding;
+  /// true then.
   bool skip_orphan(job& j, const job_spec& spec);
-  /// After a child published: its chunked job failed meanwhile, so its package goes too.
+  /// After a child published: its chunked job ended meanwhile, so its package goes too.
   void drop_if_orphaned(const job_spec& spec);
   /// Removes a chunked job's work area (spec.role.work), best effort.
   void remove_work_area(const job_spec& spec) noexcept;

@@ -293,6 +293,51 @@ TEST_CASE("Worker::Chunked: a job delivered again after it queued half its child
   CHECK(work_areas(out).empty());
 }
 
+namespace {
+
+// Keeps the bodies of the messages sent in batches: the children a split queued.
+class recording_queue : public spool::test::queue_wrapper {
+ public:
+  using spool::test::queue_wrapper::queue_wrapper;
+  spool::result<std::vector<spool::result<q::send_result>>> send_batch(
+      const std::vector<q::outgoing_message>& msgs) override {
+    {
+      std::lock_guard lock(mutex);
+      for (const auto& m : msgs) bodies.push_back(m.body);
+    }
+    return spool::test::queue_wrapper::send_batch(msgs);
+  }
+  std::mutex mutex;
+  std::vector<std::string> bodies;
+};
+
+}  // namespace
+
+TEST_CASE("Worker::Chunked: a child delivered again after its job was stitched encodes nothing and leaves nothing",
+          "[worker][chunked]") {
+  chunked_fixture f;
+  auto recording = std::make_shared<recording_queue>(f.queue);
+  f.queue = recording;
+  auto out = f.dir / "chunked";
+  auto id = f.submit(f.in, out, chunked_plan);
+  auto first = run_workers({f.queue}, f.options());
+  REQUIRE(first.succeeded == expected_chunks + 2);
+  REQUIRE(recording->bodies.size() == expected_chunks + 1);
+  auto published = fs::last_write_time(out / "master.m3u8");
+
+  // As when a child published but its acknowledgement was lost: the same child comes again, after
+  // the stitch job removed the work area.
+  REQUIRE(f.queue->send({recording->bodies[1], "", 0ms}).has_value());
+  auto again = run_workers({f.queue}, f.options());
+  CHECK(again.succeeded == 0);
+  CHECK(again.already_complete == 1);
+  CHECK(work_areas(out).empty());
+  CHECK(fs::last_write_time(out / "master.m3u8") == published);
+  require_package(out, id);
+  auto qs = f.stats();
+  CHECK(qs.visible + qs.in_flight + qs.delayed + qs.dead == 0);
+}
+
 TEST_CASE("Worker::Chunked: an input shorter than min_duration_s is encoded as an ordinary job", "[worker][chunked]") {
   fixture f;
   auto in = f.input("short.mp4", 8);
