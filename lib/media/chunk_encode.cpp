@@ -47,7 +47,8 @@ boost::json::object describe(const track_info& t, const std::string& init_sha256
 }
 
 // One rung of a video chunk against its span, from the bytes its sink was given.
-void check_rung(const chunk_span& c, const track_info& v, const std::map<std::int64_t, fragment_summary>& seen) {
+void check_rung(const chunk_span& c, double segment_s, const track_info& v,
+                const std::map<std::int64_t, fragment_summary>& seen) {
   const std::string rung = "rendition " + v.name;
   const auto n = static_cast<std::int64_t>(v.segments.size());
   if (n == 0 || static_cast<std::int64_t>(seen.size()) != n)
@@ -60,13 +61,19 @@ void check_rung(const chunk_span& c, const track_info& v, const std::map<std::in
   const double ts = v.timescale;
   const double frame = ts * av::q2d(av_inv_q(v.frame_rate));
   const std::int64_t k_lo = first_slot_at(c.start_s, v.frame_rate);
-  // Where the range's first frame lies, and its end (the open-ended last chunk: where its frames end).
+  // Where the range's first frame lies.
   const double start = static_cast<double>(k_lo) * frame;
   std::int64_t frames = 0, i = 0;
   double at = start;
   for (const auto& [number, s] : seen) {
     const auto& described = v.segments[static_cast<std::size_t>(i)];
     if (!s.starts_with_sync) refuse(c, fmt::format("{} segment {} does not start with a keyframe", rung, number));
+    // Each segment opens with the frame of its grid line and follows the last without a gap.
+    const double line =
+        static_cast<double>(first_slot_at(static_cast<double>(number - 1) * segment_s, v.frame_rate)) * frame;
+    if (std::abs(static_cast<double>(s.tfdt) - line) > frame / 2)
+      refuse(c, fmt::format("{} segment {} starts at {:.3f} s, off its grid line at {:.3f} s", rung, number,
+                            static_cast<double>(s.tfdt) / ts, line / ts));
     if (std::abs(static_cast<double>(s.tfdt) - at) > frame / 2)
       refuse(c, fmt::format("{} segment {} starts at {:.3f} s, not {:.3f} s", rung, number,
                             static_cast<double>(s.tfdt) / ts, at / ts));
@@ -162,7 +169,7 @@ void finish_chunk(const transcode_options& opt, const chunk_record& seen, const 
   for (const auto& v : out.video) {
     auto it = seen.segments.find(v.name);
     if (it == seen.segments.end()) refuse(c, "rendition " + v.name + " wrote no segment");
-    check_rung(c, v, it->second);
+    check_rung(c, opt.plan.packaging.segment_s, v, it->second);
     tracks.push_back(describe(v, sha(v)));
   }
   if (c.index >= 0 && out.video.empty()) refuse(c, "no rendition was encoded");

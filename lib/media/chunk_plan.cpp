@@ -28,11 +28,13 @@ result<std::vector<chunk_span>> plan_chunks(double duration_s, double segment_s,
   // does not make a segment).
   const auto total = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(duration_s / segment_s - 1e-6)));
   const auto per = std::max<std::int64_t>(1, std::llround(chunk_s / segment_s));
-  std::int64_t count = std::max<std::int64_t>(1, total / per);
-  // What is left after the whole chunks: its own chunk when it lasts at least half a chunk.
-  const double tail_s = duration_s - static_cast<double>(count * per) * segment_s;
-  if (tail_s > 0 && tail_s >= 0.5 * static_cast<double>(per) * segment_s) ++count;
-
+  // Whole chunks by time (a short last segment is the length it is), then what is left: its own
+  // chunk when it lasts at least half a chunk.
+  const double chunk_len = static_cast<double>(per) * segment_s;
+  auto count = static_cast<std::int64_t>(std::floor(duration_s / chunk_len + 1e-9));
+  const double tail_s = duration_s - static_cast<double>(count) * chunk_len;
+  if (count == 0 || tail_s >= 0.5 * chunk_len) ++count;
+  count = std::min(count, (total + per - 1) / per);
   std::vector<chunk_span> spans;
   spans.reserve(static_cast<std::size_t>(count));
   for (std::int64_t i = 0; i < count; ++i) {

@@ -205,6 +205,14 @@ void copy_segments(const chunk_reader& read, const part& p, const part_track& t,
     if (static_cast<std::int64_t>(bytes.size()) != t.info.segments[i].bytes)
       bad(fmt::format("{} of {} is {} bytes, its {} says {}", name, p.who, bytes.size(), chunk_manifest,
                       t.info.segments[i].bytes));
+    if (t.info.video) {
+      // The bytes agree with the description: a keyframe first, at the time it gives (within a frame).
+      const auto f = summarize_fragment(bytes);
+      const double frame = t.info.timescale * av::q2d(av_inv_q(t.info.frame_rate));
+      if (!f.starts_with_sync || std::abs(static_cast<double>(f.tfdt - t.info.segments[i].start)) > frame)
+        bad(fmt::format("{} of {} does not start with a keyframe at {:.3f} s", name, p.who,
+                        static_cast<double>(t.info.segments[i].start) / t.info.timescale));
+    }
     put(sink, name, bytes);
   }
 }

@@ -28,9 +28,8 @@ struct track_output {
   /// When > 0, the first segment ends at this grid line (a keyframe line) instead of the segment
   /// length's: a growing package is playable after one GOP, not after a whole segment.
   double first_segment_s = 0;
-  /// A chunk of a longer package: segments are numbered from first_number + 1, the first segment ends
-  /// on the grid line after the first packet (which opens the chunk on a line), and the muxer sees the
-  /// track start at zero (so init.mp4 is every chunk's) while each tfdt keeps the lecture's time.
+  /// A chunk of a longer package: segments are numbered from first_number + 1, and the first one ends
+  /// on the grid line after the first packet (which opens the chunk on a line, within half a frame).
   bool chunk = false;
   std::int64_t first_number = 0;
 

@@ -101,8 +101,8 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
   // Every part of a chunked job keeps the lecture's time zero, whatever it decodes.
   const int origin_index = opt.chunk ? probe.video_index : vi;
   if (origin_index >= 0 && ctx->streams[origin_index]->start_time != AV_NOPTS_VALUE)
-    origin_us = av_rescale_q(ctx->streams[origin_index]->start_time, ctx->streams[origin_index]->time_base,
-                             AV_TIME_BASE_Q);
+    origin_us =
+        av_rescale_q(ctx->streams[origin_index]->start_time, ctx->streams[origin_index]->time_base, AV_TIME_BASE_Q);
   double duration_s = probe.duration_s;
   run_state run;
   completion done;
@@ -342,6 +342,12 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
 
   // This thread watches: cancellation, the deadline and progress reports.
   auto last_report = clock::time_point{};
+  // A chunk's progress is through its own range of the input.
+  const double progress_from = chunk_video ? opt.chunk->start_s : 0.0;
+  const double progress_len = chunk_video ? std::min(opt.chunk->end_s, duration_s) - progress_from : duration_s;
+  auto part_done = [&](double t) {
+    return progress_len > 0 ? std::clamp((t - progress_from) / progress_len, 0.0, 1.0) : 0.0;
+  };
   auto report = [&](bool final) {
     if (!opt.on_progress) return;
     progress pr;
@@ -352,9 +358,9 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       rendition_progress rp;
       rp.name = name;
       rp.out_time_s = t;
-      rp.fraction = final ? 1.0 : duration_s > 0 ? std::clamp(t / duration_s, 0.0, 1.0) : 0.0;
+      rp.fraction = final ? 1.0 : part_done(t);
       rp.fps = elapsed > 0 ? static_cast<double>(frames) / elapsed : 0;
-      rp.speed = elapsed > 0 ? t / elapsed : 0;
+      rp.speed = elapsed > 0 ? std::max(0.0, t - progress_from) / elapsed : 0;
       if (slowest < 0 || t < slowest) slowest = t;
       pr.renditions.push_back(std::move(rp));
     };
@@ -362,9 +368,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
     if (audio) add("audio", audio->out_time(), 0);
     if (slowest < 0) slowest = read_time.load();
     pr.out_time_s = slowest;
-    pr.fraction = final ? 1.0 : duration_s > 0 ? std::clamp(slowest / duration_s, 0.0, 1.0) : 0.0;
-    pr.speed = elapsed > 0 ? slowest / elapsed : 0;
-    pr.eta_s = final ? 0 : pr.speed > 0 && duration_s > 0 ? std::max(0.0, (duration_s - slowest) / pr.speed) : -1;
+    pr.fraction = final ? 1.0 : part_done(slowest);
+    pr.speed = elapsed > 0 ? std::max(0.0, slowest - progress_from) / elapsed : 0;
+    const double end = progress_from + progress_len;
+    pr.eta_s = final ? 0 : pr.speed > 0 && progress_len > 0 ? std::max(0.0, (end - slowest) / pr.speed) : -1;
     if (growing) pr.playable_s = growing->playable_s();
     try {
       opt.on_progress(pr);

@@ -259,7 +259,6 @@ void cmaf_writer::write(AVPacket* pkt) {
       // A chunk opens on a grid line, its first frame within half a frame of it (either side).
       const std::int64_t half = info_.frame_rate.num > 0 ? av_rescale_q(1, av_inv_q(info_.frame_rate), tb) / 2 + 1 : 0;
       next_cut_ = ((pts + half) / seg_len_ + 1) * seg_len_;
-      mux_shift_ = pts;
     }
   }
   // The keyframe forced for a grid line lies within half a frame of it, before or after: half a frame
@@ -281,8 +280,6 @@ void cmaf_writer::write(AVPacket* pkt) {
   if (max_end_ == AV_NOPTS_VALUE || end > max_end_) max_end_ = end;
   seg_start_ = std::min(seg_start_, pts);
   if (video) ++info_.frames;
-  if (pkt->pts != AV_NOPTS_VALUE) pkt->pts -= mux_shift_;
-  if (pkt->dts != AV_NOPTS_VALUE) pkt->dts -= mux_shift_;
   int r = av_write_frame(ctx_, pkt);
   rethrow_pending();
   check_own(r, "cannot write a packet");

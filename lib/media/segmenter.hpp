@@ -84,7 +84,6 @@ class cmaf_writer {
   std::int64_t delay_ = 0;      ///< encoder reorder delay: first pts - first dts
   std::int64_t tfdt_shift_ = AV_NOPTS_VALUE;
   std::int64_t pres_offset_ = 0;  ///< added to every timestamp so the track starts at or after 0
-  std::int64_t mux_shift_ = 0;    ///< a chunk's first timestamp, taken off what the muxer sees
 };
 
 /// RFC 6381 codecs string of an open encoder ("avc1.640028", "hvc1.1.6.L120.90", "mp4a.40.2", ...).

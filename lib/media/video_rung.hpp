@@ -185,9 +185,9 @@ class rung_worker {
       }
       last_out_pts_ = out->pts;
       // A chunk encodes its own frames only; the ones before it just primed the fps stage.
-      if (opt_.chunk && !chunk_admits(*opt_.chunk, static_cast<double>(out->pts) *
-                                                       av::q2d(av_buffersink_get_time_base(sink_ctx_)),
-                                      src_.out_rate)) {
+      if (opt_.chunk &&
+          !chunk_admits(*opt_.chunk, static_cast<double>(out->pts) * av::q2d(av_buffersink_get_time_base(sink_ctx_)),
+                        src_.out_rate)) {
         av_frame_unref(out.get());
         continue;
       }

@@ -70,6 +70,13 @@ TEST_CASE("Chunks::Plan: a short tail joins the chunk before it", "[chunks][plan
   REQUIRE(r->size() == 10);
   CHECK(r->back().first_segment == 180);
   CHECK(r->back().segments == 25);
+  // A short last segment counts for its length: 13 s in one-segment chunks of 6 s leaves 1 s, which
+  // joins the second chunk (two segments, 6-13 s) rather than making a third.
+  auto partial = plan_chunks(13, 6, 6);
+  REQUIRE(partial);
+  check_tiles(*partial, 13, 6);
+  REQUIRE(partial->size() == 2);
+  CHECK(partial->back().segments == 2);
   // Exactly half a chunk left over (60 s) is a chunk of its own.
   auto half = plan_chunks(1260, 6, 120);
   REQUIRE(half);

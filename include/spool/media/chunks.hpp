@@ -7,7 +7,8 @@
 // The flow: plan_chunks() splits the probed duration; each chunk is a media::transcode() with
 // transcode_options::chunk = that span, and the whole-input part one with chunk = whole_input_span();
 // each writes chunk.json (below) instead of manifests; stitch() reads them back and writes the
-// manifests and result.json over the copied segments.
+// manifests and result.json over the copied segments. A chunked package has no progressive MP4
+// (plan.packaging.progressive): making one would mean re-muxing every chunk.
 #include <spool/error.hpp>
 #include <spool/io.hpp>
 #include <spool/media/transcode.hpp>
@@ -54,7 +55,11 @@ SPOOL_API chunk_span whole_input_span();
 // segments put end to end play as one track. Before writing chunk.json it verifies itself: every
 // rung has exactly `segments` segments (the last chunk: as many as the input gives), each starting
 // with a keyframe, as many frames as the range holds at the output rate, and the range's duration
-// (within a frame); a failure is errc::internal with the detail, retried like any job's.
+// (within a frame), each segment on its grid line, all of it read back from the bytes given to the
+// sink; a failure is errc::internal with the detail, retried like any job's. A span that is not on the
+// plan's grid (start_s = first_segment x segment_s, end_s the line after its last segment or +inf) is
+// errc::invalid_argument. The chunk's package holds chunk.json and the rungs' folders, no result.json.
+// Progress (transcode_options::on_progress) runs from 0 to 1 over the chunk's own range.
 //
 // chunk.json: {"version":1, "index", "first_segment", "segments", "start_s", "end_s" (null: to the end),
 //   "tracks":[{"name", "kind" ("video"|"audio"), "codecs", "width", "height", "frame_rate":[num,den],
@@ -84,7 +89,8 @@ using chunk_reader = std::function<result<std::string>(int chunk, std::string_vi
 /// that the chunks fit together: indices 0..n-1, the same rungs in each, segment numbering contiguous,
 /// each chunk's first segment starting where the previous chunk's last ended (within one frame), and
 /// every file's size as its chunk.json says. `result` is filled like transcode()'s (renditions,
-/// files, duration, warnings of every part, the input from the whole-input part). A malformed or
+/// files, duration, warnings of every part); its `input` is left as the caller set it, while
+/// result.json reports the input as the whole-input part's chunk.json describes it. A malformed or
 /// inconsistent part is errc::internal naming the chunk (and rung); the sink's own failures keep their
 /// codes; nothing is committed either way.
 SPOOL_API error stitch(const plan& p, const stitch_input& parts, const chunk_reader& read, io::package_sink& sink,
