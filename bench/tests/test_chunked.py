@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The chunked workload's own logic: the rotation of its three runs, where the chunk boundaries fall,
 the ssim filter's stats read back, SSIM over the whole and around boundaries, a package's bytes,
-medians with per-round ratios, the targets, and a run against a stand-in spool that fails. Standard
-library only."""
+medians with per-round ratios, the targets, a run against a stand-in spool that fails, and the plot in
+the suite's summary. Standard library only; the plot's test skips without gnuplot."""
+import json
 import os
 import shutil
 import stat
@@ -14,6 +15,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import chunked  # noqa: E402
+import suite_report  # noqa: E402
 
 
 class Rotation(unittest.TestCase):
@@ -83,18 +85,20 @@ def run(variant, rnd, wall, total):
     return {"variant": variant, "round": rnd, "ok": True, "wall_s": wall, "package": {"total": total}}
 
 
-class Summary(unittest.TestCase):
-    def rounds(self):
-        return [{"round": 1, "order": ["a", "b", "c"],
-                 "runs": {"a": run("a", 1, 100, 1000), "b": run("b", 1, 110, 1010), "c": run("c", 1, 55, 1010)}},
-                {"round": 2, "order": ["b", "c", "a"],
-                 "runs": {"a": run("a", 2, 120, 1000), "b": run("b", 2, 100, 1010),
-                          "c": {"variant": "c", "round": 2, "ok": False, "error": "boom"}}},
-                {"round": 3, "order": ["c", "a", "b"],
-                 "runs": {"a": run("a", 3, 90, 1000), "b": run("b", 3, 120, 1030), "c": run("c", 3, 80, 1030)}}]
+def sample_rounds():
+    """Three rounds of the three runs; c failed in round 2."""
+    return [{"round": 1, "order": ["a", "b", "c"],
+             "runs": {"a": run("a", 1, 100, 1000), "b": run("b", 1, 110, 1010), "c": run("c", 1, 55, 1010)}},
+            {"round": 2, "order": ["b", "c", "a"],
+             "runs": {"a": run("a", 2, 120, 1000), "b": run("b", 2, 100, 1010),
+                      "c": {"variant": "c", "round": 2, "ok": False, "error": "boom"}}},
+            {"round": 3, "order": ["c", "a", "b"],
+             "runs": {"a": run("a", 3, 90, 1000), "b": run("b", 3, 120, 1030), "c": run("c", 3, 80, 1030)}}]
 
+
+class Summary(unittest.TestCase):
     def test_medians_and_ratios_paired_within_rounds(self):
-        s = chunked.summarize(self.rounds())
+        s = chunked.summarize(sample_rounds())
         self.assertEqual(s["a"]["median_wall_s"], 100)
         self.assertEqual(s["c"]["runs_ok"], 2)
         self.assertEqual(s["c"]["runs_failed"], 1)
@@ -104,7 +108,7 @@ class Summary(unittest.TestCase):
         self.assertEqual(s["bytes_c_a_runs"], [1.01, None, 1.03])
 
     def test_targets_judge_speed_up_bytes_and_ssim(self):
-        doc = {"summary": chunked.summarize(self.rounds()),
+        doc = {"summary": chunked.summarize(sample_rounds()),
                "ssim": {"a": {"mean": 0.95, "boundary_mean": 0.95}, "c": {"mean": 0.949, "boundary_mean": 0.94}}}
         got = {t["target"]: t["met"] for t in chunked.targets(doc)}
         met = [k for k, v in got.items() if v]
@@ -116,7 +120,7 @@ class Summary(unittest.TestCase):
         self.assertTrue(any("boundary" in k for k in missed), got)  # 0.01
         ssim = {"boundaries": [60], "a": dict(doc["ssim"]["a"], rung="1080p", frames=9, boundary_frames=3),
                 "c": dict(doc["ssim"]["c"], rung="1080p", frames=9, boundary_frames=3)}
-        md = chunked.markdown(dict(doc, ssim=ssim, lecture={"seconds": 600, "bytes": 1}, rounds=self.rounds(),
+        md = chunked.markdown(dict(doc, ssim=ssim, lecture={"seconds": 600, "bytes": 1}, rounds=sample_rounds(),
                                    targets=chunked.targets(doc), settings={"segment_s": 6, "chunk_s": 60,
                                                                            "window_s": 1}))
         self.assertIn("**MISSED**", md)
@@ -144,6 +148,36 @@ class StandIn(unittest.TestCase):
             md = f.read()
         self.assertIn("queue unreachable", md)
         self.assertIn("not judged", md)
+
+
+@unittest.skipUnless(shutil.which("gnuplot"), "gnuplot is not installed")
+class Plot(unittest.TestCase):
+    def test_the_summary_shows_the_plot_and_the_targets(self):
+        out = tempfile.mkdtemp(prefix="spool-chunked-report-")
+        self.addCleanup(shutil.rmtree, out, True)
+        rounds = sample_rounds()
+        doc = {"lecture": {"seconds": 600, "bytes": 1000}, "rounds": rounds, "summary": chunked.summarize(rounds),
+               "settings": {"segment_s": 6, "chunk_s": 60, "window_s": 1}}
+        doc["targets"] = chunked.targets(doc)
+        with open(os.path.join(out, "chunked.json"), "w") as f:
+            json.dump(doc, f)
+        with open(os.path.join(out, "chunked.md"), "w") as f:
+            f.write(chunked.markdown(doc))
+        stamp = {"mode": "quick", "started_utc": "2026-01-01T00:00:00+00:00", "command": "x", "load_before": "1 1 1",
+                 "machine": {"cpu_model": "cpu", "cores": 2, "mem_gb": 4, "os": "os", "kernel": "k"},
+                 "versions": {"spool": "spool 1", "git_commit": "abc", "build_type": "", "compiler": "g++",
+                              "ffmpeg_libraries": {}, "ffmpeg_cli": "", "wrk": "", "gnuplot": "", "python": "3"}}
+        records = [{"name": "chunked", "title": "Chunked", "status": "ok", "seconds": 3, "files": ["chunked.json"],
+                    "markdown": "chunked.md", "command": "chunked.py"}]
+        suite_report.write_summary(out, stamp, records)
+        with open(os.path.join(out, "summary.md")) as f:
+            md = f.read()
+        self.assertIn("![chunked](plots/chunked.png)", md)
+        self.assertIn("- round 2: b 100.0 s; c failed: boom; a 120.0 s", md)
+        with open(os.path.join(out, "plots", "chunked.png"), "rb") as f:
+            self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+        with open(os.path.join(out, "plots", "chunked.dat")) as f:
+            self.assertIn("round2 120.000 100.000 NaN", f.read())
 
 
 if __name__ == "__main__":
