@@ -18,6 +18,9 @@
 // - status.json in the output directory follows every state change and, throttled, the progress;
 //   the final one is published inside the package, so a package and its "succeeded" appear at once.
 //   on_status receives the same record.
+// - A job whose plan asks for chunking and whose input is long enough is split into child jobs on
+//   the same queue (chunks, the whole-input part, a stitch job) and acknowledged; any worker runs
+//   them (docs/worker.md, "Chunked jobs").
 // - drain(): stop receiving; running jobs get drain_grace to finish, then are cancelled and their
 //   leases released at once (visible again, not waiting out the lease) with queue_adapter::release(),
 //   which does not count the delivery as an attempt where the backend can undo the count
