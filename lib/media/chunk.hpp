@@ -26,10 +26,29 @@ bool chunk_admits(const chunk_span& c, double t, AVRational out_rate);
 /// fps stage has what it needs to emit the chunk's last frame.
 double chunk_read_end(const chunk_span& c);
 
-/// Seeks the input to a keyframe at or before the chunk's start (a little before it, so the fps stage
-/// sees the frame that fills the chunk's first slot). Returns false when the input cannot seek; then
-/// it is read from its start and the frames before the chunk dropped.
-bool seek_to_chunk(AVFormatContext* ctx, int stream, std::int64_t origin, const chunk_span& c);
+/// Where a chunk's decoding starts: a keyframe a second before the chunk (the fps stage must see the
+/// frame that fills its first slot), and further back (10 s, 60 s, then the input's start) whenever
+/// the first frame decoded after a seek comes later than the chunk's first frame: a demuxer that
+/// seeks by timestamps (MPEG-TS) may land between keyframes, and the decoder then skips to the next.
+/// An input that cannot seek is read from its start, the frames before the chunk dropped.
+class chunk_seeker {
+ public:
+  chunk_seeker(AVFormatContext* ctx, int stream, std::int64_t origin, const chunk_span& c, AVRational out_rate);
+  /// False when a decoded frame at `t` (seconds of the lecture) is to be dropped: it came too late
+  /// after a seek, and the next read must wait for reseek().
+  bool accept(double t);
+  bool pending() const noexcept { return pending_; }
+  /// Seeks further back and flushes the decoder.
+  void reseek(AVCodecContext* dec);
+
+ private:
+  void seek();
+  AVFormatContext* ctx_;
+  int stream_;
+  std::int64_t origin_;
+  double start_s_, first_frame_s_, back_s_ = 1;
+  bool checking_ = false, pending_ = false;
+};
 
 /// What a chunk's sink saw: init.mp4 and every segment's bytes summarised, per rendition folder.
 struct fragment_summary {

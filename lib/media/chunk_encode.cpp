@@ -104,12 +104,39 @@ bool chunk_admits(const chunk_span& c, double t, AVRational out_rate) {
 
 double chunk_read_end(const chunk_span& c) { return c.end_s + 1.0; }
 
-bool seek_to_chunk(AVFormatContext* ctx, int stream, std::int64_t origin, const chunk_span& c) {
-  const AVRational tb = ctx->streams[stream]->time_base;
-  // A second early: the frame that fills the chunk's first slot may start up to half a frame before it.
-  const std::int64_t target =
-      origin + av_rescale_q(static_cast<std::int64_t>(std::max(0.0, c.start_s - 1.0) * 1000), AVRational{1, 1000}, tb);
-  return avformat_seek_file(ctx, stream, INT64_MIN, target, target, 0) >= 0;
+chunk_seeker::chunk_seeker(AVFormatContext* ctx, int stream, std::int64_t origin, const chunk_span& c,
+                           AVRational out_rate)
+    : ctx_(ctx),
+      stream_(stream),
+      origin_(origin),
+      start_s_(c.start_s),
+      first_frame_s_(static_cast<double>(first_slot_at(c.start_s, out_rate)) * av::q2d(av_inv_q(out_rate))) {
+  seek();
+}
+
+void chunk_seeker::seek() {
+  const AVRational tb = ctx_->streams[stream_]->time_base;
+  const double from = std::max(0.0, start_s_ - back_s_);
+  const std::int64_t target = origin_ + av_rescale_q(static_cast<std::int64_t>(from * 1000), AVRational{1, 1000}, tb);
+  // Unseekable: read from wherever it is (the start), nothing to check.
+  const bool moved = avformat_seek_file(ctx_, stream_, INT64_MIN, target, target, 0) >= 0;
+  checking_ = moved && from > 0;
+}
+
+bool chunk_seeker::accept(double t) {
+  if (pending_) return false;
+  if (!checking_) return true;
+  checking_ = false;
+  if (t <= first_frame_s_ + 1e-6) return true;
+  pending_ = true;
+  return false;
+}
+
+void chunk_seeker::reseek(AVCodecContext* dec) {
+  pending_ = false;
+  back_s_ = back_s_ < 10 ? 10 : back_s_ < 60 ? 60 : start_s_;
+  avcodec_flush_buffers(dec);
+  seek();
 }
 
 error recording_sink::put(std::string_view name, std::span<const std::byte> bytes) {

@@ -229,8 +229,12 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       }
       std::int64_t decoded = 0, errors = 0, packets = 0;
       bool chunk_read = false;  // a chunk has every frame it needs
-      if (chunk_video && opt.chunk->start_s > 0) seek_to_chunk(ctx, vi, src.origin, *opt.chunk);
+      std::optional<chunk_seeker> seeker;
+      if (chunk_video && opt.chunk->start_s > 0) seeker.emplace(ctx, vi, src.origin, *opt.chunk, src.out_rate);
       auto fan_out = [&](AVFrame* f) {
+        if (seeker && f->best_effort_timestamp != AV_NOPTS_VALUE &&
+            !seeker->accept(static_cast<double>(f->best_effort_timestamp - src.origin) * av::q2d(src.time_base)))
+          return;
         // Timestamps made sane: missing ones continue from the last, none goes backwards, and none
         // (nor any frame's end) runs past the duration limit, whatever the container claims.
         std::int64_t ts = f->best_effort_timestamp;
@@ -283,6 +287,10 @@ void run_pipeline(opened_input& in, const probe_result& probe, const transcode_o
       for (;;) {
         if (run.abort) return;
         if (chunk_read) break;
+        if (seeker && seeker->pending()) {
+          seeker->reseek(vdec.get());
+          last_pts = AV_NOPTS_VALUE;
+        }
         guard.check();
         int r = av_read_frame(ctx, pkt.get());
         if (r == AVERROR_EOF) break;
