@@ -7,6 +7,7 @@ stamp.json (machine and versions) and summary.md. `make bench` and `make bench-q
   queue   spool-bench-queue: the mem:// and file:// queue backends
   portal  portal_latency.py: GET /videos/{id} latency of lecture-portal, idle / encoding / naive
   playable first_playable.py: time to first playable with progressive publish, and its wall-time cost
+  chunked chunked.py: chunked encoding with one and two pinned workers against the unchunked job
   aws     spool-bench-aws: SQS and S3 against fauxqs (only when BUILD/aws-tools is installed)
 
 Standard library only. Every workload runs as a child process with a time limit; one that fails is
@@ -28,19 +29,22 @@ import suite_stamp
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(HERE)
-WORKLOADS = ("ladder", "queue", "portal", "playable", "aws")
+WORKLOADS = ("ladder", "queue", "portal", "playable", "chunked", "aws")
 TITLES = {"ladder": "Ladder: spool against the ffmpeg CLI", "queue": "Queue backends",
           "portal": "Portal latency: idle, encoding, naive",
-          "playable": "First playable: progressive publish", "aws": "S3 and SQS (fauxqs emulator)"}
+          "playable": "First playable: progressive publish", "chunked": "Chunked encoding: 1 and 2 pinned workers",
+          "aws": "S3 and SQS (fauxqs emulator)"}
 # Options of each workload in the quick mode: short inputs, fewer repetitions (still rotating).
 QUICK = {"ladder": ["--duration", "8", "--runs", "3"],
          "queue": ["--runs", "2"],
          "portal": ["--lecture-seconds", "40", "--seconds", "4", "--rounds", "3"],
          "playable": ["--playable-seconds", "300", "--rounds", "3", "--wall-seconds", "30", "--wall-rounds", "2"],
+         "chunked": ["--seconds", "120", "--chunk-s", "30", "--rounds", "1"],
          "aws": ["--duration", "8", "--runs", "2", "--messages", "300"]}
 # playable's first full run makes a 60-minute lecture (cached in RESULTS/cache afterwards).
-LIMIT_S = {"full": {"ladder": 4 * 3600, "queue": 1800, "portal": 3600, "playable": 6 * 3600, "aws": 3600},
-           "quick": {"ladder": 900, "queue": 600, "portal": 900, "playable": 1200, "aws": 900}}
+LIMIT_S = {"full": {"ladder": 4 * 3600, "queue": 1800, "portal": 3600, "playable": 6 * 3600, "chunked": 4 * 3600,
+                    "aws": 3600},
+           "quick": {"ladder": 900, "queue": 600, "portal": 900, "playable": 1200, "chunked": 900, "aws": 900}}
 
 
 def parse_args(argv):
@@ -111,6 +115,15 @@ class Suite:
                     "--out", os.path.join(out, "playable-out"), "--json", os.path.join(out, "playable.json"),
                     "--markdown", os.path.join(out, "playable.md")]
             return argv + extra, ["playable.json", "playable.md"], "playable.md", None
+        if w == "chunked":
+            missing = [p for p in ("ffmpeg", "taskset") if not shutil.which(p)]
+            if missing:
+                return None, f"{' and '.join(missing)} not installed (scripts/install-deps.sh bench)"
+            argv = [sys.executable, os.path.join(HERE, "chunked.py"), "--spool", bin_("spool"), "--make-sample",
+                    bin_("spool-make-sample"), "--cache", os.path.join(os.path.dirname(out), "cache"),
+                    "--out", os.path.join(out, "chunked-out"), "--json", os.path.join(out, "chunked.json"),
+                    "--markdown", os.path.join(out, "chunked.md")]
+            return argv + extra, ["chunked.json", "chunked.md"], "chunked.md", None
         argv = [bin_("spool-bench-aws"), "--spool", bin_("spool"), "--make-sample", bin_("spool-make-sample"),
                 "--tools", tools, "--out", os.path.join(out, "aws-out"), "--json", os.path.join(out, "aws.json")]
         return argv + extra, ["aws.json", "aws.md"], "aws.md", "aws.md"
@@ -120,6 +133,7 @@ class Suite:
                 "queue": [self.tool("spool-bench-queue")],
                 "portal": [self.tool("lecture-portal"), self.tool("spool-make-sample")],
                 "playable": [self.tool("spool"), self.tool("spool-make-sample")],
+                "chunked": [self.tool("spool"), self.tool("spool-make-sample")],
                 "aws": [self.tool("spool-bench-aws"), self.tool("spool"), self.tool("spool-make-sample")]}[w]
 
     def run_one(self, w):

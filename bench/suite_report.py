@@ -167,6 +167,28 @@ def plot_playable(doc, plots):
     return out, _gnuplot(os.path.join(plots, "playable.gp"), script, os.path.join(plots, "gnuplot.log"))
 
 
+def plot_chunked(doc, plots):
+    """Wall seconds per round of the three runs (unchunked on one core, chunked on one and on two),
+    with the median speed-ups in the title."""
+    rounds = doc.get("rounds") or []
+    if not rounds:
+        return None, "no chunked figures"
+    dat = os.path.join(plots, "chunked.dat")
+    with open(dat, "w") as f:
+        f.write("# round a b c (wall s)\n")
+        for r in rounds:
+            cells = [f"{x['wall_s']:.3f}" if x.get("ok") else "NaN" for x in (r["runs"].get(v, {}) for v in "abc")]
+            f.write(f"round{r['round']} " + " ".join(cells) + "\n")
+    s = doc.get("summary") or {}
+    shown = lambda k: "-" if s.get(k) is None else f"{s[k]:.2f}"  # noqa: E731
+    out = os.path.join(plots, "chunked.png")
+    title = f"wall s; speed-up b / c {shown('speedup_b_c')}, a / c {shown('speedup_a_c')} (target >= 1.7)"
+    script = _HEAD.format(out=_q(out), title=_q(title)) + "set ylabel 's'\nset yrange [0:*]\n"
+    script += (f"plot {_q(dat)} using 2:xtic(1) title 'a: unchunked, 1 worker', '' using 3 title 'b: chunked, 1 "
+               "worker', '' using 4 title 'c: chunked, 2 workers'\n")
+    return out, _gnuplot(os.path.join(plots, "chunked.gp"), script, os.path.join(plots, "gnuplot.log"))
+
+
 def _queue_md(doc):
     lines = ["| measure | jobs | jobs/s | p50 us | p99 us | latency of | x raw |", "|---|---:|---:|---:|---:|---|---:|"]
     f = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
@@ -216,7 +238,8 @@ def write_summary(results, stamp, workloads):
         md.append(f"| {w['title']} | {status} | {w.get('seconds', 0):.0f} | {load} | {files or '-'} |")
     md.append("")
     plotters = {"portal": ("portal.json", plot_portal), "ladder": ("ladder.json", plot_ladder),
-                "queue": ("queue.json", plot_queue), "playable": ("playable.json", plot_playable)}
+                "queue": ("queue.json", plot_queue), "playable": ("playable.json", plot_playable),
+                "chunked": ("chunked.json", plot_chunked)}
     for w in workloads:
         md += [f"## {w['title']}", ""]
         if w.get("command"):

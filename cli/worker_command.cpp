@@ -121,7 +121,7 @@ constexpr command_entry table[] = {
 seconds, then are released for another worker; a second signal releases them at once. With
 --exit-when-idle it also ends when nothing is visible, delayed or in flight.
 It prints each job's status as a JSON line when its state changes (--progress: every update) and a
-final {"summary":{"succeeded","already_complete","retried","dead","released","lease_lost"}}.
+final {"summary":{"succeeded","already_complete","retried","dead","released","lease_lost","split"}}.
 An https:// input is read only from a host named by --allow-https-host (see spool probe --help).
 )",
      make_command<worker_command>},

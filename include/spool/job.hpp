@@ -14,6 +14,31 @@
 
 namespace spool::inline SPOOL_ABI_NAMESPACE {
 
+/// What a job is within a chunked job (docs/job-spec.md, "Chunked jobs' children"). An ordinary job
+/// is `none`; a worker that splits one queues the others, and they carry the chunked job's identity.
+struct SPOOL_API job_role {
+  /// chunk: the video rungs of one time range; whole_input: what is made once from the whole input
+  /// (audio, thumbnails); stitch: the package from the others' segments.
+  enum class kind { none, chunk, whole_input, stitch };
+  kind what = kind::none;
+  std::string parent_id;      ///< the chunked job's id
+  std::string parent_key;     ///< its idempotency key, if any
+  std::string parent_output;  ///< where its package goes (a stitch job's own output)
+  std::string work;           ///< the work area: the chunk-NNNN and whole-input packages go below it
+  int chunks = 0;             ///< chunk jobs in all
+  // A chunk job's span: segments [first_segment, first_segment + segments), media time
+  // [start_s, end_s); end_s is +infinity for the last chunk (written as null).
+  int index = 0;
+  std::int64_t first_segment = 0;
+  std::int64_t segments = 0;
+  double start_s = 0;
+  double end_s = 0;
+  /// A stitch job: how many times it found the children unfinished and queued itself again.
+  int wait = 0;
+};
+
+SPOOL_API std::string_view to_string(job_role::kind k) noexcept;
+
 /// A job as it travels through a queue (docs/job-spec.md). Its plan is resolved when it is
 /// submitted (a preset with overrides becomes the whole plan), so a worker of any version encodes
 /// exactly what was asked, and it is parsed and checked once on each side.
@@ -27,6 +52,8 @@ struct SPOOL_API job_spec {
   std::string resolved_by;
   /// Opaque to spool: handed back unchanged in every status event.
   boost::json::value metadata;
+  /// Part of a chunked job; `whole` for an ordinary one.
+  job_role role;
 };
 
 /// A preset with optional overrides (a JSON plan spec, docs/job-spec.md) resolved into a whole plan.
@@ -37,6 +64,12 @@ enum class job_state { queued, running, succeeded, failed, dead };
 SPOOL_API std::string_view to_string(job_state s) noexcept;
 /// False for an unknown name.
 SPOOL_API bool parse_job_state(std::string_view s, job_state& out) noexcept;
+
+/// How far the children of a chunked job are.
+struct SPOOL_API chunk_count {
+  int done = 0;   ///< chunk jobs succeeded
+  int total = 0;  ///< chunk jobs in all
+};
 
 /// What status.json says about a job.
 struct SPOOL_API job_status {
@@ -54,6 +87,8 @@ struct SPOOL_API job_status {
   std::chrono::system_clock::time_point updated_at{};
   std::string idempotency_key;  ///< the job's, when it has one: a resubmission finds its package by it
   boost::json::value metadata;
+  /// A chunked job's children, once it was split (progress is then their mean).
+  std::optional<chunk_count> chunks;
 };
 
 /// A time as spool writes it everywhere (status.json, the CLI): UTC to the millisecond,
@@ -61,7 +96,7 @@ struct SPOOL_API job_status {
 SPOOL_API std::string to_iso8601(std::chrono::system_clock::time_point t);
 
 /// The job as its message: {"version": 2, "job_id", "input", "output", "plan": the whole plan,
-/// "resolved_by", "idempotency_key"?, "metadata"?}.
+/// "resolved_by", "idempotency_key"?, "metadata"?, "role"? (a chunked job's child)}.
 SPOOL_API boost::json::value to_json(const job_spec& j);
 /// Reads a job message once: version 2 carries its resolved plan; version 1 (a preset name and
 /// optional overrides, as spool 0.1 queued them) is resolved here. A malformed one is
@@ -70,7 +105,7 @@ SPOOL_API result<job_spec> parse_job_spec(std::string_view json_text);
 
 /// {"job_id","state","attempt","progress","eta_s","playable","playable_s","error":{code,category,message}|null,
 /// "updated_at"}, plus
-/// "idempotency_key" and "metadata" when the job has them.
+/// "idempotency_key", "metadata" and "chunks":{"done","total"} when the job has them.
 SPOOL_API boost::json::value to_json(const job_status& s);
 /// Reads what to_json(job_status) writes; errc::invalid_spec when it is not a status object.
 SPOOL_API result<job_status> parse_job_status(std::string_view json_text);

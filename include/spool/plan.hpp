@@ -75,12 +75,21 @@ struct SPOOL_API thumbnail_settings {
   int columns = 10;
 };
 
+/// Chunked parallel encoding: a worker splits a long input into chunk jobs (a whole number of
+/// segments each) that any worker encodes, then stitches their segments into one package.
+struct SPOOL_API chunking_settings {
+  bool enabled = false;
+  double min_duration_s = 1200;  ///< inputs shorter than this are encoded as one job
+  double chunk_s = 120;          ///< about this long; rounded to whole segments
+};
+
 /// A complete transcode plan. Default-constructed, it is the "hls-ladder" preset.
 struct SPOOL_API plan {
   video_settings video;
   audio_settings audio;
   packaging_settings packaging;
   thumbnail_settings thumbnails;
+  chunking_settings chunking;
 };
 
 /// The built-in presets: "hls-ladder" (default, 1080p/720p/480p/360p H.264 + AAC).

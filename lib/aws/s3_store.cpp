@@ -142,6 +142,21 @@ class s3_store final : public storage::store {
     return std::optional<std::vector<std::string>>{};
   }
 
+  error remove_all(std::string_view path) override {
+    auto where = split_path(path);
+    if (!where) return where.error();
+    const std::string prefix = folder(where->key);
+    if (prefix.empty()) return error(errc::invalid_argument, "will not remove a whole bucket");
+    // Listed afresh after each page is removed: a continuation token would point past what is gone.
+    for (;;) {
+      auto page = client_->list(where->bucket, prefix, "", {});
+      if (!page) return page.error();
+      if (page->keys.empty()) return {};
+      for (const auto& k : page->keys)
+        if (auto e = client_->remove(where->bucket, k)) return e;
+    }
+  }
+
   result<std::string> presign(std::string_view path, std::string_view method, std::chrono::seconds expires) override {
     auto where = split_path(path);
     if (!where) return where.error();

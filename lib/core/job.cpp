@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <limits>
+#include <type_traits>
 
 namespace spool::inline SPOOL_ABI_NAMESPACE {
 namespace {
@@ -52,7 +54,115 @@ bool all_finite(const boost::json::value& v) {
   }
 }
 
+constexpr std::array<std::pair<job_role::kind, std::string_view>, 4> role_names{{
+    {job_role::kind::none, "none"},
+    {job_role::kind::chunk, "chunk"},
+    {job_role::kind::whole_input, "whole_input"},
+    {job_role::kind::stitch, "stitch"},
+}};
+
+boost::json::value role_json(const job_role& r) {
+  boost::json::object o{{"kind", std::string(to_string(r.what))},
+                        {"parent_id", r.parent_id},
+                        {"parent_output", r.parent_output},
+                        {"work", r.work},
+                        {"chunks", r.chunks}};
+  if (!r.parent_key.empty()) o["parent_key"] = r.parent_key;
+  if (r.what == job_role::kind::chunk) {
+    o["index"] = r.index;
+    o["first_segment"] = r.first_segment;
+    o["segments"] = r.segments;
+    o["start_s"] = r.start_s;
+    o["end_s"] = std::isfinite(r.end_s) ? boost::json::value(r.end_s) : boost::json::value(nullptr);
+  }
+  if (r.what == job_role::kind::stitch) o["wait"] = r.wait;
+  return o;
+}
+
+// The role of a child of a chunked job; an empty string when it holds, else why not.
+std::string parse_role(const boost::json::value& v, job_role& r) {
+  if (!v.is_object()) return "'role' must be an object";
+  const auto& o = v.get_object();
+  bool kind_seen = false;
+  for (const auto& kv : o) {
+    std::string_view k = kv.key();
+    const auto& x = kv.value();
+    auto str = [&](std::string& dst) {
+      if (!x.is_string()) return false;
+      dst = std::string(x.get_string());
+      return true;
+    };
+    auto integer = [&](auto& dst, std::int64_t lo, std::int64_t hi) {
+      if (!x.is_int64() || x.get_int64() < lo || x.get_int64() > hi) return false;
+      dst = static_cast<std::remove_reference_t<decltype(dst)>>(x.get_int64());
+      return true;
+    };
+    auto number = [&](double& dst) {
+      if (!x.is_number()) return false;
+      dst = x.to_number<double>();
+      return std::isfinite(dst) && dst >= 0;
+    };
+    bool ok = true;
+    if (k == "kind") {
+      std::string name;
+      ok = str(name);
+      kind_seen = false;
+      for (const auto& [kind, n] : role_names)
+        if (ok && n == name && kind != job_role::kind::none) {
+          r.what = kind;
+          kind_seen = true;
+        }
+      if (!kind_seen) return "'role.kind' must be \"chunk\", \"whole_input\" or \"stitch\"";
+    } else if (k == "parent_id") {
+      ok = str(r.parent_id);
+    } else if (k == "parent_key") {
+      ok = str(r.parent_key);
+    } else if (k == "parent_output") {
+      ok = str(r.parent_output);
+    } else if (k == "work") {
+      ok = str(r.work);
+    } else if (k == "chunks") {
+      ok = integer(r.chunks, 1, 100000);
+    } else if (k == "index") {
+      ok = integer(r.index, 0, 100000);
+    } else if (k == "first_segment") {
+      ok = integer(r.first_segment, 0, std::int64_t(1) << 40);
+    } else if (k == "segments") {
+      ok = integer(r.segments, 1, std::int64_t(1) << 40);
+    } else if (k == "start_s") {
+      ok = number(r.start_s);
+    } else if (k == "end_s") {
+      if (x.is_null())
+        r.end_s = std::numeric_limits<double>::infinity();
+      else
+        ok = number(r.end_s);
+    } else if (k == "wait") {
+      ok = integer(r.wait, 0, std::numeric_limits<int>::max());
+    } else {
+      return "unknown key '" + std::string(k) + "' in the job's role";
+    }
+    if (!ok) return "'role." + std::string(k) + "' is not valid";
+  }
+  if (!kind_seen) return "the job's role needs a 'kind'";
+  if (r.parent_id.empty() || r.parent_output.empty() || r.work.empty())
+    return "the job's role needs 'parent_id', 'parent_output' and 'work'";
+  if (r.chunks < 1) return "the job's role needs 'chunks'";
+  if (r.what == job_role::kind::chunk) {
+    for (const char* key : {"index", "first_segment", "segments", "start_s", "end_s"})
+      if (!o.contains(key)) return "a chunk job's role needs '" + std::string(key) + "'";
+    if (r.index >= r.chunks) return "'role.index' must be below 'role.chunks'";
+    if (!(r.end_s > r.start_s)) return "'role.end_s' must be after 'role.start_s'";
+  }
+  return {};
+}
+
 }  // namespace
+
+std::string_view to_string(job_role::kind k) noexcept {
+  for (const auto& [kind, name] : role_names)
+    if (kind == k) return name;
+  return "none";
+}
 
 std::string to_iso8601(std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -97,6 +207,7 @@ boost::json::value to_json(const job_spec& j) {
                         {"resolved_by", j.resolved_by.empty() ? std::string(version_string()) : j.resolved_by}};
   if (!j.idempotency_key.empty()) o["idempotency_key"] = j.idempotency_key;
   if (!j.metadata.is_null()) o["metadata"] = j.metadata;
+  if (j.role.what != job_role::kind::none) o["role"] = role_json(j.role);
   return o;
 }
 
@@ -111,6 +222,7 @@ result<job_spec> parse_job_spec(std::string_view json_text) {
   std::int64_t version = 0;
   std::string preset = "hls-ladder";
   const boost::json::value* plan_json = nullptr;
+  const boost::json::value* role = nullptr;
   for (const auto& kv : o) {
     std::string_view k = kv.key();
     const auto& x = kv.value();
@@ -142,6 +254,8 @@ result<job_spec> parse_job_spec(std::string_view json_text) {
       // Handed back unchanged in every status: a number that cannot be written again is refused.
       if (!all_finite(x)) return no("'metadata' holds a number beyond a double's range, which JSON cannot give back");
       j.metadata = x;
+    } else if (k == "role") {
+      role = &x;
     } else {
       return no("unknown key '" + std::string(k) + "' in the job");
     }
@@ -149,6 +263,10 @@ result<job_spec> parse_job_spec(std::string_view json_text) {
   if (version == 0) return no("the job needs a 'version'");
   if (j.input.empty()) return no("the job needs an 'input'");
   if (j.output.empty()) return no("the job needs an 'output'");
+  if (role) {
+    if (version != 2) return no("a version 1 job has no 'role'");
+    if (auto why = parse_role(*role, j.role); !why.empty()) return no(why);
+  }
   if (version == 2) {
     // Resolved at submit: the plan is taken whole, never mixed with this version's presets.
     if (!plan_json) return no("a version 2 job carries its whole 'plan'");
@@ -181,6 +299,7 @@ boost::json::value to_json(const job_status& s) {
   o["error"] = s.error ? error_json(s.error, s.error_message) : boost::json::value(nullptr);
   if (!s.idempotency_key.empty()) o["idempotency_key"] = s.idempotency_key;
   if (!s.metadata.is_null()) o["metadata"] = s.metadata;
+  if (s.chunks) o["chunks"] = boost::json::object{{"done", s.chunks->done}, {"total", s.chunks->total}};
   return o;
 }
 
@@ -216,6 +335,12 @@ result<job_status> parse_job_status(std::string_view json_text) {
   if (const auto* k = o.if_contains("idempotency_key"); k && k->is_string())
     s.idempotency_key = std::string(k->get_string());
   if (const auto* m = o.if_contains("metadata")) s.metadata = *m;
+  if (const auto* c = o.if_contains("chunks"); c && c->is_object()) {
+    double done = 0, total = 0;
+    if (const auto* d = c->get_object().if_contains("done"); d && d->is_number()) done = d->to_number<double>();
+    if (const auto* t = c->get_object().if_contains("total"); t && t->is_number()) total = t->to_number<double>();
+    s.chunks = chunk_count{static_cast<int>(done), static_cast<int>(total)};
+  }
   return s;
 }
 

@@ -85,7 +85,7 @@ rung read_rung(const value& v, std::size_t i) {
 
 void read_spec(const value& spec, plan& out) {
   const object& o = as_object(spec, "the plan spec");
-  check_keys(o, {"version", "preset", "video", "audio", "packaging", "thumbnails"}, "the plan spec");
+  check_keys(o, {"version", "preset", "video", "audio", "packaging", "thumbnails", "chunking"}, "the plan spec");
   if (auto* v = o.if_contains("version")) {
     if (get_int(*v, "version") != 1) bad("unsupported spec version (this library reads version 1)");
   }
@@ -137,6 +137,13 @@ void read_spec(const value& spec, plan& out) {
     if (auto* x = to.if_contains("interval_s")) out.thumbnails.interval_s = get_number(*x, "interval_s");
     if (auto* x = to.if_contains("tile_width")) out.thumbnails.tile_width = get_int32(*x, "tile_width");
     if (auto* x = to.if_contains("columns")) out.thumbnails.columns = get_int32(*x, "columns");
+  }
+  if (auto* v = o.if_contains("chunking")) {
+    const object& co = as_object(*v, "chunking");
+    check_keys(co, {"enabled", "min_duration_s", "chunk_s"}, "chunking");
+    if (auto* x = co.if_contains("enabled")) out.chunking.enabled = get_bool(*x, "enabled");
+    if (auto* x = co.if_contains("min_duration_s")) out.chunking.min_duration_s = get_number(*x, "min_duration_s");
+    if (auto* x = co.if_contains("chunk_s")) out.chunking.chunk_s = get_number(*x, "chunk_s");
   }
 }
 
@@ -222,6 +229,11 @@ error validate(const plan& p) {
   if (t.tile_width < 32 || t.tile_width > 640 || t.tile_width % 2)
     return no("thumbnails.tile_width must be even, 32..640");
   if (t.columns < 1 || t.columns > 50) return no("thumbnails.columns must be within 1..50");
+  const auto& c = p.chunking;
+  if (!(c.min_duration_s >= 0 && c.min_duration_s <= 7 * 86400))
+    return no("chunking.min_duration_s must be within 0..604800");
+  // A chunk is whole segments: at least one, and few enough chunks to queue.
+  if (!(c.chunk_s >= k.segment_s && c.chunk_s <= 86400)) return no("chunking.chunk_s must be within segment_s..86400");
   return {};
 }
 
@@ -277,6 +289,10 @@ boost::json::value to_json(const plan& p) {
         {"interval_s", p.thumbnails.interval_s},
         {"tile_width", p.thumbnails.tile_width},
         {"columns", p.thumbnails.columns}}},
+      {"chunking",
+       {{"enabled", p.chunking.enabled},
+        {"min_duration_s", p.chunking.min_duration_s},
+        {"chunk_s", p.chunking.chunk_s}}},
   };
 }
 

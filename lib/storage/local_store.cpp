@@ -148,6 +148,14 @@ class local_store final : public store {
     return std::optional<std::vector<std::string>>(std::move(names));
   }
   void remove_leftovers(std::string_view path) noexcept override { local::remove_leftovers(fs::path(path)); }
+  error remove_all(std::string_view path) override {
+    std::error_code ec;
+    const fs::path dir(path);
+    // A symlink is removed, never followed.
+    fs::remove_all(dir, ec);
+    if (ec) return error(errc::io_error, "cannot remove " + dir.string() + ": " + ec.message());
+    return {};
+  }
 };
 
 }  // namespace

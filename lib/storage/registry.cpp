@@ -58,6 +58,7 @@ result<std::unique_ptr<io::package_sink>> store::open_package(std::string_view, 
 result<std::unique_ptr<io::status_sink>> store::open_status(std::string_view) { return unsupported("keep a status"); }
 result<std::optional<std::string>> store::read_file(std::string_view) { return unsupported("read files back"); }
 result<std::optional<std::vector<std::string>>> store::list(std::string_view) { return unsupported("list folders"); }
+error store::remove_all(std::string_view) { return unsupported("remove folders"); }
 result<std::string> store::presign(std::string_view, std::string_view, std::chrono::seconds) {
   return unsupported("presign URLs");
 }

@@ -53,6 +53,18 @@ void status_channel::progress(const media::progress& p) {
   publish_locked();
 }
 
+void status_channel::chunks(chunk_count c, double progress) {
+  std::lock_guard lock(mutex_);
+  frozen_ = false;
+  s_.state = job_state::running;
+  s_.chunks = c;
+  s_.progress = progress;
+  s_.eta_s = -1;
+  s_.error = {};
+  s_.error_message.clear();
+  publish_locked();
+}
+
 error status_channel::finish_into(io::package_sink& package, double duration_s) {
   std::lock_guard lock(mutex_);
   s_.state = job_state::succeeded;
@@ -108,14 +120,15 @@ void status_channel::notify(const job_status& s) {
   }
 }
 
-bool finished_here(const output_place& out, const std::string& job_id, const std::string& key, job_status& found) {
+bool finished_here(const output_place& out, const std::string& job_id, const std::string& key, job_status& found,
+                   std::string_view marker) {
   // The status may have been overwritten since by a later delivery's progress; result.json, which
   // only a publish puts there, is what says the package is whole.
   auto sink = out.store->open_status(out.path);
   if (!sink) return false;
   auto s = (*sink)->read();
   if (!s || !*s) return false;
-  auto result = out.store->read_file(child(out.path, package_layout::result));
+  auto result = out.store->read_file(child(out.path, marker));
   if (!result || !*result) return false;
   found = **s;
   return found.job_id == job_id || (!key.empty() && found.idempotency_key == key);

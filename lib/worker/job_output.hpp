@@ -28,6 +28,8 @@ class status_channel {
 
   void set(job_state state, error_code ec = {}, std::string message = {});
   void progress(const media::progress& p);
+  /// A chunked job's progress: its children's count and mean progress, written at once.
+  void chunks(chunk_count c, double progress);
   /// Puts the final status into the package, which carries it from now on.
   error finish_into(io::package_sink& package, double duration_s);
   /// The event for what finish_into() wrote, once the package is really published.
@@ -52,8 +54,10 @@ class status_channel {
 
 /// Whether the output holds this job's finished package: published by an earlier delivery that
 /// crashed, lost its lease or stalled before acknowledging, or by an earlier job with the same
-/// idempotency key. `found` is its status.
-bool finished_here(const output_place& out, const std::string& job_id, const std::string& key, job_status& found);
+/// idempotency key. `found` is its status. `marker` is the file only a publish puts there: result.json,
+/// or chunk.json for a chunked job's child.
+bool finished_here(const output_place& out, const std::string& job_id, const std::string& key, job_status& found,
+                   std::string_view marker);
 
 /// Whether the worker may write there: nothing is there, an empty folder or one holding only a
 /// status, or its status names this job (by id or idempotency key). Anyone else's files, or a path

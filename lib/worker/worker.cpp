@@ -1,5 +1,7 @@
 #include <spool/json_text.hpp>
+#include <spool/media/chunks.hpp>
 #include <spool/media/transcode.hpp>
+#include <spool/package_layout.hpp>
 #include <spool/storage/status.hpp>
 #include <spool/storage/store.hpp>
 #include <spool/worker/worker.hpp>
@@ -17,6 +19,7 @@
 #include "core/faults.hpp"
 #include "queue/ids.hpp"
 #include "worker/job_output.hpp"
+#include "worker/runtime.hpp"
 
 namespace fs = std::filesystem;
 
@@ -25,29 +28,9 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+using worker_detail::cancel_reason;
+using worker_detail::job;
 using worker_detail::status_channel;
-
-enum class cancel_reason { none, shutdown, lease_lost };
-
-// One leased job.
-struct job {
-  queue::delivery delivery;
-  std::atomic<bool> cancel{false};
-  std::atomic<cancel_reason> why{cancel_reason::none};
-  std::atomic<bool> done{false};
-  // Heartbeat bookkeeping; only the heartbeat thread touches these after start.
-  steady::time_point next_extend{};
-  std::atomic<steady::time_point> lease_deadline{};  // also read by the job's own thread
-  std::thread thread;
-  // The job's own thread only: its status, once it has an output of its own to report into.
-  std::optional<status_channel> status;
-
-  void cancel_for(cancel_reason r) {
-    auto none = cancel_reason::none;
-    why.compare_exchange_strong(none, r);
-    cancel = true;
-  }
-};
 
 std::string what_of(const std::exception_ptr& e) {
   try {
@@ -60,60 +43,6 @@ std::string what_of(const std::exception_ptr& e) {
 }
 
 }  // namespace
-
-struct worker_runtime::impl {
-  impl(std::shared_ptr<queue::queue_adapter> q, worker_options o) : queue(std::move(q)), options(std::move(o)) {
-    if (options.concurrency < 1) options.concurrency = 1;
-    if (options.heartbeat.count() <= 0) options.heartbeat = std::max(milliseconds(100), options.lease / 3);
-  }
-
-  std::shared_ptr<queue::queue_adapter> queue;
-  worker_options options;
-
-  mutable std::mutex mutex;
-  std::condition_variable changed;  // a job finished, drain/stop was asked, or a run ended
-  std::list<std::shared_ptr<job>> jobs;
-  worker_summary summary;  // of the run in progress
-  bool active = false;     // a run is in progress
-  // Requests of the run in progress (or, made between runs, of the next one); a run clears them
-  // when it ends, so the one after starts afresh.
-  bool draining = false, stopping = false;
-  bool heartbeat_quit = false;
-  std::atomic<bool> receive_cancel{false};
-  std::condition_variable heartbeat_wake;
-
-  void drain(bool now) {
-    {
-      std::lock_guard lock(mutex);
-      draining = true;
-      if (now) stopping = true;
-    }
-    receive_cancel = true;
-    changed.notify_all();
-  }
-
-  void count(std::int64_t worker_summary::*field) {
-    std::lock_guard lock(mutex);
-    ++(summary.*field);
-  }
-
-  error_code run(worker_summary& out);
-  std::size_t start_jobs(std::vector<queue::delivery>& got);
-  void give_back(const queue::delivery& d) noexcept;
-  void run_job(const std::shared_ptr<job>& j) noexcept;
-  void process(job& j);
-  error_code encode_and_publish(job& j, const job_spec& spec, const worker_detail::output_place& out,
-                                const media::transcode_options& to, status_channel& status,
-                                media::transcode_result& result);
-  void heartbeat_loop() noexcept;
-  void heartbeat_once(std::unique_lock<std::mutex>& lock);
-  int wanted_concurrency(steady::time_point& next_check, int current);
-  bool idle();
-  void settle(job& j, status_channel& status, const error_code& ec, const std::string& detail);
-  void complete_already(job& j, status_channel& status, job_status found);
-  void dead_letter_untouched(job& j, const error_code& ec, const std::string& why, const job_status& initial);
-  error_code bury(const queue::delivery& d, const std::string& reason, const std::string& last_error_json);
-};
 
 // Dead-letters the delivery. A backend without a dead-letter store has nowhere to keep it: the job
 // is acknowledged, and its status (and the host's event) is the only record of why it died.
@@ -302,58 +231,6 @@ error_code worker_runtime::impl::run(worker_summary& out) {
   return fatal;
 }
 
-void worker_runtime::impl::heartbeat_loop() noexcept {
-  std::unique_lock lock(mutex);
-  while (!heartbeat_quit) {
-    heartbeat_wake.wait_for(lock, milliseconds(100));
-    try {
-      heartbeat_once(lock);
-    } catch (...) {
-      // Out of memory for the list of due jobs: try again on the next tick.
-    }
-    if (!lock.owns_lock()) lock.lock();
-  }
-}
-
-void worker_runtime::impl::heartbeat_once(std::unique_lock<std::mutex>& lock) {
-  auto now = steady::now();
-  std::vector<std::shared_ptr<job>> due;
-  for (auto& j : jobs)
-    if (!j->done && !j->cancel && now >= j->next_extend) due.push_back(j);
-  lock.unlock();
-  if (due.empty()) {
-    lock.lock();
-    return;
-  }
-  // Every lease due is renewed in one call where the backend batches (SQS: ten per request).
-  std::vector<spool::queue::delivery> deliveries;
-  deliveries.reserve(due.size());
-  for (const auto& j : due) deliveries.push_back(j->delivery);
-  std::vector<error_code> codes(due.size(), make_error_code(errc::internal));
-  try {
-    auto extended = queue->extend_batch(deliveries, options.lease);
-    for (std::size_t i = 0; i < due.size() && i < extended.size(); ++i)
-      codes[i] = extended[i] ? error_code() : extended[i].error().code;
-  } catch (...) {
-    // the adapter threw: as failed extensions, retried soon
-  }
-  auto after = steady::now();
-  for (std::size_t i = 0; i < due.size(); ++i) {
-    auto& j = due[i];
-    auto ec = codes[i];
-    if (!ec) {
-      j->next_extend = after + options.heartbeat;
-      j->lease_deadline = now + options.lease;
-    } else if (ec == errc::lease_lost || after + milliseconds(500) >= j->lease_deadline.load()) {
-      // Refused, or not renewed in time: the job may be delivered again, so this copy stops.
-      j->cancel_for(cancel_reason::lease_lost);
-    } else {
-      j->next_extend = after + std::min(milliseconds(1'000), options.heartbeat);
-    }
-  }
-  lock.lock();
-}
-
 // The edge of a job's thread: whatever escapes the job is the job's failure, never the process's end.
 void worker_runtime::impl::run_job(const std::shared_ptr<job>& j) noexcept {
   try {
@@ -385,6 +262,7 @@ void worker_runtime::impl::dead_letter_untouched(job& j, const error_code& ec, c
   if (qec == errc::lease_lost) count(&worker_summary::lease_lost);
   if (!qec) {
     count(&worker_summary::dead);
+    child_failed(j, ec, why);
     job_status s = initial;
     s.state = job_state::dead;
     s.error = ec;
@@ -413,9 +291,19 @@ void worker_runtime::impl::process(job& j) {
     none.announce(initial);
     return;
   }
-  job_spec spec = *std::move(parsed);
+  const job_spec& spec = j.spec.emplace(*std::move(parsed));
+  const auto role = spec.role.what;
   initial.metadata = spec.metadata;
   initial.idempotency_key = spec.idempotency_key;
+  // A stitch job speaks for its chunked job: the output, its status and the events are that job's.
+  if (role == job_role::kind::stitch) {
+    initial.job_id = spec.role.parent_id;
+    initial.idempotency_key = spec.role.parent_key;
+  }
+  const std::string& job_id = initial.job_id;
+  // A child of a chunked job leaves chunk.json where a package has result.json.
+  const bool child = role == job_role::kind::chunk || role == job_role::kind::whole_input;
+  const std::string_view complete_marker = child ? media::chunk_manifest : package_layout::result;
 
   // Where the package goes, through storage: a location that names no writable storage is the
   // job's own fault.
@@ -427,9 +315,10 @@ void worker_runtime::impl::process(job& j) {
     return;
   }
   const worker_detail::output_place out{where->backend, where->path};
+  if (child && skip_orphan(j, spec)) return;
 
   // Someone else's folder: nothing of this job's is written there, not even its status.
-  if (!worker_detail::output_is_ours(out, d.message_id, spec.idempotency_key)) {
+  if (!worker_detail::output_is_ours(out, job_id, initial.idempotency_key)) {
     dead_letter_untouched(j, errc::output_exists,
                           spec.output +
                               " holds files that are not this job's (no status.json names it); "
@@ -451,56 +340,74 @@ void worker_runtime::impl::process(job& j) {
     if (!bury(d, why, to_json_text(error_json(ec, why)))) {
       count(&worker_summary::dead);
       status.set(job_state::dead, ec, why);
+      child_failed(j, ec, why);
+      if (role == job_role::kind::stitch) remove_work_area(spec);
     }
     return;
   }
 
   job_status found;
-  if (worker_detail::finished_here(out, d.message_id, spec.idempotency_key, found)) {
+  if (worker_detail::finished_here(out, job_id, initial.idempotency_key, found, complete_marker)) {
     // A delivery killed inside publish left the replaced folder beside the package; a transcode
     // would remove it on its way, this path has to.
     out.store->remove_leftovers(out.path);
-    complete_already(j, status, std::move(found));
+    if (role == job_role::kind::stitch) remove_work_area(spec);
+    complete_already(j, status, std::move(found), job_id);
+    return;
+  }
+  if (role == job_role::kind::stitch) {
+    stitch(j, spec, out, status);
     return;
   }
   status.set(job_state::running);
+  if (role == job_role::kind::none && spec.plan.chunking.enabled && split(j, spec, status)) return;
 
   media::transcode_options to;
   to.plan = spec.plan;
   to.policy = options.policy;
   to.encode_nice = options.encode_nice;
   to.encode_idle = options.encode_idle;
-  to.publish_progressively_by_default = true;
-  to.remux_by_default = true;
+  to.publish_progressively_by_default = !child;
+  to.remux_by_default = true;  // a chunk never copies (the engine says why in its result)
   to.encoder_threads = options.encoder_threads;
   to.progress_interval = std::min(options.status_interval, milliseconds(500));
   to.on_progress = [&status](const media::progress& p) { status.progress(p); };
+  if (role == job_role::kind::chunk) {
+    const auto& r = spec.role;
+    to.chunk = media::chunk_span{r.index, r.first_segment, r.segments, r.start_s, r.end_s};
+  } else if (role == job_role::kind::whole_input) {
+    to.chunk = media::whole_input_span();
+  }
 
   media::transcode_result result;
   auto ec = encode_and_publish(j, spec, out, to, status, result);
   if (ec == errc::output_exists && j.why == cancel_reason::none &&
-      worker_detail::finished_here(out, d.message_id, spec.idempotency_key, found)) {
+      worker_detail::finished_here(out, job_id, initial.idempotency_key, found, complete_marker)) {
     // Another delivery of this job published while this one encoded.
-    complete_already(j, status, std::move(found));
+    complete_already(j, status, std::move(found), job_id);
     return;
   }
   if (ec) {
     settle(j, status, ec, result.error_detail);
     return;
   }
+  if (child) drop_if_orphaned(spec);
   status.announce_current();
-  // Published. A failed ack only means another delivery will find the package complete.
-  for (int tries = 0; tries < 3; ++tries) {
-    auto aec = queue->ack(d).code;
-    if (!aec || aec == errc::lease_lost) break;
-    std::this_thread::sleep_for(milliseconds(200 << tries));
-  }
+  acknowledge(j);
   count(&worker_summary::succeeded);
 }
 
+// Published. A failed ack only means another delivery will find the package complete.
+void worker_runtime::impl::acknowledge(job& j) {
+  for (int tries = 0; tries < 3; ++tries) {
+    auto aec = queue->ack(j.delivery).code;
+    if (!aec || aec == errc::lease_lost) break;
+    std::this_thread::sleep_for(milliseconds(200 << tries));
+  }
+}
+
 // The job's input read through storage and its package written into a storage sink by the engine;
-// then the worker, not the engine, sequences the publish: the lease is checked one last time, the
-// final status goes into the package, and the package is committed.
+// then the worker, not the engine, sequences the publish.
 error_code worker_runtime::impl::encode_and_publish(job& j, const job_spec& spec,
                                                     const worker_detail::output_place& out,
                                                     const media::transcode_options& to, status_channel& status,
@@ -529,39 +436,43 @@ error_code worker_runtime::impl::encode_and_publish(job& j, const job_spec& spec
     package.abort();
     return ec;
   }
+  return publish(j, package, status, result);
+}
+
+error_code worker_runtime::impl::publish(job& j, io::package_sink& package, status_channel& status,
+                                         media::transcode_result& result) {
+  auto fail = [&](const error& e) {
+    package.abort();
+    result.error_detail = e.what();
+    return e.code;
+  };
   // The last moment to find out that the lease is gone (a stalled process, a heartbeat that could
   // not get through): publishing now would race the job's newer delivery.
   auto extended = queue->extend(j.delivery, options.lease);
   auto lec = extended ? error_code() : extended.error().code;
   if (lec == errc::lease_lost || (lec && steady::now() + milliseconds(500) >= j.lease_deadline.load())) {
     j.cancel_for(cancel_reason::lease_lost);
-    package.abort();
     return fail(error(errc::lease_lost, "the lease was lost before publishing"));
   }
-  if (auto e = status.finish_into(package, result.duration_s)) {
-    package.abort();
-    return fail(e);
-  }
+  if (auto e = status.finish_into(package, result.duration_s)) return fail(e);
   const auto deadline = result.deadline;
   auto e = package.commit([&j, deadline]() -> error {
     if (j.cancel.load()) return error(errc::cancelled, "cancelled while publishing");
     if (steady::now() > deadline) return error(errc::deadline_exceeded, "the job's deadline passed while publishing");
     return {};
   });
-  if (e) {
-    package.abort();
-    return fail(e);
-  }
+  if (e) return fail(e);
   return {};
 }
 
-void worker_runtime::impl::complete_already(job& j, status_channel& status, job_status found) {
+void worker_runtime::impl::complete_already(job& j, status_channel& status, job_status found,
+                                            const std::string& job_id) {
   auto ec = queue->ack(j.delivery).code;
   count(ec ? &worker_summary::lease_lost : &worker_summary::already_complete);
   if (ec) return;
   if (found.state == job_state::succeeded) {
     // The event speaks of this job; the file keeps naming the job that made the package.
-    found.job_id = j.delivery.message_id;
+    found.job_id = job_id;
     found.attempt = j.delivery.receive_count;
     status.announce(found);
   } else {
@@ -570,13 +481,14 @@ void worker_runtime::impl::complete_already(job& j, status_channel& status, job_
   }
 }
 
-void worker_runtime::impl::settle(job& j, status_channel& status, const error_code& ec, const std::string& detail) {
+queue::verdict worker_runtime::impl::settle(job& j, status_channel& status, const error_code& ec,
+                                            const std::string& detail) {
   const auto& d = j.delivery;
   auto why = j.why.load();
   if (why == cancel_reason::lease_lost) {
     // Another delivery owns the job now; its status is its own to write.
     count(&worker_summary::lease_lost);
-    return;
+    return queue::verdict::release;
   }
   queue::retry_decision decision;
   if (why == cancel_reason::shutdown)
@@ -607,11 +519,13 @@ void worker_runtime::impl::settle(job& j, status_channel& status, const error_co
       if (!qec) {
         count(&worker_summary::dead);
         status.set(job_state::dead, ec, detail);
+        child_failed(j, ec, detail);
       }
       break;
   }
   // lease_lost here: the lease ran out while failing; the next delivery decides again.
   if (qec == errc::lease_lost) count(&worker_summary::lease_lost);
+  return qec ? queue::verdict::release : decision.what;
 }
 
 worker_runtime::worker_runtime(std::shared_ptr<queue::queue_adapter> queue, worker_options options)
@@ -663,7 +577,8 @@ std::size_t worker_runtime::running() const noexcept {
 boost::json::value to_json(const worker_summary& s) {
   return boost::json::object{{"succeeded", s.succeeded}, {"already_complete", s.already_complete},
                              {"retried", s.retried},     {"dead", s.dead},
-                             {"released", s.released},   {"lease_lost", s.lease_lost}};
+                             {"released", s.released},   {"lease_lost", s.lease_lost},
+                             {"split", s.split}};
 }
 
 }  // namespace spool::inline SPOOL_ABI_NAMESPACE

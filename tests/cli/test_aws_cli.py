@@ -32,6 +32,9 @@ REGION = "us-east-1"
 FAST_SPEC = {"version": 1, "video": {"preset": "ultrafast", "rungs": [{"name": "180p", "height": 180, "crf": 30}]}}
 SLOW_SPEC = {"version": 1, "video": {"preset": "medium", "rungs": [{"name": "360p", "height": 360, "crf": 30},
                                                                   {"name": "180p", "height": 180, "crf": 30}]}}
+# FAST_SPEC chunked: the 20 s input becomes three chunks of about 6 s.
+CHUNKED_SPEC = dict(FAST_SPEC, packaging={"segment_s": 2, "gop_s": 2},
+                    chunking={"enabled": True, "min_duration_s": 10, "chunk_s": 6})
 
 
 class Fauxqs:
@@ -102,7 +105,7 @@ class AwsCli(unittest.TestCase):
                 raise RuntimeError("spool-test-input failed: " + p.stderr)
             cls.inputs[name] = path
         cls.specs = {}
-        for name, spec in (("fast", FAST_SPEC), ("slow", SLOW_SPEC)):
+        for name, spec in (("fast", FAST_SPEC), ("slow", SLOW_SPEC), ("chunked", CHUNKED_SPEC)):
             cls.specs[name] = os.path.join(cls.dir, name + ".json")
             with open(cls.specs[name], "w") as f:
                 json.dump(spec, f)
@@ -318,6 +321,27 @@ class AwsCli(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         for i in range(3):
             self.check_package(f"outputs/t{i}/")
+        self.assertEqual(self.queue_counts(self.queue_url), (0, 0))
+        self.assertEqual(self.queue_counts(self.dlq_url), (0, 0))
+
+    def test_a_chunked_job_is_split_encoded_by_two_workers_and_stitched(self):
+        self.upload("long", "uploads/long.mp4")
+        job_id = self.submit("uploads/long.mp4", "outputs/long/", spec="chunked")
+        args = ("--exit-when-idle", "--poll", "1", "--lease", "10", "--encoder-threads", "1")
+        a, b = self.worker(*args), self.worker(*args)
+        (rc_a, lines_a, err_a), (rc_b, lines_b, err_b) = self.finish(a, timeout=240), self.finish(b, timeout=60)
+        self.assertEqual((rc_a, rc_b), (0, 0), err_a + err_b)
+        sums = [l["summary"] for l in lines_a + lines_b if "summary" in l]
+        self.assertEqual(sum(s["split"] for s in sums), 1, sums)
+        self.assertEqual(sum(s["dead"] for s in sums), 0, sums)
+        self.check_package("outputs/long/")
+        got = os.path.join(self.dir, "status.json")
+        self.aws("s3", "cp", f"s3://{self.bucket}/outputs/long/status.json", got)
+        with open(got) as f:
+            st = json.load(f)
+        self.assertEqual((st["job_id"], st["state"], st["chunks"]), (job_id, "succeeded", {"done": 3, "total": 3}))
+        # The children's packages went with the work area.
+        self.assertEqual(self.keys("outputs/long.chunks-"), [])
         self.assertEqual(self.queue_counts(self.queue_url), (0, 0))
         self.assertEqual(self.queue_counts(self.dlq_url), (0, 0))
 

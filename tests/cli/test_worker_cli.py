@@ -31,6 +31,9 @@ FAST_SPEC = {"version": 1, "video": {"preset": "ultrafast", "rungs": [{"name": "
 # A slower plan for jobs that must outlast a lease or a signal: two renditions at "medium".
 SLOW_SPEC = {"version": 1, "video": {"preset": "medium", "rungs": [{"name": "360p", "height": 360, "crf": 30},
                                                                   {"name": "180p", "height": 180, "crf": 30}]}}
+# SLOW_SPEC chunked: the 20 s input becomes three chunks of about 6 s (three 2 s segments each).
+CHUNKED_SPEC = dict(SLOW_SPEC, packaging={"segment_s": 2, "gop_s": 2},
+                    chunking={"enabled": True, "min_duration_s": 10, "chunk_s": 6})
 
 
 def run(*args, timeout=60, cwd=None):
@@ -169,7 +172,7 @@ class WorkerCli(unittest.TestCase):
         self.queue = "file://" + os.path.join(self.dir, "jobs.db")
         self.workers = []
         self.specs = {}
-        for name, spec in (("fast", FAST_SPEC), ("slow", SLOW_SPEC)):
+        for name, spec in (("fast", FAST_SPEC), ("slow", SLOW_SPEC), ("chunked", CHUNKED_SPEC)):
             path = os.path.join(self.dir, name + "-spec.json")
             with open(path, "w") as f:
                 json.dump(spec, f)
@@ -298,7 +301,7 @@ class WorkerCli(unittest.TestCase):
         self.assertTrue({"job_id", "state", "attempt", "progress", "eta_s", "playable", "playable_s", "error",
                          "updated_at"} <= set(line), line)
         self.assertTrue(set(line) <= {"job_id", "state", "attempt", "progress", "eta_s", "playable", "playable_s",
-                                      "error", "updated_at", "idempotency_key", "metadata"}, line)
+                                      "error", "updated_at", "idempotency_key", "metadata", "chunks"}, line)
         # playable only while running (a growing package) or once succeeded, never after a failure
         if line["state"] not in ("running", "succeeded"):
             self.assertFalse(line["playable"], line)
@@ -401,7 +404,7 @@ class WorkerCli(unittest.TestCase):
         self.assertEqual(w.wait(timeout=60), 0, w.stderr())
         summary = w.summary()
         self.assertEqual(summary, {"succeeded": 0, "already_complete": 0, "retried": 0, "dead": 1, "released": 0,
-                                   "lease_lost": 0})
+                                   "lease_lost": 0, "split": 0})
         self.assertEqual([e["state"] for e in w.events()], ["running", "dead"])
 
         dead = self.dlq()
@@ -454,9 +457,9 @@ class WorkerCli(unittest.TestCase):
         sums = sorted([a.summary(), b.summary()], key=lambda s: s["succeeded"])
         idle, busy = sums
         self.assertEqual(busy, {"succeeded": 1, "already_complete": 0, "retried": 0, "dead": 0, "released": 0,
-                                "lease_lost": 0}, sums)
+                                "lease_lost": 0, "split": 0}, sums)
         self.assertEqual(idle, {"succeeded": 0, "already_complete": 0, "retried": 0, "dead": 0, "released": 0,
-                                "lease_lost": 0}, sums)
+                                "lease_lost": 0, "split": 0}, sums)
         st, result = self.assert_complete_package(out, job_id, attempt=1)
         # The property is only exercised when the job really outlived its lease: at least twice over.
         self.assertGreater(result["timings"]["elapsed_s"], 2.0, result["timings"])
@@ -483,7 +486,7 @@ class WorkerCli(unittest.TestCase):
         self.assertIn("draining", w.stderr())
         summary = w.summary()
         self.assertEqual(summary, {"succeeded": 1, "already_complete": 0, "retried": 0, "dead": 0, "released": 0,
-                                   "lease_lost": 0})
+                                   "lease_lost": 0, "split": 0})
         st, result = self.assert_complete_package(first, first_id, attempt=1)
         # The job was still encoding when the signal came: it finished after it, not before.
         self.assertGreater(wall_time(st["updated_at"]), signalled_at, (st, result["timings"]))
@@ -508,7 +511,7 @@ class WorkerCli(unittest.TestCase):
         self.assertLess(took, 10, "a drain with --grace 0 should not wait for the job (lease 60 s)")
         summary = w.summary()
         self.assertEqual(summary, {"succeeded": 0, "already_complete": 0, "retried": 0, "dead": 0, "released": 1,
-                                   "lease_lost": 0})
+                                   "lease_lost": 0, "split": 0})
         # Released, not left to expire: visible again at once although the lease had 60 s to run.
         s = self.stats()
         self.assertEqual((s["visible"], s["in_flight"], s["delayed"], s["dead"]), (1, 0, 0, 0), s)
@@ -543,7 +546,7 @@ class WorkerCli(unittest.TestCase):
         rc = w.wait(timeout=30)
         self.assertEqual(rc, 0, w.stderr())
         self.assertEqual(w.summary(), {"succeeded": 0, "already_complete": 0, "retried": 0, "dead": 0, "released": 1,
-                                       "lease_lost": 0})
+                                       "lease_lost": 0, "split": 0})
         s = self.stats()
         self.assertEqual((s["visible"], s["in_flight"], s["delayed"], s["dead"]), (1, 0, 0, 0), s)
         st = self.status(out)
@@ -640,7 +643,7 @@ class WorkerCli(unittest.TestCase):
         w = self.start_worker("--exit-when-idle", "--poll", "0.2", "--lease", "5")
         self.assertEqual(w.wait(timeout=60), 0, w.stderr())
         self.assertEqual(w.summary(), {"succeeded": 1, "already_complete": 0, "retried": 0, "dead": 0,
-                                       "released": 0, "lease_lost": 0})
+                                       "released": 0, "lease_lost": 0, "split": 0})
         events = w.events()
         self.assertEqual([(e["job_id"], e["state"]) for e in events], [(first, "running"), (first, "succeeded")])
         for e in events:
@@ -648,6 +651,50 @@ class WorkerCli(unittest.TestCase):
         st, _ = self.assert_complete_package(out, first, attempt=1)
         self.assertEqual(st.get("idempotency_key"), "upload-42", st)
         self.assert_queue_empty()
+
+    # ---- 7. chunked jobs ----
+
+    def test_chunked_job_with_a_worker_killed_mid_chunk_ends_whole(self):
+        out = self.path("out")
+        job_id = self.submit(self.inputs["long"], out, "chunked")
+        work = out + ".chunks-" + job_id
+        args = ["--lease", "2", "--poll", "0.2", "--encoder-threads", "1"]
+        victim = self.start_worker("--concurrency", "1", *args, name="victim")
+
+        # It splits the job, then takes the first chunk: killed once that chunk is under way.
+        deadline = time.monotonic() + 60
+        killed = None
+        while killed is None and time.monotonic() < deadline:
+            for name in sorted(os.listdir(work)) if os.path.isdir(work) else []:
+                try:
+                    with open(os.path.join(work, name, "status.json")) as f:
+                        st = json.load(f)
+                except (OSError, ValueError):
+                    continue
+                if name.startswith("chunk-") and st["state"] == "running" and st["progress"] > 0:
+                    killed = st["job_id"]
+                    break
+            time.sleep(0.05)
+        self.assertIsNotNone(killed, f"no chunk started within 60 s: {victim.stderr()[-2000:]}")
+        victim.kill()
+
+        a = self.start_worker("--exit-when-idle", *args, name="after-a")
+        b = self.start_worker("--exit-when-idle", *args, name="after-b")
+        self.assertEqual((a.wait(timeout=180), b.wait(timeout=60)), (0, 0), a.stderr() + b.stderr())
+        sums = [a.summary(), b.summary()]
+        self.assertEqual(sum(s["dead"] for s in sums), 0, sums)
+
+        st, result = self.assert_complete_package(out, job_id)
+        self.assertEqual(st["chunks"], {"done": 3, "total": 3}, st)
+        self.assertEqual([r["name"] for r in result["renditions"]], ["360p", "180p", "audio"])
+        # The killed chunk was delivered again and published by its second delivery.
+        again = [e for w in (a, b) for e in w.events() if e["job_id"] == killed and e["state"] == "succeeded"]
+        self.assertEqual(len(again), 1, again)
+        self.assertGreaterEqual(again[0]["attempt"], 2, again)
+        self.assertFalse(os.path.exists(work), "the work area was left behind")
+        self.assert_no_temporaries()
+        self.assert_queue_empty()
+        self.assertEqual(self.dlq(), [])
 
 
 def main():

@@ -4,6 +4,10 @@
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <functional>
+#include <limits>
+
 #include "catch_result.hpp"
 
 using spool::errc;
@@ -135,4 +139,116 @@ TEST_CASE("Job::Spec: metadata holding a number past a double's range is invalid
   auto back = spool::parse_job_spec(boost::json::serialize(spool::to_json(*big)));
   REQUIRE(back.has_value());
   CHECK(back->metadata.at("user").as_double() == 1.5e308);
+}
+
+namespace {
+
+spool::job_spec chunk_child() {
+  spool::job_spec j;
+  j.input = "/srv/uploads/lecture.mp4";
+  j.output = "/srv/packages/lecture.chunks-m-1/chunk-0002";
+  j.idempotency_key = "chunked:m-1:chunk-2";
+  j.role.what = spool::job_role::kind::chunk;
+  j.role.parent_id = "m-1";
+  j.role.parent_key = "upload-42";
+  j.role.parent_output = "/srv/packages/lecture";
+  j.role.work = "/srv/packages/lecture.chunks-m-1";
+  j.role.chunks = 4;
+  j.role.index = 2;
+  j.role.first_segment = 40;
+  j.role.segments = 20;
+  j.role.start_s = 240;
+  j.role.end_s = 360;
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("Job::Role: a chunked job's children carry their role through JSON", "[job][chunking]") {
+  auto j = chunk_child();
+  const std::string text = boost::json::serialize(spool::to_json(j));
+  const auto role = boost::json::parse(text).at("role");
+  CHECK(role.at("kind") == "chunk");
+  CHECK(role.at("first_segment") == 40);
+  auto back = spool::parse_job_spec(text);
+  REQUIRE(back.has_value());
+  const auto& r = back->role;
+  CHECK(r.what == spool::job_role::kind::chunk);
+  CHECK(r.parent_id == "m-1");
+  CHECK(r.parent_key == "upload-42");
+  CHECK(r.parent_output == "/srv/packages/lecture");
+  CHECK(r.work == "/srv/packages/lecture.chunks-m-1");
+  CHECK(r.chunks == 4);
+  CHECK(r.index == 2);
+  CHECK(r.first_segment == 40);
+  CHECK(r.segments == 20);
+  CHECK(r.start_s == 240);
+  CHECK(r.end_s == 360);
+
+  // The last chunk runs to the end of the input: JSON has no infinity, null says so.
+  j.role.end_s = std::numeric_limits<double>::infinity();
+  const std::string last = boost::json::serialize(spool::to_json(j));
+  CHECK(boost::json::parse(last).at("role").at("end_s").is_null());
+  auto last_back = spool::parse_job_spec(last);
+  REQUIRE(last_back.has_value());
+  CHECK(std::isinf(last_back->role.end_s));
+
+  // A stitch job carries how often it waited; an ordinary job has no role at all.
+  auto s = chunk_child();
+  s.role.what = spool::job_role::kind::stitch;
+  s.role.wait = 7;
+  auto s_back = spool::parse_job_spec(boost::json::serialize(spool::to_json(s)));
+  REQUIRE(s_back.has_value());
+  CHECK(s_back->role.what == spool::job_role::kind::stitch);
+  CHECK(s_back->role.wait == 7);
+  spool::job_spec plain = chunk_child();
+  plain.role = {};
+  CHECK_FALSE(spool::to_json(plain).as_object().contains("role"));
+  CHECK(spool::parse_job_spec(boost::json::serialize(spool::to_json(plain)))->role.what == spool::job_role::kind::none);
+}
+
+TEST_CASE("Job::Role: a malformed role is invalid_spec naming what is wrong", "[job][chunking]") {
+  const std::string good = boost::json::serialize(spool::to_json(chunk_child()));
+  auto with_role = [&](const std::function<void(boost::json::object&)>& change) {
+    auto v = boost::json::parse(good);
+    change(v.as_object()["role"].as_object());
+    return boost::json::serialize(v);
+  };
+  const std::pair<std::string, const char*> bad[] = {
+      {with_role([](auto& r) { r["kind"] = "none"; }), "kind"},
+      {with_role([](auto& r) { r["kind"] = "encode"; }), "kind"},
+      {with_role([](auto& r) { r.erase("kind"); }), "kind"},
+      {with_role([](auto& r) { r.erase("parent_id"); }), "parent_id"},
+      {with_role([](auto& r) { r["index"] = 4; }), "index"},
+      {with_role([](auto& r) { r["segments"] = 0; }), "segments"},
+      {with_role([](auto& r) { r["start_s"] = -1; }), "start_s"},
+      {with_role([](auto& r) { r["end_s"] = 100; }), "end_s"},
+      {with_role([](auto& r) { r.erase("first_segment"); }), "first_segment"},
+      {with_role([](auto& r) { r["colour"] = "red"; }), "colour"},
+      {with_role([](auto& r) { r["chunks"] = "four"; }), "chunks"},
+  };
+  for (const auto& [text, words] : bad) {
+    INFO(text);
+    auto r = spool::parse_job_spec(text);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::invalid_spec);
+    CHECK(r.error().what().find(words) != std::string::npos);
+  }
+}
+
+TEST_CASE("Job::Status: a chunked job's status counts its chunks, an ordinary one has none", "[job][chunking]") {
+  spool::job_status s;
+  s.job_id = "m-1";
+  s.state = spool::job_state::running;
+  s.progress = 0.5;
+  CHECK_FALSE(spool::to_json(s).as_object().contains("chunks"));
+  CHECK_FALSE(spool::parse_job_status(boost::json::serialize(spool::to_json(s)))->chunks);
+  s.chunks = spool::chunk_count{3, 5};
+  const auto text = boost::json::serialize(spool::to_json(s));
+  CHECK(boost::json::parse(text).at("chunks") == boost::json::parse(R"({"done":3,"total":5})"));
+  auto back = spool::parse_job_status(text);
+  REQUIRE(back.has_value());
+  REQUIRE(back->chunks);
+  CHECK(back->chunks->done == 3);
+  CHECK(back->chunks->total == 5);
 }

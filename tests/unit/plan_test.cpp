@@ -80,3 +80,47 @@ TEST_CASE("Plan::RoundTrip: to_json reads back to the same plan", "[plan]") {
   CHECK(q.video.codec == "libx265");
   CHECK(q.packaging.progressive == "hd");
 }
+
+TEST_CASE("Plan::Chunking: off by default, read and written both ways, checked", "[plan][chunking]") {
+  spool::plan defaults;
+  CHECK_FALSE(defaults.chunking.enabled);
+  CHECK(defaults.chunking.min_duration_s == 1200);
+  CHECK(defaults.chunking.chunk_s == 120);
+
+  auto p = spool::apply_spec(R"({"packaging":{"segment_s":2},
+                                   "chunking":{"enabled":true,"min_duration_s":10,"chunk_s":6}})");
+  REQUIRE(p.has_value());
+  CHECK(p->chunking.enabled);
+  CHECK(p->chunking.min_duration_s == 10);
+  CHECK(p->chunking.chunk_s == 6);
+  const auto written = spool::to_json(*p);
+  const auto& c = written.at("chunking").as_object();
+  CHECK(c.at("enabled").as_bool());
+  CHECK(c.at("min_duration_s").to_number<double>() == 10);
+  CHECK(c.at("chunk_s").to_number<double>() == 6);
+  auto back = spool::apply_spec(written);
+  REQUIRE(back.has_value());
+  CHECK(back->chunking.enabled);
+  CHECK(back->chunking.chunk_s == 6);
+
+  // Only the keys given change: the rest keep the base plan's values.
+  auto partial = spool::apply_spec(R"({"chunking":{"enabled":true}})");
+  REQUIRE(partial.has_value());
+  CHECK(partial->chunking.min_duration_s == 1200);
+
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"chunking":{"enabled":"yes"}})", "enabled"},
+      {R"({"chunking":{"chunk":60}})", "chunk"},
+      {R"({"chunking":{"min_duration_s":-1}})", "min_duration_s"},
+      {R"({"chunking":[]})", "chunking"},
+      // A chunk holds at least one segment.
+      {R"({"packaging":{"segment_s":6},"chunking":{"chunk_s":4}})", "chunk_s"},
+  };
+  for (const auto& [json, words] : bad) {
+    INFO(json);
+    auto r = spool::apply_spec(json);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == errc::invalid_spec);
+    CHECK(r.error().what().find(words) != std::string::npos);
+  }
+}

@@ -196,6 +196,8 @@ TEST_CASE("Worker::Summary: its JSON has every count under its own name, as a wh
   sum.dead = 4;
   sum.released = 5;
   sum.lease_lost = 6'000'000'000;  // past 32 bits
+  sum.split = 7;
   CHECK(spool::to_json_text(spool::to_json(sum)) ==
-        R"({"succeeded":1,"already_complete":2,"retried":3,"dead":4,"released":5,"lease_lost":6000000000})");
+        R"({"succeeded":1,"already_complete":2,"retried":3,"dead":4,"released":5,"lease_lost":6000000000,)"
+        R"("split":7})");
 }

@@ -62,6 +62,9 @@ class SPOOL_API store {
   /// Removes what crashed writers of the package at `path` left behind. Best effort; what a live
   /// writer is using is never touched.
   virtual void remove_leftovers(std::string_view path) noexcept { (void)path; }
+  /// Removes the folder at `path` and everything in it (a chunked job's work area, once stitched).
+  /// Nothing there is no error.
+  virtual error remove_all(std::string_view path);
   /// A URL that lets its holder GET (or PUT) `path` until it expires, without credentials.
   virtual result<std::string> presign(std::string_view path, std::string_view method, std::chrono::seconds expires);
 };

@@ -18,6 +18,9 @@
 // - status.json in the output directory follows every state change and, throttled, the progress;
 //   the final one is published inside the package, so a package and its "succeeded" appear at once.
 //   on_status receives the same record.
+// - A job whose plan asks for chunking and whose input is long enough is split into child jobs on
+//   the same queue (chunks, the whole-input part, a stitch job) and acknowledged; any worker runs
+//   them (docs/worker.md, "Chunked jobs").
 // - drain(): stop receiving; running jobs get drain_grace to finish, then are cancelled and their
 //   leases released at once (visible again, not waiting out the lease) with queue_adapter::release(),
 //   which does not count the delivery as an attempt where the backend can undo the count
@@ -87,9 +90,10 @@ struct SPOOL_API worker_summary {
   std::int64_t dead = 0;              ///< dead-lettered
   std::int64_t released = 0;          ///< given back unstarted or cancelled by drain/stop, without counting
   std::int64_t lease_lost = 0;        ///< another delivery took over
+  std::int64_t split = 0;             ///< chunked: split into child jobs, then acknowledged
 };
 
-/// {"succeeded","already_complete","retried","dead","released","lease_lost"}, counts as numbers.
+/// {"succeeded","already_complete","retried","dead","released","lease_lost","split"}, counts as numbers.
 SPOOL_API boost::json::value to_json(const worker_summary& s);
 
 /// The blocking worker. run() occupies the calling thread; jobs, heartbeats and status writes run
