@@ -111,7 +111,7 @@ TEST_CASE("a source fit to be the top rung is copied packet for packet, and ever
   CHECK(pkg.video[0].playlist.uris.size() < source_keys.size());
 }
 
-TEST_CASE("the plan decides: off or auto in transcode() encode the top rung; auto copies it where the runner says",
+TEST_CASE("the plan decides: off or auto in transcode() encode the top rung, and auto copies it where the runner says",
           "[media][remux]") {
   scratch_dir dir("remux-off");
   const fs::path input = dir / "in.mp4";
