@@ -30,13 +30,14 @@ def remux_order(rnd):
 
 def bounded_median(values):
     """Median of (value, at_least) pairs, where at_least marks a lower bound (a run stopped at its cap).
-    Returns (median, at_least): at_least when a bound sits at or below the median, so that the true
-    values could move it; (None, False) for no values."""
+    Returns (median, at_least): at_least when a bound is among the values the median is taken from or
+    below them (the upper middle one, with an even count), so that the true values could move it;
+    (None, False) for no values."""
     vals = [(v, b) for v, b in values if v is not None]
     if not vals:
         return None, False
-    m = median([v for v, _ in vals])
-    return m, any(b and v <= m for v, b in vals)
+    upper_middle = sorted(v for v, _ in vals)[len(vals) // 2]
+    return median([v for v, _ in vals]), any(b and v <= upper_middle for v, b in vals)
 
 
 def seekable_run(o, remux, rnd, position, source, probe, work, logs):
@@ -204,15 +205,16 @@ def markdown(part, settings):
                 continue
             if x.get("seekable_s") is not None:
                 others = {k: v for k, v in (x.get("listed_s_at_seekable") or {}).items() if k != x.get("top_playlist")}
-                seek = (f"seekable at {_f(x['seekable_s'])} s ({x['top_playlist']}: {x['top_segments']} segments, "
-                        f"{_f(x['top_listed_s'], '.3f')} s; the others then listed "
+                seek = (f"seekable at {_f(x['seekable_s'])} s ({x.get('top_playlist')}: {x.get('top_segments')} "
+                        f"segments, {_f(x.get('top_listed_s'), '.3f')} s; the others then listed "
                         + ", ".join(f"{k} {v:g} s" for k, v in sorted(others.items())) + ")")
             else:
                 seek = (f"not seekable within {x.get('seekable_over_s', 0):g} s (the top rung listed "
                         f"{_f(x.get('top_listed_s_at_cap'), '.1f')} s)")
             left = x.get("left", {})
             cells.append(f"remux {m}: playable at {_f(x.get('first_playable_s'))} s, {seek}, load "
-                         f"{_f(x.get('load_before'), '.1f')}, stop: {x.get('stop')}, left {left.get('files', '?')} files"
+                         f"{_f(x.get('load_before'), '.1f')}, stop: {x.get('stop')}, "
+                         f"left {left.get('files', '?')} files"
                          + (", playlists: " + ", ".join(left["playlists"]) if left.get("playlists") else "")
                          + (f"; {len(x['rejected'])} listings named segments that did not decode: "
                             f"{x['rejected'][0]['why']}" if x.get("rejected") else ""))
