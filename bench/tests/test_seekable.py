@@ -158,7 +158,7 @@ class Figures(unittest.TestCase):
 # A stand-in for `spool transcode SRC OUT --publish progressive --remux R -q --mode M --pkg DIR --grow S`:
 # publishes DIR into OUT (each file by rename, master last) with the top rung's playlist cut after its
 # first segment, then after S seconds its last segment and whole playlist (grow), or never (stall), or
-# a torn last segment made whole 1.5 s later (torn); on SIGINT it removes OUT and exits 130.
+# a torn last segment made whole 3 s later (torn); on SIGINT it removes OUT and exits 130.
 FAKE_SPOOL = textwrap.dedent("""
     import os, shutil, signal, sys, time
     a = sys.argv[1:]
@@ -190,7 +190,7 @@ FAKE_SPOOL = textwrap.dedent("""
         put("top/seg1.m4s", last[: len(last) // 2] if mode == "torn" else last)
         put("top/index.m3u8", read("top/index.m3u8"))
         if mode == "torn":
-            time.sleep(1.5)
+            time.sleep(3)
             put("top/seg1.m4s", last)
     end = time.monotonic() + 60
     while not stop and time.monotonic() < end:
@@ -254,7 +254,8 @@ class Runs(unittest.TestCase):
         r = self.run_once(self.options("grow", grow=0.6))
         self.assertIn("--remux on", r["command"])
         self.assertIsNotNone(r["first_playable_s"])
-        self.assertGreaterEqual(r["seekable_s"] - r["first_playable_s"], 0.6 - 0.1)
+        self.assertGreater(r["seekable_s"], r["first_playable_s"])
+        self.assertGreaterEqual(r["seekable_s"], 0.6)  # the stand-in's wait: measured from its start
         self.assertEqual((r["top_playlist"], r["top_segments"]), ("top/index.m3u8", 2))
         self.assertGreater(r["last_decoded"]["frames"], 0)
         self.assertEqual(r["listed_s_at_seekable"]["low/index.m3u8"], r["top_listed_s"])
