@@ -45,7 +45,7 @@ def parse_args(argv):
                    help="where generated lectures are kept and reused (bench-results/cache)")
     p.add_argument("--playable-source", help="an existing lecture for the first-playable and seekable parts instead")
     p.add_argument("--playable-seconds", type=float, default=3600, help="length of its generated lecture (3600)")
-    p.add_argument("--rounds", type=int, default=3, help="first-playable rounds (3)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the first-playable and seekable parts (3)")
     p.add_argument("--wall-source", help="an existing lecture for the wall-time part instead")
     p.add_argument("--wall-seconds", type=float, default=120, help="length of its generated lecture (120)")
     p.add_argument("--wall-rounds", type=int, default=4, help="wall-time rounds, each runs both methods (4)")
