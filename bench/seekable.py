@@ -5,9 +5,10 @@ Each round runs `spool transcode LECTURE OUT --publish progressive --remux on|of
 two rotated from round to round, and polls OUT from the process start for two moments: first playable
 (playable.listing, then the first segments decoded, as the playable part does) and whole-lecture
 seekable (playable.seekable: the top rung lists the source's duration within a frame, every segment
-on disk, then its last segment decoded). Decoding happens after the look that is timed. A run that is
+on disk, then its last segment decoded). Decoding runs beside the polling, not timed. A run that is
 not seekable within --seekable-timeout is stopped and reported as "> N s" (an encoded top rung takes
 about the whole encode). Then SIGINT, and what the cancelled job left is recorded."""
+import concurrent.futures
 import os
 import shlex
 import shutil
@@ -48,8 +49,12 @@ def seekable_run(o, remux, rnd, position, source, probe, work, logs):
     cap = o.seekable_timeout
     r = {"remux": remux, "round": rnd, "position": position, "command": shlex.join(argv), "waits": [], "rejected": [],
          "load_before": os.getloadavg()[0], "first_playable_s": None, "seekable_s": None}
-    last_why = None
-    with Child(argv, os.path.join(logs, f"seekable-{rnd}-remux-{remux}")) as child:
+    last_why, pending, refused = None, {}, set()
+    # The decoding runs beside the polling: a look never waits for ffprobe, so neither moment is late
+    # by the other's check. Files are published by rename and never replaced, so a later decode reads
+    # what the look saw.
+    with Child(argv, os.path.join(logs, f"seekable-{rnd}-remux-{remux}")) as child, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         while True:
             code = child.poll()  # before the looks: a look after the exit sees the finished package
             listed = playable.listing(out)
@@ -61,24 +66,29 @@ def seekable_run(o, remux, rnd, position, source, probe, work, logs):
             if "variants" not in r and seek.variants:
                 r["variants"] = [dict(v, resolution="x".join(map(str, v["resolution"] or ())) or None)
                                  for v in seek.variants]
-            if r["first_playable_s"] is None and listed.ok:
-                t0 = time.monotonic()
-                ok, why, _ = playable.first_segments_decode(listed, o.ffprobe, work)
-                r["playable_verified_after_s"] = time.monotonic() - t0
-                if ok:
-                    r["first_playable_s"] = seen_playable
+            files = _files(p for t in listed.tracks for p in (t.init, t.first))
+            if r["first_playable_s"] is None and "playable" not in pending and listed.ok and files not in refused:
+                pending["playable"] = (pool.submit(playable.first_segments_decode, listed, o.ffprobe, work),
+                                       seen_playable, time.monotonic(), files)
+            files = _files([seek.init, seek.segments[-1][1]] if seek.ok else [])
+            if r["seekable_s"] is None and "seekable" not in pending and seek.ok and files not in refused:
+                facts = {"files": files, "top_playlist": os.path.relpath(seek.playlist, out),
+                         "top_segments": len(seek.segments), "top_listed_s": seek.listed_s,
+                         "listed_s_at_seekable": playable.listed_seconds(out)}
+                pending["seekable"] = (pool.submit(playable.decodes, seek.last_track(), o.ffprobe, scratch=work),
+                                       seen_seekable, time.monotonic(), facts)
+            for kind in [k for k, v in pending.items() if v[0].done() or code is not None]:
+                future, seen, t0, facts = pending.pop(kind)
+                ok, why, figures = future.result()
+                r[f"{kind}_verified_after_s"] = time.monotonic() - t0
+                if not ok:  # the same files are not decoded again: only a new file can change the answer
+                    refused.add(facts if kind == "playable" else facts["files"])
+                    r["rejected"].append({"at_s": round(seen, 3), "why": why})
+                elif kind == "playable":
+                    r["first_playable_s"] = seen
                 else:
-                    r["rejected"].append({"at_s": round(seen_playable, 3), "why": why})
-            if r["seekable_s"] is None and seek.ok:
-                t0 = time.monotonic()
-                ok, why, figures = playable.decodes(seek.last_track(), o.ffprobe, scratch=work)
-                r["seekable_verified_after_s"] = time.monotonic() - t0
-                if ok:
-                    r.update(seekable_s=seen_seekable, top_playlist=os.path.relpath(seek.playlist, out),
-                             top_segments=len(seek.segments), top_listed_s=seek.listed_s, last_decoded=figures,
-                             listed_s_at_seekable=playable.listed_seconds(out))
-                else:
-                    r["rejected"].append({"at_s": round(seen_seekable, 3), "why": why})
+                    facts.pop("files")
+                    r.update(facts, seekable_s=seen, last_decoded=figures)
             why = seek.why if listed.ok else listed.why
             if why and why != last_why and len(r["waits"]) < 50:
                 r["waits"].append({"at_s": round(seen_seekable, 3), "why": why})
@@ -86,9 +96,9 @@ def seekable_run(o, remux, rnd, position, source, probe, work, logs):
             if len(r["rejected"]) >= 20:
                 raise BenchError(f"20 listings named segments that do not decode, the last: {r['rejected'][-1]['why']}")
             now = time.monotonic() - child.started
-            if r["first_playable_s"] is not None and (r["seekable_s"] is not None or now > cap):
+            if not pending and r["first_playable_s"] is not None and (r["seekable_s"] is not None or now > cap):
                 break
-            if code is not None:
+            if code is not None and not pending:
                 raise BenchError(f"spool exited {code} before the lecture was "
                                  f"{'seekable' if r['first_playable_s'] is not None else 'playable'} ({why}): "
                                  f"{child.stderr_tail()}")
@@ -108,6 +118,14 @@ def seekable_run(o, remux, rnd, position, source, probe, work, logs):
     r["cleaned"] = None if finished else not r["left"]["playlists"]
     shutil.rmtree(out, ignore_errors=True)
     return r
+
+
+def _files(paths):
+    """Which files these are, as they are now: (path, size, mtime) each; None when one is missing."""
+    try:
+        return tuple((p, st.st_size, st.st_mtime_ns) for p in paths for st in [os.stat(p)])
+    except (OSError, TypeError):
+        return None
 
 
 def _seekable_value(x):
