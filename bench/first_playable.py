@@ -10,6 +10,10 @@
             --publish atomic, interleaved, the order rotated from round to round. Target: median of
             the per-round ratios progressive / atomic <= 1.05. The time each package became playable
             is polled (file listing only) for both: atomic's is its first playable figure.
+  seekable  the first part's lecture with --publish progressive, --remux on against --remux off,
+            interleaved: first playable, and when the whole lecture is seekable at the top rung (its
+            playlist lists the source's duration, every segment there, the last one decodes); a run
+            not seekable within --seekable-timeout is reported as more. Target: remux on <= 60 s.
 
 JSON to --json, Markdown to --markdown and stdout. Standard library only; run with --help for the
 options. Exit status 0 when every step ran, 1 when one failed, 2 for bad usage; targets never change it."""
@@ -19,20 +23,17 @@ import os
 import shlex
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import time
 
 import playable
+import seekable
+from transcode_child import BenchError, Child, leftovers, median  # noqa: F401
 
-PARTS = ("playable", "wall")
+PARTS = ("playable", "wall", "seekable")
 METHODS = ("progressive", "atomic")
 TARGET_PLAYABLE_S, TARGET_WALL_RATIO = 10.0, 1.05
-
-
-class BenchError(RuntimeError):
-    pass
 
 
 def parse_args(argv):
@@ -42,9 +43,9 @@ def parse_args(argv):
     p.add_argument("--ffprobe", default="ffprobe", help="decodes the first segments (ffprobe)")
     p.add_argument("--cache", default=os.path.join("bench-results", "cache"),
                    help="where generated lectures are kept and reused (bench-results/cache)")
-    p.add_argument("--playable-source", help="an existing lecture for the first-playable part instead")
+    p.add_argument("--playable-source", help="an existing lecture for the first-playable and seekable parts instead")
     p.add_argument("--playable-seconds", type=float, default=3600, help="length of its generated lecture (3600)")
-    p.add_argument("--rounds", type=int, default=3, help="first-playable rounds (3)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the first-playable and seekable parts (3)")
     p.add_argument("--wall-source", help="an existing lecture for the wall-time part instead")
     p.add_argument("--wall-seconds", type=float, default=120, help="length of its generated lecture (120)")
     p.add_argument("--wall-rounds", type=int, default=4, help="wall-time rounds, each runs both methods (4)")
@@ -52,6 +53,8 @@ def parse_args(argv):
     p.add_argument("--spool-args", default="", help="more options for every spool transcode (one string)")
     p.add_argument("--poll-ms", type=int, default=50, help="how often the output folder is looked at (50)")
     p.add_argument("--playable-timeout", type=float, default=600, help="seconds to wait for a playable package")
+    p.add_argument("--seekable-timeout", type=float, default=120,
+                   help="seconds a seekable run waits for the whole lecture before it is stopped (120)")
     p.add_argument("--stop-timeout", type=float, default=60, help="seconds spool gets to exit after SIGINT")
     p.add_argument("--timeout", type=float, help="seconds one wall-time encode may take (120 + 20 x its length)")
     p.add_argument("--out", default="bench-playable-out", help="scratch folders and logs")
@@ -61,11 +64,12 @@ def parse_args(argv):
     o.parts = [x for x in o.parts.split(",") if x]
     if not o.parts or any(x not in PARTS for x in o.parts):
         p.error(f"--parts takes some of {','.join(PARTS)}")
-    sources = {"playable": o.playable_source, "wall": o.wall_source}
+    sources = {"playable": o.playable_source, "wall": o.wall_source, "seekable": o.playable_source}
     if not o.make_sample and not all(sources[x] for x in o.parts):
         p.error("--make-sample is required unless every part has its --*-source")
-    if o.rounds < 1 or o.wall_rounds < 1 or o.poll_ms < 1 or o.playable_seconds <= 0 or o.wall_seconds <= 0:
-        p.error("--rounds, --wall-rounds and --poll-ms >= 1, lengths > 0")
+    if o.rounds < 1 or o.wall_rounds < 1 or o.poll_ms < 1 or o.playable_seconds <= 0 or o.wall_seconds <= 0 \
+            or o.seekable_timeout <= 0:
+        p.error("--rounds, --wall-rounds and --poll-ms >= 1, lengths and --seekable-timeout > 0")
     o.spool_args = shlex.split(o.spool_args)
     return o
 
@@ -104,86 +108,8 @@ def lecture(o, source, seconds):
     return info
 
 
-class Child:
-    """spool transcode as a child in this process group (a suite that kills the group kills it too),
-    reaped with wait4 for its rusage, and killed by its pid when the block is left any other way."""
-
-    def __init__(self, argv, log_prefix):
-        self.argv, self.log_prefix = argv, log_prefix
-        self.exit_code = self.rusage = self.ended = None
-        with open(log_prefix + ".stdout", "wb") as so, open(log_prefix + ".stderr", "wb") as se:
-            self.started = time.monotonic()
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=so, stderr=se)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.kill()
-
-    def poll(self):
-        if self.exit_code is None:
-            pid, status, ru = os.wait4(self.proc.pid, os.WNOHANG)
-            if pid:
-                self.ended = time.monotonic()
-                self.exit_code = os.waitstatus_to_exitcode(status)
-                self.proc.returncode, self.rusage = self.exit_code, ru
-        return self.exit_code
-
-    def wait(self, timeout_s, poll_s=0.02):
-        deadline = time.monotonic() + timeout_s
-        while self.poll() is None and time.monotonic() < deadline:
-            time.sleep(poll_s)
-        return self.exit_code
-
-    def kill(self):
-        if self.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.wait(30)
-
-    def interrupt(self, grace_s):
-        """SIGINT (spool cancels the job), SIGKILL when it has not exited after grace_s; what happened."""
-        if self.poll() is not None:
-            return f"had exited {self.exit_code}"
-        os.kill(self.proc.pid, signal.SIGINT)
-        if self.wait(grace_s) is not None:
-            return f"exited {self.exit_code} on SIGINT"
-        self.kill()
-        return f"SIGKILL after {grace_s:g} s (exit {self.exit_code})"
-
-    def stderr_tail(self, n=300):
-        """The last line of its stderr (spool ends a failure with one JSON line), cut to n characters."""
-        try:
-            with open(self.log_prefix + ".stderr", errors="replace") as f:
-                lines = [x.strip() for x in f.read().splitlines() if x.strip()]
-        except OSError:
-            return ""
-        return lines[-1][:n] if lines else ""
-
-
 def transcode_argv(o, source, out, method):
     return [o.spool, "transcode", source, out, "--publish", method, "-q"] + o.spool_args
-
-
-def leftovers(root):
-    """What a folder still holds: file count, and the playlists, manifests and result.json among them."""
-    files = []
-    for dirpath, _, names in os.walk(root):
-        files += [os.path.relpath(os.path.join(dirpath, n), root) for n in names]
-    published = sorted(f for f in files if f.endswith((".m3u8", ".mpd")) or os.path.basename(f) == "result.json")
-    return {"folder_exists": os.path.isdir(root), "files": len(files), "playlists": published[:20],
-            "sample": sorted(files)[:10]}
-
-
-def verify(listed, o, scratch):
-    """Decode init + first segment of every track; (ok, why, figures per track)."""
-    figures = []
-    for t in listed.tracks:
-        ok, why, f = playable.decodes(t, o.ffprobe, scratch=scratch)
-        figures.append(f)
-        if not ok:
-            return False, why, figures
-    return True, "", figures
 
 
 def wait_playable(o, child, out, scratch, result):
@@ -196,7 +122,7 @@ def wait_playable(o, child, out, scratch, result):
         listed = playable.listing(out)
         seen = time.monotonic() - child.started
         if listed.ok:
-            ok, why, figures = verify(listed, o, scratch)
+            ok, why, figures = playable.first_segments_decode(listed, o.ffprobe, scratch)
             result["verified_after_s"] = time.monotonic() - child.started - seen
             if ok:
                 result["tracks"] = [dict(t.as_json(out), decoded=f) for t, f in zip(listed.tracks, figures)]
@@ -296,11 +222,6 @@ def wall_run(o, method, rnd, position, source, limit, work, logs):
     return result
 
 
-def median(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
 def summarize_playable(rounds):
     ok = [r for r in rounds if "first_playable_s" in r and "error" not in r]
     judged = [r for r in ok if r.get("cleaned") is not None]
@@ -367,6 +288,9 @@ def targets(doc):
             kept = sum(w[m]["runs_target_duration_kept"] for m in METHODS)
             out.append({"target": "no playlist's EXT-X-TARGETDURATION changes (every run)",
                         "value": f"{kept}/{runs}", "met": kept == runs})
+    sk = doc.get("seekable", {}).get("summary")
+    if sk is not None:
+        out += seekable.targets(sk, TARGET_PLAYABLE_S)
     return out
 
 
@@ -434,6 +358,8 @@ def markdown(doc):
                                      for k, v in (x.get("target_duration_changes") or {}).items()))
             lines.append(f"- round {r['round']}: " + "; ".join(cells))
         lines.append("")
+    if doc.get("seekable", {}).get("summary"):
+        lines += seekable.markdown(doc["seekable"], doc["settings"])
     lines += ["| target | value | verdict |", "|---|---:|---|"]
     for t in doc["targets"]:
         v = t["value"]
@@ -493,13 +419,17 @@ def main(argv):
     os.makedirs(logs, exist_ok=True)
     doc = {"benchmark": "first-playable",
            "settings": {k: getattr(o, k) for k in ("spool", "spool_args", "rounds", "wall_rounds", "poll_ms", "parts",
-                                                   "playable_timeout", "stop_timeout")},
+                                                   "playable_timeout", "seekable_timeout", "stop_timeout")},
            "load_before": os.getloadavg()[0]}
     failed = False
     try:
         for part in o.parts:
-            failed |= (run_part_playable if part == "playable" else run_part_wall)(o, doc, work, logs)
-    except (OSError, subprocess.SubprocessError) as e:  # the lecture could not be made
+            if part == "seekable":
+                lec = lecture(o, o.playable_source, o.playable_seconds)
+                failed |= seekable.run_part(o, doc, lec, work, logs)
+            else:
+                failed |= (run_part_playable if part == "playable" else run_part_wall)(o, doc, work, logs)
+    except (OSError, subprocess.SubprocessError, seekable.BenchError) as e:  # no lecture to measure
         failed = True
         doc["error"] = f"{type(e).__name__}: {e}"
         print(f"first-playable: {doc['error']}", file=sys.stderr)

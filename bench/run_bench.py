@@ -6,7 +6,8 @@ stamp.json (machine and versions) and summary.md. `make bench` and `make bench-q
   ladder  spool-bench-ladder: spool's ladder against the ffmpeg CLI
   queue   spool-bench-queue: the mem:// and file:// queue backends
   portal  portal_latency.py: GET /videos/{id} latency of lecture-portal, idle / encoding / naive
-  playable first_playable.py: time to first playable with progressive publish, and its wall-time cost
+  playable first_playable.py: time to first playable with progressive publish, its wall-time cost,
+           and how soon the whole lecture is seekable with the remux fast path and without
   chunked chunked.py: chunked encoding with one and two pinned workers against the unchunked job
   aws     spool-bench-aws: SQS and S3 against fauxqs (only when BUILD/aws-tools is installed)
 
@@ -38,13 +39,14 @@ TITLES = {"ladder": "Ladder: spool against the ffmpeg CLI", "queue": "Queue back
 QUICK = {"ladder": ["--duration", "8", "--runs", "3"],
          "queue": ["--runs", "2"],
          "portal": ["--lecture-seconds", "40", "--seconds", "4", "--rounds", "3"],
-         "playable": ["--playable-seconds", "300", "--rounds", "3", "--wall-seconds", "30", "--wall-rounds", "2"],
+         "playable": ["--playable-seconds", "300", "--rounds", "3", "--wall-seconds", "30", "--wall-rounds", "2",
+                      "--seekable-timeout", "60"],
          "chunked": ["--seconds", "120", "--chunk-s", "30", "--rounds", "1"],
          "aws": ["--duration", "8", "--runs", "2", "--messages", "300"]}
 # playable's first full run makes a 60-minute lecture (cached in RESULTS/cache afterwards).
 LIMIT_S = {"full": {"ladder": 4 * 3600, "queue": 1800, "portal": 3600, "playable": 6 * 3600, "chunked": 4 * 3600,
                     "aws": 3600},
-           "quick": {"ladder": 900, "queue": 600, "portal": 900, "playable": 1200, "chunked": 900, "aws": 900}}
+           "quick": {"ladder": 900, "queue": 600, "portal": 900, "playable": 1500, "chunked": 900, "aws": 900}}
 
 
 def parse_args(argv):

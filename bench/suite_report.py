@@ -124,10 +124,40 @@ def plot_portal(doc, plots):
     return out, _gnuplot(os.path.join(plots, "portal.gp"), script, os.path.join(plots, "gnuplot.log"))
 
 
+def _seekable_panel(sk, plots):
+    """Whole lecture seekable per round, --remux on and off, with the 60 s target; a run stopped at its
+    cap is drawn at the cap, and the title says so."""
+    dat = os.path.join(plots, "playable-seekable.dat")
+    capped, seen = [], [60.0]  # the target's line stays in view
+    with open(dat, "w") as f:
+        f.write("# round remux_on_s remux_off_s (a run stopped at its cap: the cap)\n")
+        for r in sk["rounds"]:
+            cells = []
+            for m in ("on", "off"):
+                x = r["runs"].get(m, {})
+                v = x.get("seekable_s")
+                if v is None and x.get("seekable_over_s") is not None:
+                    v = x["seekable_over_s"]
+                    capped.append(v)
+                if v is not None and "error" not in x:
+                    seen.append(v)
+                cells.append("NaN" if v is None or "error" in x else f"{v:.3f}")
+            f.write(f"round{r['round']} " + " ".join(cells) + "\n")
+    title = "whole lecture seekable, s (target <= 60 s with remux on)"
+    if capped:
+        title += f"; a bar at {max(capped):g} s: not seekable by then"
+    return (f"set title {_q(title)}\n"
+            "set arrow 1 from graph 0, first 60 to graph 1, first 60 nohead dashtype 2 lw 2 lc rgb 'red'\n"
+            "set label 1 'target 60 s' at graph 0.98, first 60 right offset 0,0.7 tc rgb 'red' front\n"
+            f"set key outside bottom center horizontal\nset ylabel 's'\nset yrange [0:{1.15 * max(seen):.3f}]\n"
+            f"plot {_q(dat)} using 2:xtic(1) title 'remux on', '' using 3 title 'remux off'\n")
+
+
 def plot_playable(doc, plots):
-    """Left: time to first playable per round with the target; right: wall seconds per round of
-    progressive and atomic publishing, with the median ratio in the title."""
-    pl, wl = doc.get("playable"), doc.get("wall")
+    """Time to first playable per round with the target; wall seconds per round of progressive and
+    atomic publishing, with the median ratio in the title; whole lecture seekable per round with the
+    remux fast path and without. One panel for each part that ran."""
+    pl, wl, sk = doc.get("playable"), doc.get("wall"), doc.get("seekable")
     panels = []
     if pl and pl.get("rounds"):
         dat = os.path.join(plots, "playable.dat")
@@ -159,10 +189,13 @@ def plot_playable(doc, plots):
                       f"set title {_q(f'wall s; progressive / atomic {shown} (target <= 1.05)')}\n"
                       "set ylabel 's'\nset yrange [0:*]\n"
                       f"plot {_q(dat)} using 2:xtic(1) title 'progressive', '' using 3 title 'atomic'\n")
+    if sk and sk.get("rounds"):
+        panels.append("unset arrow 1\nunset label 1\n" + _seekable_panel(sk, plots))
     if not panels:
         return None, "no first-playable figures"
     out = os.path.join(plots, "playable.png")
-    script = _HEAD.format(out=_q(out), title=_q("")) + f"set multiplot layout 1,{len(panels)}\n"
+    script = _HEAD.format(out=_q(out), title=_q("")).replace("size 900,", f"size {max(900, 440 * len(panels))},")
+    script += f"set multiplot layout 1,{len(panels)}\n"
     script += "".join(panels) + "unset multiplot\n"
     return out, _gnuplot(os.path.join(plots, "playable.gp"), script, os.path.join(plots, "gnuplot.log"))
 
