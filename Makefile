@@ -93,8 +93,8 @@ tsan: deps
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target spool-unit-tests spool-queue-tests spool-worker-tests spool-media-tests \
 	  spool-storage-tests
 	$(TSAN_ENV) ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(JOBS) --timeout 1800 -L 'unit|worker|storage'
-	# and the media pipeline's own threads: async completion, cancellation, progress
-	$(TSAN_ENV) $(TSAN_BUILD)/bin/spool-media-tests '[async],[cancel],[progress]'
+	# and the media pipeline's own threads: async completion, cancellation, progress, the remux copy
+	$(TSAN_ENV) $(TSAN_BUILD)/bin/spool-media-tests '[async],[cancel],[progress],[remux]'
 
 # libFuzzer targets (tests/fuzz, docs/fuzzing.md) with clang, ASan and UBSan, FUZZ_SECONDS each; fails on
 # any finding and prints its reproducer. Seeds include the corpus cache when `make corpus` has run.
