@@ -267,7 +267,8 @@ void remux_track::copy(run_state& run) {
     if (run.abort) return;
     guard_.check();
     int r = av_read_frame(ctx, pkt.get());
-    if (r == AVERROR_EOF) break;
+    // As the decode thread does: a damaged tail ends the input, everything before it is kept.
+    if (r == AVERROR_EOF || r == AVERROR_INVALIDDATA) break;
     if (r < 0) in.fail_read(r, "cannot read the input");
     if (pkt->stream_index == stream_) write(pkt.get());
     av_packet_unref(pkt.get());
