@@ -111,6 +111,8 @@ bool worker_runtime::impl::split(job& j, const job_spec& spec, status_channel& s
   auto probed = spool::probe(spec.input, options.policy, &j.cancel);
   // What cannot be probed is the ordinary encode's to report, with its own error.
   if (!probed || !(probed->duration_s >= c.min_duration_s)) return false;
+  // Chunks divide the video rungs' work; a recording without video (or a plan without rungs) has none.
+  if (probed->video_index < 0 || spec.plan.video.rungs.empty()) return false;
   auto spans = media::plan_chunks(probed->duration_s, spec.plan.packaging.segment_s, c.chunk_s);
   if (!spans || spans->size() < 2) return false;
 

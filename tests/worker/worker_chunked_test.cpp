@@ -338,6 +338,25 @@ TEST_CASE("Worker::Chunked: a child delivered again after its job was stitched e
   CHECK(qs.visible + qs.in_flight + qs.delayed + qs.dead == 0);
 }
 
+TEST_CASE("Worker::Chunked: a long recording without video is encoded as an ordinary job", "[worker][chunked]") {
+  fixture f;
+  spool::test::input_spec spec;
+  spec.duration_s = input_s;
+  spec.video = false;
+  const auto in = f.dir / "sound.mp4";
+  spool::test::make_input(in, spec);
+  auto out = f.dir / "sound";
+  f.submit(in, out, chunked_plan);
+  auto o = f.options();
+  o.policy.allow_audio_only = true;
+  auto summary = run_worker(f.queue, o);
+  CHECK(summary.split == 0);
+  CHECK(summary.succeeded == 1);
+  CHECK_FALSE(status_of(out).chunks);
+  CHECK(fs::exists(out / "audio" / "index.m3u8"));
+  CHECK(work_areas(out).empty());
+}
+
 TEST_CASE("Worker::Chunked: an input shorter than min_duration_s is encoded as an ordinary job", "[worker][chunked]") {
   fixture f;
   auto in = f.input("short.mp4", 8);
