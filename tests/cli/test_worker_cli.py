@@ -28,11 +28,15 @@ MAKE_INPUT = None
 
 # A fast plan: one small rendition (plus the audio one) at x264 "ultrafast".
 FAST_SPEC = {"version": 1, "video": {"preset": "ultrafast", "rungs": [{"name": "180p", "height": 180, "crf": 30}]}}
-# A slower plan for jobs that must outlast a lease or a signal: two renditions at "medium".
-SLOW_SPEC = {"version": 1, "video": {"preset": "medium", "rungs": [{"name": "360p", "height": 360, "crf": 30},
-                                                                  {"name": "180p", "height": 180, "crf": 30}]}}
-# SLOW_SPEC chunked: the 20 s input becomes three chunks of about 6 s (three 2 s segments each).
-CHUNKED_SPEC = dict(SLOW_SPEC, packaging={"segment_s": 2, "gop_s": 2},
+# A slower plan for jobs that must outlast a lease or a signal: two renditions at "medium", both
+# encoded (the worker would otherwise copy the fit input as the top rung, in no time).
+SLOW_SPEC = {"version": 1, "video": {"preset": "medium", "remux": "off",
+                                     "rungs": [{"name": "360p", "height": 360, "crf": 30},
+                                               {"name": "180p", "height": 180, "crf": 30}]}}
+# Chunked, the 20 s input becomes three chunks of about 6 s (three 2 s segments each), each encoded
+# slowly enough (several status updates, one a second) for a test to catch one under way.
+CHUNKED_SPEC = dict(SLOW_SPEC, video=dict(SLOW_SPEC["video"], preset="slower"),
+                    packaging={"segment_s": 2, "gop_s": 2},
                     chunking={"enabled": True, "min_duration_s": 10, "chunk_s": 6})
 
 
@@ -661,7 +665,8 @@ class WorkerCli(unittest.TestCase):
         args = ["--lease", "2", "--poll", "0.2", "--encoder-threads", "1"]
         victim = self.start_worker("--concurrency", "1", *args, name="victim")
 
-        # It splits the job, then takes the first chunk: killed once that chunk is under way.
+        # It splits the job, then takes the chunks one by one: killed once one is under way and not near
+        # its end (a chunk first seen past the middle may be published before the kill lands).
         deadline = time.monotonic() + 60
         killed = None
         while killed is None and time.monotonic() < deadline:
@@ -671,7 +676,7 @@ class WorkerCli(unittest.TestCase):
                         st = json.load(f)
                 except (OSError, ValueError):
                     continue
-                if name.startswith("chunk-") and st["state"] == "running" and st["progress"] > 0:
+                if name.startswith("chunk-") and st["state"] == "running" and 0 < st["progress"] < 0.8:
                     killed = st["job_id"]
                     break
             time.sleep(0.05)
