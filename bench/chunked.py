@@ -29,6 +29,8 @@ import subprocess
 import sys
 import time
 
+from report_files import write_reports
+
 VARIANTS = ("a", "b", "c")
 TITLES = {"a": "unchunked, 1 worker", "b": "chunked, 1 worker", "c": "chunked, 2 workers"}
 CORES = {"a": [0], "b": [0], "c": [0, 1]}
@@ -401,13 +403,7 @@ def main(argv):
     doc["load_after"] = os.getloadavg()[0]
     doc["targets"] = targets(doc)
     md = markdown(doc)
-    if o.json:
-        with open(o.json, "w") as f:
-            json.dump(doc, f, indent=2)
-    if o.markdown:
-        with open(o.markdown, "w") as f:
-            f.write(md)
-    print(md, end="")
+    write_reports(o, doc, md)
     shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 

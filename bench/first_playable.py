@@ -18,7 +18,6 @@
 JSON to --json, Markdown to --markdown and stdout. Standard library only; run with --help for the
 options. Exit status 0 when every step ran, 1 when one failed, 2 for bad usage; targets never change it."""
 import argparse
-import json
 import os
 import shlex
 import shutil
@@ -30,6 +29,7 @@ import time
 import playable
 import seekable
 from transcode_child import BenchError, Child, leftovers, median  # noqa: F401
+from report_files import write_reports
 
 PARTS = ("playable", "wall", "seekable")
 METHODS = ("progressive", "atomic")
@@ -436,13 +436,7 @@ def main(argv):
     doc["load_after"] = os.getloadavg()[0]
     doc["targets"] = targets(doc)
     md = markdown(doc)
-    if o.json:
-        with open(o.json, "w") as f:
-            json.dump(doc, f, indent=2)
-    if o.markdown:
-        with open(o.markdown, "w") as f:
-            f.write(md)
-    print(md, end="")
+    write_reports(o, doc, md)
     shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
 

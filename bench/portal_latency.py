@@ -12,7 +12,6 @@ p99(encoding) <= 2 x p99(idle) + 2 ms and <= 20 ms. JSON to --json, Markdown to 
 Standard library only; run with --help for the options."""
 import argparse
 import http.client
-import json
 import math
 import os
 import shutil
@@ -22,6 +21,7 @@ import sys
 import time
 
 from portal_client import Portal, PortalError, Upload, load1, run_wrk
+from report_files import write_reports
 
 PHASES = ("idle", "encoding", "naive")
 PHASE_ARGS = {"idle": ["--workers", "0"], "encoding": ["--workers", "2"], "naive": ["--workers", "2", "--naive"]}
@@ -311,13 +311,7 @@ def main(argv):
     doc["summary"] = summarize(doc["rounds"], o.phases)
     doc["target"] = verdict(doc["summary"])
     md = markdown(doc)
-    if o.json:
-        with open(o.json, "w") as f:
-            json.dump(doc, f, indent=2)
-    if o.markdown:
-        with open(o.markdown, "w") as f:
-            f.write(md)
-    print(md, end="")
+    write_reports(o, doc, md)
     shutil.rmtree(scratch, ignore_errors=True)
     return 1 if failed else 0
 
